@@ -1,0 +1,97 @@
+# Shared by scripts/run, scripts/test and scripts/bench: find the repo, install what is missing.
+# Sourced, not run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SERVICES="$ROOT/target/test-services"
+cd "$ROOT"
+
+log() { printf '\033[1;36m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+
+# What Tauri v2 needs to build and run on Debian/Ubuntu (WebKitGTK 4.1, the tray's appindicator).
+BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
+# What the tests start for real: Xvfb + WebKitWebDriver, a D-Bus session with gnome-keyring,
+# a notification daemon, a Docker engine with busybox for FROM-scratch images, sshd, a registry.
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst
+  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps)
+
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get to install them"
+  log "installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null || die "no Rust toolchain: install one with rustup (https://rustup.rs), then run this again"
+}
+
+ensure_node() {
+  command -v npm >/dev/null || apt_install nodejs npm
+}
+
+ui_deps() {
+  ensure_node
+  if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    log "installing the UI's npm packages"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+ui_build() {
+  log "building the UI (ui/dist)"
+  (cd ui && npm run --silent build >/dev/null)
+}
+
+ensure_tauri_driver() {
+  if ! command -v tauri-driver >/dev/null; then
+    log "installing tauri-driver 2 (WebDriver bridge for the app's end-to-end tests)"
+    cargo install tauri-driver --version '^2' --locked --quiet
+  fi
+}
+
+docker_ping() {
+  curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
+}
+
+# Starts dockerd when no engine answers; stop_services stops only what this script started.
+STARTED_PIDS=()
+start_dockerd() {
+  if docker_ping; then
+    log "a Docker engine already answers on /var/run/docker.sock"
+    return 0
+  fi
+  mkdir -p "$SERVICES"
+  log "starting dockerd (vfs storage, no iptables)"
+  $SUDO dockerd --iptables=false --ip6tables=false --storage-driver=vfs >"$SERVICES/dockerd.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  local i
+  for i in $(seq 120); do
+    docker_ping && return 0
+    sleep 0.5
+  done
+  tail -20 "$SERVICES/dockerd.log" >&2
+  die "dockerd did not answer within 60 s (log: $SERVICES/dockerd.log)"
+}
+
+stop_services() {
+  local pid
+  for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do
+    $SUDO kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  done
+}

@@ -1,0 +1,30 @@
+//! TypeScript declarations for the UI, generated from the Rust types so they are never retyped.
+
+use ts_rs::TS;
+
+/// The generated file's path, relative to the repository root.
+pub const PATH: &str = "ui/src/lib/bindings.ts";
+
+/// The whole text of `ui/src/lib/bindings.ts`.
+pub fn typescript() -> String {
+    let decls = [
+        crate::ErrorCode::decl(),
+        crate::ApiError::decl(),
+        crate::docker::DockerStatus::decl(),
+        crate::EngineStatus::decl(),
+        crate::EngineEvent::decl(),
+        crate::api::AutoDeploy::decl(),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:\n\
+         // the engine's `bindings` test fails when this file is stale.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}

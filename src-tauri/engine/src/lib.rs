@@ -1,0 +1,25 @@
+//! Slipway's engine: everything that deploys, with no window and no Tauri.
+//!
+//! The desktop app (`src-tauri/src`) and the headless binary (`src-tauri/headless`) both start an
+//! [`Engine`] and call its operations; the app through Tauri commands, everything else through the
+//! JSON API the engine serves on its local listener ([`api`]), for which [`client`] is the client.
+//!
+//! Errors cross every boundary as one shape, [`ApiError`] `{code, message}`. Types the UI needs
+//! derive `ts_rs::TS`; [`bindings::typescript`] renders them into `ui/src/lib/bindings.ts`, and a
+//! test fails when that file is stale.
+
+pub mod api;
+pub mod bindings;
+pub mod client;
+pub mod config;
+pub mod docker;
+pub mod engine;
+pub mod error;
+pub mod logging;
+pub mod secrets;
+pub mod store;
+mod token;
+
+pub use config::Config;
+pub use engine::{Engine, EngineEvent, EngineStatus};
+pub use error::{ApiError, Error, ErrorCode, Result};

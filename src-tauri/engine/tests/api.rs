@@ -1,0 +1,82 @@
+//! The engine's local API over real HTTP: bearer token, the `{code, message}` shape, operations.
+
+use slipway_engine::{ApiError, Config, Engine, EngineStatus, ErrorCode};
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        docker_host: "unix:///var/run/docker.sock".into(),
+    }
+}
+
+#[tokio::test]
+async fn status_needs_the_token_and_reports_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", engine.listener_addr().unwrap());
+    let http = reqwest::Client::new();
+
+    let resp = http.get(format!("{base}/api/v1/status")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let err: ApiError = resp.json().await.unwrap();
+    assert_eq!(err.code, ErrorCode::Unauthorized);
+    assert!(err.message.contains("api-token"), "{}", err.message);
+
+    let resp = http.get(format!("{base}/api/v1/status")).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("api-token")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let status: EngineStatus = http.get(format!("{base}/api/v1/status")).bearer_auth(token.trim()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status.listener.as_deref(), Some(base.as_str()));
+    assert!(status.docker.reachable, "{:?}", status.docker);
+    assert_eq!(status.store_path, dir.path().join("slipway.db").display().to_string());
+    assert!(status.schema_version >= 1);
+
+    let resp = http.get(format!("{base}/api/v1/nope")).bearer_auth(token.trim()).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.json::<ApiError>().await.unwrap().code, ErrorCode::NotFound);
+
+    assert!(dir.path().join("engine.json").exists());
+    engine.stop().await;
+    assert!(!dir.path().join("engine.json").exists());
+    assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "listener still answering after stop");
+}
+
+#[tokio::test]
+async fn pausing_auto_deploy_is_an_event_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    let mut events = engine.subscribe();
+    let client = slipway_engine::client::Client::for_config(engine.config()).unwrap();
+    assert!(!client.status().await.unwrap().auto_deploy_paused);
+    assert!(client.set_auto_deploy_paused(true).await.unwrap().paused);
+    assert_eq!(events.recv().await.unwrap(), slipway_engine::EngineEvent::AutoDeployChanged { paused: true });
+    engine.stop().await;
+
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    assert!(engine.auto_deploy_paused());
+    engine.stop().await;
+}
+
+#[tokio::test]
+async fn a_busy_port_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = config(dir.path());
+    cfg.listen = taken.local_addr().unwrap();
+    let engine = Engine::start(cfg).await.unwrap();
+    assert!(engine.listener_addr().is_none());
+    let msg = engine.listener_error().unwrap();
+    assert!(msg.contains("in use") && msg.contains(&taken.local_addr().unwrap().to_string()), "{msg}");
+    let status = engine.status().await.unwrap();
+    assert_eq!(status.listener, None);
+    assert_eq!(status.listener_error.as_deref(), Some(msg.as_str()));
+    engine.stop().await;
+}

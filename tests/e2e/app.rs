@@ -1,0 +1,147 @@
+//! The real desktop app, driven through WebDriver (tauri-driver + WebKitWebDriver) under Xvfb.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::kit::*;
+
+/// WebKitWebDriver drives one app at a time here; the app tests take turns.
+static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Driver {
+    _guard: Guard,
+    port: u16,
+}
+
+fn start_driver(data_dir: &Path) -> Driver {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the app's end-to-end tests need an X display: run them through ./scripts/test (Xvfb)"
+    );
+    let (port, native) = (free_port(), free_port());
+    let child = Command::new("tauri-driver")
+        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        // The driver's environment is the app's: a private data dir and a free listener port.
+        .env("SLIPWAY_DATA_DIR", data_dir)
+        .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver is not installed: ./scripts/test installs it");
+    let guard = Guard(child);
+    wait_for("tauri-driver to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    Driver { _guard: guard, port }
+}
+
+async fn open_app(driver: &Driver) -> Client {
+    let caps = json!({
+        "browserName": "wry",
+        "tauri:options": { "application": env!("CARGO_BIN_EXE_slipway") },
+    });
+    ClientBuilder::native()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session with the app")
+}
+
+/// Waits until the element matching `css` has text satisfying `ok`, and returns that text.
+async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = el.text().await {
+                if ok(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{css} never showed the expected text; last seen: {last:?}");
+}
+
+pub fn artifact(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let driver = start_driver(dir.path());
+    let client = open_app(&driver).await;
+
+    let docker = wait_text(&client, "[data-testid=status-docker]", |t| t.contains("reachable")).await;
+    assert!(docker.starts_with("reachable at unix:///var/run/docker.sock (engine "), "{docker}");
+    let tone = client.find(Locator::Css("[data-testid=status-docker]")).await.unwrap().attr("data-tone").await.unwrap();
+    assert_eq!(tone.as_deref(), Some("ok"));
+    let store = wait_text(&client, "[data-testid=status-store]", |t| !t.is_empty()).await;
+    assert!(store.contains(&dir.path().join("slipway.db").display().to_string()), "{store}");
+    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    std::fs::write(artifact("app-status.png"), client.screenshot().await.unwrap()).unwrap();
+
+    let engine = engine_file(dir.path()).expect("engine.json");
+    assert_eq!(engine["url"], listener.as_str());
+    let pid = engine["pid"].as_u64().unwrap() as u32;
+
+    // Close the only window (Ctrl+W, as its close button would): the process and its engine
+    // stay up, the tray holds them. WebDriver's own "close window" would end the session and
+    // have the driver kill the app, which is not what a user does.
+    let body = client.find(Locator::Css("body")).await.unwrap();
+    // The window can be gone before the driver answers the key press: that answer is "no such window".
+    if let Err(e) = body.send_keys("\u{E009}w").await {
+        assert!(format!("{e:?}").contains("NoSuchWindow"), "{e:?}");
+    }
+    assert!(!child_names(pid).is_empty(), "no WebKit process while the window is open?");
+    wait_for("the window's WebKit web process to go away", Duration::from_secs(15), || {
+        (!child_names(pid).iter().any(|n| n.starts_with("WebKitWebProces"))).then_some(())
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(process_alive(pid), "the app exited when its window closed; its log:\n{}", log_text(dir.path()));
+    let http = reqwest::Client::new();
+    let status: serde_json::Value = http
+        .get(format!("{listener}/api/v1/status"))
+        .bearer_auth(token(dir.path()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["pid"], pid);
+
+    // Quit (the tray's action, reached here through the API): the engine stops, the process ends.
+    let resp = http.post(format!("{listener}/api/v1/quit")).bearer_auth(token(dir.path())).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    wait_for("the app to exit after Quit", Duration::from_secs(20), || (!process_alive(pid)).then_some(()));
+    assert!(log_text(dir.path()).contains("engine stopped cleanly"));
+    assert!(!dir.path().join("engine.json").exists());
+    let _ = client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_that_cannot_start_is_shown_as_code_and_message() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slipway.db"), vec![0x42u8; 4096]).unwrap();
+    let driver = start_driver(dir.path());
+    let client = open_app(&driver).await;
+
+    let banner = wait_text(&client, "[data-testid=error-banner]", |t| t.contains("corrupt")).await;
+    assert!(banner.contains(&dir.path().join("slipway.db").display().to_string()), "{banner}");
+    let code = client.find(Locator::Css("[data-testid=error-banner]")).await.unwrap().attr("data-code").await.unwrap();
+    assert_eq!(code.as_deref(), Some("store_corrupt"));
+    std::fs::write(artifact("app-store-corrupt.png"), client.screenshot().await.unwrap()).unwrap();
+    let _ = client.close().await;
+}

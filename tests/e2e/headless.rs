@@ -1,0 +1,88 @@
+//! The headless binary: the engine without a window, and the CLI over its API.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::kit::*;
+
+#[test]
+fn serve_prints_the_webhook_url_and_the_cli_drives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut guard, url) = start_headless(dir.path());
+
+    let out = slipwayd(dir.path(), &["status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["listener"], url.as_str());
+    assert_eq!(status["docker"]["reachable"], true, "{status}");
+    assert_eq!(status["store_path"], dir.path().join("slipway.db").display().to_string());
+    assert_eq!(status["auto_deploy_paused"], false);
+
+    let out = slipwayd(dir.path(), &["pause", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["paused"], true);
+    let out = slipwayd(dir.path(), &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("auto-deploy: paused"), "{text}");
+    assert!(text.contains("reachable at unix:///var/run/docker.sock"), "{text}");
+
+    // SIGTERM: a clean stop, exit 0, nothing left behind.
+    let pid = guard.0.id() as i32;
+    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    let status = wait_exit(&mut guard.0, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(guard.0.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let port = url.rsplit(':').next().unwrap();
+    assert!(stdout.contains(&format!("Webhook URL: http://127.0.0.1:{port}/hooks/<project-id>")), "{stdout}");
+    assert!(!dir.path().join("engine.json").exists());
+    assert!(log_text(dir.path()).contains("engine stopped cleanly"));
+}
+
+#[test]
+fn quit_over_the_api_stops_serve_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut guard, _url) = start_headless(dir.path());
+    let out = slipwayd(dir.path(), &["quit"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(wait_exit(&mut guard.0, Duration::from_secs(15)).success());
+    assert!(log_text(dir.path()).contains("quit requested over the API"));
+}
+
+#[test]
+fn a_corrupt_store_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("slipway.db"), b"this is not a database, just text, long enough to have a header........").unwrap();
+    let out = slipwayd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a Slipway database or is corrupt"), "{err}");
+    assert!(err.contains(&dir.path().join("slipway.db").display().to_string()), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn status_without_an_engine_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = slipwayd(dir.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Slipway engine is running") && err.contains("slipwayd serve"), "{err}");
+}
+
+#[test]
+fn a_busy_port_stops_serve_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = slipwayd(dir.path(), &["serve", "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr) && err.contains("in use"), "{err}");
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

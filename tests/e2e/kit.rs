@@ -1,0 +1,119 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Path of a binary built from this workspace, next to the test binary's own target dir.
+pub fn bin(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built: run `cargo build --workspace` first", path.display());
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `f` until it returns Some, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn process_alive(pid: u32) -> bool {
+    // A zombie has exited; only its parent hasn't reaped it yet.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// `engine.json` of the engine that owns `data_dir`, once it is listening.
+pub fn engine_file(data_dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(data_dir.join("engine.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+pub fn token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("api-token")).unwrap().trim().to_string()
+}
+
+/// Everything the engine logged to its files in `data_dir/logs`.
+pub fn log_text(data_dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("logs")) {
+        for e in entries.flatten() {
+            out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Runs `slipwayd` with `args` against `data_dir` and waits for it.
+pub fn slipwayd(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin("slipwayd"))
+        .args(args)
+        .env("SLIPWAY_DATA_DIR", data_dir)
+        .env_remove("SLIPWAY_LISTEN")
+        .output()
+        .unwrap()
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `slipwayd serve` on a free port and waits until its API answers.
+pub fn start_headless(data_dir: &Path) -> (Guard, String) {
+    let child = Command::new(bin("slipwayd"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SLIPWAY_DATA_DIR", data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = Guard(child);
+    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
+        engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from))
+    });
+    (guard, url)
+}
+
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    wait_for("the process to exit", timeout, || child.try_wait().unwrap())
+}
+
+/// Command names (`comm`) of the direct children of `pid`.
+pub fn child_names(pid: u32) -> Vec<String> {
+    let mut names = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return names };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            if let Ok(comm) = std::fs::read_to_string(format!("/proc/{child}/comm")) {
+                names.push(comm.trim().to_string());
+            }
+        }
+    }
+    names
+}

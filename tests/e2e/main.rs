@@ -1,0 +1,7 @@
+//! End-to-end tests: Slipway as a black box. They start the real binaries (`slipwayd`, and the
+//! app under WebDriver) against the real services `./scripts/test` starts, and talk to them only
+//! through what a user or another program would use: the command line, the HTTP API, the window.
+
+mod app;
+mod headless;
+mod kit;

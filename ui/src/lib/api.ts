@@ -1,0 +1,40 @@
+// The UI's only door into the engine: typed Tauri commands and events. Every failure comes out
+// as the engine's `{code, message}` shape, whatever was thrown.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
+import type { ApiError, EngineEvent, EngineStatus } from "./bindings";
+
+export function toApiError(thrown: unknown): ApiError {
+  if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
+    const { code, message } = thrown as { code: unknown; message: unknown };
+    if (typeof code === "string" && typeof message === "string") {
+      return { code: code as ApiError["code"], message };
+    }
+  }
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return { code: "internal", message: message || "unknown error" };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+export const api = {
+  engineStatus: () => call<EngineStatus>("engine_status"),
+  setAutoDeployPaused: (paused: boolean) => call<boolean>("set_auto_deploy_paused", { paused }),
+  quit: () => call<void>("quit"),
+};
+
+export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {
+  return listen<EngineEvent>("engine-event", (e) => handler(e.payload));
+}
+
+/** Closes this window; the engine keeps running in the tray (the app refuses to exit). */
+export function closeToTray(): Promise<void> {
+  return getCurrentWindow().close();
+}
