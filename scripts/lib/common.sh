@@ -46,7 +46,9 @@ ui_deps() {
   ensure_node
   if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     log "installing the UI's npm packages"
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: lock files written without registry URLs (as here) lack the
+    # other platforms' optional packages, which `npm ci` refuses; install keeps the lock as is.
+    (cd ui && npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 
