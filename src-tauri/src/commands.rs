@@ -5,6 +5,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
+use slipway_engine::engine::WebhookInfo;
+use slipway_engine::intake::{Delivery, RunSummary};
+use slipway_engine::projects::{NewProject, Project};
 use slipway_engine::{ApiError, EngineStatus, ErrorCode};
 use tauri::{AppHandle, State};
 
@@ -41,4 +44,52 @@ async fn guard<T>(fut: impl Future<Output = slipway_engine::Result<T>>) -> Resul
             Err(ApiError { code: ErrorCode::Internal, message: format!("internal error in the engine: {what}") })
         }
     }
+}
+
+#[tauri::command]
+pub async fn list_projects(state: State<'_, AppState>) -> Result<Vec<Project>, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.projects().await }).await
+}
+
+#[tauri::command]
+pub async fn create_project(state: State<'_, AppState>, project: NewProject) -> Result<Project, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.create_project(project).await }).await
+}
+
+#[tauri::command]
+pub async fn delete_project(state: State<'_, AppState>, id: String) -> Result<(), ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.delete_project(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn webhook_info(state: State<'_, AppState>, id: String) -> Result<WebhookInfo, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.webhook_info(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn rotate_webhook_secret(state: State<'_, AppState>, id: String) -> Result<WebhookInfo, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.rotate_webhook_secret(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn poll_now(state: State<'_, AppState>, id: String) -> Result<Project, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.poll_now(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn list_deliveries(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Result<Vec<Delivery>, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.deliveries(project.as_deref(), limit).await }).await
+}
+
+#[tauri::command]
+pub async fn list_runs(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Result<Vec<RunSummary>, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.runs(project.as_deref(), limit).await }).await
 }

@@ -43,7 +43,15 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::engine_status,
             commands::set_auto_deploy_paused,
-            commands::quit
+            commands::quit,
+            commands::list_projects,
+            commands::create_project,
+            commands::delete_project,
+            commands::webhook_info,
+            commands::rotate_webhook_secret,
+            commands::poll_now,
+            commands::list_deliveries,
+            commands::list_runs
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

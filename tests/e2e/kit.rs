@@ -117,3 +117,49 @@ pub fn child_names(pid: u32) -> Vec<String> {
     }
     names
 }
+
+/// The local API of a running engine, as any program would use it.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, data_dir: &Path) -> Api {
+        Api { base: base.to_string(), token: token(data_dir), http: reqwest::Client::new() }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let resp = self.http.get(format!("{}/api/v1{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A fixture payload from shared/fixtures/webhooks, byte for byte.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/webhooks");
+    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// Lowercase hex HMAC-SHA256 of `body` with `secret`, as GitHub, Gitea and Bitbucket sign.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}

@@ -5,3 +5,5 @@
 mod app;
 mod headless;
 mod kit;
+mod polling;
+mod webhooks;

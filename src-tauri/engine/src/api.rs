@@ -2,16 +2,20 @@
 //! by the bearer token in the data directory. Webhook routes join this router later; they carry
 //! their own authentication (signatures), not the token.
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use ts_rs::TS;
 
+use crate::engine::{ForgeAccount, WebhookInfo};
+use crate::intake::{Delivery, RunSummary};
+use crate::projects::{NewProject, Project};
 use crate::{ApiError, Engine, EngineStatus, Error, ErrorCode};
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -24,9 +28,23 @@ pub fn router(engine: Engine) -> Router {
         .route("/status", get(status))
         .route("/auto-deploy", put(set_auto_deploy))
         .route("/quit", post(quit))
+        .route("/projects", get(list_projects).post(create_project))
+        .route("/projects/{id}", get(get_project).delete(delete_project))
+        .route("/projects/{id}/webhook", get(webhook_info))
+        .route("/projects/{id}/webhook/rotate", post(rotate_secret))
+        .route("/projects/{id}/poll", post(poll_now))
+        .route("/deliveries", get(deliveries))
+        .route("/runs", get(runs))
+        .route("/forge-accounts/{name}", put(save_forge_account))
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
+    // Webhooks carry their own authentication (signatures), not the API token, and read their
+    // body themselves so that an oversized one is answered and recorded, not just dropped.
+    let hooks = Router::new()
+        .route("/hooks/{project}", post(crate::hooks::receive))
+        .layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(hooks)
         .nest("/api/v1", api)
         .fallback(|| async { ApiFailure(ApiError { code: ErrorCode::NotFound, message: "no such endpoint".into() }) })
         .with_state(engine)
@@ -38,6 +56,64 @@ async fn status(State(engine): State<Engine>) -> Result<Json<EngineStatus>, ApiF
 
 async fn set_auto_deploy(State(engine): State<Engine>, Json(body): Json<AutoDeploy>) -> Result<Json<AutoDeploy>, ApiFailure> {
     Ok(Json(AutoDeploy { paused: engine.set_auto_deploy_paused(body.paused).await? }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    project: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_projects(State(engine): State<Engine>) -> Result<Json<Vec<Project>>, ApiFailure> {
+    Ok(Json(engine.projects().await?))
+}
+
+async fn create_project(State(engine): State<Engine>, Json(new): Json<NewProject>) -> Result<(StatusCode, Json<Project>), ApiFailure> {
+    Ok((StatusCode::CREATED, Json(engine.create_project(new).await?)))
+}
+
+async fn get_project(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Project>, ApiFailure> {
+    Ok(Json(engine.project(&id).await?))
+}
+
+async fn delete_project(State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
+    engine.delete_project(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn webhook_info(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<WebhookInfo>, ApiFailure> {
+    Ok(Json(engine.webhook_info(&id).await?))
+}
+
+async fn rotate_secret(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<WebhookInfo>, ApiFailure> {
+    Ok(Json(engine.rotate_webhook_secret(&id).await?))
+}
+
+async fn poll_now(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Project>, ApiFailure> {
+    Ok(Json(engine.poll_now(&id).await?))
+}
+
+async fn deliveries(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> Result<Json<Vec<Delivery>>, ApiFailure> {
+    Ok(Json(engine.deliveries(q.project.as_deref(), q.limit.unwrap_or(100)).await?))
+}
+
+async fn runs(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> Result<Json<Vec<RunSummary>>, ApiFailure> {
+    Ok(Json(engine.runs(q.project.as_deref(), q.limit.unwrap_or(100)).await?))
+}
+
+/// The body of `PUT /forge-accounts/<name>`: the account plus its token, which goes to the
+/// keychain and is never returned.
+#[derive(Debug, Deserialize)]
+struct ForgeAccountBody {
+    forge: crate::projects::Forge,
+    api_base: Option<String>,
+    username: Option<String>,
+    token: String,
+}
+
+async fn save_forge_account(State(engine): State<Engine>, Path(name): Path<String>, Json(b): Json<ForgeAccountBody>) -> Result<Json<ForgeAccount>, ApiFailure> {
+    let account = ForgeAccount { name, forge: b.forge, api_base: b.api_base, username: b.username };
+    Ok(Json(engine.save_forge_account(account, &b.token).await?))
 }
 
 async fn quit(State(engine): State<Engine>) -> StatusCode {
@@ -81,7 +157,11 @@ impl IntoResponse for ApiFailure {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            // The remote (forge, git server) failed, not the engine.
+            ErrorCode::Git => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(self.0)).into_response()

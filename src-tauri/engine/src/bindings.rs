@@ -14,6 +14,17 @@ pub fn typescript() -> String {
         crate::EngineStatus::decl(),
         crate::EngineEvent::decl(),
         crate::api::AutoDeploy::decl(),
+        crate::engine::WebhookInfo::decl(),
+        crate::engine::ForgeAccount::decl(),
+        crate::projects::Forge::decl(),
+        crate::projects::Strategy::decl(),
+        crate::projects::Stage::decl(),
+        crate::projects::Project::decl(),
+        crate::projects::NewProject::decl(),
+        crate::intake::Outcome::decl(),
+        crate::intake::Verdict::decl(),
+        crate::intake::Delivery::decl(),
+        crate::intake::RunSummary::decl(),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:\n\

@@ -11,8 +11,11 @@ use tokio::task::JoinHandle;
 use ts_rs::TS;
 
 use crate::docker::{self, DockerStatus};
-use crate::store::{self, Store};
-use crate::{api, token, Config, Result};
+use crate::intake::{self, Change, Delivery, Outcome, RunSummary, Source, Trigger, Verdict};
+use crate::poll::Credentials;
+use crate::projects::{self, Forge, NewProject, Project};
+use crate::store::{self, now_ms, Store};
+use crate::{api, secrets, token, Config, Error, ErrorCode, Result};
 
 const PAUSED_KEY: &str = "auto_deploy_paused";
 
@@ -38,7 +41,35 @@ pub struct EngineStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineEvent {
     AutoDeployChanged { paused: bool },
+    ProjectsChanged,
+    /// A delivery (webhook or poll) reached the inbox.
+    DeliveryRecorded {
+        #[ts(type = "number")]
+        id: i64,
+        project_id: Option<String>,
+        outcome: Outcome,
+    },
     ShuttingDown,
+}
+
+/// What an operator pastes into the forge's webhook form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct WebhookInfo {
+    pub project_id: String,
+    /// None while the listener is not listening.
+    pub url: Option<String>,
+    pub secret: String,
+}
+
+/// A forge account: its token lives in the keychain under `forge-token:<name>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ForgeAccount {
+    pub name: String,
+    pub forge: Forge,
+    /// API root for commit statuses (e.g. https://api.github.com); None for the forge's default.
+    pub api_base: Option<String>,
+    /// User for HTTPS clones; None for the forge's convention (x-access-token, oauth2, …).
+    pub username: Option<String>,
 }
 
 /// Written to `engine.json` while the engine runs, so the CLI can find it.
@@ -67,6 +98,10 @@ struct Inner {
     /// Set when someone (the API, the tray) asks the host process to quit.
     quit_requested: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// Serializes intake so concurrent deliveries of one push start one run.
+    intake: tokio::sync::Mutex<()>,
+    /// Webhook secrets read from the keychain once, not on every delivery.
+    hook_secrets: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Engine {
@@ -91,9 +126,12 @@ impl Engine {
                 stopping: watch::channel(false).0,
                 quit_requested: watch::channel(false).0,
                 server: Mutex::new(None),
+                intake: tokio::sync::Mutex::new(()),
+                hook_secrets: Mutex::new(Default::default()),
             }),
         };
         engine.start_listener().await;
+        tokio::spawn(crate::poll::run(engine.clone()));
         tracing::info!(data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(engine)
     }
@@ -198,6 +236,156 @@ impl Engine {
         Ok(paused)
     }
 
+    pub async fn projects(&self) -> Result<Vec<Project>> {
+        projects::list(&self.inner.store).await
+    }
+
+    pub async fn project(&self, id: &str) -> Result<Project> {
+        projects::get(&self.inner.store, id).await
+    }
+
+    /// Creates the project and its webhook secret (in the keychain). No keychain, no project:
+    /// a project whose hooks could never verify would only collect 401s.
+    pub async fn create_project(&self, new: NewProject) -> Result<Project> {
+        let project = projects::create(&self.inner.store, new).await?;
+        if let Err(e) = self.new_webhook_secret(&project.id).await {
+            let _ = projects::delete(&self.inner.store, &project.id).await;
+            return Err(e);
+        }
+        tracing::info!(project = %project.id, "project created");
+        self.emit(EngineEvent::ProjectsChanged);
+        Ok(project)
+    }
+
+    pub async fn delete_project(&self, id: &str) -> Result<()> {
+        projects::delete(&self.inner.store, id).await?;
+        self.inner.hook_secrets.lock().unwrap().remove(id);
+        if let Err(e) = secrets::delete(&webhook_key(id)).await {
+            tracing::warn!("project {id} deleted but its webhook secret stays in the keychain: {e}");
+        }
+        self.emit(EngineEvent::ProjectsChanged);
+        Ok(())
+    }
+
+    pub async fn webhook_info(&self, id: &str) -> Result<WebhookInfo> {
+        let project = projects::get(&self.inner.store, id).await?;
+        Ok(WebhookInfo {
+            url: self.listener_addr().map(|a| format!("http://{a}/hooks/{}", project.id)),
+            secret: self.webhook_secret(&project.id).await?,
+            project_id: project.id,
+        })
+    }
+
+    /// A new secret: deliveries signed with the old one get 401 from now on.
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<WebhookInfo> {
+        let project = projects::get(&self.inner.store, id).await?;
+        self.new_webhook_secret(&project.id).await?;
+        self.webhook_info(id).await
+    }
+
+    async fn new_webhook_secret(&self, id: &str) -> Result<()> {
+        let secret = token::random_hex(32);
+        secrets::set(&webhook_key(id), &secret).await?;
+        self.inner.hook_secrets.lock().unwrap().insert(id.to_string(), secret);
+        Ok(())
+    }
+
+    pub async fn webhook_secret(&self, id: &str) -> Result<String> {
+        if let Some(s) = self.inner.hook_secrets.lock().unwrap().get(id) {
+            return Ok(s.clone());
+        }
+        let secret = secrets::get(&webhook_key(id)).await?.ok_or_else(|| {
+            Error::new(
+                ErrorCode::Keychain,
+                format!("the keychain has no webhook secret for project {id}: rotate the secret and update the forge's hook"),
+            )
+        })?;
+        self.inner.hook_secrets.lock().unwrap().insert(id.to_string(), secret.clone());
+        Ok(secret)
+    }
+
+    /// Hands ref changes (from a webhook, a poll, …) to the intake: runs start at most once.
+    pub async fn accept_changes(&self, project: &Project, changes: &[Change], trigger: Trigger, source: &Source) -> Result<Verdict> {
+        let verdict = {
+            let _one_at_a_time = self.inner.intake.lock().await;
+            intake::accept(&self.inner.store, project, changes, trigger, source, self.auto_deploy_paused()).await?
+        };
+        self.emit(EngineEvent::DeliveryRecorded { id: verdict.delivery, project_id: Some(project.id.clone()), outcome: verdict.outcome });
+        Ok(verdict)
+    }
+
+    pub async fn deliveries(&self, project: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
+        intake::deliveries(&self.inner.store, project, limit.clamp(1, 1000)).await
+    }
+
+    pub async fn runs(&self, project: Option<&str>, limit: u32) -> Result<Vec<RunSummary>> {
+        intake::runs(&self.inner.store, project, limit.clamp(1, 1000)).await
+    }
+
+    /// Saves a forge account and puts its token in the keychain (never in the store).
+    pub async fn save_forge_account(&self, account: ForgeAccount, token: &str) -> Result<ForgeAccount> {
+        if projects::slug(&account.name) != account.name {
+            return Err(Error::new(ErrorCode::InvalidInput, "name: lowercase letters, digits and dashes"));
+        }
+        if token.trim().is_empty() {
+            return Err(Error::new(ErrorCode::InvalidInput, "token: paste the forge's access token"));
+        }
+        secrets::set(&forge_token_key(&account.name), token.trim()).await?;
+        sqlx::query(
+            "INSERT INTO forge_accounts (name, forge, api_base, username, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET forge = excluded.forge, api_base = excluded.api_base, username = excluded.username",
+        )
+        .bind(&account.name)
+        .bind(account.forge.as_str())
+        .bind(&account.api_base)
+        .bind(&account.username)
+        .bind(now_ms())
+        .execute(self.inner.store.pool())
+        .await?;
+        Ok(account)
+    }
+
+    /// The HTTPS credentials of a project's forge account, read from the keychain.
+    pub async fn credentials_for(&self, project: &Project) -> Result<Option<Credentials>> {
+        let Some(account) = &project.token_ref else { return Ok(None) };
+        let username: Option<(Option<String>,)> = sqlx::query_as("SELECT username FROM forge_accounts WHERE name = ?")
+            .bind(account)
+            .fetch_optional(self.inner.store.pool())
+            .await?;
+        let token = secrets::get(&forge_token_key(account)).await?.ok_or_else(|| {
+            Error::new(ErrorCode::Keychain, format!("project {} uses forge account {account:?}, whose token is not in the keychain", project.id))
+        })?;
+        let username = username.and_then(|u| u.0).unwrap_or_else(|| {
+            match project.forge {
+                Forge::Github => "x-access-token",
+                Forge::Gitlab => "oauth2",
+                Forge::Bitbucket => "x-token-auth",
+                _ => "slipway",
+            }
+            .to_string()
+        });
+        Ok(Some(Credentials { username, token, account: account.clone() }))
+    }
+
+    /// Polls a project now, whatever its interval, and returns it with the poll's result.
+    pub async fn poll_now(&self, id: &str) -> Result<Project> {
+        let project = projects::get(&self.inner.store, id).await?;
+        crate::poll::poll_project(self, &project).await?;
+        projects::get(&self.inner.store, id).await
+    }
+
+    /// Sleeps for `d`, or returns true as soon as the engine starts stopping.
+    pub(crate) async fn sleep_or_stop(&self, d: std::time::Duration) -> bool {
+        let mut stopping = self.inner.stopping.subscribe();
+        if *stopping.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = stopping.wait_for(|s| *s) => true,
+        }
+    }
+
     /// Asks the process hosting the engine to quit (it calls [`Engine::stop`] on its way out).
     pub fn request_quit(&self) {
         self.inner.quit_requested.send_replace(true);
@@ -224,6 +412,14 @@ impl Engine {
         self.inner.store.close().await;
         tracing::info!("engine stopped cleanly");
     }
+}
+
+fn webhook_key(project: &str) -> String {
+    format!("webhook-secret:{project}")
+}
+
+fn forge_token_key(account: &str) -> String {
+    format!("forge-token:{account}")
 }
 
 pub fn schema_version_known() -> i64 {

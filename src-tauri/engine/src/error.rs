@@ -18,6 +18,9 @@ pub enum ErrorCode {
     Unauthorized,
     NotFound,
     InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Git,
     Io,
     Internal,
 }

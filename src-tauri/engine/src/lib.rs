@@ -15,10 +15,17 @@ pub mod config;
 pub mod docker;
 pub mod engine;
 pub mod error;
+pub mod forge_status;
+pub mod hooks;
+pub mod intake;
 pub mod logging;
+pub mod patterns;
+pub mod poll;
+pub mod projects;
 pub mod secrets;
 pub mod store;
 mod token;
+pub mod webhook;
 
 pub use config::Config;
 pub use engine::{Engine, EngineEvent, EngineStatus};

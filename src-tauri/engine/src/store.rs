@@ -140,3 +140,11 @@ fn corrupt_or_store(path: &Path, e: sqlx::Error) -> Error {
     }
     Error::new(ErrorCode::Store, format!("could not open the store at {}: {e}", path.display()))
 }
+
+/// Now as Unix milliseconds, the store's time unit.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -15,9 +15,7 @@ pub fn load_or_create(path: &Path) -> Result<String> {
             return Ok(existing);
         }
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+    let token = random_hex(32);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -43,4 +41,11 @@ fn restrict(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `n` random bytes from the OS's generator, hex-encoded.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }

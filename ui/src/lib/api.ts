@@ -3,7 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, EngineEvent, EngineStatus } from "./bindings";
+import type { ApiError, Delivery, EngineEvent, EngineStatus, NewProject, Project, RunSummary, WebhookInfo } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -28,6 +28,14 @@ export const api = {
   engineStatus: () => call<EngineStatus>("engine_status"),
   setAutoDeployPaused: (paused: boolean) => call<boolean>("set_auto_deploy_paused", { paused }),
   quit: () => call<void>("quit"),
+  projects: () => call<Project[]>("list_projects"),
+  createProject: (project: NewProject) => call<Project>("create_project", { project }),
+  deleteProject: (id: string) => call<void>("delete_project", { id }),
+  webhookInfo: (id: string) => call<WebhookInfo>("webhook_info", { id }),
+  rotateWebhookSecret: (id: string) => call<WebhookInfo>("rotate_webhook_secret", { id }),
+  pollNow: (id: string) => call<Project>("poll_now", { id }),
+  deliveries: (project: string | null = null, limit = 200) => call<Delivery[]>("list_deliveries", { project, limit }),
+  runs: (project: string | null = null, limit = 200) => call<RunSummary[]>("list_runs", { project, limit }),
 };
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:
 // the engine's `bindings` test fails when this file is stale.
 
-export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "io" | "internal";
+export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal";
 
 export type ApiError = { code: ErrorCode, message: string, };
 
@@ -29,6 +29,80 @@ listener: string | null,
  */
 listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
+
+export type WebhookInfo = { project_id: string, 
+/**
+ * None while the listener is not listening.
+ */
+url: string | null, secret: string, };
+
+export type ForgeAccount = { name: string, forge: Forge, 
+/**
+ * API root for commit statuses (e.g. https://api.github.com); None for the forge's default.
+ */
+api_base: string | null, 
+/**
+ * User for HTTPS clones; None for the forge's convention (x-access-token, oauth2, …).
+ */
+username: string | null, };
+
+export type Forge = "github" | "gitlab" | "gitea" | "forgejo" | "bitbucket" | "git";
+
+export type Strategy = "recreate" | "blue-green" | "rolling" | "canary";
+
+export type Stage = { name: string, 
+/**
+ * Branches whose pushes deploy here; default `["main"]`.
+ */
+branch_patterns: Array<string>, 
+/**
+ * Tags whose pushes deploy here, e.g. `["v*"]`.
+ */
+tag_patterns: Array<string>, 
+/**
+ * Whether pull/merge request events deploy here (opt-in: PRs can come from forks).
+ */
+pr_events: boolean, 
+/**
+ * Off: matching pushes are recorded and wait for a manual deploy.
+ */
+auto_deploy: boolean, productive: boolean, promote_from: string | null, confirm: boolean, strategy: Strategy, };
+
+export type Project = { 
+/**
+ * URL-safe id derived from the name; the webhook URL is `/hooks/<id>`.
+ */
+id: string, name: string, repo_url: string, forge: Forge, 
+/**
+ * Name of the forge account whose token (in the keychain) clones and polls this repository.
+ */
+token_ref: string | null, host_id: string | null, 
+/**
+ * Poll the repository every this many seconds (and at start); None turns polling off.
+ */
+poll_interval_secs: number | null, stages: Array<Stage>, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
+
+export type NewProject = { name: string, repo_url: string, forge: Forge, token_ref: string | null, poll_interval_secs: number | null, 
+/**
+ * Default: one `dev` stage fed by `main`.
+ */
+stages: Array<Stage>, };
+
+export type Outcome = "queued" | "ignored" | "duplicate" | "rejected";
+
+export type Verdict = { outcome: Outcome, 
+/**
+ * The inbox row recording this delivery.
+ */
+delivery: number, 
+/**
+ * Runs queued for it, or for duplicates the runs it duplicates.
+ */
+run_ids: number[], reason: string, };
+
+export type Delivery = { id: number, project_id: string | null, provider: string | null, event: string | null, delivery_id: string | null, ref_name: string | null, commit_sha: string | null, outcome: Outcome, http_status: number, reason: string | null, run_id: number | null, received_at: number, duration_us: number | null, };
+
+export type RunSummary = { id: number, project_id: string, stage: string, trigger: string, status: string, commit_sha: string | null, ref_name: string | null, reason: string | null, delivery_id: number | null, queued_at: number, };

@@ -34,5 +34,7 @@ export function applyEvent(s: EngineStatus | null, e: EngineEvent): EngineStatus
       return { ...s, auto_deploy_paused: e.paused };
     case "shutting_down":
       return { ...s, listener: null, listener_error: "the engine is shutting down" };
+    default:
+      return s;
   }
 }

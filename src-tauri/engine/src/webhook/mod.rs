@@ -113,32 +113,35 @@ impl ParseError {
     }
 }
 
-/// True for the form content type that GitHub, Gitea and Forgejo can be configured to send.
-pub(crate) fn is_form(headers: &HeaderMap) -> bool {
-    headers
+/// A form delivery (`payload=<urlencoded JSON>`), which GitHub, Gitea and Forgejo can be
+/// configured to send. The body prefix counts too, because proxies sometimes drop or rewrite the
+/// content type.
+pub(crate) fn is_form_delivery(headers: &HeaderMap, body: &[u8]) -> bool {
+    let form_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    form_type || body.starts_with(b"payload=")
 }
 
-/// The JSON text of the payload.
-///
-/// Forges configured for form deliveries wrap the JSON as `payload=<urlencoded JSON>`. Bodies
-/// without a form content type are taken as JSON when they look like it, and as a form when they
-/// start with `payload=`, because proxies sometimes drop or rewrite the content type.
+/// The JSON text of the payload: the body, or the decoded `payload` field of a form delivery.
 pub fn payload_json<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<Cow<'a, [u8]>, ParseError> {
-    let looks_like_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if !is_form(headers) && looks_like_json {
-        return Ok(Cow::Borrowed(body));
-    }
-    if is_form(headers) || body.starts_with(b"payload=") {
+    if is_form_delivery(headers, body) {
         return form_urlencoded::parse(body)
             .find(|(key, _)| key == "payload")
             .map(|(_, value)| Cow::Owned(value.into_owned().into_bytes()))
             .ok_or_else(|| ParseError::missing("form-encoded delivery has no `payload` field"));
     }
-    Err(ParseError::Json("body is neither a JSON object nor a form with a `payload` field".into()))
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(Cow::Borrowed(body));
+    }
+    Err(ParseError::Json(
+        "body is neither a JSON object nor a form with a `payload` field".into(),
+    ))
 }
 
 /// Turns one delivery into the ref changes it announces.
@@ -213,10 +216,14 @@ pub enum EventKind {
     TagPush,
     BranchDeleted,
     TagDeleted,
-    PullRequest { action: PrAction },
+    PullRequest {
+        action: PrAction,
+    },
     Ping,
     /// Anything else, kept so the inbox can say "ignored: event X".
-    Other { event: String },
+    Other {
+        event: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -300,7 +307,10 @@ pub(crate) fn full_ref(name: &str, is_tag: bool) -> String {
 
 /// Trims and drops blank strings, so "" never masquerades as a value.
 pub(crate) fn text(value: Option<&str>) -> Option<String> {
-    value.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    value
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// A blank event with the fields every constructor fills, so provider code only sets what its

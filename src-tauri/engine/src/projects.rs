@@ -1,0 +1,324 @@
+//! Projects and their stages: which repository, which forge, and which refs deploy where.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+
+use crate::store::{now_ms, Store};
+use crate::{Error, ErrorCode, Result};
+
+/// Where a project's code lives. `Git` is any plain git server: polling works, webhooks don't.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Forge {
+    Github,
+    Gitlab,
+    Gitea,
+    Forgejo,
+    Bitbucket,
+    Git,
+}
+
+impl Forge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forge::Github => "github",
+            Forge::Gitlab => "gitlab",
+            Forge::Gitea => "gitea",
+            Forge::Forgejo => "forgejo",
+            Forge::Bitbucket => "bitbucket",
+            Forge::Git => "git",
+        }
+    }
+
+    fn parse(s: &str) -> Forge {
+        match s {
+            "github" => Forge::Github,
+            "gitlab" => Forge::Gitlab,
+            "gitea" => Forge::Gitea,
+            "forgejo" => Forge::Forgejo,
+            "bitbucket" => Forge::Bitbucket,
+            _ => Forge::Git,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Recreate,
+    #[default]
+    BlueGreen,
+    Rolling,
+    Canary,
+}
+
+impl Strategy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Recreate => "recreate",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Rolling => "rolling",
+            Strategy::Canary => "canary",
+        }
+    }
+
+    fn parse(s: &str) -> Strategy {
+        match s {
+            "recreate" => Strategy::Recreate,
+            "rolling" => Strategy::Rolling,
+            "canary" => Strategy::Canary,
+            _ => Strategy::BlueGreen,
+        }
+    }
+}
+
+/// A deploy target of a project (`dev`, `rel`, `prod`) and the refs that feed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct Stage {
+    pub name: String,
+    /// Branches whose pushes deploy here; default `["main"]`.
+    pub branch_patterns: Vec<String>,
+    /// Tags whose pushes deploy here, e.g. `["v*"]`.
+    pub tag_patterns: Vec<String>,
+    /// Whether pull/merge request events deploy here (opt-in: PRs can come from forks).
+    pub pr_events: bool,
+    /// Off: matching pushes are recorded and wait for a manual deploy.
+    pub auto_deploy: bool,
+    pub productive: bool,
+    pub promote_from: Option<String>,
+    pub confirm: bool,
+    pub strategy: Strategy,
+}
+
+impl Default for Stage {
+    fn default() -> Self {
+        Stage {
+            name: "dev".into(),
+            branch_patterns: vec!["main".into()],
+            tag_patterns: vec![],
+            pr_events: false,
+            auto_deploy: true,
+            productive: false,
+            promote_from: None,
+            confirm: false,
+            strategy: Strategy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Project {
+    /// URL-safe id derived from the name; the webhook URL is `/hooks/<id>`.
+    pub id: String,
+    pub name: String,
+    pub repo_url: String,
+    pub forge: Forge,
+    /// Name of the forge account whose token (in the keychain) clones and polls this repository.
+    pub token_ref: Option<String>,
+    pub host_id: Option<String>,
+    /// Poll the repository every this many seconds (and at start); None turns polling off.
+    pub poll_interval_secs: Option<u32>,
+    pub stages: Vec<Stage>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number | null")]
+    pub last_poll_at: Option<i64>,
+    pub last_poll_error: Option<String>,
+}
+
+/// What the operator fills in to create a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NewProject {
+    pub name: String,
+    pub repo_url: String,
+    pub forge: Forge,
+    #[serde(default)]
+    pub token_ref: Option<String>,
+    #[serde(default)]
+    pub poll_interval_secs: Option<u32>,
+    /// Default: one `dev` stage fed by `main`.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+}
+
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidInput, msg)
+}
+
+fn validate(p: &NewProject) -> Result<()> {
+    if slug(&p.name).is_empty() {
+        return Err(invalid("name: give the project a name with at least one letter or digit"));
+    }
+    if p.repo_url.trim().is_empty() {
+        return Err(invalid("repo_url: the repository's clone URL is required"));
+    }
+    if p.poll_interval_secs == Some(0) {
+        return Err(invalid("poll_interval_secs: must be at least 1 second (leave it empty to turn polling off)"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &p.stages {
+        if slug(&s.name) != s.name {
+            return Err(invalid(format!("stages: stage name {:?} must be lowercase letters, digits and dashes", s.name)));
+        }
+        if !seen.insert(&s.name) {
+            return Err(invalid(format!("stages: stage {:?} appears twice", s.name)));
+        }
+    }
+    for s in &p.stages {
+        if let Some(from) = &s.promote_from {
+            if !p.stages.iter().any(|o| &o.name == from) || from == &s.name {
+                return Err(invalid(format!("stages: {} promotes from {from:?}, which is not another stage of this project", s.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn stage_id(project_id: &str, stage: &str) -> String {
+    format!("{project_id}:{stage}")
+}
+
+pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
+    if new.stages.is_empty() {
+        new.stages.push(Stage::default());
+    }
+    validate(&new)?;
+    let id = slug(&new.name);
+    let now = now_ms();
+    let mut tx = store.pool().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(new.name.trim())
+    .bind(new.repo_url.trim())
+    .bind(new.forge.as_str())
+    .bind(&new.token_ref)
+    .bind(new.poll_interval_secs.map(i64::from))
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        if e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+            return Err(invalid(format!("name: a project with id {id:?} exists already")));
+        }
+        return Err(e.into());
+    }
+    for s in &new.stages {
+        sqlx::query(
+            "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(stage_id(&id, &s.name))
+        .bind(&id)
+        .bind(&s.name)
+        .bind(serde_json::to_string(&s.branch_patterns).unwrap_or_default())
+        .bind(serde_json::to_string(&s.tag_patterns).unwrap_or_default())
+        .bind(s.pr_events)
+        .bind(s.auto_deploy)
+        .bind(s.productive)
+        .bind(&s.promote_from)
+        .bind(s.confirm)
+        .bind(s.strategy.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    get(store, &id).await
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Project> {
+    find(store, id).await?.ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no project with id {id:?}")))
+}
+
+pub async fn find(store: &Store, id: &str) -> Result<Option<Project>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE id = ?")).bind(id).fetch_optional(store.pool()).await?;
+    match row {
+        Some(r) => Ok(Some(with_stages(store, from_row(&r)).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(store: &Store) -> Result<Vec<Project>> {
+    let rows = sqlx::query(&format!("{SELECT} ORDER BY name")).fetch_all(store.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(with_stages(store, from_row(&r)).await?);
+    }
+    Ok(out)
+}
+
+pub async fn delete(store: &Store, id: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM projects WHERE id = ?").bind(id).execute(store.pool()).await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::new(ErrorCode::NotFound, format!("no project with id {id:?}")));
+    }
+    Ok(())
+}
+
+pub async fn set_poll_result(store: &Store, id: &str, error: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE projects SET last_poll_at = ?, last_poll_error = ? WHERE id = ?")
+        .bind(now_ms())
+        .bind(error)
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, created_at, last_poll_at, last_poll_error FROM projects";
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
+    Project {
+        id: r.get("id"),
+        name: r.get("name"),
+        repo_url: r.get("repo_url"),
+        forge: Forge::parse(r.get::<&str, _>("forge")),
+        token_ref: r.get("token_ref"),
+        host_id: r.get("host_id"),
+        poll_interval_secs: r.get::<Option<i64>, _>("poll_interval_secs").map(|v| v.clamp(1, u32::MAX as i64) as u32),
+        stages: vec![],
+        created_at: r.get("created_at"),
+        last_poll_at: r.get("last_poll_at"),
+        last_poll_error: r.get("last_poll_error"),
+    }
+}
+
+async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
+    let rows = sqlx::query(
+        "SELECT name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy FROM stages WHERE project_id = ? ORDER BY rowid",
+    )
+    .bind(&p.id)
+    .fetch_all(store.pool())
+    .await?;
+    p.stages = rows
+        .iter()
+        .map(|r| Stage {
+            name: r.get("name"),
+            branch_patterns: serde_json::from_str(r.get("branch_patterns")).unwrap_or_default(),
+            tag_patterns: serde_json::from_str(r.get("tag_patterns")).unwrap_or_default(),
+            pr_events: r.get("pr_events"),
+            auto_deploy: r.get("auto_deploy"),
+            productive: r.get("productive"),
+            promote_from: r.get("promote_from"),
+            confirm: r.get("confirm"),
+            strategy: Strategy::parse(r.get::<&str, _>("strategy")),
+        })
+        .collect();
+    Ok(p)
+}
