@@ -145,3 +145,56 @@ async fn an_engine_that_cannot_start_is_shown_as_code_and_message() {
     std::fs::write(artifact("app-store-corrupt.png"), client.screenshot().await.unwrap()).unwrap();
     let _ = client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let driver = start_driver(dir.path());
+    let client = open_app(&driver).await;
+    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    let api = Api::new(&listener, dir.path());
+
+    let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "web", "repo_url": "https://example.invalid/web.git", "forge": "github"})).await;
+    assert_eq!(status, 201, "{p}");
+    let hook = api.get("/projects/web/webhook").await;
+
+    // The Projects view lists it (the engine's event reloads the view) and shows its hook URL.
+    client.find(Locator::Css("[data-testid=tab-projects]")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "[data-testid=project-web]", |t| t.contains("branches main")).await;
+    client.find(Locator::Css("[data-testid=show-hook-web]")).await.unwrap().click().await.unwrap();
+    let shown = wait_text(&client, "[data-testid=hook-url]", |t| t.contains("/hooks/web")).await;
+    assert_eq!(shown, hook["url"].as_str().unwrap());
+    std::fs::write(artifact("app-projects.png"), client.screenshot().await.unwrap()).unwrap();
+
+    client.find(Locator::Css("[data-testid=tab-deliveries]")).await.unwrap().click().await.unwrap();
+    let deliver = |body: Vec<u8>, id: &'static str, secret: String| {
+        let url = hook["url"].as_str().unwrap().to_string();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("X-GitHub-Event", "push")
+                .header("X-GitHub-Delivery", id)
+                .header("X-Hub-Signature-256", format!("sha256={}", hmac_hex(&secret, &body)))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    assert_eq!(deliver(fixture("github/push-branch.json"), "one", secret.clone()).await, 202);
+    wait_text(&client, "[data-testid=deliveries] tbody", |t| t.contains("queued 202")).await;
+    assert_eq!(deliver(fixture("github/push-branch.json"), "one", "wrong".into()).await, 401);
+    let table = wait_text(&client, "[data-testid=deliveries] tbody", |t| t.contains("rejected 401")).await;
+    // Newest first: the refusal is the first row.
+    let first = client.find(Locator::Css("[data-testid=deliveries] tbody tr")).await.unwrap();
+    assert_eq!(first.attr("data-outcome").await.unwrap().as_deref(), Some("rejected"), "{table}");
+    assert!(table.contains("signature check failed"), "{table}");
+    std::fs::write(artifact("app-deliveries.png"), client.screenshot().await.unwrap()).unwrap();
+
+    let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
+    let _ = client.close().await;
+}

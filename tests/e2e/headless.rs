@@ -32,8 +32,7 @@ fn serve_prints_the_webhook_url_and_the_cli_drives_it() {
     assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
     let status = wait_exit(&mut guard.0, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(guard.0.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let (stdout, _) = output(dir.path());
     let port = url.rsplit(':').next().unwrap();
     assert!(stdout.contains(&format!("Webhook URL: http://127.0.0.1:{port}/hooks/<project-id>")), "{stdout}");
     assert!(!dir.path().join("engine.json").exists());

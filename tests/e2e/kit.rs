@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -85,11 +85,12 @@ impl Drop for Guard {
 
 /// Starts `slipwayd serve` on a free port and waits until its API answers.
 pub fn start_headless(data_dir: &Path) -> (Guard, String) {
+    // Output goes to files, not pipes: a pipe nobody drains would block the engine once full.
     let child = Command::new(bin("slipwayd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("SLIPWAY_DATA_DIR", data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(std::fs::File::create(data_dir.join("stdout.log")).unwrap())
+        .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let guard = Guard(child);
@@ -97,6 +98,12 @@ pub fn start_headless(data_dir: &Path) -> (Guard, String) {
         engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from))
     });
     (guard, url)
+}
+
+/// What a headless engine started by [`start_headless`] printed.
+pub fn output(data_dir: &Path) -> (String, String) {
+    let read = |f: &str| std::fs::read_to_string(data_dir.join(f)).unwrap_or_default();
+    (read("stdout.log"), read("stderr.log"))
 }
 
 pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
@@ -162,4 +169,40 @@ pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository `root/srv/app.git` with one commit on main, and the work tree that pushes
+/// to it (returned).
+pub fn make_repo(root: &Path) -> PathBuf {
+    let bare = root.join("srv/app.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "--bare", "-q", "-b", "main"]);
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    commit_and_push(&work, "first");
+    work
+}
+
+pub fn commit_and_push(work: &Path, msg: &str) -> String {
+    std::fs::write(work.join("file.txt"), msg).unwrap();
+    git(work, &["add", "."]);
+    git(work, &["commit", "-q", "-m", msg]);
+    git(work, &["push", "-q", "origin", "HEAD:main"]);
+    git(work, &["rev-parse", "HEAD"])
 }

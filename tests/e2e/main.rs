@@ -6,4 +6,5 @@ mod app;
 mod headless;
 mod kit;
 mod polling;
+mod tokens;
 mod webhooks;

@@ -9,20 +9,6 @@ use serde_json::{json, Value};
 
 use crate::kit::*;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// A bare repository served over git:// and a work tree that pushes to it.
 struct Served {
     _daemon: Guard,
@@ -31,14 +17,7 @@ struct Served {
 }
 
 fn serve_repo(root: &Path) -> Served {
-    let bare = root.join("srv/app.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "--bare", "-q", "-b", "main"]);
-    let work = root.join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    commit_and_push(&work, "first");
+    let work = make_repo(root);
     let port = free_port();
     let daemon = Command::new("git")
         .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
@@ -49,14 +28,6 @@ fn serve_repo(root: &Path) -> Served {
         .unwrap();
     wait_for("git daemon", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
     Served { _daemon: Guard(daemon), url: format!("git://127.0.0.1:{port}/app.git"), work }
-}
-
-fn commit_and_push(work: &Path, msg: &str) -> String {
-    std::fs::write(work.join("file.txt"), msg).unwrap();
-    git(work, &["add", "."]);
-    git(work, &["commit", "-q", "-m", msg]);
-    git(work, &["push", "-q", "origin", "HEAD:main"]);
-    git(work, &["rev-parse", "HEAD"])
 }
 
 async fn wait_runs(api: &Api, project: &str, n: usize, timeout: Duration) -> Vec<Value> {

@@ -45,9 +45,13 @@ async fn post(url: &str, headers: &[(String, String)], content_type: &str, body:
     for (k, v) in headers {
         req = req.header(k, v);
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({ "transport_error": e.to_string() })),
+    }
 }
 
 async fn create_project(api: &Api, name: &str, stages: Value) -> (String, String) {
@@ -203,6 +207,7 @@ async fn a_hundred_concurrent_deliveries_of_one_push_start_one_run() {
     let (url, secret) = create_project(&api, "burst", everything()).await;
     let body = fixture("gitea/push-branch.json");
     let mut tasks = Vec::new();
+    let data = dir.path().to_path_buf();
     for i in 0..100 {
         // Half are one delivery retried, half are other hooks sending the same push.
         let delivery = if i % 2 == 0 { "same-delivery".to_string() } else { format!("hook-{i}") };
@@ -213,11 +218,11 @@ async fn a_hundred_concurrent_deliveries_of_one_push_start_one_run() {
     let mut queued = 0;
     let mut run_ids = std::collections::HashSet::new();
     for t in tasks {
-        let (status, v) = t.await.unwrap();
+        let (status, v) = t.await.unwrap_or_else(|e| panic!("{e}; the engine said: {}", output(&data).1));
         match status {
             202 => queued += 1,
             200 => assert_eq!(v["outcome"], "duplicate", "{v}"),
-            other => panic!("unexpected {other}: {v}"),
+            other => panic!("unexpected {other}: {v}; the engine said: {}", output(&data).1),
         }
         run_ids.insert(v["run_ids"][0].as_i64().unwrap());
     }

@@ -311,7 +311,23 @@ impl Engine {
             intake::accept(&self.inner.store, project, changes, trigger, source, self.auto_deploy_paused()).await?
         };
         self.emit(EngineEvent::DeliveryRecorded { id: verdict.delivery, project_id: Some(project.id.clone()), outcome: verdict.outcome });
+        if verdict.outcome == Outcome::Queued && project.token_ref.is_some() {
+            // The forge shows "pending" on the commit while the run waits; off the hot path.
+            for run in verdict.run_ids.clone() {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    crate::commit_status::report(&engine, run, crate::forge_status::RunState::Pending, "queued").await;
+                });
+            }
+        }
         Ok(verdict)
+    }
+
+    /// Records a delivery refused before intake (4xx/5xx), so the inbox shows it with its reason.
+    pub async fn record_rejected_delivery(&self, project_id: Option<&str>, source: &Source, status: u16, reason: &str) -> Result<i64> {
+        let id = intake::record_rejection(&self.inner.store, project_id, source, status, reason).await?;
+        self.emit(EngineEvent::DeliveryRecorded { id, project_id: project_id.map(String::from), outcome: Outcome::Rejected });
+        Ok(id)
     }
 
     pub async fn deliveries(&self, project: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {

@@ -69,7 +69,7 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
         let engine = engine.clone();
         let source = source.clone();
         async move {
-            if let Err(e) = crate::intake::record_rejection(engine.store(), project.as_deref(), &source, status.as_u16(), &message).await {
+            if let Err(e) = engine.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
                 tracing::error!("cannot record a rejected delivery: {e}");
             }
             tracing::info!(status = status.as_u16(), project = project.as_deref().unwrap_or("-"), "webhook refused: {message}");

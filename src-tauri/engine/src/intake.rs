@@ -284,7 +284,7 @@ pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigge
     // The same delivery again (a forge retry, a "redeliver" click): answer as before.
     if let Some(id) = &source.delivery_id {
         let prior = sqlx::query(
-            "SELECT id FROM webhook_deliveries WHERE project_id = ? AND provider = ? AND delivery_id = ? \
+            "SELECT id, run_id FROM webhook_deliveries WHERE project_id = ? AND provider = ? AND delivery_id = ? \
              AND outcome IN ('queued', 'ignored', 'duplicate') ORDER BY id LIMIT 1",
         )
         .bind(&project.id)
@@ -293,11 +293,15 @@ pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigge
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(prior) = prior {
-            let prior: i64 = prior.get("id");
-            let run_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id")
+            let (prior, prior_run): (i64, Option<i64>) = (prior.get("id"), prior.get("run_id"));
+            let mut run_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id")
                 .bind(prior)
                 .fetch_all(&mut *tx)
                 .await?;
+            // The earlier delivery was itself a duplicate: it names the run it duplicated.
+            if run_ids.is_empty() {
+                run_ids.extend(prior_run);
+            }
             let reason = format!("delivery {id} was received before (inbox #{prior})");
             let first = changes.first();
             let delivery = insert_delivery(&mut tx, project, source, first, Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;

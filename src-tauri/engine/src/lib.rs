@@ -11,6 +11,7 @@
 pub mod api;
 pub mod bindings;
 pub mod client;
+pub mod commit_status;
 pub mod config;
 pub mod docker;
 pub mod engine;
