@@ -25,7 +25,8 @@ struct Delivery {
 fn deliveries(template: &Value, secret: &str, from: usize, n: usize) -> Vec<Delivery> {
     (from..from + n)
         .map(|i| {
-            let sha = format!("{i:040x}");
+            // Never all zeros: that is how forges say "deleted".
+            let sha = format!("{:040x}", i + 1);
             let mut payload = template.clone();
             payload["after"] = Value::String(sha.clone());
             payload["head_commit"]["id"] = Value::String(sha);

@@ -98,10 +98,12 @@ struct Inner {
     /// Set when someone (the API, the tray) asks the host process to quit.
     quit_requested: watch::Sender<bool>,
     server: Mutex<Option<JoinHandle<()>>>,
-    /// Serializes intake so concurrent deliveries of one push start one run.
-    intake: tokio::sync::Mutex<()>,
+    /// The intake writer's queue: one writer decides all runs, so one push starts one run.
+    intake: tokio::sync::mpsc::Sender<intake::Job>,
     /// Webhook secrets read from the keychain once, not on every delivery.
     hook_secrets: Mutex<std::collections::HashMap<String, String>>,
+    /// Projects as the webhook route needs them (rules, forge), dropped on every change.
+    project_cache: Mutex<std::collections::HashMap<String, Arc<Project>>>,
 }
 
 impl Engine {
@@ -114,6 +116,8 @@ impl Engine {
         let token = token::load_or_create(&config.token_path())?;
         let paused = store.setting(PAUSED_KEY).await?.as_deref() == Some("true");
         let (events, _) = broadcast::channel(256);
+        let (intake_tx, intake_rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(intake::writer(store.clone(), intake_rx));
         let engine = Engine {
             inner: Arc::new(Inner {
                 config,
@@ -126,8 +130,9 @@ impl Engine {
                 stopping: watch::channel(false).0,
                 quit_requested: watch::channel(false).0,
                 server: Mutex::new(None),
-                intake: tokio::sync::Mutex::new(()),
+                intake: intake_tx,
                 hook_secrets: Mutex::new(Default::default()),
+                project_cache: Mutex::new(Default::default()),
             }),
         };
         engine.start_listener().await;
@@ -244,6 +249,23 @@ impl Engine {
         projects::get(&self.inner.store, id).await
     }
 
+    /// The project for a webhook: from memory after the first delivery, since every delivery
+    /// needs it and it changes only through this engine. Its poll fields may be stale.
+    pub async fn project_for_hook(&self, id: &str) -> Result<Option<Arc<Project>>> {
+        if let Some(p) = self.inner.project_cache.lock().unwrap().get(id) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(project) = projects::find(&self.inner.store, id).await? else { return Ok(None) };
+        let project = Arc::new(project);
+        self.inner.project_cache.lock().unwrap().insert(id.to_string(), project.clone());
+        Ok(Some(project))
+    }
+
+    fn projects_changed(&self) {
+        self.inner.project_cache.lock().unwrap().clear();
+        self.emit(EngineEvent::ProjectsChanged);
+    }
+
     /// Creates the project and its webhook secret (in the keychain). No keychain, no project:
     /// a project whose hooks could never verify would only collect 401s.
     pub async fn create_project(&self, new: NewProject) -> Result<Project> {
@@ -253,7 +275,7 @@ impl Engine {
             return Err(e);
         }
         tracing::info!(project = %project.id, "project created");
-        self.emit(EngineEvent::ProjectsChanged);
+        self.projects_changed();
         Ok(project)
     }
 
@@ -263,7 +285,7 @@ impl Engine {
         if let Err(e) = secrets::delete(&webhook_key(id)).await {
             tracing::warn!("project {id} deleted but its webhook secret stays in the keychain: {e}");
         }
-        self.emit(EngineEvent::ProjectsChanged);
+        self.projects_changed();
         Ok(())
     }
 
@@ -305,11 +327,12 @@ impl Engine {
     }
 
     /// Hands ref changes (from a webhook, a poll, …) to the intake: runs start at most once.
-    pub async fn accept_changes(&self, project: &Project, changes: &[Change], trigger: Trigger, source: &Source) -> Result<Verdict> {
-        let verdict = {
-            let _one_at_a_time = self.inner.intake.lock().await;
-            intake::accept(&self.inner.store, project, changes, trigger, source, self.auto_deploy_paused()).await?
-        };
+    pub async fn accept_changes(&self, project: Arc<Project>, changes: Vec<Change>, trigger: Trigger, source: Source) -> Result<Verdict> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = intake::Job { project: project.clone(), changes, trigger, source, paused: self.auto_deploy_paused(), reply };
+        let gone = || Error::new(ErrorCode::Internal, "the engine is stopping; nothing was queued");
+        self.inner.intake.send(job).await.map_err(|_| gone())?;
+        let verdict = answer.await.map_err(|_| gone())??;
         self.emit(EngineEvent::DeliveryRecorded { id: verdict.delivery, project_id: Some(project.id.clone()), outcome: verdict.outcome });
         if verdict.outcome == Outcome::Queued && project.token_ref.is_some() {
             // The forge shows "pending" on the commit while the run waits; off the hot path.

@@ -14,7 +14,7 @@ use axum::Json;
 use crate::intake::{Change, Source, Trigger};
 use crate::store::now_ms;
 use crate::webhook::{self, Provider};
-use crate::{projects, ApiError, Engine, ErrorCode};
+use crate::{ApiError, Engine, ErrorCode};
 
 /// GitHub's own cap on a payload; forges don't send more, so anything bigger is not a forge.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -77,7 +77,7 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
         }
     };
 
-    let project = match projects::find(engine.store(), &project_id).await {
+    let project = match engine.project_for_hook(&project_id).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             let msg = format!("no project with id {project_id:?}: check the hook URL (it ends in /hooks/<project-id>)");
@@ -130,10 +130,11 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
         Err(e) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid).await,
     };
     let changes: Vec<Change> = events.iter().map(Change::from).collect();
-    match engine.accept_changes(&project, &changes, Trigger::Webhook, &source).await {
+    let id = project.id.clone();
+    match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
         Ok(verdict) => {
             let status = if verdict.outcome == crate::intake::Outcome::Queued { StatusCode::ACCEPTED } else { StatusCode::OK };
-            tracing::info!(project = %project.id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "webhook: {}", verdict.reason);
+            tracing::info!(project = %id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "webhook: {}", verdict.reason);
             (status, Json(verdict)).into_response()
         }
         Err(e) => reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), pid).await,

@@ -277,9 +277,55 @@ fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(10)]
 }
 
-/// Turns changes into runs, exactly once. The caller holds the engine's intake lock.
-pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigger: Trigger, source: &Source, paused: bool) -> Result<Verdict> {
-    let mut tx = store.pool().begin().await?;
+/// One delivery waiting for the intake writer.
+pub struct Job {
+    pub project: std::sync::Arc<Project>,
+    pub changes: Vec<Change>,
+    pub trigger: Trigger,
+    pub source: Source,
+    pub paused: bool,
+    pub reply: tokio::sync::oneshot::Sender<Result<Verdict>>,
+}
+
+/// Most deliveries written in one transaction: bounds the wait of the first one in a burst.
+const MAX_BATCH: usize = 128;
+
+/// The intake writer: the only code that decides runs. Jobs are handled strictly one after the
+/// other (that is what makes duplicates impossible), and whatever arrived together shares one
+/// transaction, so a burst costs one commit instead of one each (group commit). Every job is
+/// answered only after its transaction committed: a 202 is on disk.
+pub async fn writer(store: Store, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = write_batch(&store, &batch).await;
+        for (job, result) in batch.drain(..).zip(results) {
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+async fn write_batch(store: &Store, batch: &[Job]) -> Vec<Result<Verdict>> {
+    let fail_all = |e: &crate::Error| -> Vec<Result<Verdict>> { batch.iter().map(|_| Err(crate::Error::from(e.to_api()))).collect() };
+    let mut tx = match store.pool().begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(&e.into()),
+    };
+    let mut verdicts = Vec::with_capacity(batch.len());
+    for job in batch {
+        match accept_in(&mut tx, &job.project, &job.changes, job.trigger, &job.source, job.paused).await {
+            Ok(v) => verdicts.push(v),
+            // A half-written job must not be committed with the others: none of them is.
+            Err(e) => return fail_all(&e),
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => verdicts.into_iter().map(Ok).collect(),
+        Err(e) => fail_all(&e.into()),
+    }
+}
+
+/// Turns one delivery's changes into runs, exactly once, inside the writer's transaction.
+async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: &[Change], trigger: Trigger, source: &Source, paused: bool) -> Result<Verdict> {
 
     // The same delivery again (a forge retry, a "redeliver" click): answer as before.
     if let Some(id) = &source.delivery_id {
@@ -304,8 +350,7 @@ pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigge
             }
             let reason = format!("delivery {id} was received before (inbox #{prior})");
             let first = changes.first();
-            let delivery = insert_delivery(&mut tx, project, source, first, Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;
-            tx.commit().await?;
+            let delivery = insert_delivery(tx, project, source, first, Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;
             return Ok(Verdict { outcome: Outcome::Duplicate, delivery, run_ids, reason });
         }
     }
@@ -348,7 +393,7 @@ pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigge
         reasons.join("; ")
     };
     let first = changes.first();
-    let delivery = insert_delivery(&mut tx, project, source, first, outcome, status, &reason, duplicates.first().copied()).await?;
+    let delivery = insert_delivery(tx, project, source, first, outcome, status, &reason, duplicates.first().copied()).await?;
 
     let mut run_ids = Vec::new();
     let now = now_ms();
@@ -376,10 +421,8 @@ pub async fn accept(store: &Store, project: &Project, changes: &[Change], trigge
             .await?;
         run_ids.push(id);
     }
-    if let Some(first) = run_ids.first() {
-        sqlx::query("UPDATE webhook_deliveries SET run_id = ? WHERE id = ?").bind(first).bind(delivery).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
+    // The delivery row's run_id stays NULL for queued runs: runs.delivery_id links them, and
+    // the inbox query derives it, which saves a statement on the hot path.
     if outcome == Outcome::Duplicate {
         run_ids = duplicates;
     }
@@ -438,8 +481,9 @@ pub async fn record_rejection(store: &Store, project_id: Option<&str>, source: &
 /// The inbox, newest first.
 pub async fn deliveries(store: &Store, project_id: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
     let rows = sqlx::query(
-        "SELECT id, project_id, provider, event, delivery_id, ref_name, commit_sha, outcome, http_status, reason, run_id, received_at, duration_us \
-         FROM webhook_deliveries WHERE (?1 IS NULL OR project_id = ?1) ORDER BY id DESC LIMIT ?2",
+        "SELECT d.id, d.project_id, d.provider, d.event, d.delivery_id, d.ref_name, d.commit_sha, d.outcome, d.http_status, d.reason, \
+         COALESCE(d.run_id, (SELECT MIN(r.id) FROM runs r WHERE r.delivery_id = d.id)) AS run_id, d.received_at, d.duration_us \
+         FROM webhook_deliveries d WHERE (?1 IS NULL OR d.project_id = ?1) ORDER BY d.id DESC LIMIT ?2",
     )
     .bind(project_id)
     .bind(limit as i64)

@@ -114,7 +114,7 @@ pub async fn poll_project(engine: &Engine, project: &Project) -> Result<()> {
     changes.sort_by(|a, b| a.git_ref.cmp(&b.git_ref));
     if !first_poll && !changes.is_empty() {
         let source = Source { provider: "poll".into(), event: "ls-remote".into(), delivery_id: None, received_at: now_ms(), started: Some(Instant::now()) };
-        let verdict = engine.accept_changes(project, &changes, Trigger::Poll, &source).await?;
+        let verdict = engine.accept_changes(std::sync::Arc::new(project.clone()), changes, Trigger::Poll, source).await?;
         tracing::info!(project = %project.id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "poll: {}", verdict.reason);
     }
     let mut tx = store.pool().begin().await?;

@@ -61,7 +61,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     let sha = "366701fde727cb7a9e7f21eb88264f59f6f9b89c";
     let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(sha.into()), target_branch: None };
     let source = Source { provider: "github".into(), event: "push".into(), delivery_id: Some("d1".into()), ..Default::default() };
-    let verdict = engine.accept_changes(&project, &[change], Trigger::Webhook, &source).await.unwrap();
+    let verdict = engine.accept_changes(std::sync::Arc::new(project), vec![change], Trigger::Webhook, source).await.unwrap();
     let run = verdict.run_ids[0];
 
     let start = std::time::Instant::now();
