@@ -6,9 +6,11 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
 use slipway_engine::engine::WebhookInfo;
-use slipway_engine::intake::{Delivery, RunSummary};
+use slipway_engine::intake::{Delivery, RunDetail, RunSummary};
+use slipway_engine::runlog::LogLine;
 use slipway_engine::projects::{NewProject, Project};
 use slipway_engine::{ApiError, EngineStatus, ErrorCode};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::AppState;
@@ -92,4 +94,30 @@ pub async fn list_deliveries(state: State<'_, AppState>, project: Option<String>
 pub async fn list_runs(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Result<Vec<RunSummary>, ApiError> {
     let engine = state.engine()?;
     guard(async move { engine.runs(project.as_deref(), limit).await }).await
+}
+
+#[tauri::command]
+pub async fn start_manual_run(state: State<'_, AppState>, project: String, stage: String, wanted: String) -> Result<i64, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.start_manual_run(&project, &stage, &wanted).await }).await
+}
+
+#[tauri::command]
+pub async fn run_detail(state: State<'_, AppState>, id: i64) -> Result<RunDetail, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.run_detail(id).await }).await
+}
+
+#[tauri::command]
+pub async fn cancel_run(state: State<'_, AppState>, id: i64) -> Result<(), ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.cancel_run(id).await }).await
+}
+
+/// Streams a run's log through a channel (stored lines first, then live ones) until the run
+/// ends or the view closes the channel.
+#[tauri::command]
+pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_lines: Channel<Vec<LogLine>>) -> Result<(), ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.follow_log(id, after, |batch| on_lines.send(batch).is_ok()).await }).await
 }

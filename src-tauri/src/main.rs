@@ -51,7 +51,11 @@ fn main() {
             commands::rotate_webhook_secret,
             commands::poll_now,
             commands::list_deliveries,
-            commands::list_runs
+            commands::list_runs,
+            commands::start_manual_run,
+            commands::run_detail,
+            commands::cancel_run,
+            commands::follow_run_log
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

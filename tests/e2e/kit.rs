@@ -85,6 +85,8 @@ impl Drop for Guard {
 
 /// Starts `slipwayd serve` on a free port and waits until its API answers.
 pub fn start_headless(data_dir: &Path) -> (Guard, String) {
+    // A killed engine leaves its engine.json behind; the new one writes its own.
+    let _ = std::fs::remove_file(data_dir.join("engine.json"));
     // Output goes to files, not pipes: a pipe nobody drains would block the engine once full.
     let child = Command::new(bin("slipwayd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -185,18 +187,75 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A bare repository `root/srv/app.git` with one commit on main, and the work tree that pushes
+/// A bare repository `root/srv/team/app.git` with one commit on main, and the work tree that pushes
 /// to it (returned).
 pub fn make_repo(root: &Path) -> PathBuf {
-    let bare = root.join("srv/app.git");
+    make_repo_with(root, &[])
+}
+
+/// Like [`make_repo`], with `files` (path, content) in the first commit.
+pub fn make_repo_with(root: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let bare = root.join("srv/team/app.git");
     std::fs::create_dir_all(&bare).unwrap();
     git(&bare, &["init", "--bare", "-q", "-b", "main"]);
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    for (path, content) in files {
+        std::fs::write(work.join(path), content).unwrap();
+    }
     commit_and_push(&work, "first");
     work
+}
+
+/// A repository served over git:// by a real `git daemon`, and its work tree.
+pub struct Served {
+    pub _daemon: Guard,
+    pub url: String,
+    pub work: PathBuf,
+}
+
+pub fn serve_repo(root: &Path) -> Served {
+    serve_repo_with(root, &[])
+}
+
+pub fn serve_repo_with(root: &Path, files: &[(&str, &str)]) -> Served {
+    let work = make_repo_with(root, files);
+    let port = free_port();
+    let daemon = Command::new("git")
+        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
+        .arg(root.join("srv"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("git daemon", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    Served { _daemon: Guard(daemon), url: format!("git://127.0.0.1:{port}/team/app.git"), work }
+}
+
+/// `docker` CLI, for tests to look at what Slipway did on the engine (Slipway itself never
+/// uses the CLI).
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+/// The test image every pipeline step and built image here starts from: busybox, FROM scratch
+/// (no registry can be reached here). Built once per test process.
+pub fn busybox_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    const TAG: &str = "slipway-test/busybox:latest";
+    BUILT.get_or_init(|| {
+        if docker(&["image", "inspect", TAG]).status.success() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static is installed");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n").unwrap();
+        let out = Command::new("docker").args(["build", "-q", "-t", TAG, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "building {TAG}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    TAG
 }
 
 pub fn commit_and_push(work: &Path, msg: &str) -> String {

@@ -6,5 +6,6 @@ mod app;
 mod headless;
 mod kit;
 mod polling;
+mod runs;
 mod tokens;
 mod webhooks;

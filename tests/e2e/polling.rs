@@ -1,34 +1,11 @@
 //! Polling against a real repository served by `git daemon`.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::kit::*;
-
-/// A bare repository served over git:// and a work tree that pushes to it.
-struct Served {
-    _daemon: Guard,
-    url: String,
-    work: std::path::PathBuf,
-}
-
-fn serve_repo(root: &Path) -> Served {
-    let work = make_repo(root);
-    let port = free_port();
-    let daemon = Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
-        .arg(root.join("srv"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("git daemon", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
-    Served { _daemon: Guard(daemon), url: format!("git://127.0.0.1:{port}/app.git"), work }
-}
 
 async fn wait_runs(api: &Api, project: &str, n: usize, timeout: Duration) -> Vec<Value> {
     let start = std::time::Instant::now();

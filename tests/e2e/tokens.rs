@@ -66,7 +66,7 @@ async fn serve_private(root: &Path, user: &str, token: &str) -> String {
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/app.git", listener.local_addr().unwrap());
+    let url = format!("http://{}/team/app.git", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
 }

@@ -64,6 +64,13 @@ async fn create_project(api: &Api, name: &str, stages: Value) -> (String, String
     (hook["url"].as_str().unwrap().to_string(), hook["secret"].as_str().unwrap().to_string())
 }
 
+/// These tests are about what the intake queues: hold the queue so runs stay "queued" instead
+/// of starting (and failing on the fixtures' made-up repositories).
+async fn hold_runs(api: &Api) {
+    let (status, v) = api.send(Method::PUT, "/runner", json!({"held": true})).await;
+    assert_eq!((status, v["held"].as_bool()), (200, Some(true)));
+}
+
 fn everything() -> Value {
     json!([{"name": "dev", "branch_patterns": ["*"], "tag_patterns": ["*"]}])
 }
@@ -77,6 +84,7 @@ async fn every_provider_queues_verified_pushes_and_refuses_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let (_engine, base) = start_headless(dir.path());
     let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
     let (url, secret) = create_project(&api, "all-forges", everything()).await;
 
     // (provider, event header, fixture, commit the run must build)
@@ -142,6 +150,7 @@ async fn statuses_for_ignored_unknown_oversized_and_wrongly_typed_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let (_engine, base) = start_headless(dir.path());
     let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
     let (url, secret) = create_project(&api, "main-only", json!([{"name": "prod", "branch_patterns": ["main"]}])).await;
     let send = |provider: &'static str, event: &'static str, file: &'static str, id: &'static str| {
         let (url, secret) = (url.clone(), secret.clone());
@@ -204,6 +213,7 @@ async fn a_hundred_concurrent_deliveries_of_one_push_start_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let (_engine, base) = start_headless(dir.path());
     let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
     let (url, secret) = create_project(&api, "burst", everything()).await;
     let body = fixture("gitea/push-branch.json");
     let mut tasks = Vec::new();
@@ -236,6 +246,7 @@ async fn tags_newer_pushes_and_pause() {
     let dir = tempfile::tempdir().unwrap();
     let (_engine, base) = start_headless(dir.path());
     let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
     let (url, secret) = create_project(
         &api,
         "rules",

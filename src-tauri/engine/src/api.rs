@@ -28,13 +28,19 @@ pub fn router(engine: Engine) -> Router {
         .route("/status", get(status))
         .route("/auto-deploy", put(set_auto_deploy))
         .route("/quit", post(quit))
+        .route("/runner", put(set_runner))
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}", get(get_project).delete(delete_project))
         .route("/projects/{id}/webhook", get(webhook_info))
         .route("/projects/{id}/webhook/rotate", post(rotate_secret))
         .route("/projects/{id}/poll", post(poll_now))
+        .route("/projects/{id}/stages/{stage}/runs", post(start_run))
+        .route("/projects/{id}/secrets/{name}", put(set_secret))
         .route("/deliveries", get(deliveries))
         .route("/runs", get(runs))
+        .route("/runs/{id}", get(run_detail))
+        .route("/runs/{id}/logs", get(run_logs))
+        .route("/runs/{id}/cancel", post(cancel_run))
         .route("/forge-accounts/{name}", put(save_forge_account))
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
     // Webhooks carry their own authentication (signatures), not the API token, and read their
@@ -101,6 +107,53 @@ async fn runs(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> Resul
     Ok(Json(engine.runs(q.project.as_deref(), q.limit.unwrap_or(100)).await?))
 }
 
+#[derive(Debug, Deserialize)]
+struct StartRun {
+    /// A tag, a branch or a full commit id.
+    #[serde(rename = "ref")]
+    wanted: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, TS)]
+pub struct RunStarted {
+    #[ts(type = "number")]
+    pub run_id: i64,
+}
+
+async fn start_run(State(engine): State<Engine>, Path((id, stage)): Path<(String, String)>, Json(b): Json<StartRun>) -> Result<(StatusCode, Json<RunStarted>), ApiFailure> {
+    let run_id = engine.start_manual_run(&id, &stage, &b.wanted).await?;
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SecretBody {
+    value: String,
+}
+
+async fn set_secret(State(engine): State<Engine>, Path((id, name)): Path<(String, String)>, Json(b): Json<SecretBody>) -> Result<StatusCode, ApiFailure> {
+    engine.set_project_secret(&id, &name, &b.value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn run_detail(State(engine): State<Engine>, Path(id): Path<i64>) -> Result<Json<crate::intake::RunDetail>, ApiFailure> {
+    Ok(Json(engine.run_detail(id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn run_logs(State(engine): State<Engine>, Path(id): Path<i64>, Query(q): Query<LogQuery>) -> Result<Json<Vec<crate::runlog::LogLine>>, ApiFailure> {
+    Ok(Json(engine.run_logs(id, q.after.unwrap_or(0), q.limit.unwrap_or(10_000)).await?))
+}
+
+async fn cancel_run(State(engine): State<Engine>, Path(id): Path<i64>) -> Result<StatusCode, ApiFailure> {
+    engine.cancel_run(id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// The body of `PUT /forge-accounts/<name>`: the account plus its token, which goes to the
 /// keychain and is never returned.
 #[derive(Debug, Deserialize)]
@@ -114,6 +167,15 @@ struct ForgeAccountBody {
 async fn save_forge_account(State(engine): State<Engine>, Path(name): Path<String>, Json(b): Json<ForgeAccountBody>) -> Result<Json<ForgeAccount>, ApiFailure> {
     let account = ForgeAccount { name, forge: b.forge, api_base: b.api_base, username: b.username };
     Ok(Json(engine.save_forge_account(account, &b.token).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RunnerHold {
+    pub held: bool,
+}
+
+async fn set_runner(State(engine): State<Engine>, Json(body): Json<RunnerHold>) -> Result<Json<RunnerHold>, ApiFailure> {
+    Ok(Json(RunnerHold { held: engine.set_runs_held(body.held).await? }))
 }
 
 async fn quit(State(engine): State<Engine>) -> StatusCode {

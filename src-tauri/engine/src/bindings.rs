@@ -25,6 +25,11 @@ pub fn typescript() -> String {
         crate::intake::Verdict::decl(),
         crate::intake::Delivery::decl(),
         crate::intake::RunSummary::decl(),
+        crate::intake::StepInfo::decl(),
+        crate::intake::RunDetail::decl(),
+        crate::runlog::LogLine::decl(),
+        crate::api::RunStarted::decl(),
+        crate::api::RunnerHold::decl(),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:\n\

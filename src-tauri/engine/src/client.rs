@@ -35,6 +35,28 @@ impl Client {
         self.send(self.http.put(self.url("/api/v1/auto-deploy")).json(&serde_json::json!({ "paused": paused }))).await
     }
 
+    pub async fn start_run(&self, project: &str, stage: &str, wanted: &str) -> Result<crate::api::RunStarted> {
+        self.send(self.http.post(self.url(&format!("/api/v1/projects/{project}/stages/{stage}/runs"))).json(&serde_json::json!({ "ref": wanted }))).await
+    }
+
+    pub async fn runs(&self, project: Option<&str>) -> Result<Vec<crate::intake::RunSummary>> {
+        let q = project.map(|p| format!("?project={p}")).unwrap_or_default();
+        self.send(self.http.get(self.url(&format!("/api/v1/runs{q}")))).await
+    }
+
+    pub async fn run(&self, id: i64) -> Result<crate::intake::RunDetail> {
+        self.send(self.http.get(self.url(&format!("/api/v1/runs/{id}")))).await
+    }
+
+    pub async fn logs(&self, id: i64, after: i64) -> Result<Vec<crate::runlog::LogLine>> {
+        self.send(self.http.get(self.url(&format!("/api/v1/runs/{id}/logs?after={after}")))).await
+    }
+
+    pub async fn cancel(&self, id: i64) -> Result<()> {
+        let resp = self.http.post(self.url(&format!("/api/v1/runs/{id}/cancel"))).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
+        check(resp).await.map(|_| ())
+    }
+
     pub async fn quit(&self) -> Result<()> {
         let resp = self.http.post(self.url("/api/v1/quit")).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
         check(resp).await.map(|_| ())

@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::forge_status::{self, RunState, StatusReport, StatusTarget};
 use crate::projects::{Forge, Project};
-use crate::store::{now_ms, Store};
+use crate::store::Store;
 use crate::webhook::Provider;
 use crate::{secrets, Engine, Result};
 
@@ -62,26 +62,12 @@ async fn target(store: &Store, project: &Project) -> Result<Option<StatusTarget>
     Ok(Some(StatusTarget { provider, api_base, repo, token }))
 }
 
-/// A line in the run's log that comes from Slipway itself, not from a step.
-pub async fn log_system(store: &Store, run_id: i64, line: &str) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO log_lines (run_id, seq, step_id, stream, ts, line) \
-         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM log_lines WHERE run_id = ?1), NULL, 'system', ?2, ?3)",
-    )
-    .bind(run_id)
-    .bind(now_ms())
-    .bind(line)
-    .execute(store.pool())
-    .await?;
-    Ok(())
-}
-
 /// Reports `state` for run `run_id` on its commit. Failures end up in the run's log and the
 /// engine's log; they never reach the caller, because a status is a courtesy, not the deploy.
 pub async fn report(engine: &Engine, run_id: i64, state: RunState, description: &str) {
     if let Err(e) = try_report(engine, run_id, state, description).await {
         tracing::warn!(run = run_id, "commit status not sent: {e}");
-        let _ = log_system(engine.store(), run_id, &format!("commit status not sent: {e}")).await;
+        engine.logs().push(run_id, None, "system", format!("commit status not sent: {e}")).await;
     }
 }
 
@@ -103,5 +89,6 @@ async fn try_report(engine: &Engine, run_id: i64, state: RunState, description: 
     let context = format!("slipway/{stage}");
     let report = StatusReport { state, context: &context, description, target_url: link.as_deref() };
     forge_status::report(&reqwest::Client::new(), &target, &commit, &report).await.map_err(|e| e.to_string())?;
-    log_system(store, run_id, &format!("commit status {state:?} sent to {}", project.forge.as_str())).await.map_err(|e| e.to_string())
+    engine.logs().push(run_id, None, "system", format!("commit status {state:?} sent to {}", project.forge.as_str())).await;
+    Ok(())
 }

@@ -29,6 +29,17 @@ pub fn connect(endpoint: &str) -> Result<Docker, String> {
     Docker::connect_with_host(endpoint).map_err(|e| describe(endpoint, &e))
 }
 
+/// Connects and agrees on an API version with the engine, so older engines (Debian's 20.10
+/// speaks 1.41) are talked to in their own version.
+pub async fn connect_negotiated(endpoint: &str) -> Result<Docker, String> {
+    let docker = connect(endpoint)?;
+    match tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(describe(endpoint, &e)),
+        Err(_) => Err(format!("Docker at {endpoint} did not answer within {} s", PROBE_TIMEOUT.as_secs())),
+    }
+}
+
 pub async fn probe(endpoint: &str) -> DockerStatus {
     let started = Instant::now();
     let result = match connect(endpoint) {

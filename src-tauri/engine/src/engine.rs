@@ -18,11 +18,18 @@ use crate::store::{self, now_ms, Store};
 use crate::{api, secrets, token, Config, Error, ErrorCode, Result};
 
 const PAUSED_KEY: &str = "auto_deploy_paused";
+const HELD_KEY: &str = "runs_held";
+/// Several Slipways (two workstations, or tests) may share one Docker host: every container
+/// and volume a run creates carries this installation's id so none collide or get cleaned up
+/// by the wrong engine.
+const INSTANCE_KEY: &str = "instance_id";
 
 /// What the UI's status view and `slipwayd status` show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct EngineStatus {
     pub version: String,
+    /// Names this installation's containers and volumes on shared Docker hosts.
+    pub instance_id: String,
     pub pid: u32,
     pub data_dir: String,
     pub store_path: String,
@@ -34,6 +41,8 @@ pub struct EngineStatus {
     pub listener_error: Option<String>,
     pub docker: DockerStatus,
     pub auto_deploy_paused: bool,
+    /// Queued runs wait (host maintenance, say) until the hold is released.
+    pub runs_held: bool,
 }
 
 /// State changes pushed to the UI (as Tauri events) and to API clients.
@@ -42,6 +51,11 @@ pub struct EngineStatus {
 pub enum EngineEvent {
     AutoDeployChanged { paused: bool },
     ProjectsChanged,
+    /// A run was queued, started, or ended.
+    RunChanged {
+        #[ts(type = "number")]
+        run_id: i64,
+    },
     /// A delivery (webhook or poll) reached the inbox.
     DeliveryRecorded {
         #[ts(type = "number")]
@@ -89,9 +103,11 @@ struct Inner {
     config: Config,
     store: Store,
     token: String,
+    instance_id: String,
     listener: Mutex<Option<SocketAddr>>,
     listener_error: Mutex<Option<String>>,
     paused: AtomicBool,
+    held: AtomicBool,
     events: broadcast::Sender<EngineEvent>,
     /// Set once the engine starts stopping; the server and background tasks watch it.
     stopping: watch::Sender<bool>,
@@ -102,6 +118,10 @@ struct Inner {
     intake: tokio::sync::mpsc::Sender<intake::Job>,
     /// Webhook secrets read from the keychain once, not on every delivery.
     hook_secrets: Mutex<std::collections::HashMap<String, String>>,
+    logs: crate::runlog::Logs,
+    /// Cancel switches of the runs executing now.
+    cancels: Mutex<std::collections::HashMap<i64, watch::Sender<bool>>>,
+    runner_wake: tokio::sync::Notify,
     /// Projects as the webhook route needs them (rules, forge), dropped on every change.
     project_cache: Mutex<std::collections::HashMap<String, Arc<Project>>>,
 }
@@ -115,17 +135,30 @@ impl Engine {
         let store = Store::open(&config.store_path()).await?;
         let token = token::load_or_create(&config.token_path())?;
         let paused = store.setting(PAUSED_KEY).await?.as_deref() == Some("true");
+        let held = store.setting(HELD_KEY).await?.as_deref() == Some("true");
+        set_git_timeouts();
+        let instance_id = match store.setting(INSTANCE_KEY).await? {
+            Some(id) => id,
+            None => {
+                let id = token::random_hex(4);
+                store.set_setting(INSTANCE_KEY, &id).await?;
+                id
+            }
+        };
         let (events, _) = broadcast::channel(256);
         let (intake_tx, intake_rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(intake::writer(store.clone(), intake_rx));
+        let logs = crate::runlog::Logs::start(store.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 config,
                 store,
                 token,
+                instance_id,
                 listener: Mutex::new(None),
                 listener_error: Mutex::new(None),
                 paused: AtomicBool::new(paused),
+                held: AtomicBool::new(held),
                 events,
                 stopping: watch::channel(false).0,
                 quit_requested: watch::channel(false).0,
@@ -133,10 +166,14 @@ impl Engine {
                 intake: intake_tx,
                 hook_secrets: Mutex::new(Default::default()),
                 project_cache: Mutex::new(Default::default()),
+                logs,
+                cancels: Mutex::new(Default::default()),
+                runner_wake: tokio::sync::Notify::new(),
             }),
         };
         engine.start_listener().await;
         tokio::spawn(crate::poll::run(engine.clone()));
+        tokio::spawn(crate::runner::run(engine.clone()));
         tracing::info!(data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(engine)
     }
@@ -188,6 +225,14 @@ impl Engine {
         &self.inner.store
     }
 
+    pub fn logs(&self) -> &crate::runlog::Logs {
+        &self.inner.logs
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
     pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }
@@ -215,6 +260,7 @@ impl Engine {
         let docker = docker::probe(&self.inner.config.docker_host).await;
         Ok(EngineStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
+            instance_id: self.inner.instance_id.clone(),
             pid: std::process::id(),
             data_dir: self.inner.config.data_dir.display().to_string(),
             store_path: self.inner.store.path().display().to_string(),
@@ -223,6 +269,7 @@ impl Engine {
             listener_error: self.listener_error(),
             docker,
             auto_deploy_paused: self.auto_deploy_paused(),
+            runs_held: self.runs_held(),
         })
     }
 
@@ -334,6 +381,14 @@ impl Engine {
         self.inner.intake.send(job).await.map_err(|_| gone())?;
         let verdict = answer.await.map_err(|_| gone())??;
         self.emit(EngineEvent::DeliveryRecorded { id: verdict.delivery, project_id: Some(project.id.clone()), outcome: verdict.outcome });
+        for run_id in &verdict.run_ids {
+            if verdict.outcome == Outcome::Queued {
+                self.emit(EngineEvent::RunChanged { run_id: *run_id });
+            }
+        }
+        if verdict.outcome == Outcome::Queued {
+            self.wake_runner();
+        }
         if verdict.outcome == Outcome::Queued && project.token_ref.is_some() {
             // The forge shows "pending" on the commit while the run waits; off the hot path.
             for run in verdict.run_ids.clone() {
@@ -413,6 +468,149 @@ impl Engine {
         projects::get(&self.inner.store, id).await
     }
 
+    /// Queues a run of `stage` for what the operator typed: a tag, a branch, or a full commit id.
+    /// A tag or branch is looked up on the remote now, so the run builds exactly that commit.
+    pub async fn start_manual_run(&self, project_id: &str, stage: &str, wanted: &str) -> Result<i64> {
+        let project = projects::get(&self.inner.store, project_id).await?;
+        if !project.stages.iter().any(|s| s.name == stage) {
+            return Err(Error::new(ErrorCode::NotFound, format!("project {project_id} has no stage {stage:?}")));
+        }
+        let wanted = wanted.trim();
+        if wanted.is_empty() {
+            return Err(Error::new(ErrorCode::InvalidInput, "ref: give a tag, a branch or a full commit id"));
+        }
+        let (git_ref, commit) = if wanted.len() == 40 && wanted.chars().all(|c| c.is_ascii_hexdigit()) {
+            (None, wanted.to_ascii_lowercase())
+        } else {
+            let creds = self.credentials_for(&project).await?;
+            let (url, forge) = (project.repo_url.clone(), project.forge);
+            let refs = tokio::task::spawn_blocking(move || crate::poll::ls_remote(&url, forge, creds.as_ref()))
+                .await
+                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
+            let (r, c) = crate::source::resolve(&refs, wanted).ok_or_else(|| {
+                Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url))
+            })?;
+            (Some(r), c)
+        };
+        let id = intake::enqueue_manual(&self.inner.store, &project, stage, git_ref.as_deref(), &commit, Trigger::Manual).await?;
+        tracing::info!(run = id, project = project_id, stage, commit, "manual run queued");
+        self.emit(EngineEvent::RunChanged { run_id: id });
+        self.wake_runner();
+        Ok(id)
+    }
+
+    pub async fn run_detail(&self, id: i64) -> Result<intake::RunDetail> {
+        intake::run_detail(&self.inner.store, id).await
+    }
+
+    pub async fn run_logs(&self, id: i64, after_seq: i64, limit: u32) -> Result<Vec<crate::runlog::LogLine>> {
+        crate::runlog::read(&self.inner.store, id, after_seq, limit.clamp(1, 100_000)).await
+    }
+
+    /// Sends a run's log to `sink` in batches: what is stored after `after_seq`, then new lines
+    /// as they come, until the run has ended or `sink` returns false (the viewer went away).
+    pub async fn follow_log(&self, run_id: i64, after_seq: i64, mut sink: impl FnMut(Vec<crate::runlog::LogLine>) -> bool) -> Result<()> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut live = self.inner.logs.follow();
+        let mut last = after_seq;
+        loop {
+            let stored = self.run_logs(run_id, last, 10_000).await?;
+            let Some(tail) = stored.last() else { break };
+            last = tail.seq;
+            if !sink(stored) {
+                return Ok(());
+            }
+        }
+        loop {
+            let status = intake::run_detail(&self.inner.store, run_id).await?.run.status;
+            let ended = !matches!(status.as_str(), "queued" | "running");
+            let mut batch = Vec::new();
+            let deadline = tokio::time::sleep(std::time::Duration::from_millis(if ended { 150 } else { 500 }));
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => break,
+                    got = live.recv() => match got {
+                        Ok(l) if l.run_id == run_id && l.seq > last => {
+                            last = l.seq;
+                            batch.push(l);
+                            if batch.len() >= 1000 { break }
+                        }
+                        Ok(_) => {}
+                        // Fell behind the live stream: catch up from the store.
+                        Err(RecvError::Lagged(_)) => {
+                            let stored = self.run_logs(run_id, last, 10_000).await?;
+                            if let Some(t) = stored.last() { last = t.seq; }
+                            batch.extend(stored);
+                        }
+                        Err(RecvError::Closed) => return Ok(()),
+                    },
+                }
+            }
+            if !batch.is_empty() && !sink(batch) {
+                return Ok(());
+            }
+            if ended {
+                // Lines written between the last read and the end are in the store by now.
+                let rest = self.run_logs(run_id, last, 100_000).await?;
+                if !rest.is_empty() {
+                    sink(rest);
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// Cancels a queued run at once, or stops a running one's current step (its container is
+    /// killed); the run then ends as cancelled.
+    pub async fn cancel_run(&self, id: i64) -> Result<()> {
+        if intake::cancel_queued(&self.inner.store, id).await? {
+            self.emit(EngineEvent::RunChanged { run_id: id });
+            return Ok(());
+        }
+        match self.inner.cancels.lock().unwrap().get(&id) {
+            Some(switch) => {
+                switch.send_replace(true);
+                Ok(())
+            }
+            None => Err(Error::new(ErrorCode::InvalidInput, format!("run {id} is neither queued nor running"))),
+        }
+    }
+
+    /// Stores a project secret in the keychain; steps that list it get it as an env variable.
+    pub async fn set_project_secret(&self, project_id: &str, name: &str, value: &str) -> Result<()> {
+        projects::get(&self.inner.store, project_id).await?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Error::new(ErrorCode::InvalidInput, "name: letters, digits and underscores, as an environment variable"));
+        }
+        secrets::set(&crate::runner::secret_key(project_id, name), value).await
+    }
+
+    pub(crate) fn register_cancel(&self, run: i64, switch: watch::Sender<bool>) {
+        self.inner.cancels.lock().unwrap().insert(run, switch);
+        self.emit(EngineEvent::RunChanged { run_id: run });
+    }
+
+    pub(crate) fn unregister_cancel(&self, run: i64) {
+        self.inner.cancels.lock().unwrap().remove(&run);
+    }
+
+    pub(crate) fn run_finished(&self, run: i64) {
+        self.emit(EngineEvent::RunChanged { run_id: run });
+    }
+
+    pub(crate) fn wake_runner(&self) {
+        self.inner.runner_wake.notify_one();
+    }
+
+    /// Waits for new work (or `d`); true when the engine is stopping.
+    pub(crate) async fn wait_for_work(&self, d: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = self.inner.runner_wake.notified() => false,
+            stopping = self.sleep_or_stop(d) => stopping,
+        }
+    }
+
     /// Sleeps for `d`, or returns true as soon as the engine starts stopping.
     pub(crate) async fn sleep_or_stop(&self, d: std::time::Duration) -> bool {
         let mut stopping = self.inner.stopping.subscribe();
@@ -423,6 +621,21 @@ impl Engine {
             _ = tokio::time::sleep(d) => false,
             _ = stopping.wait_for(|s| *s) => true,
         }
+    }
+
+    pub fn runs_held(&self) -> bool {
+        self.inner.held.load(Ordering::SeqCst)
+    }
+
+    /// Holding keeps queued runs waiting (running ones finish); releasing lets them start.
+    pub async fn set_runs_held(&self, held: bool) -> Result<bool> {
+        self.inner.store.set_setting(HELD_KEY, if held { "true" } else { "false" }).await?;
+        self.inner.held.store(held, Ordering::SeqCst);
+        tracing::info!(held, "runs {}", if held { "held" } else { "released" });
+        if !held {
+            self.wake_runner();
+        }
+        Ok(held)
     }
 
     /// Asks the process hosting the engine to quit (it calls [`Engine::stop`] on its way out).
@@ -450,6 +663,16 @@ impl Engine {
         let _ = std::fs::remove_file(self.config().engine_file());
         self.inner.store.close().await;
         tracing::info!("engine stopped cleanly");
+    }
+}
+
+/// libgit2 waits forever on a remote that accepts and then says nothing; a fetch or a poll
+/// must fail instead, or a run would stay "running".
+fn set_git_timeouts() {
+    // SAFETY: process-wide libgit2 options, set before any fetch; nothing else sets them.
+    unsafe {
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(15_000);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(60_000);
     }
 }
 

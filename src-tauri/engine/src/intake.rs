@@ -534,3 +534,106 @@ pub async fn runs(store: &Store, project_id: Option<&str>, limit: u32) -> Result
         })
         .collect())
 }
+
+/// Queues a run an operator asked for. No duplicate check: redeploying a commit on purpose is
+/// allowed.
+pub async fn enqueue_manual(store: &Store, project: &Project, stage: &str, git_ref: Option<&str>, commit: &str, trigger: Trigger) -> Result<i64> {
+    let sid = stage_id(&project.id, stage);
+    Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, ref_name, queued_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING id")
+        .bind(&project.id)
+        .bind(&sid)
+        .bind(trigger.as_str())
+        .bind(commit)
+        .bind(git_ref)
+        .bind(now_ms())
+        .fetch_one(store.pool())
+        .await?)
+}
+
+/// One step of a run, as the run view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StepInfo {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub position: i64,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    #[ts(type = "number | null")]
+    pub exit_code: Option<i64>,
+    pub message: Option<String>,
+    #[ts(type = "number | null")]
+    pub started_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub steps: Vec<StepInfo>,
+    pub config_source: Option<String>,
+    pub image: Option<String>,
+    #[ts(type = "number | null")]
+    pub started_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub finished_at: Option<i64>,
+}
+
+pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
+    let row = sqlx::query(
+        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at, \
+         r.config_source, r.image_digest, r.started_at, r.finished_at FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or_else(|| crate::Error::new(crate::ErrorCode::NotFound, format!("no run {id}")))?;
+    let steps = sqlx::query("SELECT id, position, name, kind, status, exit_code, message, started_at, finished_at FROM run_steps WHERE run_id = ? ORDER BY position")
+        .bind(id)
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| StepInfo {
+            id: r.get("id"),
+            position: r.get("position"),
+            name: r.get("name"),
+            kind: r.get("kind"),
+            status: r.get("status"),
+            exit_code: r.get("exit_code"),
+            message: r.get("message"),
+            started_at: r.get("started_at"),
+            finished_at: r.get("finished_at"),
+        })
+        .collect();
+    Ok(RunDetail {
+        run: RunSummary {
+            id: row.get("id"),
+            project_id: row.get("project_id"),
+            stage: row.get("stage"),
+            trigger: row.get("trigger"),
+            status: row.get("status"),
+            commit_sha: row.get("commit_sha"),
+            ref_name: row.get("ref_name"),
+            reason: row.get("reason"),
+            delivery_id: row.get("delivery_id"),
+            queued_at: row.get("queued_at"),
+        },
+        steps,
+        config_source: row.get("config_source"),
+        image: row.get("image_digest"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+    })
+}
+
+/// Cancels a run that has not started yet; returns false when it is not queued.
+pub async fn cancel_queued(store: &Store, id: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE runs SET status = 'cancelled', finished_at = ?, reason = 'cancelled before it started' WHERE id = ? AND status = 'queued'")
+        .bind(now_ms())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

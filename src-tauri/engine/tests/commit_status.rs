@@ -40,6 +40,8 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     let engine = Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
         .await
         .unwrap();
+    // Only the intake's "pending" is under test here; keep the runner from starting the run.
+    engine.set_runs_held(true).await.unwrap();
     let account = format!("gh-{}", std::process::id());
     engine
         .save_forge_account(ForgeAccount { name: account.clone(), forge: Forge::Github, api_base: Some(api), username: None }, "t0k3n")
@@ -81,6 +83,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     answer.store(500, Ordering::SeqCst);
     commit_status::report(&engine, run, RunState::Failed, "health check failed").await;
     assert_eq!(seen.lock().unwrap().len(), 2);
+    engine.logs().flush().await;
     let lines: Vec<String> = sqlx::query_scalar("SELECT line FROM log_lines WHERE run_id = ? ORDER BY seq")
         .bind(run)
         .fetch_all(engine.store().pool())

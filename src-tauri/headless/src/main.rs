@@ -43,6 +43,39 @@ enum Command {
     },
     /// Ask the running engine (headless or the desktop app) to quit cleanly.
     Quit,
+    /// Start a run of a project's stage for a tag, a branch or a full commit id.
+    Deploy {
+        project: String,
+        stage: String,
+        /// Tag, branch or 40-hex commit id.
+        #[arg(long = "ref")]
+        wanted: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recent runs, newest first.
+    Runs {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run with its steps.
+    Run {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a run's log; --follow keeps printing until the run ends.
+    Logs {
+        id: i64,
+        #[arg(long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued or running run.
+    Cancel { id: i64 },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +126,48 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Pause { json } => set_paused(&config, true, json).await,
         Command::Resume { json } => set_paused(&config, false, json).await,
         Command::Quit => Client::for_config(&config)?.quit().await,
+        Command::Deploy { project, stage, wanted, json } => {
+            let started = Client::for_config(&config)?.start_run(&project, &stage, &wanted).await?;
+            if json {
+                print_json(&started);
+            } else {
+                println!("run {} queued: {project} → {stage} at {wanted}", started.run_id);
+            }
+            Ok(())
+        }
+        Command::Runs { project, json } => {
+            let runs = Client::for_config(&config)?.runs(project.as_deref()).await?;
+            if json {
+                print_json(&runs);
+            } else {
+                for r in runs {
+                    let sha = r.commit_sha.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
+                    println!("{:>6}  {:<12} {:<14} {:<8} {sha}  {}", r.id, r.status, format!("{}/{}", r.project_id, r.stage), r.trigger, r.reason.unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Run { id, json } => {
+            let run = Client::for_config(&config)?.run(id).await?;
+            if json {
+                print_json(&run);
+            } else {
+                println!("run {} {} ({}/{}, {})", run.run.id, run.run.status, run.run.project_id, run.run.stage, run.run.trigger);
+                for s in &run.steps {
+                    println!("  {:>2}. {:<24} {}{}", s.position, s.name, s.status, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+                }
+                if let Some(reason) = run.run.reason {
+                    println!("  {reason}");
+                }
+            }
+            Ok(())
+        }
+        Command::Logs { id, follow, json } => logs(&config, id, follow, json).await,
+        Command::Cancel { id } => {
+            Client::for_config(&config)?.cancel(id).await?;
+            println!("run {id}: cancel requested");
+            Ok(())
+        }
     }
 }
 
@@ -104,6 +179,38 @@ async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Err
         println!("auto-deploy {}", if r.paused { "paused" } else { "on" });
     }
     Ok(())
+}
+
+async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), Error> {
+    let client = Client::for_config(config)?;
+    let mut after = 0;
+    loop {
+        let lines = client.logs(id, after).await?;
+        for l in &lines {
+            if json {
+                println!("{}", serde_json::to_string(l).expect("serializable"));
+            } else if l.stream == "stderr" {
+                eprintln!("{}", l.line);
+            } else {
+                println!("{}", l.line);
+            }
+            after = l.seq;
+        }
+        if !follow {
+            return Ok(());
+        }
+        if lines.is_empty() {
+            let status = client.run(id).await?.run.status;
+            if !matches!(status.as_str(), "queued" | "running") {
+                // One more read: lines written just before the end.
+                for l in client.logs(id, after).await? {
+                    println!("{}", l.line);
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {

@@ -1,9 +1,9 @@
 // The UI's only door into the engine: typed Tauri commands and events. Every failure comes out
 // as the engine's `{code, message}` shape, whatever was thrown.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, Delivery, EngineEvent, EngineStatus, NewProject, Project, RunSummary, WebhookInfo } from "./bindings";
+import type { ApiError, Delivery, EngineEvent, EngineStatus, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -36,6 +36,15 @@ export const api = {
   pollNow: (id: string) => call<Project>("poll_now", { id }),
   deliveries: (project: string | null = null, limit = 200) => call<Delivery[]>("list_deliveries", { project, limit }),
   runs: (project: string | null = null, limit = 200) => call<RunSummary[]>("list_runs", { project, limit }),
+  startRun: (project: string, stage: string, wanted: string) => call<number>("start_manual_run", { project, stage, wanted }),
+  runDetail: (id: number) => call<RunDetail>("run_detail", { id }),
+  cancelRun: (id: number) => call<void>("cancel_run", { id }),
+  /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */
+  followRunLog: (id: number, after: number, onLines: (lines: LogLine[]) => void) => {
+    const channel = new Channel<LogLine[]>();
+    channel.onmessage = onLines;
+    return call<void>("follow_run_log", { id, after, onLines: channel });
+  },
 };
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {

@@ -19,7 +19,11 @@ version: string | null, api_version: string | null,
  */
 error: string | null, latency_ms: number | null, };
 
-export type EngineStatus = { version: string, pid: number, data_dir: string, store_path: string, schema_version: number, 
+export type EngineStatus = { version: string, 
+/**
+ * Names this installation's containers and volumes on shared Docker hosts.
+ */
+instance_id: string, pid: number, data_dir: string, store_path: string, schema_version: number, 
 /**
  * Base URL of the local listener (API and webhooks), when it is listening.
  */
@@ -27,9 +31,13 @@ listener: string | null,
 /**
  * Why the listener is not listening, when it is not.
  */
-listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean, };
+listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean, 
+/**
+ * Queued runs wait (host maintenance, say) until the hold is released.
+ */
+runs_held: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
 
@@ -106,3 +114,21 @@ run_ids: number[], reason: string, };
 export type Delivery = { id: number, project_id: string | null, provider: string | null, event: string | null, delivery_id: string | null, ref_name: string | null, commit_sha: string | null, outcome: Outcome, http_status: number, reason: string | null, run_id: number | null, received_at: number, duration_us: number | null, };
 
 export type RunSummary = { id: number, project_id: string, stage: string, trigger: string, status: string, commit_sha: string | null, ref_name: string | null, reason: string | null, delivery_id: number | null, queued_at: number, };
+
+export type StepInfo = { id: number, position: number, name: string, kind: string, status: string, exit_code: number | null, message: string | null, started_at: number | null, finished_at: number | null, };
+
+export type RunDetail = { run: RunSummary, steps: Array<StepInfo>, config_source: string | null, image: string | null, started_at: number | null, finished_at: number | null, };
+
+export type LogLine = { run_id: number, 
+/**
+ * Order within the run, from 1.
+ */
+seq: number, step_id: number | null, 
+/**
+ * `stdout`, `stderr` or `system` (Slipway's own lines).
+ */
+stream: string, ts: number, line: string, };
+
+export type RunStarted = { run_id: number, };
+
+export type RunnerHold = { held: boolean, };

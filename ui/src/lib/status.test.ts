@@ -5,6 +5,7 @@ import type { EngineStatus } from "./bindings";
 
 const base: EngineStatus = {
   version: "0.1.0",
+  instance_id: "0a1b2c3d",
   pid: 42,
   data_dir: "/d",
   store_path: "/d/slipway.db",
@@ -13,6 +14,7 @@ const base: EngineStatus = {
   listener_error: null,
   docker: { endpoint: "unix:///var/run/docker.sock", reachable: true, version: "20.10.24", api_version: "1.41", error: null, latency_ms: 3.4 },
   auto_deploy_paused: false,
+  runs_held: false,
 };
 
 describe("status lines", () => {

@@ -1,0 +1,158 @@
+//! What a run does, from the repository itself: `slipway.yml` at the root, or, without one, a
+//! `Dockerfile` (build it) or a compose file (deploy that stack).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Error, ErrorCode, Result};
+
+/// Default per-step timeout: a step that hangs fails the run instead of leaving it "running".
+pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 30 * 60;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Commands run in containers before the build (tests, code generation, non-Docker builds).
+    #[serde(default)]
+    pub steps: Vec<StepConfig>,
+    /// The image to build; None when the pipeline builds nothing.
+    #[serde(default)]
+    pub build: Option<BuildConfig>,
+    /// A compose file to deploy (used by the deploy stage).
+    #[serde(default)]
+    pub compose: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    pub name: String,
+    pub image: String,
+    pub commands: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Names of project secrets (kept in the keychain) passed as environment variables and
+    /// masked in every log line.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    #[serde(default = "default_context")]
+    pub context: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+fn default_context() -> String {
+    ".".into()
+}
+
+/// Where a run's pipeline came from, shown in the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    SlipwayYml,
+    Dockerfile,
+    Compose,
+    Nothing,
+}
+
+impl ConfigSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::SlipwayYml => "slipway.yml",
+            ConfigSource::Dockerfile => "Dockerfile",
+            ConfigSource::Compose => "compose",
+            ConfigSource::Nothing => "nothing",
+        }
+    }
+}
+
+const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
+
+/// Reads the pipeline of the checked-out tree at `root`.
+pub fn load(root: &Path) -> Result<(Pipeline, ConfigSource)> {
+    let file = root.join("slipway.yml");
+    if file.exists() {
+        let text = std::fs::read_to_string(&file)?;
+        let p = parse(&text)?;
+        return Ok((p, ConfigSource::SlipwayYml));
+    }
+    if root.join("Dockerfile").exists() {
+        return Ok((Pipeline { build: Some(BuildConfig { dockerfile: default_dockerfile(), context: default_context(), target: None, args: BTreeMap::new() }), ..Default::default() }, ConfigSource::Dockerfile));
+    }
+    if let Some(c) = COMPOSE_FILES.iter().find(|f| root.join(f).exists()) {
+        return Ok((Pipeline { compose: Some(c.to_string()), ..Default::default() }, ConfigSource::Compose));
+    }
+    Ok((Pipeline::default(), ConfigSource::Nothing))
+}
+
+pub fn parse(text: &str) -> Result<Pipeline> {
+    let p: Pipeline = serde_yaml::from_str(text).map_err(|e| Error::new(ErrorCode::InvalidInput, format!("slipway.yml: {e}")))?;
+    for (i, s) in p.steps.iter().enumerate() {
+        if s.name.trim().is_empty() || s.image.trim().is_empty() || s.commands.is_empty() {
+            return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} needs a name, an image and at least one command", i + 1)));
+        }
+        if s.timeout_secs == Some(0) {
+            return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} has timeout_secs 0", s.name)));
+        }
+    }
+    Ok(p)
+}
+
+/// Replaces every occurrence of every secret in `line` with `***`. Longer secrets first, so
+/// one secret containing another is masked whole.
+pub fn mask(line: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = line.to_string();
+    for s in sorted {
+        if s.len() >= 3 && out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_steps_and_build() {
+        let p = parse("steps:\n  - name: test\n    image: busybox\n    commands: [\"make test\"]\n    secrets: [TOKEN]\nbuild:\n  target: prod\n").unwrap();
+        assert_eq!(p.steps[0].secrets, vec!["TOKEN"]);
+        assert_eq!(p.build.as_ref().unwrap().dockerfile, "Dockerfile");
+        assert_eq!(p.build.unwrap().target.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_empty_steps() {
+        assert!(parse("stepz: []").unwrap_err().to_string().contains("unknown field"));
+        assert!(parse("steps:\n  - name: a\n    image: b\n    commands: []\n").unwrap_err().to_string().contains("at least one command"));
+    }
+
+    #[test]
+    fn masks_secrets() {
+        let secrets = vec!["hunter2".to_string(), "hunter2-long".to_string()];
+        assert_eq!(mask("token=hunter2-long and hunter2", &secrets), "token=*** and ***");
+        assert_eq!(mask("nothing here", &secrets), "nothing here");
+    }
+}

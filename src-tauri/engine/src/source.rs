@@ -1,0 +1,119 @@
+//! A run's source: the project's repository cached once per project (fetched incrementally,
+//! never cloned afresh each run) and the exact commit checked out into the run's directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::poll::Credentials;
+use crate::projects::Forge;
+use crate::{Error, ErrorCode, Result};
+
+/// What was checked out.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub commit: String,
+    pub subject: String,
+    pub submodules: usize,
+}
+
+pub fn cache_dir(data_dir: &Path, project_id: &str) -> PathBuf {
+    data_dir.join("cache").join(project_id).join("repo.git")
+}
+
+fn callbacks<'a>(creds: Option<&'a Credentials>) -> git2::RemoteCallbacks<'a> {
+    let mut cb = git2::RemoteCallbacks::new();
+    let mut attempts = 0;
+    cb.credentials(move |_url, user, allowed| {
+        attempts += 1;
+        if attempts > 1 {
+            return Err(git2::Error::from_str("credentials refused"));
+        }
+        if allowed.contains(git2::CredentialType::SSH_KEY) {
+            return git2::Cred::ssh_key_from_agent(user.unwrap_or("git"));
+        }
+        match creds {
+            Some(c) if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => git2::Cred::userpass_plaintext(&c.username, &c.token),
+            _ => Err(git2::Error::from_str("no token configured")),
+        }
+    });
+    cb
+}
+
+fn fetch_options(creds: Option<&Credentials>) -> git2::FetchOptions<'_> {
+    let mut fo = git2::FetchOptions::new();
+    fo.remote_callbacks(callbacks(creds));
+    fo.download_tags(git2::AutotagOption::All);
+    fo
+}
+
+fn fetch_error(url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
+    let auth = e.code() == git2::ErrorCode::Auth || e.message().contains("credentials refused") || e.message().contains("no token configured");
+    match (auth, creds) {
+        (true, Some(c)) => Error::new(
+            ErrorCode::Git,
+            format!("{} refused the token of account {:?} for {url}: {}", forge.as_str(), c.account, e.message()),
+        ),
+        _ => Error::new(ErrorCode::Git, format!("cannot fetch {url}: {}", e.message())),
+    }
+}
+
+/// Brings the cache up to date with the remote's branches and tags (and `extra_ref`, e.g. a
+/// pull request's head, which forges don't advertise as a branch), then checks `commit` out
+/// into `dest`, with submodules. Blocking: call it from `spawn_blocking`.
+pub fn fetch_and_checkout(cache: &Path, url: &str, forge: Forge, creds: Option<&Credentials>, commit: &str, extra_ref: Option<&str>, dest: &Path) -> Result<Checkout> {
+    std::fs::create_dir_all(cache)?;
+    let repo = match git2::Repository::open_bare(cache) {
+        Ok(r) => r,
+        Err(_) => git2::Repository::init_bare(cache).map_err(|e| Error::new(ErrorCode::Git, format!("cannot create the cache {}: {e}", cache.display())))?,
+    };
+    let mut remote = repo.remote_anonymous(url).map_err(|e| fetch_error(url, forge, creds, e))?;
+    let mut refspecs = vec!["+refs/heads/*:refs/heads/*".to_string(), "+refs/tags/*:refs/tags/*".to_string()];
+    if let Some(r) = extra_ref.filter(|r| !r.starts_with("refs/heads/") && !r.starts_with("refs/tags/")) {
+        refspecs.push(format!("+{r}:{r}"));
+    }
+    remote.fetch(&refspecs, Some(&mut fetch_options(creds)), None).map_err(|e| fetch_error(url, forge, creds, e))?;
+
+    let oid = git2::Oid::from_str(commit).map_err(|_| Error::new(ErrorCode::InvalidInput, format!("{commit:?} is not a commit id")))?;
+    let found = repo.find_commit(oid).map_err(|_| {
+        Error::new(ErrorCode::Git, format!("commit {commit} is not in {url} (fetched its branches and tags{}); was it force-pushed away?", extra_ref.map(|r| format!(" and {r}")).unwrap_or_default()))
+    })?;
+    let subject = found.summary().unwrap_or("").to_string();
+
+    // A clone from the local cache is cheap (objects are hard-linked) and gives the checkout its
+    // own .git, which submodules need.
+    if dest.exists() {
+        std::fs::remove_dir_all(dest)?;
+    }
+    let work = git2::build::RepoBuilder::new()
+        .bare(false)
+        .with_checkout({
+            let mut co = git2::build::CheckoutBuilder::new();
+            co.dry_run();
+            co
+        })
+        .clone(&cache.to_string_lossy(), dest)
+        .map_err(|e| Error::new(ErrorCode::Git, format!("cannot check out {commit}: {e}")))?;
+    let target = work.find_commit(oid).map_err(|e| Error::new(ErrorCode::Git, format!("cannot check out {commit}: {e}")))?;
+    work.checkout_tree(target.as_object(), Some(git2::build::CheckoutBuilder::new().force()))
+        .and_then(|_| work.set_head_detached(oid))
+        .map_err(|e| Error::new(ErrorCode::Git, format!("cannot check out {commit}: {e}")))?;
+
+    let mut submodules = 0;
+    for mut sm in work.submodules().map_err(|e| Error::new(ErrorCode::Git, format!("reading .gitmodules: {e}")))? {
+        let name = sm.name().unwrap_or("?").to_string();
+        let mut opts = git2::SubmoduleUpdateOptions::new();
+        opts.fetch(fetch_options(creds));
+        sm.update(true, Some(&mut opts)).map_err(|e| Error::new(ErrorCode::Git, format!("submodule {name}: {e}")))?;
+        submodules += 1;
+    }
+    Ok(Checkout { commit: commit.to_string(), subject, submodules })
+}
+
+/// Resolves what an operator typed (a commit id, a tag or a branch) against the remote.
+pub fn resolve(refs: &std::collections::HashMap<String, String>, wanted: &str) -> Option<(String, String)> {
+    for full in [format!("refs/tags/{wanted}"), format!("refs/heads/{wanted}"), wanted.to_string()] {
+        if let Some(c) = refs.get(&full) {
+            return Some((full, c.clone()));
+        }
+    }
+    None
+}
