@@ -198,3 +198,54 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;
 }
+
+/// Waits until the element matching `css` has attribute `attr` equal to `want`.
+async fn wait_attr(client: &Client, css: &str, attr: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut last = None;
+    while std::time::Instant::now() < deadline {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            last = el.attr(attr).await.ok().flatten();
+            if last.as_deref() == Some(want) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    panic!("{css}[{attr}] never became {want:?}; last {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_run_started_in_the_window_streams_its_log_live() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let yml = format!(
+        "steps:\n  - name: count\n    image: {}\n    commands:\n      - \"for i in 1 2 3 4 5 6; do echo line-$i; sleep 0.5; done\"\n",
+        busybox_image()
+    );
+    let served = serve_repo_with(root.path(), &[("slipway.yml", &yml)]);
+    let dir = tempfile::tempdir().unwrap();
+    let driver = start_driver(dir.path());
+    let client = open_app(&driver).await;
+    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    let api = Api::new(&listener, dir.path());
+    let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "ui-run", "repo_url": served.url, "forge": "git"})).await;
+    assert_eq!(status, 201, "{p}");
+
+    client.find(Locator::Css("[data-testid=tab-runs]")).await.unwrap().click().await.unwrap();
+    let input = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap();
+    input.send_keys("main").await.unwrap();
+    client.find(Locator::Css("[data-testid=deploy-submit]")).await.unwrap().click().await.unwrap();
+
+    // The log follows live: the first lines show while the run is still running.
+    wait_text(&client, "[data-testid=run-log]", |t| t.contains("line-1")).await;
+    let status = client.find(Locator::Css("[data-testid=run-detail]")).await.unwrap().attr("data-status").await.unwrap();
+    assert_eq!(status.as_deref(), Some("running"), "the log should stream before the run ends");
+    wait_attr(&client, "[data-testid=run-detail]", "data-status", "succeeded").await;
+    let log = wait_text(&client, "[data-testid=run-log]", |t| t.contains("line-6")).await;
+    assert!(log.find("line-1").unwrap() < log.find("line-6").unwrap());
+    std::fs::write(artifact("app-run.png"), client.screenshot().await.unwrap()).unwrap();
+
+    let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
+    let _ = client.close().await;
+}

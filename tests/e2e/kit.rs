@@ -162,7 +162,7 @@ impl Api {
 /// A fixture payload from shared/fixtures/webhooks, byte for byte.
 pub fn fixture(path: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/webhooks");
-    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("fixture {path} in {}: {e} (the user's shared/ folder must sit beside the repository)", root.display()))
 }
 
 /// Lowercase hex HMAC-SHA256 of `body` with `secret`, as GitHub, Gitea and Bitbucket sign.

@@ -7,6 +7,24 @@ use serde_json::{json, Value};
 
 use crate::kit::*;
 
+/// Delivers `payload` as a signed Gitea push to the project's hook.
+async fn gitea_push(hook: &Value, payload: &Value, delivery: &str) -> (u16, Value) {
+    let body = serde_json::to_vec(payload).unwrap();
+    let sig = hmac_hex(hook["secret"].as_str().unwrap(), &body);
+    let resp = reqwest::Client::new()
+        .post(hook["url"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .header("X-Gitea-Event", "push")
+        .header("X-Gitea-Delivery", delivery)
+        .header("X-Gitea-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 async fn wait_runs(api: &Api, project: &str, n: usize, timeout: Duration) -> Vec<Value> {
     let start = std::time::Instant::now();
     loop {
@@ -57,20 +75,8 @@ async fn a_push_is_noticed_within_one_interval_and_a_webhook_for_it_is_not_deplo
     payload["ref"] = json!("refs/heads/main");
     payload["after"] = json!(pushed);
     payload["head_commit"]["id"] = json!(pushed);
-    let body = serde_json::to_vec(&payload).unwrap();
-    let sig = hmac_hex(hook["secret"].as_str().unwrap(), &body);
-    let resp = reqwest::Client::new()
-        .post(hook["url"].as_str().unwrap())
-        .header("Content-Type", "application/json")
-        .header("X-Gitea-Event", "push")
-        .header("X-Gitea-Delivery", "late-hook")
-        .header("X-Gitea-Signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let (status, v) = gitea_push(&hook, &payload, "late-hook").await;
+    assert_eq!(status, 200);
     assert_eq!(v["outcome"], "duplicate", "{v}");
     assert_eq!(v["run_ids"][0], runs[0]["id"]);
 
@@ -79,20 +85,7 @@ async fn a_push_is_noticed_within_one_interval_and_a_webhook_for_it_is_not_deplo
     let mut payload2 = payload.clone();
     payload2["after"] = json!(next);
     payload2["head_commit"]["id"] = json!(next);
-    let body = serde_json::to_vec(&payload2).unwrap();
-    let sig = hmac_hex(hook["secret"].as_str().unwrap(), &body);
-    let resp = reqwest::Client::new()
-        .post(hook["url"].as_str().unwrap())
-        .header("Content-Type", "application/json")
-        .header("X-Gitea-Event", "push")
-        .header("X-Gitea-Delivery", "early-hook")
-        .header("X-Gitea-Signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let v: Value = resp.json().await.unwrap();
+    let (status, v) = gitea_push(&hook, &payload2, "early-hook").await;
     // The poller may have won the race for this push; either way there is one run for it.
     assert!(status == 202 || (status == 200 && v["outcome"] == "duplicate"), "{status} {v}");
     let (status, _) = api.send(Method::POST, "/projects/polled/poll", json!({})).await;
@@ -117,4 +110,33 @@ async fn an_unreachable_remote_is_a_readable_poll_error() {
     assert!(err["message"].as_str().unwrap().contains(&url), "{err}");
     let p = api.get("/projects/gone").await;
     assert!(p["last_poll_error"].as_str().unwrap().contains(&url), "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_made_while_slipway_was_off_deploys_at_start() {
+    let root = tempfile::tempdir().unwrap();
+    let served = serve_repo(root.path());
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (_engine, base) = start_headless(dir.path());
+        let api = Api::new(&base, dir.path());
+        let (status, _) = api
+            .send(Method::POST, "/projects", json!({"name": "asleep", "repo_url": served.url, "forge": "git", "poll_interval_secs": 3600}))
+            .await;
+        assert_eq!(status, 201);
+        let (status, p) = api.send(Method::POST, "/projects/asleep/poll", json!({})).await;
+        assert_eq!(status, 200, "{p}");
+        let (status, _) = api.send(Method::POST, "/quit", json!({})).await;
+        assert_eq!(status, 202);
+        wait_for("the engine to stop", Duration::from_secs(15), || (!dir.path().join("engine.json").exists()).then_some(()));
+    }
+    // The laptop sleeps; someone pushes.
+    let pushed = commit_and_push(&served.work, "while asleep");
+
+    // At start, before the hour-long interval, the push is found and deployed.
+    let (_engine, base) = start_headless(dir.path());
+    let api = Api::new(&base, dir.path());
+    let runs = wait_runs(&api, "asleep", 1, Duration::from_secs(10)).await;
+    assert_eq!(runs[0]["commit_sha"], pushed.as_str());
+    assert_eq!(runs[0]["trigger"], "poll");
 }

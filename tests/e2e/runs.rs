@@ -100,6 +100,13 @@ fn containers_of(instance: &str, run: i64) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The run's containers that are running: its step, not the short-lived one that fills the
+/// workspace (created, never started).
+fn running_containers_of(instance: &str, run: i64) -> String {
+    let out = docker(&["ps", "-q", "--filter", "status=running", "--filter", &format!("label=dev.slipway.run={instance}-{run}")]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_the_image() {
     let yml = pipeline(&["echo \"testing $(cat app.txt)\"", "echo \"token is $API_TOKEN\" >&2", "test -f Dockerfile"], "");
@@ -192,7 +199,7 @@ async fn cancel_stops_the_step_and_a_timeout_fails_the_run() {
     let start = std::time::Instant::now();
     loop {
         let r = s.api.get(&format!("/runs/{run}")).await;
-        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == "test" && st["status"] == "running") && !containers_of(&inst, run).is_empty() {
+        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == "test" && st["status"] == "running") && !running_containers_of(&inst, run).is_empty() {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "step never started: {r}");
@@ -230,14 +237,14 @@ async fn an_engine_killed_mid_run_leaves_it_interrupted_after_restart() {
     let inst = instance(&s.api).await;
     let run = deploy(&s.api, "killed", "main").await;
     let start = std::time::Instant::now();
-    while containers_of(&inst, run).is_empty() {
+    while running_containers_of(&inst, run).is_empty() {
         assert!(start.elapsed() < Duration::from_secs(60), "the step never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // SIGKILL: no chance to clean up.
     s._engine.0.kill().unwrap();
     s._engine.0.wait().unwrap();
-    assert!(!containers_of(&inst, run).is_empty(), "the step's container outlives a killed engine");
+    assert!(!running_containers_of(&inst, run).is_empty(), "the step's container outlives a killed engine");
 
     let (_engine, base) = start_headless(s.dir.path());
     let api = Api::new(&base, s.dir.path());

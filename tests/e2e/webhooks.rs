@@ -54,6 +54,12 @@ async fn post(url: &str, headers: &[(String, String)], content_type: &str, body:
     }
 }
 
+/// Posts fixture `file` the way `provider` delivers it, signed with `secret`.
+async fn deliver(url: &str, secret: &str, provider: &str, event: &str, file: &str, id: &str) -> (u16, Value) {
+    let body = fixture(file);
+    post(url, &forge_headers(provider, event, id, &body, Some(secret)), "application/json", body).await
+}
+
 async fn create_project(api: &Api, name: &str, stages: Value) -> (String, String) {
     let (status, project) = api
         .send(Method::POST, "/projects", json!({"name": name, "repo_url": "https://example.invalid/app.git", "forge": "github", "stages": stages}))
@@ -152,27 +158,20 @@ async fn statuses_for_ignored_unknown_oversized_and_wrongly_typed_deliveries() {
     let api = Api::new(&base, dir.path());
     hold_runs(&api).await;
     let (url, secret) = create_project(&api, "main-only", json!([{"name": "prod", "branch_patterns": ["main"]}])).await;
-    let send = |provider: &'static str, event: &'static str, file: &'static str, id: &'static str| {
-        let (url, secret) = (url.clone(), secret.clone());
-        async move {
-            let body = fixture(file);
-            post(&url, &forge_headers(provider, event, id, &body, Some(&secret)), "application/json", body).await
-        }
-    };
 
-    let (status, v) = send("github", "ping", "github/ping.json", "p1").await;
+    let (status, v) = deliver(&url, &secret, "github", "ping", "github/ping.json", "p1").await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert!(v["reason"].as_str().unwrap().starts_with("ping"), "{v}");
 
-    let (status, v) = send("github", "push", "github/push-branch-deleted.json", "d1").await;
+    let (status, v) = deliver(&url, &secret, "github", "push", "github/push-branch-deleted.json", "d1").await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains("was deleted"), "{v}");
 
-    let (status, v) = send("forgejo", "push", "forgejo/push-docs-example.json", "f1").await;
+    let (status, v) = deliver(&url, &secret, "forgejo", "push", "forgejo/push-docs-example.json", "f1").await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert_eq!(v["reason"], "refs/heads/develop matches no stage (prod: branches main)");
 
-    let (status, v) = send("github", "pull_request", "github/pull_request-opened.json", "pr1").await;
+    let (status, v) = deliver(&url, &secret, "github", "pull_request", "github/pull_request-opened.json", "pr1").await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains("opt-in"), "{v}");
 
@@ -196,7 +195,7 @@ async fn statuses_for_ignored_unknown_oversized_and_wrongly_typed_deliveries() {
     assert_eq!((status, v["code"].as_str()), (413, Some("payload_too_large")), "{v}");
 
     // The main branch still deploys.
-    let (status, v) = send("github", "push", "github/push-branch.json", "ok1").await;
+    let (status, v) = deliver(&url, &secret, "github", "push", "github/push-branch.json", "ok1").await;
     assert_eq!(status, 202, "{v}");
 
     assert_eq!(runs(&api, "main-only").await.len(), 1);
@@ -256,16 +255,9 @@ async fn tags_newer_pushes_and_pause() {
         ]),
     )
     .await;
-    let send = |provider: &'static str, event: &'static str, file: &'static str, id: &'static str| {
-        let (url, secret) = (url.clone(), secret.clone());
-        async move {
-            let body = fixture(file);
-            post(&url, &forge_headers(provider, event, id, &body, Some(&secret)), "application/json", body).await
-        }
-    };
 
     // A GitLab annotated tag deploys the commit (checkout_sha), not the tag object (after).
-    let (status, v) = send("gitlab", "Tag Push Hook", "gitlab/tag_push-annotated.json", "t1").await;
+    let (status, v) = deliver(&url, &secret, "gitlab", "Tag Push Hook", "gitlab/tag_push-annotated.json", "t1").await;
     assert_eq!(status, 202, "{v}");
     let rel = runs(&api, "rules").await;
     assert_eq!(rel[0]["stage"], "rel");
@@ -273,9 +265,9 @@ async fn tags_newer_pushes_and_pause() {
     assert_eq!(rel[0]["ref_name"], "refs/tags/v22");
 
     // A newer push to dev supersedes dev's queued run.
-    let (status, first) = send("github", "push", "github/push-branch.json", "a").await;
+    let (status, first) = deliver(&url, &secret, "github", "push", "github/push-branch.json", "a").await;
     assert_eq!(status, 202, "{first}");
-    let (status, second) = send("github", "push", "github/push-new-branch.json", "b").await;
+    let (status, second) = deliver(&url, &secret, "github", "push", "github/push-new-branch.json", "b").await;
     assert_eq!(status, 202, "{second}");
     let all = runs(&api, "rules").await;
     let by_id = |id: &Value| all.iter().find(|r| &r["id"] == id).unwrap().clone();
@@ -287,8 +279,80 @@ async fn tags_newer_pushes_and_pause() {
 
     // Paused: recorded, ignored with the reason, no run.
     api.send(Method::PUT, "/auto-deploy", json!({"paused": true})).await;
-    let (status, v) = send("gitea", "push", "gitea/push-branch.json", "c").await;
+    let (status, v) = deliver(&url, &secret, "gitea", "push", "gitea/push-branch.json", "c").await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains("paused"), "{v}");
     assert_eq!(runs(&api, "rules").await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_provider_gets_not_found_too_large_wrong_type_and_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_engine, base) = start_headless(dir.path());
+    let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
+    let (url, secret) = create_project(&api, "strict", json!([{"name": "prod", "branch_patterns": ["main"]}])).await;
+    let unknown = url.replace("/hooks/strict", "/hooks/missing");
+    // Pushes to branches other than main, one per provider.
+    let cases = [
+        ("github", "push", "github/push-new-branch.json", "refs/heads/master"),
+        ("gitlab", "Push Hook", "gitlab/push.json", "refs/heads/master"),
+        ("gitea", "push", "gitea/push-new-branch.json", "refs/heads/master"),
+        ("forgejo", "push", "forgejo/push-docs-example.json", "refs/heads/develop"),
+        ("bitbucket", "repo:push", "bitbucket/repo-push-2018.json", "refs/heads/master"),
+    ];
+    for (provider, event, file, git_ref) in cases {
+        let body = fixture(file);
+        let headers = forge_headers(provider, event, &format!("{provider}-x"), &body, Some(&secret));
+
+        let (status, v) = post(&unknown, &headers, "application/json", body.clone()).await;
+        assert_eq!((status, v["code"].as_str()), (404, Some("not_found")), "{provider}: {v}");
+
+        let (status, v) = post(&url, &headers, "text/xml", body.clone()).await;
+        assert_eq!((status, v["code"].as_str()), (415, Some("unsupported_media_type")), "{provider}: {v}");
+
+        let big = vec![b' '; 25 * 1024 * 1024 + 1];
+        let big_headers = forge_headers(provider, event, &format!("{provider}-big"), &big, Some(&secret));
+        let (status, v) = post(&url, &big_headers, "application/json", big).await;
+        assert_eq!((status, v["code"].as_str()), (413, Some("payload_too_large")), "{provider}: {v}");
+
+        let (status, v) = post(&url, &headers, "application/json", body).await;
+        assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{provider}: {v}");
+        assert_eq!(v["reason"], format!("{git_ref} matches no stage (prod: branches main)"), "{provider}");
+    }
+    assert!(runs(&api, "strict").await.is_empty(), "nothing may be queued");
+    let inbox = api.get("/deliveries?project=strict").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 15);
+    let all = api.get("/deliveries").await;
+    assert_eq!(all.as_array().unwrap().iter().filter(|d| d["http_status"] == 404).count(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pull_requests_deploy_only_where_opted_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_engine, base) = start_headless(dir.path());
+    let api = Api::new(&base, dir.path());
+    hold_runs(&api).await;
+    let (url, secret) = create_project(
+        &api,
+        "previews",
+        json!([
+            {"name": "dev", "branch_patterns": ["master"]},
+            {"name": "preview", "branch_patterns": ["master"], "pr_events": true, "auto_deploy": true}
+        ]),
+    )
+    .await;
+    let body = fixture("github/pull_request-opened.json");
+    let (status, v) = post(&url, &forge_headers("github", "pull_request", "pr-2", &body, Some(&secret)), "application/json", body).await;
+    assert_eq!(status, 202, "{v}");
+    let all = runs(&api, "previews").await;
+    assert_eq!(all.len(), 1, "only the opted-in stage: {all:?}");
+    assert_eq!(all[0]["stage"], "preview");
+    assert_eq!(all[0]["commit_sha"], "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(all[0]["ref_name"], "refs/pull/2/head");
+
+    let body = fixture("github/pull_request-closed-merged.json");
+    let (status, v) = post(&url, &forge_headers("github", "pull_request", "pr-merged", &body, Some(&secret)), "application/json", body).await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("merged"), "{v}");
 }

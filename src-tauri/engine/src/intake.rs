@@ -518,21 +518,23 @@ pub async fn runs(store: &Store, project_id: Option<&str>, limit: u32) -> Result
     .bind(limit as i64)
     .fetch_all(store.pool())
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| RunSummary {
-            id: r.get("id"),
-            project_id: r.get("project_id"),
-            stage: r.get("stage"),
-            trigger: r.get("trigger"),
-            status: r.get("status"),
-            commit_sha: r.get("commit_sha"),
-            ref_name: r.get("ref_name"),
-            reason: r.get("reason"),
-            delivery_id: r.get("delivery_id"),
-            queued_at: r.get("queued_at"),
-        })
-        .collect())
+    Ok(rows.iter().map(run_summary).collect())
+}
+
+/// A run row (with its stage's name as `stage`) as lists show it.
+fn run_summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
+    RunSummary {
+        id: r.get("id"),
+        project_id: r.get("project_id"),
+        stage: r.get("stage"),
+        trigger: r.get("trigger"),
+        status: r.get("status"),
+        commit_sha: r.get("commit_sha"),
+        ref_name: r.get("ref_name"),
+        reason: r.get("reason"),
+        delivery_id: r.get("delivery_id"),
+        queued_at: r.get("queued_at"),
+    }
 }
 
 /// Queues a run an operator asked for. No duplicate check: redeploying a commit on purpose is
@@ -608,18 +610,7 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
         })
         .collect();
     Ok(RunDetail {
-        run: RunSummary {
-            id: row.get("id"),
-            project_id: row.get("project_id"),
-            stage: row.get("stage"),
-            trigger: row.get("trigger"),
-            status: row.get("status"),
-            commit_sha: row.get("commit_sha"),
-            ref_name: row.get("ref_name"),
-            reason: row.get("reason"),
-            delivery_id: row.get("delivery_id"),
-            queued_at: row.get("queued_at"),
-        },
+        run: run_summary(&row),
         steps,
         config_source: row.get("config_source"),
         image: row.get("image_digest"),

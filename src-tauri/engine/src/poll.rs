@@ -22,27 +22,12 @@ pub struct Credentials {
 
 /// The branches and tags a remote has, with tags peeled to the commit they name.
 pub fn ls_remote(url: &str, forge: Forge, creds: Option<&Credentials>) -> Result<HashMap<String, String>> {
-    let mut remote = git2::Remote::create_detached(url).map_err(|e| git_error(url, forge, creds, e))?;
-    let mut callbacks = git2::RemoteCallbacks::new();
-    let mut attempts = 0;
-    callbacks.credentials(move |_url, user_from_url, allowed| {
-        attempts += 1;
-        if attempts > 1 {
-            // libgit2 asks again after a refusal; asking forever would hang the poll.
-            return Err(git2::Error::from_str("credentials refused"));
-        }
-        if allowed.contains(git2::CredentialType::SSH_KEY) {
-            return git2::Cred::ssh_key_from_agent(user_from_url.unwrap_or("git"));
-        }
-        match creds {
-            Some(c) if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => git2::Cred::userpass_plaintext(&c.username, &c.token),
-            _ => Err(git2::Error::from_str("no token configured")),
-        }
-    });
+    let git_error = |e| crate::source::git_error("list the refs of", url, forge, creds, e);
+    let mut remote = git2::Remote::create_detached(url).map_err(git_error)?;
     let connection = remote
-        .connect_auth(git2::Direction::Fetch, Some(callbacks), None)
-        .map_err(|e| git_error(url, forge, creds, e))?;
-    let heads = connection.list().map_err(|e| git_error(url, forge, creds, e))?;
+        .connect_auth(git2::Direction::Fetch, Some(crate::source::callbacks(creds)), None)
+        .map_err(git_error)?;
+    let heads = connection.list().map_err(git_error)?;
     let mut refs = HashMap::new();
     let mut peeled = Vec::new();
     for head in heads {
@@ -58,25 +43,6 @@ pub fn ls_remote(url: &str, forge: Forge, creds: Option<&Credentials>) -> Result
         refs.insert(name, commit);
     }
     Ok(refs)
-}
-
-fn git_error(url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
-    let auth = e.code() == git2::ErrorCode::Auth
-        || e.message().contains("401")
-        || e.message().contains("403")
-        || e.message().contains("credentials refused")
-        || e.message().contains("no token configured");
-    let msg = match (auth, creds) {
-        (true, Some(c)) => format!(
-            "{} refused the token of account {:?} for {url} (revoked, expired, or without read access to the repository): {}",
-            forge.as_str(),
-            c.account,
-            e.message()
-        ),
-        (true, None) => format!("{url} needs credentials: give the project a forge account with a token ({})", e.message()),
-        (false, _) => format!("cannot list the refs of {url}: {}", e.message()),
-    };
-    Error::new(ErrorCode::Git, msg)
 }
 
 /// Polls one project: compares the remote's refs with what the last poll saw, and hands any

@@ -19,7 +19,9 @@ pub fn cache_dir(data_dir: &Path, project_id: &str) -> PathBuf {
     data_dir.join("cache").join(project_id).join("repo.git")
 }
 
-fn callbacks<'a>(creds: Option<&'a Credentials>) -> git2::RemoteCallbacks<'a> {
+/// Credentials for libgit2: the ssh-agent for SSH remotes, the account's token for HTTPS. Asked
+/// once only: libgit2 asks again after a refusal, and answering forever would hang.
+pub fn callbacks<'a>(creds: Option<&'a Credentials>) -> git2::RemoteCallbacks<'a> {
     let mut cb = git2::RemoteCallbacks::new();
     let mut attempts = 0;
     cb.credentials(move |_url, user, allowed| {
@@ -45,15 +47,29 @@ fn fetch_options(creds: Option<&Credentials>) -> git2::FetchOptions<'_> {
     fo
 }
 
-fn fetch_error(url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
-    let auth = e.code() == git2::ErrorCode::Auth || e.message().contains("credentials refused") || e.message().contains("no token configured");
-    match (auth, creds) {
-        (true, Some(c)) => Error::new(
-            ErrorCode::Git,
-            format!("{} refused the token of account {:?} for {url}: {}", forge.as_str(), c.account, e.message()),
+/// A libgit2 failure against `url`, said so that a refused token names the forge, the account
+/// and the repository. `doing` is what failed ("fetch", "list the refs of").
+pub fn git_error(doing: &str, url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
+    let m = e.message();
+    let auth = e.code() == git2::ErrorCode::Auth
+        || m.contains("401")
+        || m.contains("403")
+        || m.contains("credentials refused")
+        || m.contains("no token configured");
+    let msg = match (auth, creds) {
+        (true, Some(c)) => format!(
+            "{} refused the token of account {:?} for {url} (revoked, expired, or without read access to the repository): {m}",
+            forge.as_str(),
+            c.account
         ),
-        _ => Error::new(ErrorCode::Git, format!("cannot fetch {url}: {}", e.message())),
-    }
+        (true, None) => format!("{url} needs credentials: give the project a forge account with a token ({m})"),
+        (false, _) => format!("cannot {doing} {url}: {m}"),
+    };
+    Error::new(ErrorCode::Git, msg)
+}
+
+fn fetch_error(url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
+    git_error("fetch", url, forge, creds, e)
 }
 
 /// Brings the cache up to date with the remote's branches and tags (and `extra_ref`, e.g. a
