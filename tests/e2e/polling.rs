@@ -76,7 +76,7 @@ async fn a_push_is_noticed_within_one_interval_and_a_webhook_for_it_is_not_deplo
     payload["after"] = json!(pushed);
     payload["head_commit"]["id"] = json!(pushed);
     let (status, v) = gitea_push(&hook, &payload, "late-hook").await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{v}");
     assert_eq!(v["outcome"], "duplicate", "{v}");
     assert_eq!(v["run_ids"][0], runs[0]["id"]);
 

@@ -306,7 +306,7 @@ pub async fn writer(store: Store, mut jobs: tokio::sync::mpsc::Receiver<Job>) {
 
 async fn write_batch(store: &Store, batch: &[Job]) -> Vec<Result<Verdict>> {
     let fail_all = |e: &crate::Error| -> Vec<Result<Verdict>> { batch.iter().map(|_| Err(crate::Error::from(e.to_api()))).collect() };
-    let mut tx = match store.pool().begin().await {
+    let mut tx = match store.write_tx().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(&e.into()),
     };

@@ -83,7 +83,7 @@ pub async fn poll_project(engine: &Engine, project: &Project) -> Result<()> {
         let verdict = engine.accept_changes(std::sync::Arc::new(project.clone()), changes, Trigger::Poll, source).await?;
         tracing::info!(project = %project.id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "poll: {}", verdict.reason);
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.write_tx().await?;
     sqlx::query("DELETE FROM poll_state WHERE project_id = ?").bind(&project.id).execute(&mut *tx).await?;
     for (name, commit) in &remote {
         sqlx::query("INSERT INTO poll_state (project_id, ref_name, commit_sha, seen_at) VALUES (?, ?, ?, ?)")

@@ -199,7 +199,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     validate(&new)?;
     let id = slug(&new.name);
     let now = now_ms();
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.write_tx().await?;
     let inserted = sqlx::query(
         "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )

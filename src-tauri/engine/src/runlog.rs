@@ -132,7 +132,7 @@ async fn write(store: &Store, lines: &[LogLine]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.write_tx().await?;
     for l in lines {
         sqlx::query("INSERT INTO log_lines (run_id, seq, step_id, stream, ts, line) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(l.run_id)

@@ -85,6 +85,14 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that will write. `BEGIN IMMEDIATE` takes the write lock up front: a
+    /// deferred one that reads first and writes later fails at once with SQLITE_BUSY when
+    /// another connection wrote in between (the busy timeout can't help it), which concurrent
+    /// webhooks, runs and log batches make likely.
+    pub async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
             .bind(key)

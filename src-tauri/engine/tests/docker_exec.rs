@@ -335,16 +335,18 @@ async fn a_step_past_its_timeout_is_killed_and_removed() {
     let docker = docker().await;
     let container = name("timeout");
     let mut spec = step(&container, &["echo started", "sleep 30"]);
-    spec.timeout = Duration::from_secs(1);
+    // 3 s, not 1: on a loaded 2-core machine with vfs storage, creating and starting the
+    // container alone can take over a second, and the step's first line must get out.
+    spec.timeout = Duration::from_secs(3);
     let started = Instant::now();
     let (result, lines) = run(&docker, None, &spec).await;
     let took = started.elapsed();
     eprintln!("timed-out step returned after {took:?}");
     assert!(
-        matches!(result, Err(ExecError::TimedOut(d)) if d == Duration::from_secs(1)),
+        matches!(result, Err(ExecError::TimedOut(d)) if d == Duration::from_secs(3)),
         "{result:?}"
     );
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
     assert_eq!(texts(&lines, Stream::Stdout), ["started"]);
     assert!(!container_exists(&docker, &container).await);
 }
@@ -358,14 +360,22 @@ async fn a_cancelled_step_stops_promptly_and_is_removed() {
     let (cancel, cancelled) = watch::channel(false);
     let flipped = Arc::new(Mutex::new(None::<Instant>));
     let flip = flipped.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watching = seen.clone();
     let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Cancel once the step is surely running (its first line is out), however slow the
+        // machine is to start containers.
+        let until = Instant::now() + Duration::from_secs(30);
+        while watching.lock().unwrap().is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         *flip.lock().unwrap() = Some(Instant::now());
         cancel.send(true).unwrap();
         cancel // kept alive so the receiver does not see a closed channel first
     });
-    let mut lines = Vec::new();
-    let result = run_step(&docker, None, &spec, cancelled, |l| lines.push(l)).await;
+    let sink = seen.clone();
+    let result = run_step(&docker, None, &spec, cancelled, move |l| sink.lock().unwrap().push(l)).await;
+    let lines = seen.lock().unwrap().clone();
     let took = flipped.lock().unwrap().expect("cancel was sent").elapsed();
     eprintln!("cancelled step returned {took:?} after the cancel");
     assert!(
