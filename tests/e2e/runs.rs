@@ -155,6 +155,14 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
     assert!(seen.iter().all(|(p, auth, b)| p == &path && auth == "token gt0k" && b["context"] == "slipway/dev"), "{seen:?} (expected {path})");
     let _ = docker(&["image", "rm", "-f", &tag]);
 
+    // The command line sees the same: the run, its steps, its log.
+    let out = slipwayd(s.dir.path(), &["run", &run.to_string(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["run"]["status"], "succeeded");
+    let out = slipwayd(s.dir.path(), &["logs", &run.to_string()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("testing v1"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token is ***"), "stderr lines go to stderr");
+
     // Logs of an old run stay readable after a restart (they are in the store).
     let (status, _) = s.api.send(Method::POST, "/quit", json!({})).await;
     assert_eq!(status, 202);
@@ -167,7 +175,10 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_step_fails_the_run_and_skips_the_build() {
     let s = setup("failing", &pipeline(&["echo before", "exit 3", "echo never"], "")).await;
-    let run = deploy(&s.api, "failing", "main").await;
+    // Started from the command line this time.
+    let out = slipwayd(s.dir.path(), &["deploy", "failing", "dev", "--ref", "main", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run_id"].as_i64().unwrap();
     let r = wait_status(&s.api, run, finished, Duration::from_secs(120)).await;
     assert_eq!(r["run"]["status"], "failed", "{r}");
     let reason = r["run"]["reason"].as_str().unwrap();
