@@ -85,3 +85,58 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn projects_round_trip_through_yaml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_engine, _url) = start_headless(dir.path());
+    let file = dir.path().join("web.yml");
+    std::fs::write(
+        &file,
+        "name: web\nrepo_url: https://git.example/team/web.git\nforge: gitea\npoll_interval_secs: 120\nstages:\n  - name: dev\n    branch_patterns: [main]\n  - name: rel\n    branch_patterns: []\n    tag_patterns: ['v*']\n    auto_deploy: false\n  - name: prod\n    branch_patterns: []\n    promote_from: rel\n    confirm: true\n    productive: true\n",
+    )
+    .unwrap();
+    let out = slipwayd(dir.path(), &["import", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["created"], true);
+    assert_eq!(r["project"]["stages"][2]["promote_from"], "rel");
+
+    // Export gives back what was imported (defaults filled in), ready for version control.
+    let out = slipwayd(dir.path(), &["export", "web"]);
+    assert!(out.status.success());
+    let exported = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(exported.contains("repo_url: https://git.example/team/web.git"), "{exported}");
+    assert!(exported.contains("strategy: blue-green"), "{exported}");
+    assert!(!exported.contains("created_at"), "{exported}");
+
+    // Edit and import again: the project is updated in place; a stage the file dropped is kept.
+    let edited: String = exported
+        .lines()
+        .flat_map(|l| {
+            if l.trim() == "- main" {
+                vec![l.to_string(), l.replace("main", "release/*")]
+            } else {
+                vec![l.replace("poll_interval_secs: 120", "poll_interval_secs: 30")]
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let edited = edited[..edited.find("- name: prod").unwrap()].to_string();
+    std::fs::write(&file, &edited).unwrap();
+    let out = slipwayd(dir.path(), &["import", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["created"], false);
+    assert_eq!(r["project"]["poll_interval_secs"], 30);
+    assert_eq!(r["project"]["stages"][0]["branch_patterns"], serde_json::json!(["main", "release/*"]));
+    assert_eq!(r["project"]["stages"].as_array().unwrap().len(), 3);
+    assert!(r["notes"][0].as_str().unwrap().contains("stage prod is not in the file"), "{r}");
+
+    // A broken file is a clear error and changes nothing.
+    std::fs::write(&file, "name: web\nrepo_url: [not, a, string]\n").unwrap();
+    let out = slipwayd(dir.path(), &["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("project file:") && err.contains("repo_url"), "{err}");
+}

@@ -32,6 +32,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}", get(get_project).delete(delete_project))
         .route("/projects/{id}/webhook", get(webhook_info))
+        .route("/projects/{id}/export", get(export_project))
+        .route("/projects/import", post(import_project))
         .route("/projects/{id}/webhook/rotate", post(rotate_secret))
         .route("/projects/{id}/poll", post(poll_now))
         .route("/projects/{id}/stages/{stage}/runs", post(start_run))
@@ -85,6 +87,14 @@ async fn get_project(State(engine): State<Engine>, Path(id): Path<String>) -> Re
 async fn delete_project(State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
     engine.delete_project(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn export_project(State(engine): State<Engine>, Path(id): Path<String>) -> Result<([(header::HeaderName, &'static str); 1], String), ApiFailure> {
+    Ok(([(header::CONTENT_TYPE, "application/yaml")], engine.export_project(&id).await?))
+}
+
+async fn import_project(State(engine): State<Engine>, body: String) -> Result<Json<crate::engine::ImportResult>, ApiFailure> {
+    Ok(Json(engine.import_project(&body).await?))
 }
 
 async fn webhook_info(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<WebhookInfo>, ApiFailure> {

@@ -16,6 +16,7 @@ pub fn typescript() -> String {
         crate::api::AutoDeploy::decl(),
         crate::engine::WebhookInfo::decl(),
         crate::engine::ForgeAccount::decl(),
+        crate::engine::ImportResult::decl(),
         crate::projects::Forge::decl(),
         crate::projects::Strategy::decl(),
         crate::projects::Stage::decl(),

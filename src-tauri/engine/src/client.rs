@@ -57,6 +57,15 @@ impl Client {
         check(resp).await.map(|_| ())
     }
 
+    pub async fn export_project(&self, id: &str) -> Result<String> {
+        let resp = self.http.get(self.url(&format!("/api/v1/projects/{id}/export"))).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
+        check(resp).await?.text().await.map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+    }
+
+    pub async fn import_project(&self, yaml: String) -> Result<crate::engine::ImportResult> {
+        self.send(self.http.post(self.url("/api/v1/projects/import")).header("Content-Type", "application/yaml").body(yaml)).await
+    }
+
     pub async fn quit(&self) -> Result<()> {
         let resp = self.http.post(self.url("/api/v1/quit")).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
         check(resp).await.map(|_| ())

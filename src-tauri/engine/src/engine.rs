@@ -75,6 +75,15 @@ pub struct WebhookInfo {
     pub secret: String,
 }
 
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportResult {
+    pub project: Project,
+    pub created: bool,
+    /// Things the operator should know (stages kept that the file no longer has).
+    pub notes: Vec<String>,
+}
+
 /// A forge account: its token lives in the keychain under `forge-token:<name>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ForgeAccount {
@@ -324,6 +333,24 @@ impl Engine {
         tracing::info!(project = %project.id, "project created");
         self.projects_changed();
         Ok(project)
+    }
+
+    pub async fn export_project(&self, id: &str) -> Result<String> {
+        Ok(projects::to_yaml(&projects::get(&self.inner.store, id).await?))
+    }
+
+    /// Creates or updates a project from its YAML (see [`projects::apply`]).
+    pub async fn import_project(&self, yaml: &str) -> Result<ImportResult> {
+        let spec = projects::from_yaml(yaml)?;
+        let (project, created, notes) = projects::apply(&self.inner.store, spec).await?;
+        if created {
+            if let Err(e) = self.new_webhook_secret(&project.id).await {
+                let _ = projects::delete(&self.inner.store, &project.id).await;
+                return Err(e);
+            }
+        }
+        self.projects_changed();
+        Ok(ImportResult { project, created, notes })
     }
 
     pub async fn delete_project(&self, id: &str) -> Result<()> {

@@ -220,26 +220,86 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
         return Err(e.into());
     }
     for s in &new.stages {
-        sqlx::query(
-            "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(stage_id(&id, &s.name))
-        .bind(&id)
-        .bind(&s.name)
-        .bind(serde_json::to_string(&s.branch_patterns).unwrap_or_default())
-        .bind(serde_json::to_string(&s.tag_patterns).unwrap_or_default())
-        .bind(s.pr_events)
-        .bind(s.auto_deploy)
-        .bind(s.productive)
-        .bind(&s.promote_from)
-        .bind(s.confirm)
-        .bind(s.strategy.as_str())
-        .execute(&mut *tx)
-        .await?;
+        upsert_stage(&mut tx, &id, s).await?;
     }
     tx.commit().await?;
     get(store, &id).await
+}
+
+/// Inserts a stage, or updates the one of that name in place (its runs and releases stay).
+async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Stage) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (project_id, name) DO UPDATE SET branch_patterns = excluded.branch_patterns, tag_patterns = excluded.tag_patterns, \
+         pr_events = excluded.pr_events, auto_deploy = excluded.auto_deploy, productive = excluded.productive, \
+         promote_from = excluded.promote_from, confirm = excluded.confirm, strategy = excluded.strategy",
+    )
+    .bind(stage_id(project_id, &s.name))
+    .bind(project_id)
+    .bind(&s.name)
+    .bind(serde_json::to_string(&s.branch_patterns).unwrap_or_default())
+    .bind(serde_json::to_string(&s.tag_patterns).unwrap_or_default())
+    .bind(s.pr_events)
+    .bind(s.auto_deploy)
+    .bind(s.productive)
+    .bind(&s.promote_from)
+    .bind(s.confirm)
+    .bind(s.strategy.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A project as YAML, for keeping its configuration in version control. No ids, times or
+/// secrets: what an operator would write by hand.
+pub fn to_yaml(p: &Project) -> String {
+    let spec = NewProject {
+        name: p.name.clone(),
+        repo_url: p.repo_url.clone(),
+        forge: p.forge,
+        token_ref: p.token_ref.clone(),
+        poll_interval_secs: p.poll_interval_secs,
+        stages: p.stages.clone(),
+    };
+    serde_yaml::to_string(&spec).unwrap_or_default()
+}
+
+pub fn from_yaml(text: &str) -> Result<NewProject> {
+    serde_yaml::from_str(text).map_err(|e| invalid(format!("project file: {e}")))
+}
+
+/// Creates the project, or brings an existing one (same id) in line with `spec`. Stages are
+/// matched by name and updated in place; a stage the file leaves out is kept (removing it
+/// would delete its history) and named in the returned notes.
+pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Vec<String>)> {
+    let id = slug(&spec.name);
+    let Some(existing) = find(store, &id).await? else {
+        return Ok((create(store, spec).await?, true, vec![]));
+    };
+    validate(&spec)?;
+    let mut tx = store.write_tx().await?;
+    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, updated_at = ? WHERE id = ?")
+        .bind(spec.name.trim())
+        .bind(spec.repo_url.trim())
+        .bind(spec.forge.as_str())
+        .bind(&spec.token_ref)
+        .bind(spec.poll_interval_secs.map(i64::from))
+        .bind(now_ms())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    for s in &spec.stages {
+        upsert_stage(&mut tx, &id, s).await?;
+    }
+    tx.commit().await?;
+    let notes = existing
+        .stages
+        .iter()
+        .filter(|old| !spec.stages.iter().any(|s| s.name == old.name))
+        .map(|old| format!("stage {} is not in the file and was kept (delete it explicitly to drop its history)", old.name))
+        .collect();
+    Ok((get(store, &id).await?, false, notes))
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Project> {

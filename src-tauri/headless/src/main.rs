@@ -76,6 +76,14 @@ enum Command {
     },
     /// Cancel a queued or running run.
     Cancel { id: i64 },
+    /// Print a project's configuration as YAML (for version control).
+    Export { project: String },
+    /// Create or update a project from a YAML file ("-" reads standard input).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -163,6 +171,27 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Logs { id, follow, json } => logs(&config, id, follow, json).await,
+        Command::Export { project } => {
+            print!("{}", Client::for_config(&config)?.export_project(&project).await?);
+            Ok(())
+        }
+        Command::Import { file, json } => {
+            let yaml = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)?
+            };
+            let r = Client::for_config(&config)?.import_project(yaml).await?;
+            if json {
+                print_json(&r);
+            } else {
+                println!("{} project {}", if r.created { "created" } else { "updated" }, r.project.id);
+                for n in r.notes {
+                    println!("  note: {n}");
+                }
+            }
+            Ok(())
+        }
         Command::Cancel { id } => {
             Client::for_config(&config)?.cancel(id).await?;
             println!("run {id}: cancel requested");

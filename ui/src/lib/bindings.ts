@@ -57,6 +57,12 @@ api_base: string | null,
  */
 username: string | null, };
 
+export type ImportResult = { project: Project, created: boolean, 
+/**
+ * Things the operator should know (stages kept that the file no longer has).
+ */
+notes: Array<string>, };
+
 export type Forge = "github" | "gitlab" | "gitea" | "forgejo" | "bitbucket" | "git";
 
 export type Strategy = "recreate" | "blue-green" | "rolling" | "canary";
