@@ -268,3 +268,41 @@ async fn an_engine_killed_mid_run_leaves_it_interrupted_after_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submodules_are_checked_out_and_a_missing_commit_is_named() {
+    let s = setup("modular", &pipeline(&["cat lib/hello.txt"], "")).await;
+    // A second repository, served by the same daemon, added as a submodule.
+    let root = s.served.work.parent().unwrap().to_path_buf();
+    let lib_bare = root.join("srv/team/lib.git");
+    std::fs::create_dir_all(&lib_bare).unwrap();
+    git(&lib_bare, &["init", "--bare", "-q", "-b", "main"]);
+    let lib_work = root.join("lib-work");
+    std::fs::create_dir_all(&lib_work).unwrap();
+    git(&lib_work, &["init", "-q", "-b", "main"]);
+    std::fs::write(lib_work.join("hello.txt"), "hello from the submodule\n").unwrap();
+    git(&lib_work, &["add", "."]);
+    git(&lib_work, &["commit", "-qm", "lib"]);
+    git(&lib_work, &["push", "-q", lib_bare.to_str().unwrap(), "HEAD:main"]);
+    let lib_url = s.served.url.replace("/team/app.git", "/team/lib.git");
+    git(&s.served.work, &["submodule", "add", "-q", &lib_url, "lib"]);
+    git(&s.served.work, &["commit", "-qm", "add lib"]);
+    git(&s.served.work, &["push", "-q", "origin", "HEAD:main"]);
+
+    let run = deploy(&s.api, "modular", "main").await;
+    let r = wait_status(&s.api, run, finished, Duration::from_secs(180)).await;
+    let log = log_text(&s.api, run).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}\n{log}");
+    assert!(log.contains("with 1 submodule(s)"), "{log}");
+    assert!(log.contains("\nhello from the submodule"), "{log}");
+    let _ = docker(&["image", "rm", "-f", &format!("slipway/modular:dev-{}", &r["run"]["commit_sha"].as_str().unwrap()[..12])]);
+
+    // A commit the remote does not have: the fetch step fails and says which and where.
+    let ghost = "0123456789abcdef0123456789abcdef01234567";
+    let run = deploy(&s.api, "modular", ghost).await;
+    let r = wait_status(&s.api, run, finished, Duration::from_secs(60)).await;
+    assert_eq!(r["run"]["status"], "failed", "{r}");
+    let reason = r["run"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("fetch source: commit 0123456789abcdef0123456789abcdef01234567 is not in git://"), "{reason}");
+    assert_eq!(r["steps"][0]["status"], "failed");
+}
