@@ -121,3 +121,9 @@ pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_
     let engine = state.engine()?;
     guard(async move { engine.follow_log(id, after, |batch| on_lines.send(batch).is_ok()).await }).await
 }
+
+#[tauri::command]
+pub async fn set_runs_held(state: State<'_, AppState>, held: bool) -> Result<bool, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.set_runs_held(held).await }).await
+}

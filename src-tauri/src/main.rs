@@ -55,7 +55,8 @@ fn main() {
             commands::start_manual_run,
             commands::run_detail,
             commands::cancel_run,
-            commands::follow_run_log
+            commands::follow_run_log,
+            commands::set_runs_held
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

@@ -91,6 +91,12 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
     std::fs::write(artifact("app-status.png"), client.screenshot().await.unwrap()).unwrap();
 
+    // A switch in the window is the engine's: "Hold runs" shows up in the API's status.
+    client.find(Locator::Css("[data-testid=toggle-hold]")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "[data-testid=runs-held]", |t| t.starts_with("Held")).await;
+    let held = Api::new(&listener, dir.path()).get("/status").await;
+    assert_eq!(held["runs_held"], true);
+
     let engine = engine_file(dir.path()).expect("engine.json");
     assert_eq!(engine["url"], listener.as_str());
     let pid = engine["pid"].as_u64().unwrap() as u32;

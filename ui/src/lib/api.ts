@@ -27,6 +27,7 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const api = {
   engineStatus: () => call<EngineStatus>("engine_status"),
   setAutoDeployPaused: (paused: boolean) => call<boolean>("set_auto_deploy_paused", { paused }),
+  setRunsHeld: (held: boolean) => call<boolean>("set_runs_held", { held }),
   quit: () => call<void>("quit"),
   projects: () => call<Project[]>("list_projects"),
   createProject: (project: NewProject) => call<Project>("create_project", { project }),
