@@ -6,6 +6,7 @@ mod app;
 mod headless;
 mod kit;
 mod polling;
+mod registry;
 mod runs;
 mod tokens;
 mod webhooks;

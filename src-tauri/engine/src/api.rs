@@ -44,6 +44,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/runs/{id}/logs", get(run_logs))
         .route("/runs/{id}/cancel", post(cancel_run))
         .route("/forge-accounts/{name}", put(save_forge_account))
+        .route("/registry-accounts/{name}", put(save_registry_account))
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
     // Webhooks carry their own authentication (signatures), not the API token, and read their
     // body themselves so that an oversized one is answered and recorded, not just dropped.
@@ -186,6 +187,17 @@ pub struct RunnerHold {
 
 async fn set_runner(State(engine): State<Engine>, Json(body): Json<RunnerHold>) -> Result<Json<RunnerHold>, ApiFailure> {
     Ok(Json(RunnerHold { held: engine.set_runs_held(body.held).await? }))
+}
+
+#[derive(Debug, Deserialize)]
+struct RegistryAccountBody {
+    username: String,
+    password: String,
+}
+
+async fn save_registry_account(State(engine): State<Engine>, Path(name): Path<String>, Json(b): Json<RegistryAccountBody>) -> Result<StatusCode, ApiFailure> {
+    engine.save_registry_account(&name, &b.username, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn quit(State(engine): State<Engine>) -> StatusCode {

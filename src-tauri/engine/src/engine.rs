@@ -466,6 +466,15 @@ impl Engine {
         Ok(account)
     }
 
+    /// Saves a registry's `user:password` in the keychain under `registry:<name>`, for projects
+    /// whose `registry_account` is `name`.
+    pub async fn save_registry_account(&self, name: &str, username: &str, password: &str) -> Result<()> {
+        if projects::slug(name) != name || username.is_empty() || username.contains(':') {
+            return Err(Error::new(ErrorCode::InvalidInput, "name: lowercase letters, digits and dashes; username: not empty, no ':'"));
+        }
+        secrets::set(&format!("registry:{name}"), &format!("{username}:{password}")).await
+    }
+
     /// The HTTPS credentials of a project's forge account, read from the keychain.
     pub async fn credentials_for(&self, project: &Project) -> Result<Option<Credentials>> {
         let Some(account) = &project.token_ref else { return Ok(None) };

@@ -48,6 +48,9 @@ pub struct Change {
     pub commit: Option<String>,
     /// For pull requests: the branch the PR targets, which is what stage rules match.
     pub target_branch: Option<String>,
+    /// For images pushed to a registry: the tag (matched against stage tag patterns) and the
+    /// digest that pins exactly what runs.
+    pub image: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,8 @@ pub enum ChangeKind {
     BranchDeleted,
     TagDeleted,
     PullRequest(PrAction),
+    /// A tag pushed to the project's image repository.
+    Image,
     Ping,
     Other(String),
 }
@@ -77,6 +82,7 @@ impl From<&Event> for Change {
             git_ref: e.git_ref.clone(),
             commit: e.commit.clone(),
             target_branch: e.pull_request.as_ref().map(|p| p.target_branch.clone()),
+            image: None,
         }
     }
 }
@@ -175,7 +181,8 @@ pub struct RunSummary {
 }
 
 enum Plan<'a> {
-    Deploy { stage: &'a Stage, git_ref: String, commit: String },
+    /// `commit` is a git commit, or for registry images the image digest (`image` is true).
+    Deploy { stage: &'a Stage, git_ref: String, commit: String, image: bool },
     Ignore(String),
 }
 
@@ -204,6 +211,23 @@ fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<
             }
             ChangeKind::Branch => project.stages.iter().filter(|s| any_matches(&s.branch_patterns, short)).collect(),
             ChangeKind::Tag => project.stages.iter().filter(|s| any_matches(&s.tag_patterns, short)).collect(),
+            ChangeKind::Image => {
+                let (tag, digest) = c.image.clone().unwrap_or_default();
+                let matched: Vec<&Stage> = project.stages.iter().filter(|s| any_matches(&s.tag_patterns, &tag)).collect();
+                if matched.is_empty() {
+                    out.push(Plan::Ignore(format!("image tag {tag} matches no stage ({})", describe_rules(project))));
+                }
+                for stage in matched {
+                    if paused {
+                        out.push(Plan::Ignore(format!("auto-deploy is paused; image {tag} → {} not started", stage.name)));
+                    } else if !stage.auto_deploy {
+                        out.push(Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); image {tag} waits for a click", stage.name)));
+                    } else {
+                        out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true });
+                    }
+                }
+                continue;
+            }
             ChangeKind::PullRequest(action) => {
                 match action {
                     PrAction::Opened | PrAction::Synchronized | PrAction::Reopened => {}
@@ -245,7 +269,7 @@ fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<
             } else if !stage.auto_deploy {
                 out.push(Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); {short} at {} waits for a click", stage.name, short_sha(&commit))));
             } else {
-                out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone() });
+                out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false });
             }
         }
     }
@@ -355,17 +379,18 @@ async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: 
         }
     }
 
-    let mut queued: Vec<(String, String, String)> = Vec::new(); // (stage id, ref, commit)
+    let mut queued: Vec<(String, String, String, bool)> = Vec::new(); // (stage id, ref, commit or digest, is image)
     let mut duplicates = Vec::new();
     let mut reasons = Vec::new();
     for p in plan(project, changes, paused) {
         match p {
             Plan::Ignore(reason) => reasons.push(reason),
-            Plan::Deploy { stage, git_ref, commit } => {
+            Plan::Deploy { stage, git_ref, commit, image } => {
                 let sid = stage_id(&project.id, &stage.name);
-                let existing: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT id, status FROM runs WHERE stage_id = ? AND commit_sha = ? AND status IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
-                )
+                let column = if image { "image_digest" } else { "commit_sha" };
+                let existing: Option<(i64, String)> = sqlx::query_as(&format!(
+                    "SELECT id, status FROM runs WHERE stage_id = ? AND {column} = ? AND status IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
+                ))
                 .bind(&sid)
                 .bind(&commit)
                 .fetch_optional(&mut *tx)
@@ -373,8 +398,8 @@ async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: 
                 if let Some((run, status)) = existing {
                     duplicates.push(run);
                     reasons.push(format!("{} at {} is already {status} as run {run}", stage.name, short_sha(&commit)));
-                } else if !queued.iter().any(|(s, _, c)| s == &sid && c == &commit) {
-                    queued.push((sid, git_ref, commit));
+                } else if !queued.iter().any(|(s, _, c, _)| s == &sid && c == &commit) {
+                    queued.push((sid, git_ref, commit, image));
                 }
             }
         }
@@ -397,15 +422,17 @@ async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: 
 
     let mut run_ids = Vec::new();
     let now = now_ms();
-    for (sid, git_ref, commit) in &queued {
+    for (sid, git_ref, commit, image) in &queued {
+        let (commit_sha, digest) = if *image { (None, Some(commit)) } else { (Some(commit), None) };
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, ref_name, delivery_id, queued_at) \
-             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, ref_name, delivery_id, queued_at) \
+             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&project.id)
         .bind(sid)
         .bind(trigger.as_str())
-        .bind(commit)
+        .bind(commit_sha)
+        .bind(digest)
         .bind(git_ref)
         .bind(delivery)
         .bind(now)

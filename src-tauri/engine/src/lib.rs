@@ -25,6 +25,7 @@ pub mod patterns;
 pub mod pipeline;
 pub mod poll;
 pub mod projects;
+pub mod registry;
 pub mod runlog;
 pub mod runner;
 pub mod secrets;

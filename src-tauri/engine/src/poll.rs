@@ -75,6 +75,7 @@ pub async fn poll_project(engine: &Engine, project: &Project) -> Result<()> {
             git_ref: Some(name.clone()),
             commit: Some(commit.clone()),
             target_branch: None,
+            image: None,
         })
         .collect();
     changes.sort_by(|a, b| a.git_ref.cmp(&b.git_ref));
@@ -115,8 +116,17 @@ pub async fn run(engine: Engine) {
                 continue;
             }
             last.insert(project.id.clone(), Instant::now());
-            if let Err(e) = poll_project(&engine, &project).await {
-                tracing::warn!(project = %project.id, "poll failed: {e}");
+            // A project that deploys prebuilt images watches its registry, not its git remote.
+            if project.image_repo.is_none() {
+                if let Err(e) = poll_project(&engine, &project).await {
+                    tracing::warn!(project = %project.id, "poll failed: {e}");
+                }
+            }
+            if project.image_repo.is_some() {
+                if let Err(e) = crate::registry::poll_project(&engine, &project).await {
+                    tracing::warn!(project = %project.id, "registry poll failed: {e}");
+                    let _ = projects::set_poll_result(engine.store(), &project.id, Some(&e.to_string())).await;
+                }
             }
         }
     }

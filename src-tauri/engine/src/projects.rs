@@ -121,6 +121,10 @@ pub struct Project {
     /// Poll the repository every this many seconds (and at start); None turns polling off.
     pub poll_interval_secs: Option<u32>,
     pub stages: Vec<Stage>,
+    /// An image repository (`registry.example.com/team/web`) whose tags deploy prebuilt images.
+    pub image_repo: Option<String>,
+    /// Name of the keychain entry (`registry:<name>`) with the registry's `user:password`.
+    pub registry_account: Option<String>,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number | null")]
@@ -141,6 +145,10 @@ pub struct NewProject {
     /// Default: one `dev` stage fed by `main`.
     #[serde(default)]
     pub stages: Vec<Stage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_account: Option<String>,
 }
 
 pub fn slug(name: &str) -> String {
@@ -201,7 +209,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     let now = now_ms();
     let mut tx = store.write_tx().await?;
     let inserted = sqlx::query(
-        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, image_repo, registry_account, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(new.name.trim())
@@ -209,6 +217,8 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     .bind(new.forge.as_str())
     .bind(&new.token_ref)
     .bind(new.poll_interval_secs.map(i64::from))
+    .bind(&new.image_repo)
+    .bind(&new.registry_account)
     .bind(now)
     .bind(now)
     .execute(&mut *tx)
@@ -261,6 +271,8 @@ pub fn to_yaml(p: &Project) -> String {
         token_ref: p.token_ref.clone(),
         poll_interval_secs: p.poll_interval_secs,
         stages: p.stages.clone(),
+        image_repo: p.image_repo.clone(),
+        registry_account: p.registry_account.clone(),
     };
     serde_yaml::to_string(&spec).unwrap_or_default()
 }
@@ -279,12 +291,14 @@ pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Ve
     };
     validate(&spec)?;
     let mut tx = store.write_tx().await?;
-    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, updated_at = ? WHERE id = ?")
         .bind(spec.name.trim())
         .bind(spec.repo_url.trim())
         .bind(spec.forge.as_str())
         .bind(&spec.token_ref)
         .bind(spec.poll_interval_secs.map(i64::from))
+        .bind(&spec.image_repo)
+        .bind(&spec.registry_account)
         .bind(now_ms())
         .bind(&id)
         .execute(&mut *tx)
@@ -341,7 +355,7 @@ pub async fn set_poll_result(store: &Store, id: &str, error: Option<&str>) -> Re
     Ok(())
 }
 
-const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, created_at, last_poll_at, last_poll_error FROM projects";
+const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, image_repo, registry_account, created_at, last_poll_at, last_poll_error FROM projects";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
     Project {
@@ -353,6 +367,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
         host_id: r.get("host_id"),
         poll_interval_secs: r.get::<Option<i64>, _>("poll_interval_secs").map(|v| v.clamp(1, u32::MAX as i64) as u32),
         stages: vec![],
+        image_repo: r.get("image_repo"),
+        registry_account: r.get("registry_account"),
         created_at: r.get("created_at"),
         last_poll_at: r.get("last_poll_at"),
         last_poll_error: r.get("last_poll_error"),

@@ -190,15 +190,18 @@ async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>
 async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     let engine = ctx.engine;
     let store = engine.store();
-    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.ref_name, r.trigger, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
+    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
         .bind(ctx.run_id)
         .fetch_one(store.pool())
         .await?;
-    let (project_id, commit, git_ref, trigger, stage): (String, Option<String>, Option<String>, String, String) =
-        (row.get("project_id"), row.get("commit_sha"), row.get("ref_name"), row.get("trigger"), row.get("stage"));
+    let (project_id, commit, digest, git_ref, trigger, stage): (String, Option<String>, Option<String>, Option<String>, String, String) =
+        (row.get("project_id"), row.get("commit_sha"), row.get("image_digest"), row.get("ref_name"), row.get("trigger"), row.get("stage"));
     let project = engine.project(&project_id).await?;
     let Some(commit) = commit else {
-        return Ok(Ending { status: "failed", reason: "the run names no commit".into() });
+        return match digest {
+            Some(digest) => pull_image(ctx, &project, &digest).await,
+            None => Ok(Ending { status: "failed", reason: "the run names no commit and no image".into() }),
+        };
     };
     ctx.log(None, format!("run {} of {} → {stage} at {commit} ({trigger}{})", ctx.run_id, project.id, git_ref.as_deref().map(|r| format!(", {r}")).unwrap_or_default())).await;
 
@@ -340,6 +343,39 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
         }
         Err(e) => step_error(ctx, id, "build image", e, &tail).await,
     }
+}
+
+/// A run of a prebuilt image: nothing to fetch or build; the image, pinned by digest, is
+/// pulled onto the host. (Deploying it is the deploy engine's part.)
+async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<Ending> {
+    use futures::StreamExt;
+    let store = ctx.engine.store();
+    let step = add_step(store, ctx.run_id, 1, "pull image", "pull").await?;
+    start_step(store, step).await?;
+    let Some(repo) = &project.image_repo else {
+        end_step(store, step, "failed", None, Some("the project has no image repository")).await?;
+        return Ok(Ending { status: "failed", reason: "the project has no image repository".into() });
+    };
+    let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
+    let docker = match crate::docker::connect_negotiated(&ctx.engine.config().docker_host).await {
+        Ok(d) => d,
+        Err(msg) => return fail_step(ctx, step, "pull image", None, &msg, &[]).await,
+    };
+    ctx.log(Some(step), format!("pulling {reference}")).await;
+    let opts = bollard::query_parameters::CreateImageOptionsBuilder::new().from_image(&reference).build();
+    let mut pull = docker.create_image(Some(opts), None, None);
+    while let Some(item) = pull.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(status) = info.status {
+                    ctx.engine.logs().push(ctx.run_id, Some(step), "stdout", format!("{}{}", info.id.map(|i| format!("{i}: ")).unwrap_or_default(), status)).await;
+                }
+            }
+            Err(e) => return fail_step(ctx, step, "pull image", None, &format!("cannot pull {reference}: {e}"), &[]).await,
+        }
+    }
+    end_step(store, step, "succeeded", None, Some(&reference)).await?;
+    Ok(Ending { status: "succeeded", reason: format!("pulled {reference}") })
 }
 
 /// Runs `f` with a line callback that masks secrets and feeds the run's log in order, and

@@ -55,13 +55,15 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
             token_ref: Some(account),
             poll_interval_secs: None,
             stages: vec![],
+            image_repo: None,
+            registry_account: None,
         })
         .await
         .unwrap();
     engine.store().set_setting(commit_status::LINK_SETTING, "http://console.local/{project}/{stage}/runs/{run}").await.unwrap();
 
     let sha = "366701fde727cb7a9e7f21eb88264f59f6f9b89c";
-    let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(sha.into()), target_branch: None };
+    let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(sha.into()), target_branch: None, image: None };
     let source = Source { provider: "github".into(), event: "push".into(), delivery_id: Some("d1".into()), ..Default::default() };
     let verdict = engine.accept_changes(std::sync::Arc::new(project), vec![change], Trigger::Webhook, source).await.unwrap();
     let run = verdict.run_ids[0];

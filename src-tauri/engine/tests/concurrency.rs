@@ -17,13 +17,13 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     let project = Arc::new(
         engine
-            .create_project(NewProject { name: "busy".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage] })
+            .create_project(NewProject { name: "busy".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None })
             .await
             .unwrap(),
     );
 
     // Run 1 exists before its log does (log lines reference their run).
-    let first = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", 100_000)), target_branch: None };
+    let first = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", 100_000)), target_branch: None, image: None };
     let source = Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some("first".into()), ..Default::default() };
     let run = engine.accept_changes(project.clone(), vec![first], Trigger::Webhook, source).await.unwrap().run_ids[0];
     assert_eq!(run, 1);
@@ -41,7 +41,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let churn = tokio::spawn(async move {
         for i in 0..20 {
             let p = e2
-                .create_project(NewProject { name: format!("churn-{i}"), repo_url: "x".into(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![] })
+                .create_project(NewProject { name: format!("churn-{i}"), repo_url: "x".into(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None })
                 .await
                 .unwrap();
             e2.delete_project(&p.id).await.unwrap();
@@ -60,7 +60,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     for i in 0..300 {
         let (engine, project) = (engine.clone(), project.clone());
         deliveries.push(tokio::spawn(async move {
-            let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", i + 1)), target_branch: None };
+            let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", i + 1)), target_branch: None, image: None };
             let source = Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some(format!("d{i}")), ..Default::default() };
             engine.accept_changes(project, vec![change], Trigger::Webhook, source).await
         }));

@@ -97,13 +97,21 @@ token_ref: string | null, host_id: string | null,
 /**
  * Poll the repository every this many seconds (and at start); None turns polling off.
  */
-poll_interval_secs: number | null, stages: Array<Stage>, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
+poll_interval_secs: number | null, stages: Array<Stage>, 
+/**
+ * An image repository (`registry.example.com/team/web`) whose tags deploy prebuilt images.
+ */
+image_repo: string | null, 
+/**
+ * Name of the keychain entry (`registry:<name>`) with the registry's `user:password`.
+ */
+registry_account: string | null, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
 
 export type NewProject = { name: string, repo_url: string, forge: Forge, token_ref: string | null, poll_interval_secs: number | null, 
 /**
  * Default: one `dev` stage fed by `main`.
  */
-stages: Array<Stage>, };
+stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, };
 
 export type Outcome = "queued" | "ignored" | "duplicate" | "rejected";
 

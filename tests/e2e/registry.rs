@@ -1,0 +1,125 @@
+//! Prebuilt images: tags pushed to a real Registry v2 (Debian's docker-registry on loopback)
+//! start runs for the stages whose tag patterns match, pinned by digest.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::kit::*;
+
+fn start_registry(dir: &std::path::Path) -> (Guard, String) {
+    let port = free_port();
+    let config = dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display()),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .args(["serve", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+        .spawn()
+        .expect("docker-registry is installed by ./scripts/test");
+    wait_for("the registry", Duration::from_secs(15), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    (Guard(child), format!("127.0.0.1:{port}"))
+}
+
+/// Pushes the test image as `registry/web:tag` and returns the digest the registry gave it.
+fn push(registry: &str, tag: &str) -> String {
+    let reference = format!("{registry}/web:{tag}");
+    assert!(docker(&["tag", busybox_image(), &reference]).status.success());
+    let out = docker(&["push", &reference]);
+    assert!(out.status.success(), "push {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let digest = text.split_whitespace().find(|w| w.starts_with("sha256:")).expect("digest in push output").to_string();
+    let _ = docker(&["rmi", &reference]);
+    digest
+}
+
+async fn wait_run_for(api: &Api, tag: &str, timeout: Duration) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let runs = api.get("/runs?project=web").await;
+        if let Some(r) = runs.as_array().unwrap().iter().find(|r| r["ref_name"].as_str().is_some_and(|x| x.ends_with(&format!(":{tag}")))) {
+            return r.clone();
+        }
+        assert!(start.elapsed() < timeout, "no run for {tag} after {timeout:?}: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
+    let root = tempfile::tempdir().unwrap();
+    let (_registry, registry) = start_registry(root.path());
+    let dir = tempfile::tempdir().unwrap();
+    let (_engine, base) = start_headless(dir.path());
+    let api = Api::new(&base, dir.path());
+    let (status, p) = api
+        .send(
+            Method::POST,
+            "/projects",
+            json!({
+                "name": "web", "repo_url": "https://example.invalid/web.git", "forge": "gitea", "poll_interval_secs": 1,
+                "image_repo": format!("{registry}/web"),
+                "stages": [
+                    {"name": "dev", "branch_patterns": [], "tag_patterns": ["dev-*"]},
+                    {"name": "rel", "branch_patterns": [], "tag_patterns": ["v*"]}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    // The first look at the (empty) repository.
+    wait_for("the first registry poll", Duration::from_secs(10), || {
+        let p = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(api.get("/projects/web")));
+        (!p["last_poll_at"].is_null()).then_some(())
+    });
+
+    let dev = push(&registry, "dev-7");
+    let run = wait_run_for(&api, "dev-7", Duration::from_secs(20)).await;
+    assert_eq!(run["stage"], "dev");
+    assert_eq!(run["trigger"], "registry");
+    let detail = api.get(&format!("/runs/{}", run["id"])).await;
+    assert_eq!(detail["image"], dev.as_str(), "the run is pinned to the pushed digest");
+
+    push(&registry, "v1.2.0");
+    let run = wait_run_for(&api, "v1.2.0", Duration::from_secs(20)).await;
+    assert_eq!(run["stage"], "rel");
+
+    // A tag that matches no stage starts nothing, and the inbox says why.
+    push(&registry, "nightly");
+    let start = std::time::Instant::now();
+    loop {
+        let inbox = api.get("/deliveries?project=web").await;
+        if let Some(d) = inbox.as_array().unwrap().iter().find(|d| d["ref_name"].as_str().is_some_and(|r| r.ends_with(":nightly"))) {
+            assert_eq!(d["provider"], "registry");
+            assert_eq!(d["outcome"], "ignored");
+            assert_eq!(d["reason"], "image tag nightly matches no stage (dev: tags dev-*; rel: tags v*)");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no inbox row for nightly: {inbox}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(api.get("/runs?project=web").await.as_array().unwrap().len(), 2);
+
+    // The dev run pulled exactly that image onto the host.
+    let r = wait_for_status(&api, detail["run"]["id"].as_i64().unwrap()).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    assert_eq!(r["run"]["reason"], format!("pulled {registry}/web@{dev}"));
+}
+
+async fn wait_for_status(api: &Api, run: i64) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let r = api.get(&format!("/runs/{run}")).await;
+        if !matches!(r["run"]["status"].as_str(), Some("queued" | "running")) {
+            return r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "run {run} did not finish: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
