@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
-use slipway_engine::engine::WebhookInfo;
+use slipway_engine::engine::{ImportResult, WebhookInfo};
 use slipway_engine::intake::{Delivery, RunDetail, RunSummary};
 use slipway_engine::runlog::LogLine;
 use slipway_engine::projects::{NewProject, Project};
@@ -126,4 +126,16 @@ pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_
 pub async fn set_runs_held(state: State<'_, AppState>, held: bool) -> Result<bool, ApiError> {
     let engine = state.engine()?;
     guard(async move { engine.set_runs_held(held).await }).await
+}
+
+#[tauri::command]
+pub async fn export_project(state: State<'_, AppState>, id: String) -> Result<String, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.export_project(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn import_project(state: State<'_, AppState>, yaml: String) -> Result<ImportResult, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.import_project(&yaml).await }).await
 }

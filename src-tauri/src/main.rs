@@ -56,7 +56,9 @@ fn main() {
             commands::run_detail,
             commands::cancel_run,
             commands::follow_run_log,
-            commands::set_runs_held
+            commands::set_runs_held,
+            commands::export_project,
+            commands::import_project
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

@@ -173,6 +173,25 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     assert_eq!(shown, hook["url"].as_str().unwrap());
     std::fs::write(artifact("app-projects.png"), client.screenshot().await.unwrap()).unwrap();
 
+    // Editing the project is editing its YAML in the window: a broken file is refused next to
+    // the field, a good one is saved and shown.
+    client.find(Locator::Css("[data-testid=edit-web]")).await.unwrap().click().await.unwrap();
+    let area = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=yaml-web]")).await.unwrap();
+    let yaml = area.prop("value").await.unwrap().unwrap_or_default();
+    assert!(yaml.contains("repo_url: https://example.invalid/web.git"), "{yaml}");
+    area.clear().await.unwrap();
+    area.send_keys("name: web\nrepo_url: [broken\n").await.unwrap();
+    client.find(Locator::Css("[data-testid=yaml-save-web]")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "[data-testid=yaml-error-web]", |t| t.starts_with("project file:")).await;
+    let edited: String = yaml.lines().flat_map(|l| if l.trim() == "- main" { vec![l.to_string(), l.replace("main", "release/*")] } else { vec![l.to_string()] }).map(|l| l + "\n").collect();
+    let area = client.find(Locator::Css("[data-testid=yaml-web]")).await.unwrap();
+    area.clear().await.unwrap();
+    // Typed as a person would: Enter (U+E007) for each line break.
+    area.send_keys(&edited.replace('\n', "\u{E007}")).await.unwrap();
+    client.find(Locator::Css("[data-testid=yaml-save-web]")).await.unwrap().click().await.unwrap();
+    wait_text(&client, "[data-testid=project-web]", |t| t.contains("branches main, release/*")).await;
+    assert_eq!(api.get("/projects/web").await["stages"][0]["branch_patterns"], json!(["main", "release/*"]));
+
     client.find(Locator::Css("[data-testid=tab-deliveries]")).await.unwrap().click().await.unwrap();
     let deliver = |body: Vec<u8>, id: &'static str, secret: String| {
         let url = hook["url"].as_str().unwrap().to_string();

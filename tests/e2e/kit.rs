@@ -223,8 +223,12 @@ pub fn serve_repo(root: &Path) -> Served {
 pub fn serve_repo_with(root: &Path, files: &[(&str, &str)]) -> Served {
     let work = make_repo_with(root, files);
     let port = free_port();
-    let daemon = Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
+    // `git daemon` runs git-daemon as a child and killing the wrapper would leave it serving:
+    // start the daemon itself, so the guard stops what listens.
+    let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
+    let daemon_bin = PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+    let daemon = Command::new(daemon_bin)
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
         .arg(root.join("srv"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

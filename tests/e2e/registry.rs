@@ -106,6 +106,50 @@ async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
     }
     assert_eq!(api.get("/runs?project=web").await.as_array().unwrap().len(), 2);
 
+    // A project that polls only hourly hears of a push through the forge's package webhook.
+    let (status, p) = api
+        .send(
+            Method::POST,
+            "/projects",
+            json!({
+                "name": "hooked", "repo_url": "https://example.invalid/web.git", "forge": "github", "poll_interval_secs": 3600,
+                "image_repo": format!("{registry}/web"),
+                "stages": [{"name": "dev", "branch_patterns": [], "tag_patterns": ["dev-*"]}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    wait_for("the first look of the hourly project", Duration::from_secs(10), || {
+        let p = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(api.get("/projects/hooked")));
+        (!p["last_poll_at"].is_null()).then_some(())
+    });
+    let pushed = push(&registry, "dev-8");
+    let hook = api.get("/projects/hooked/webhook").await;
+    let body = serde_json::to_vec(&json!({"action": "published", "registry_package": {"name": "web", "package_version": {"version": "dev-8"}}})).unwrap();
+    let resp = reqwest::Client::new()
+        .post(hook["url"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .header("X-GitHub-Event", "registry_package")
+        .header("X-GitHub-Delivery", "pkg-1")
+        .header("X-Hub-Signature-256", format!("sha256={}", hmac_hex(hook["secret"].as_str().unwrap(), &body)))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["reason"].as_str().unwrap().starts_with("registry package event"), "{v}");
+    let start = std::time::Instant::now();
+    loop {
+        let runs = api.get("/runs?project=hooked").await;
+        if let Some(r) = runs.as_array().unwrap().iter().find(|r| r["ref_name"].as_str().is_some_and(|x| x.ends_with(":dev-8"))) {
+            assert_eq!(api.get(&format!("/runs/{}", r["id"])).await["image"], pushed.as_str());
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the package event did not lead to a run: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The dev run pulled exactly that image onto the host.
     let r = wait_for_status(&api, detail["run"]["id"].as_i64().unwrap()).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");

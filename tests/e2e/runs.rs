@@ -305,4 +305,11 @@ async fn submodules_are_checked_out_and_a_missing_commit_is_named() {
     let reason = r["run"]["reason"].as_str().unwrap();
     assert!(reason.starts_with("fetch source: commit 0123456789abcdef0123456789abcdef01234567 is not in git://"), "{reason}");
     assert_eq!(r["steps"][0]["status"], "failed");
+
+    // The remote goes away (its git daemon stops): the fetch step names the remote and the commit.
+    drop(s.served);
+    let run = deploy(&s.api, "modular", "0123456789abcdef0123456789abcdef01234568").await;
+    let r = wait_status(&s.api, run, finished, Duration::from_secs(60)).await;
+    let reason = r["run"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("fetch source: cannot fetch commit 0123456789abcdef0123456789abcdef01234568 from git://127.0.0.1:"), "{reason}");
 }

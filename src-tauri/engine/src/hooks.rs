@@ -130,6 +130,16 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
         Err(e) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid).await,
     };
     let changes: Vec<Change> = events.iter().map(Change::from).collect();
+    // An image was pushed: look at the registry now instead of at the next poll. What is found
+    // goes through the intake like any poll (and shows in the inbox as such).
+    if project.image_repo.is_some() && changes.iter().any(|c| matches!(&c.kind, crate::intake::ChangeKind::Other(e) if crate::intake::is_package_event(e))) {
+        let (engine, project) = (engine.clone(), project.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::registry::poll_project(&engine, &project).await {
+                tracing::warn!(project = %project.id, "registry check after a package event failed: {e}");
+            }
+        });
+    }
     let id = project.id.clone();
     match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
         Ok(verdict) => {

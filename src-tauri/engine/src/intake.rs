@@ -205,6 +205,10 @@ fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<
                 out.push(Plan::Ignore(format!("tag {short} was deleted")));
                 continue;
             }
+            ChangeKind::Other(event) if is_package_event(event) && project.image_repo.is_some() => {
+                out.push(Plan::Ignore("registry package event: the image repository is being checked; new tags start runs from there".into()));
+                continue;
+            }
             ChangeKind::Other(event) => {
                 out.push(Plan::Ignore(format!("event {event:?} is not a push, tag or pull request")));
                 continue;
@@ -274,6 +278,11 @@ fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<
         }
     }
     out
+}
+
+/// GitHub's `package`/`registry_package` and Gitea's `package` events: an image was pushed.
+pub fn is_package_event(event: &str) -> bool {
+    matches!(event, "package" | "registry_package")
 }
 
 fn describe_rules(project: &Project) -> String {

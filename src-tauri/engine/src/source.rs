@@ -68,9 +68,7 @@ pub fn git_error(doing: &str, url: &str, forge: Forge, creds: Option<&Credential
     Error::new(ErrorCode::Git, msg)
 }
 
-fn fetch_error(url: &str, forge: Forge, creds: Option<&Credentials>, e: git2::Error) -> Error {
-    git_error("fetch", url, forge, creds, e)
-}
+
 
 /// Brings the cache up to date with the remote's branches and tags (and `extra_ref`, e.g. a
 /// pull request's head, which forges don't advertise as a branch), then checks `commit` out
@@ -81,12 +79,14 @@ pub fn fetch_and_checkout(cache: &Path, url: &str, forge: Forge, creds: Option<&
         Ok(r) => r,
         Err(_) => git2::Repository::init_bare(cache).map_err(|e| Error::new(ErrorCode::Git, format!("cannot create the cache {}: {e}", cache.display())))?,
     };
-    let mut remote = repo.remote_anonymous(url).map_err(|e| fetch_error(url, forge, creds, e))?;
+    let mut remote = repo.remote_anonymous(url).map_err(|e| git_error(&format!("fetch commit {commit} from"), url, forge, creds, e))?;
     let mut refspecs = vec!["+refs/heads/*:refs/heads/*".to_string(), "+refs/tags/*:refs/tags/*".to_string()];
     if let Some(r) = extra_ref.filter(|r| !r.starts_with("refs/heads/") && !r.starts_with("refs/tags/")) {
         refspecs.push(format!("+{r}:{r}"));
     }
-    remote.fetch(&refspecs, Some(&mut fetch_options(creds)), None).map_err(|e| fetch_error(url, forge, creds, e))?;
+    remote
+        .fetch(&refspecs, Some(&mut fetch_options(creds)), None)
+        .map_err(|e| git_error(&format!("fetch commit {commit} from"), url, forge, creds, e))?;
 
     let oid = git2::Oid::from_str(commit).map_err(|_| Error::new(ErrorCode::InvalidInput, format!("{commit:?} is not a commit id")))?;
     let found = repo.find_commit(oid).map_err(|_| {

@@ -3,7 +3,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, Delivery, EngineEvent, EngineStatus, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo } from "./bindings";
+import type { ApiError, Delivery, EngineEvent, EngineStatus, ImportResult, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -35,6 +35,8 @@ export const api = {
   webhookInfo: (id: string) => call<WebhookInfo>("webhook_info", { id }),
   rotateWebhookSecret: (id: string) => call<WebhookInfo>("rotate_webhook_secret", { id }),
   pollNow: (id: string) => call<Project>("poll_now", { id }),
+  exportProject: (id: string) => call<string>("export_project", { id }),
+  importProject: (yaml: string) => call<ImportResult>("import_project", { yaml }),
   deliveries: (project: string | null = null, limit = 200) => call<Delivery[]>("list_deliveries", { project, limit }),
   runs: (project: string | null = null, limit = 200) => call<RunSummary[]>("list_runs", { project, limit }),
   startRun: (project: string, stage: string, wanted: string) => call<number>("start_manual_run", { project, stage, wanted }),
