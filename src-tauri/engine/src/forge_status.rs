@@ -359,26 +359,33 @@ pub fn build_request(
     }
 }
 
-// https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
-// POST /repos/{owner}/{repo}/statuses/{sha}, JSON {state, target_url, description, context};
-// state is one of error, failure, pending, success. Headers per
-// https://docs.github.com/en/rest/overview/resources-in-the-rest-api (Accept,
-// X-GitHub-Api-Version, a User-Agent without which requests are rejected, Bearer token).
-fn github(target: &StatusTarget, sha: &str, report: &StatusReport<'_>) -> PlannedRequest {
+/// The body GitHub documents and Gitea/Forgejo copied: `{state, target_url, description,
+/// context}` with the same four states (Gitea's extra `warning` is never sent).
+fn github_style_body(report: &StatusReport<'_>, description_max: usize) -> Map<String, Value> {
     let state = match report.state {
         RunState::Pending | RunState::Running => "pending",
         RunState::Succeeded => "success",
         RunState::Failed | RunState::RolledBack => "failure",
         RunState::Cancelled => "error",
     };
-    let (owner, name) = split_repo(&target.repo);
     let mut body = Map::new();
     body.insert("state".into(), json!(state));
     if let Some(link) = report.target_url {
         body.insert("target_url".into(), json!(link));
     }
-    put_description(&mut body, report, GITHUB_DESCRIPTION_MAX);
+    put_description(&mut body, report, description_max);
     body.insert("context".into(), json!(report.context));
+    body
+}
+
+// https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
+// POST /repos/{owner}/{repo}/statuses/{sha}, JSON {state, target_url, description, context};
+// state is one of error, failure, pending, success. Headers per
+// https://docs.github.com/en/rest/overview/resources-in-the-rest-api (Accept,
+// X-GitHub-Api-Version, a User-Agent without which requests are rejected, Bearer token).
+fn github(target: &StatusTarget, sha: &str, report: &StatusReport<'_>) -> PlannedRequest {
+    let (owner, name) = split_repo(&target.repo);
+    let body = github_style_body(report, GITHUB_DESCRIPTION_MAX);
     PlannedRequest {
         method: reqwest::Method::POST,
         url: join(&target.api_base, &["repos", owner, name, "statuses", sha]),
@@ -445,20 +452,8 @@ fn gitlab(target: &StatusTarget, sha: &str, report: &StatusReport<'_>) -> Planne
 // "Authorization: token …" per https://docs.gitea.com/development/api-usage and
 // https://forgejo.org/docs/latest/user/api-usage/.
 fn gitea(target: &StatusTarget, sha: &str, report: &StatusReport<'_>) -> PlannedRequest {
-    let state = match report.state {
-        RunState::Pending | RunState::Running => "pending",
-        RunState::Succeeded => "success",
-        RunState::Failed | RunState::RolledBack => "failure",
-        RunState::Cancelled => "error",
-    };
     let (owner, name) = split_repo(&target.repo);
-    let mut body = Map::new();
-    body.insert("state".into(), json!(state));
-    if let Some(link) = report.target_url {
-        body.insert("target_url".into(), json!(link));
-    }
-    put_description(&mut body, report, OTHER_DESCRIPTION_MAX);
-    body.insert("context".into(), json!(report.context));
+    let body = github_style_body(report, OTHER_DESCRIPTION_MAX);
     PlannedRequest {
         method: reqwest::Method::POST,
         url: join(&target.api_base, &["repos", owner, name, "statuses", sha]),
