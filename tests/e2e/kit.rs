@@ -269,3 +269,34 @@ pub fn commit_and_push(work: &Path, msg: &str) -> String {
     git(work, &["push", "-q", "origin", "HEAD:main"]);
     git(work, &["rev-parse", "HEAD"])
 }
+
+/// Waits until run `run` reaches a status `done` accepts, and returns the run with its steps.
+pub async fn wait_status(api: &Api, run: i64, done: impl Fn(&str) -> bool, timeout: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = api.get(&format!("/runs/{run}")).await;
+        if done(r["run"]["status"].as_str().unwrap()) {
+            return r;
+        }
+        assert!(start.elapsed() < timeout, "run {run} still {} after {timeout:?}: {r}", r["run"]["status"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A run status that will not change any more.
+pub fn finished(s: &str) -> bool {
+    !matches!(s, "queued" | "running")
+}
+
+/// Waits for a project's first poll (git or registry) and returns the project.
+pub async fn wait_polled(api: &Api, project: &str, timeout: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let p = api.get(&format!("/projects/{project}")).await;
+        if !p["last_poll_at"].is_null() {
+            return p;
+        }
+        assert!(start.elapsed() < timeout, "{project} was never polled: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -50,16 +50,8 @@ async fn a_push_is_noticed_within_one_interval_and_a_webhook_for_it_is_not_deplo
     assert_eq!(status, 201, "{p}");
 
     // The first poll (at once) records where the remote stands and deploys nothing.
-    let start = std::time::Instant::now();
-    loop {
-        let p = api.get("/projects/polled").await;
-        if !p["last_poll_at"].is_null() {
-            assert!(p["last_poll_error"].is_null(), "{p}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "no first poll: {p}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let p = wait_polled(&api, "polled", Duration::from_secs(5)).await;
+    assert!(p["last_poll_error"].is_null(), "{p}");
     assert!(api.get("/runs?project=polled").await.as_array().unwrap().is_empty());
 
     // A push: noticed within one interval (1 s, plus the poll's own time).

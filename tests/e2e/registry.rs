@@ -74,10 +74,7 @@ async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
         .await;
     assert_eq!(status, 201, "{p}");
     // The first look at the (empty) repository.
-    wait_for("the first registry poll", Duration::from_secs(10), || {
-        let p = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(api.get("/projects/web")));
-        (!p["last_poll_at"].is_null()).then_some(())
-    });
+    wait_polled(&api, "web", Duration::from_secs(10)).await;
 
     let dev = push(&registry, "dev-7");
     let run = wait_run_for(&api, "dev-7", Duration::from_secs(20)).await;
@@ -119,10 +116,7 @@ async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
         )
         .await;
     assert_eq!(status, 201, "{p}");
-    wait_for("the first look of the hourly project", Duration::from_secs(10), || {
-        let p = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(api.get("/projects/hooked")));
-        (!p["last_poll_at"].is_null()).then_some(())
-    });
+    wait_polled(&api, "hooked", Duration::from_secs(10)).await;
     let pushed = push(&registry, "dev-8");
     let hook = api.get("/projects/hooked/webhook").await;
     let body = serde_json::to_vec(&json!({"action": "published", "registry_package": {"name": "web", "package_version": {"version": "dev-8"}}})).unwrap();
@@ -151,19 +145,7 @@ async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
     }
 
     // The dev run pulled exactly that image onto the host.
-    let r = wait_for_status(&api, detail["run"]["id"].as_i64().unwrap()).await;
+    let r = wait_status(&api, detail["run"]["id"].as_i64().unwrap(), finished, Duration::from_secs(60)).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert_eq!(r["run"]["reason"], format!("pulled {registry}/web@{dev}"));
-}
-
-async fn wait_for_status(api: &Api, run: i64) -> Value {
-    let start = std::time::Instant::now();
-    loop {
-        let r = api.get(&format!("/runs/{run}")).await;
-        if !matches!(r["run"]["status"].as_str(), Some("queued" | "running")) {
-            return r;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "run {run} did not finish: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -69,21 +69,6 @@ async fn deploy(api: &Api, project: &str, wanted: &str) -> i64 {
     v["run_id"].as_i64().unwrap()
 }
 
-async fn wait_status(api: &Api, run: i64, done: impl Fn(&str) -> bool, timeout: Duration) -> Value {
-    let start = std::time::Instant::now();
-    loop {
-        let r = api.get(&format!("/runs/{run}")).await;
-        if done(r["run"]["status"].as_str().unwrap()) {
-            return r;
-        }
-        assert!(start.elapsed() < timeout, "run {run} still {} after {timeout:?}: {r}", r["run"]["status"]);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn finished(s: &str) -> bool {
-    !matches!(s, "queued" | "running")
-}
 
 async fn log_text(api: &Api, run: i64) -> String {
     let lines = api.get(&format!("/runs/{run}/logs")).await;
