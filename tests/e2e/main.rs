@@ -7,6 +7,7 @@ mod headless;
 mod kit;
 mod polling;
 mod registry;
+mod deploys;
 mod runs;
 mod tokens;
 mod webhooks;

@@ -38,6 +38,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/projects/{id}/poll", post(poll_now))
         .route("/projects/{id}/stages/{stage}/runs", post(start_run))
         .route("/projects/{id}/secrets/{name}", put(set_secret))
+        .route("/projects/{id}/stages/{stage}/releases", get(releases))
+        .route("/projects/{id}/stages/{stage}/releases/{number}/rollback", post(rollback))
+        .route("/projects/{id}/stages/{stage}/promote", post(promote))
+        .route("/promotions", get(promotions))
         .route("/deliveries", get(deliveries))
         .route("/runs", get(runs))
         .route("/runs/{id}", get(run_detail))
@@ -134,6 +138,30 @@ pub struct RunStarted {
 async fn start_run(State(engine): State<Engine>, Path((id, stage)): Path<(String, String)>, Json(b): Json<StartRun>) -> Result<(StatusCode, Json<RunStarted>), ApiFailure> {
     let run_id = engine.start_manual_run(&id, &stage, &b.wanted).await?;
     Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id })))
+}
+
+async fn releases(State(engine): State<Engine>, Path((id, stage)): Path<(String, String)>) -> Result<Json<Vec<crate::deploy::releases::Release>>, ApiFailure> {
+    Ok(Json(engine.releases(&id, &stage).await?))
+}
+
+async fn rollback(State(engine): State<Engine>, Path((id, stage, number)): Path<(String, String, i64)>) -> Result<(StatusCode, Json<RunStarted>), ApiFailure> {
+    let run_id = engine.rollback(&id, &stage, number).await?;
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id })))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct PromoteBody {
+    #[serde(default)]
+    confirm: bool,
+}
+
+async fn promote(State(engine): State<Engine>, Path((id, stage)): Path<(String, String)>, body: Option<Json<PromoteBody>>) -> Result<(StatusCode, Json<RunStarted>), ApiFailure> {
+    let run_id = engine.promote(&id, &stage, body.map(|b| b.0).unwrap_or_default().confirm).await?;
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id })))
+}
+
+async fn promotions(State(engine): State<Engine>) -> Result<Json<Vec<crate::deploy::releases::PendingPromotion>>, ApiFailure> {
+    Ok(Json(engine.pending_promotions().await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +269,7 @@ impl IntoResponse for ApiFailure {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorCode::ConfirmationRequired => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -547,7 +547,7 @@ fn missing_image(e: ExecError, image: &str) -> ExecError {
 
 /// Force-removes a container, killing it if it runs; absence is fine, failures are only
 /// logged because this runs on the way out of an operation that already has its result.
-async fn remove_container(docker: &Docker, name: &str) {
+pub(crate) async fn remove_container(docker: &Docker, name: &str) {
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
     match tokio::time::timeout(
         CLEANUP_TIMEOUT,
@@ -576,7 +576,7 @@ fn volume_mount(volume: &str, target: &str) -> Mount {
     }
 }
 
-fn status(e: &BollardError) -> Option<u16> {
+pub(crate) fn status(e: &BollardError) -> Option<u16> {
     match e {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
@@ -588,7 +588,7 @@ fn docker_error(what: &str, e: &BollardError) -> ExecError {
 }
 
 /// The daemon's own message when there is one, else the error and its causes.
-fn describe(e: &BollardError) -> String {
+pub(crate) fn describe(e: &BollardError) -> String {
     if let BollardError::DockerResponseServerError { message, .. } = e {
         return message.trim().to_string();
     }

@@ -63,6 +63,8 @@ pub enum EngineEvent {
         project_id: Option<String>,
         outcome: Outcome,
     },
+    /// A stage got a new live release (deploy, rollback or promotion).
+    ReleaseChanged { project_id: String, stage: String },
     ShuttingDown,
 }
 
@@ -133,6 +135,8 @@ struct Inner {
     runner_wake: tokio::sync::Notify,
     /// Projects as the webhook route needs them (rules, forge), dropped on every change.
     project_cache: Mutex<std::collections::HashMap<String, Arc<Project>>>,
+    /// What the edge routes, per stage; every change is one ordered reload.
+    routes: crate::deploy::Routes,
 }
 
 impl Engine {
@@ -175,6 +179,7 @@ impl Engine {
                 intake: intake_tx,
                 hook_secrets: Mutex::new(Default::default()),
                 project_cache: Mutex::new(Default::default()),
+                routes: crate::deploy::Routes::default(),
                 logs,
                 cancels: Mutex::new(Default::default()),
                 runner_wake: tokio::sync::Notify::new(),
@@ -242,6 +247,10 @@ impl Engine {
         &self.inner.instance_id
     }
 
+    pub(crate) fn routes(&self) -> &crate::deploy::Routes {
+        &self.inner.routes
+    }
+
     pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }
@@ -258,7 +267,7 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
-    fn emit(&self, event: EngineEvent) {
+    pub(crate) fn emit(&self, event: EngineEvent) {
         // No subscriber is fine: nobody is watching.
         let _ = self.inner.events.send(event);
     }

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     Git,
     Io,
     Internal,
+    /// The action needs the operator's explicit confirmation (promote to a `confirm` stage).
+    ConfirmationRequired,
 }
 
 /// The one shape every error takes on the wire: `{code, message}`.

@@ -13,6 +13,7 @@ pub mod bindings;
 pub mod client;
 pub mod commit_status;
 pub mod config;
+pub mod deploy;
 pub mod docker;
 pub mod docker_exec;
 pub mod engine;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use ts_rs::TS;
 
+use crate::deploy::config::{DeployConfig, Rollout};
 use crate::store::{now_ms, Store};
 use crate::{Error, ErrorCode, Result};
 
@@ -90,6 +91,8 @@ pub struct Stage {
     pub promote_from: Option<String>,
     pub confirm: bool,
     pub strategy: Strategy,
+    /// Drain and verification windows, rolling batches, canary share, host name, retention.
+    pub rollout: Rollout,
 }
 
 impl Default for Stage {
@@ -104,6 +107,7 @@ impl Default for Stage {
             promote_from: None,
             confirm: false,
             strategy: Strategy::default(),
+            rollout: Rollout::default(),
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct Project {
     pub image_repo: Option<String>,
     /// Name of the keychain entry (`registry:<name>`) with the registry's `user:password`.
     pub registry_account: Option<String>,
+    /// What runs after a successful build: None for projects that only build.
+    pub deploy: Option<DeployConfig>,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number | null")]
@@ -149,6 +155,8 @@ pub struct NewProject {
     pub image_repo: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployConfig>,
 }
 
 pub fn slug(name: &str) -> String {
@@ -186,6 +194,12 @@ fn validate(p: &NewProject) -> Result<()> {
             return Err(invalid(format!("stages: stage {:?} appears twice", s.name)));
         }
     }
+    if let Some(d) = &p.deploy {
+        crate::deploy::config::validate(d)?;
+    }
+    for s in &p.stages {
+        crate::deploy::config::validate_rollout(&s.name, &s.rollout)?;
+    }
     for s in &p.stages {
         if let Some(from) = &s.promote_from {
             if !p.stages.iter().any(|o| &o.name == from) || from == &s.name {
@@ -194,6 +208,10 @@ fn validate(p: &NewProject) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn deploy_json(d: &Option<DeployConfig>) -> Option<String> {
+    d.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default())
 }
 
 pub fn stage_id(project_id: &str, stage: &str) -> String {
@@ -209,7 +227,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     let now = now_ms();
     let mut tx = store.write_tx().await?;
     let inserted = sqlx::query(
-        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, image_repo, registry_account, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, image_repo, registry_account, deploy_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(new.name.trim())
@@ -219,6 +237,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     .bind(new.poll_interval_secs.map(i64::from))
     .bind(&new.image_repo)
     .bind(&new.registry_account)
+    .bind(deploy_json(&new.deploy))
     .bind(now)
     .bind(now)
     .execute(&mut *tx)
@@ -239,11 +258,11 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
 /// Inserts a stage, or updates the one of that name in place (its runs and releases stay).
 async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Stage) -> Result<()> {
     sqlx::query(
-        "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (project_id, name) DO UPDATE SET branch_patterns = excluded.branch_patterns, tag_patterns = excluded.tag_patterns, \
          pr_events = excluded.pr_events, auto_deploy = excluded.auto_deploy, productive = excluded.productive, \
-         promote_from = excluded.promote_from, confirm = excluded.confirm, strategy = excluded.strategy",
+         promote_from = excluded.promote_from, confirm = excluded.confirm, strategy = excluded.strategy, config_json = excluded.config_json",
     )
     .bind(stage_id(project_id, &s.name))
     .bind(project_id)
@@ -256,6 +275,7 @@ async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Sta
     .bind(&s.promote_from)
     .bind(s.confirm)
     .bind(s.strategy.as_str())
+    .bind(serde_json::to_string(&s.rollout).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -273,6 +293,7 @@ pub fn to_yaml(p: &Project) -> String {
         stages: p.stages.clone(),
         image_repo: p.image_repo.clone(),
         registry_account: p.registry_account.clone(),
+        deploy: p.deploy.clone(),
     };
     serde_yaml::to_string(&spec).unwrap_or_default()
 }
@@ -291,7 +312,7 @@ pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Ve
     };
     validate(&spec)?;
     let mut tx = store.write_tx().await?;
-    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, deploy_json = ?, updated_at = ? WHERE id = ?")
         .bind(spec.name.trim())
         .bind(spec.repo_url.trim())
         .bind(spec.forge.as_str())
@@ -299,6 +320,7 @@ pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Ve
         .bind(spec.poll_interval_secs.map(i64::from))
         .bind(&spec.image_repo)
         .bind(&spec.registry_account)
+        .bind(deploy_json(&spec.deploy))
         .bind(now_ms())
         .bind(&id)
         .execute(&mut *tx)
@@ -355,7 +377,7 @@ pub async fn set_poll_result(store: &Store, id: &str, error: Option<&str>) -> Re
     Ok(())
 }
 
-const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, image_repo, registry_account, created_at, last_poll_at, last_poll_error FROM projects";
+const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, image_repo, registry_account, deploy_json, created_at, last_poll_at, last_poll_error FROM projects";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
     Project {
@@ -369,6 +391,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
         stages: vec![],
         image_repo: r.get("image_repo"),
         registry_account: r.get("registry_account"),
+        deploy: r.get::<Option<&str>, _>("deploy_json").and_then(|j| serde_json::from_str(j).ok()),
         created_at: r.get("created_at"),
         last_poll_at: r.get("last_poll_at"),
         last_poll_error: r.get("last_poll_error"),
@@ -377,7 +400,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
 
 async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
     let rows = sqlx::query(
-        "SELECT name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy FROM stages WHERE project_id = ? ORDER BY rowid",
+        "SELECT name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json FROM stages WHERE project_id = ? ORDER BY rowid",
     )
     .bind(&p.id)
     .fetch_all(store.pool())
@@ -394,6 +417,7 @@ async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
             promote_from: r.get("promote_from"),
             confirm: r.get("confirm"),
             strategy: Strategy::parse(r.get::<&str, _>("strategy")),
+            rollout: serde_json::from_str(r.get("config_json")).unwrap_or_default(),
         })
         .collect();
     Ok(p)

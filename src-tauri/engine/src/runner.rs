@@ -47,13 +47,18 @@ pub async fn recover(engine: &Engine) -> Result<()> {
     if let Ok(docker) = crate::docker::connect_negotiated(&engine.config().docker_host).await {
         remove_leftovers(&docker, engine.instance_id()).await;
     }
+    if let Err(e) = crate::deploy::reconcile(engine).await {
+        tracing::warn!("could not reconcile deployed containers: {e}");
+    }
     Ok(())
 }
 
 async fn remove_leftovers(docker: &Docker, instance: &str) {
     use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder};
+    // Step containers and workspaces only (they carry the run label); deployed containers and
+    // the edge are the deploy engine's to reconcile.
     let mine = format!("{INSTANCE_LABEL}={instance}");
-    let filters = HashMap::from([("label", vec![mine.as_str()])]);
+    let filters = HashMap::from([("label", vec![mine.as_str(), RUN_LABEL])]);
     let containers = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
     for c in containers {
         if let Some(id) = c.id {
@@ -111,22 +116,22 @@ async fn claim_next(store: &Store) -> Result<Option<i64>> {
     .await?)
 }
 
-struct Ctx<'a> {
-    engine: &'a Engine,
-    run_id: i64,
-    cancel: watch::Receiver<bool>,
+pub(crate) struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub run_id: i64,
+    pub cancel: watch::Receiver<bool>,
 }
 
 impl Ctx<'_> {
-    async fn log(&self, step: Option<i64>, text: impl Into<String>) {
+    pub(crate) async fn log(&self, step: Option<i64>, text: impl Into<String>) {
         self.engine.logs().push(self.run_id, step, "system", text.into()).await;
     }
 }
 
 /// The end of a run: its status and the reason shown everywhere.
-struct Ending {
-    status: &'static str,
-    reason: String,
+pub(crate) struct Ending {
+    pub status: &'static str,
+    pub reason: String,
 }
 
 async fn execute(engine: &Engine, run_id: i64) {
@@ -160,7 +165,7 @@ async fn execute(engine: &Engine, run_id: i64) {
     engine.logs().flush().await;
 }
 
-async fn add_step(store: &Store, run_id: i64, position: i64, name: &str, kind: &str) -> Result<i64> {
+pub(crate) async fn add_step(store: &Store, run_id: i64, position: i64, name: &str, kind: &str) -> Result<i64> {
     Ok(sqlx::query_scalar("INSERT INTO run_steps (run_id, position, name, kind, status) VALUES (?, ?, ?, ?, 'pending') RETURNING id")
         .bind(run_id)
         .bind(position)
@@ -170,12 +175,12 @@ async fn add_step(store: &Store, run_id: i64, position: i64, name: &str, kind: &
         .await?)
 }
 
-async fn start_step(store: &Store, step: i64) -> Result<()> {
+pub(crate) async fn start_step(store: &Store, step: i64) -> Result<()> {
     sqlx::query("UPDATE run_steps SET status = 'running', started_at = ? WHERE id = ?").bind(now_ms()).bind(step).execute(store.pool()).await?;
     Ok(())
 }
 
-async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
+pub(crate) async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ?")
         .bind(status)
         .bind(exit_code)
@@ -190,13 +195,16 @@ async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>
 async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     let engine = ctx.engine;
     let store = engine.store();
-    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
+    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, r.release_id, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
         .bind(ctx.run_id)
         .fetch_one(store.pool())
         .await?;
     let (project_id, commit, digest, git_ref, trigger, stage): (String, Option<String>, Option<String>, Option<String>, String, String) =
         (row.get("project_id"), row.get("commit_sha"), row.get("image_digest"), row.get("ref_name"), row.get("trigger"), row.get("stage"));
     let project = engine.project(&project_id).await?;
+    if let Some(release) = row.get::<Option<i64>, _>("release_id") {
+        return redeploy(ctx, &project, &stage, release, &trigger).await;
+    }
     let Some(commit) = commit else {
         return match digest {
             Some(digest) => pull_image(ctx, &project, &digest).await,
@@ -339,7 +347,10 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
         Ok(image) => {
             end_step(store, id, "succeeded", None, Some(&image)).await?;
             sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?").bind(&image).bind(ctx.run_id).execute(store.pool()).await?;
-            Ok(Ending { status: "succeeded", reason: format!("built {tag} ({image})") })
+            match deploy_target(project, stage, &image, Some(commit)) {
+                Some(target) => crate::deploy::run(ctx, target, pipeline.steps.len() as i64 + 3).await,
+                None => Ok(Ending { status: "succeeded", reason: format!("built {tag} ({image})") }),
+            }
         }
         Err(e) => step_error(ctx, id, "build image", e, &tail).await,
     }
@@ -375,7 +386,55 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
         }
     }
     end_step(store, step, "succeeded", None, Some(&reference)).await?;
-    Ok(Ending { status: "succeeded", reason: format!("pulled {reference}") })
+    let stage: String = sqlx::query_scalar("SELECT s.name FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?").bind(ctx.run_id).fetch_one(store.pool()).await?;
+    match deploy_target(project, &stage, &reference, None) {
+        Some(target) => crate::deploy::run(ctx, target, 2).await,
+        None => Ok(Ending { status: "succeeded", reason: format!("pulled {reference}") }),
+    }
+}
+
+/// What a run deploys after its build or pull: nothing for projects without `deploy`.
+fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Option<&str>) -> Option<crate::deploy::Target<'a>> {
+    let deploy = project.deploy.clone()?;
+    let stage = project.stages.iter().find(|s| s.name == stage)?;
+    Some(crate::deploy::Target {
+        project,
+        stage,
+        image: image.to_string(),
+        commit: commit.map(str::to_string),
+        config: crate::deploy::releases::ReleaseConfig { deploy, strategy: stage.strategy, rollout: stage.rollout.clone() },
+        promoted_from: None,
+        rollback: false,
+    })
+}
+
+/// A rollback (the release exactly as it was) or a promotion (the source stage's release,
+/// rolled out with this stage's strategy): no fetch, no build.
+async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64, trigger: &str) -> Result<Ending> {
+    let release = crate::deploy::releases::get(ctx.engine.store(), release_id).await?;
+    let Some(stage) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let rollback = trigger == "rollback";
+    ctx.log(None, format!("run {}: {trigger} of {}/{} to release {} of {} ({})", ctx.run_id, project.id, stage.name, release.number, release.stage, release.commit_sha.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("image"))).await;
+    if release.status == "pruned" {
+        return Ok(Ending { status: "failed", reason: format!("release {} of {} was pruned: its image is gone", release.number, release.stage) });
+    }
+    let config = if rollback {
+        release.config.clone()
+    } else {
+        crate::deploy::releases::ReleaseConfig { deploy: release.config.deploy.clone(), strategy: stage.strategy, rollout: stage.rollout.clone() }
+    };
+    let target = crate::deploy::Target {
+        project,
+        stage,
+        image: release.image.clone(),
+        commit: release.commit_sha.clone(),
+        config,
+        promoted_from: if rollback { None } else { Some(release.id) },
+        rollback,
+    };
+    crate::deploy::run(ctx, target, 1).await
 }
 
 /// Runs `f` with a line callback that masks secrets and feeds the run's log in order, and
@@ -423,7 +482,7 @@ async fn step_error(ctx: &Ctx<'_>, step: i64, name: &str, e: ExecError, tail: &[
     }
 }
 
-async fn fail_step(ctx: &Ctx<'_>, step: i64, name: &str, exit: Option<i64>, why: &str, tail: &[String]) -> Result<Ending> {
+pub(crate) async fn fail_step(ctx: &Ctx<'_>, step: i64, name: &str, exit: Option<i64>, why: &str, tail: &[String]) -> Result<Ending> {
     end_step(ctx.engine.store(), step, "failed", exit, Some(why)).await?;
     ctx.log(Some(step), format!("step {name} failed: {why}")).await;
     let mut reason = format!("step {name} failed: {why}");

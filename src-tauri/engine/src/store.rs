@@ -56,7 +56,42 @@ impl Store {
                 ErrorCode::Store,
                 format!("could not migrate the store at {}: {other}", self.path.display()),
             ),
-        })
+        })?;
+        self.allow_rolled_back().await
+    }
+
+    /// Rebuilds `runs` so its status CHECK allows `rolled_back` (SQLite cannot alter a CHECK).
+    /// The documented 12-step rebuild drops the old table, which with foreign keys on would
+    /// cascade into run_steps and log_lines; sqlx runs every migration inside a transaction,
+    /// where the foreign_keys pragma is a no-op, so this runs here, once, on its own connection.
+    async fn allow_rolled_back(&self) -> Result<()> {
+        let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetch_one(&self.pool).await?;
+        if sql.contains("'rolled_back'") {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+        let rebuilt = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let new_sql = sql.replacen("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replacen("'interrupted')", "'interrupted', 'rolled_back')", 1);
+            sqlx::query(&new_sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO runs_new SELECT * FROM runs").execute(&mut *tx).await?;
+            sqlx::query("DROP TABLE runs").execute(&mut *tx).await?;
+            sqlx::query("ALTER TABLE runs_new RENAME TO runs").execute(&mut *tx).await?;
+            for index in [
+                "CREATE INDEX runs_stage_status ON runs (stage_id, status)",
+                "CREATE INDEX runs_queued ON runs (queued_at DESC)",
+                "CREATE INDEX runs_stage_commit ON runs (stage_id, commit_sha)",
+                "CREATE INDEX runs_delivery ON runs (delivery_id)",
+            ] {
+                sqlx::query(index).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        rebuilt?;
+        Ok(())
     }
 
     /// The newest migration applied to this file, or None for a fresh file.

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:
 // the engine's `bindings` test fails when this file is stale.
 
-export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal";
+export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required";
 
 export type ApiError = { code: ErrorCode, message: string, };
 
@@ -37,7 +37,7 @@ listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean
  */
 runs_held: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
 
@@ -67,6 +67,108 @@ export type Forge = "github" | "gitlab" | "gitea" | "forgejo" | "bitbucket" | "g
 
 export type Strategy = "recreate" | "blue-green" | "rolling" | "canary";
 
+export type DeployConfig = { 
+/**
+ * The container port that serves HTTP; the edge routes the stage's host name to it.
+ * None: a worker with no traffic (deployed, health-gated, never routed).
+ */
+port: number | null, env: { [key in string]?: string }, 
+/**
+ * Names of project secrets (keychain) passed as env; a release records only the names.
+ */
+secrets: Array<string>, 
+/**
+ * Overrides the image's command.
+ */
+command: Array<string> | null, health: Health, 
+/**
+ * Containers per release (the rolling strategy replaces them in batches).
+ */
+replicas: number, 
+/**
+ * Shell commands run in a new container after traffic reached it; one failing fails the
+ * deploy and switches traffic back.
+ */
+post_deploy: Array<string>, };
+
+export type HealthKind = "http" | "tcp" | "docker" | "none";
+
+export type Health = { kind: HealthKind, path: string, 
+/**
+ * Accepted status codes, e.g. `200-399` or `200`.
+ */
+expect: string, timeout_ms: number, interval_ms: number, 
+/**
+ * Consecutive failures that count as unhealthy (after the start period).
+ */
+retries: number, 
+/**
+ * Failures during this time after start don't count.
+ */
+start_period_ms: number, };
+
+export type Rollout = { 
+/**
+ * Host name label under the domain; default `stage-{stage}-{project}`.
+ */
+subdomain: string | null, 
+/**
+ * How long the old release keeps finishing in-flight requests after the switch.
+ */
+drain_secs: number, 
+/**
+ * How long health keeps being checked after the switch; failing inside it switches back.
+ */
+verify_secs: number, 
+/**
+ * Rolling: replicas replaced per batch.
+ */
+batch_size: number, 
+/**
+ * Canary: share of requests the new release gets while on trial.
+ */
+canary_percent: number, 
+/**
+ * Canary: how long the trial lasts before promotion to 100 %.
+ */
+canary_secs: number, 
+/**
+ * Releases whose images are kept for rollback.
+ */
+keep_releases: number, };
+
+export type ReleaseConfig = { deploy: DeployConfig, strategy: Strategy, rollout: Rollout, };
+
+export type Release = { id: number, project_id: string, stage: string, number: number, run_id: number | null, commit_sha: string | null, 
+/**
+ * What the containers run: an image id for images built here, `repo@sha256:…` for pulled ones.
+ */
+image: string, 
+/**
+ * Digest of every service's image, by service name.
+ */
+digests: { [key in string]?: string }, config: ReleaseConfig, 
+/**
+ * live, retired, rolled_back (replaced by a rollback) or pruned (image removed).
+ */
+status: string, 
+/**
+ * The release of another stage this one was promoted from.
+ */
+promoted_from: number | null, created_at: number, };
+
+export type CommitLine = { sha: string, subject: string, author: string, };
+
+export type PendingPromotion = { project_id: string, stage: string, from_stage: string, from_release: Release, 
+/**
+ * What the target runs now (None before its first release).
+ */
+current: Release | null, 
+/**
+ * Commits between the two, newest first (empty when they can't be told).
+ */
+commits: Array<CommitLine>, };
+
 export type Stage = { name: string, 
 /**
  * Branches whose pushes deploy here; default `["main"]`.
@@ -83,7 +185,11 @@ pr_events: boolean,
 /**
  * Off: matching pushes are recorded and wait for a manual deploy.
  */
-auto_deploy: boolean, productive: boolean, promote_from: string | null, confirm: boolean, strategy: Strategy, };
+auto_deploy: boolean, productive: boolean, promote_from: string | null, confirm: boolean, strategy: Strategy, 
+/**
+ * Drain and verification windows, rolling batches, canary share, host name, retention.
+ */
+rollout: Rollout, };
 
 export type Project = { 
 /**
@@ -105,13 +211,17 @@ image_repo: string | null,
 /**
  * Name of the keychain entry (`registry:<name>`) with the registry's `user:password`.
  */
-registry_account: string | null, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
+registry_account: string | null, 
+/**
+ * What runs after a successful build: None for projects that only build.
+ */
+deploy: DeployConfig | null, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
 
 export type NewProject = { name: string, repo_url: string, forge: Forge, token_ref: string | null, poll_interval_secs: number | null, 
 /**
  * Default: one `dev` stage fed by `main`.
  */
-stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, };
+stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, deploy?: DeployConfig | null, };
 
 export type Outcome = "queued" | "ignored" | "duplicate" | "rejected";
 

@@ -1,0 +1,214 @@
+//! The edge: one Caddy container per Docker host, on a network of Slipway's, that routes each
+//! stage's host name to the containers of its live release. It is configured only through the
+//! Docker API (upload the Caddyfile, exec `caddy reload`), so a remote host over SSH works the
+//! same, and a reload is graceful: in-flight requests finish on the old upstreams.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use bollard::Docker;
+use tokio::sync::Mutex;
+
+use super::exec;
+use crate::store::Store;
+
+pub const ROLE_LABEL: &str = "dev.slipway.role";
+const CADDYFILE_DIR: &str = "/etc/caddy";
+
+/// Where the edge listens and what it runs. Each can be set in the environment (tests run many
+/// engines side by side) or in the store's settings (the Settings view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeSettings {
+    pub image: String,
+    /// Host port published for HTTP; `stage-dev-web.localhost:<port>` works in a browser.
+    pub http_port: u16,
+    /// Host names are `<subdomain>.<domain>`.
+    pub domain: String,
+}
+
+pub async fn settings(store: &Store) -> EdgeSettings {
+    async fn get(store: &Store, env: &str, key: &str) -> Option<String> {
+        match std::env::var(env) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ => store.setting(key).await.ok().flatten(),
+        }
+    }
+    EdgeSettings {
+        image: get(store, "SLIPWAY_EDGE_IMAGE", "edge.image").await.unwrap_or_else(|| "caddy:2-alpine".into()),
+        http_port: get(store, "SLIPWAY_EDGE_PORT", "edge.http_port").await.and_then(|p| p.parse().ok()).unwrap_or(8080),
+        domain: get(store, "SLIPWAY_DOMAIN", "edge.domain").await.unwrap_or_else(|| "localhost".into()),
+    }
+}
+
+pub fn container_name(instance: &str) -> String {
+    format!("slipway-edge-{instance}")
+}
+
+pub fn network_name(instance: &str) -> String {
+    format!("slipway-{instance}")
+}
+
+/// Where one stage's traffic goes: `name:port` upstreams with their weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub host: String,
+    pub upstreams: Vec<(String, u32)>,
+}
+
+/// The routes the edge serves, stage id → route, and the lock that makes every change to them
+/// (from runs of different stages at once) a whole, ordered reload.
+#[derive(Default)]
+pub struct Routes {
+    table: Mutex<BTreeMap<String, Route>>,
+}
+
+impl Routes {
+    /// Sets (or with None removes) a stage's route and reloads the edge with the whole table.
+    /// On failure the table keeps its old entry, so it still says what the edge serves.
+    pub async fn set(&self, docker: &Docker, instance: &str, stage_id: &str, route: Option<Route>) -> Result<(), String> {
+        let mut table = self.table.lock().await;
+        let mut next = table.clone();
+        match route {
+            Some(r) => next.insert(stage_id.to_string(), r),
+            None => next.remove(stage_id),
+        };
+        reload(docker, instance, &next).await?;
+        *table = next;
+        Ok(())
+    }
+
+    /// Replaces the whole table (at start, from the live releases) and reloads.
+    pub async fn replace(&self, docker: &Docker, instance: &str, routes: BTreeMap<String, Route>) -> Result<(), String> {
+        let mut table = self.table.lock().await;
+        reload(docker, instance, &routes).await?;
+        *table = routes;
+        Ok(())
+    }
+
+    pub async fn get(&self, stage_id: &str) -> Option<Route> {
+        self.table.lock().await.get(stage_id).cloned()
+    }
+}
+
+/// The Caddyfile for `routes`. Retries on a refused connection cover an upstream that has just
+/// stopped; the 404 names the host so a typo in a URL is obvious.
+pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
+    let mut out = String::from("{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}\n\n:80 {\n");
+    for (i, (stage, r)) in routes.iter().enumerate() {
+        if r.upstreams.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = r.upstreams.iter().map(|(u, _)| u.as_str()).collect();
+        let weights: Vec<u32> = r.upstreams.iter().map(|(_, w)| *w).collect();
+        let policy = if weights.iter().all(|w| *w == weights[0]) {
+            "round_robin".to_string()
+        } else {
+            format!("weighted_round_robin {}", weights.iter().map(u32::to_string).collect::<Vec<_>>().join(" "))
+        };
+        out.push_str(&format!("\t# {stage}\n\t@r{i} host {}\n\thandle @r{i} {{\n", r.host));
+        out.push_str(&format!("\t\treverse_proxy {} {{\n\t\t\tlb_policy {policy}\n\t\t\tlb_retries 5\n\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 100ms\n\t\t\tfail_duration 2s\n\t\t}}\n\t}}\n", names.join(" ")));
+    }
+    out.push_str("\thandle {\n\t\trespond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n");
+    out
+}
+
+async fn reload(docker: &Docker, instance: &str, routes: &BTreeMap<String, Route>) -> Result<(), String> {
+    let name = container_name(instance);
+    upload_caddyfile(docker, &name, &caddyfile(routes)).await?;
+    let out = exec::run(docker, &name, &["caddy", "reload", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile", "--force"], Duration::from_secs(30)).await?;
+    if out.code != 0 {
+        return Err(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim()));
+    }
+    Ok(())
+}
+
+async fn upload_caddyfile(docker: &Docker, container: &str, text: &str) -> Result<(), String> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "Caddyfile", text.as_bytes()).map_err(|e| e.to_string())?;
+    let bytes = tar.into_inner().map_err(|e| e.to_string())?;
+    let options = UploadToContainerOptionsBuilder::default().path(CADDYFILE_DIR).build();
+    exec::bounded("uploading the edge's Caddyfile", docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into()))).await
+}
+
+/// Makes sure the network and a running edge exist. An existing edge is reused as it is (a
+/// deploy never restarts it); a stopped one is started.
+pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) -> Result<(), String> {
+    let network = network_name(instance);
+    if docker.inspect_network(&network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_err() {
+        let labels = HashMap::from([(crate::runner::INSTANCE_LABEL.to_string(), instance.to_string())]);
+        let req = NetworkCreateRequest { name: network.clone(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() };
+        if let Err(e) = docker.create_network(req).await {
+            let text = crate::docker_exec::describe(&e);
+            if !text.contains("already exists") {
+                return Err(format!("creating network {network}: {text}"));
+            }
+        }
+    }
+    let name = container_name(instance);
+    match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
+        Ok(c) => {
+            if c.state.and_then(|s| s.running) != Some(true) {
+                exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+            }
+            return Ok(());
+        }
+        Err(e) if crate::docker_exec::status(&e) == Some(404) => {}
+        Err(e) => return Err(format!("looking up the edge {name}: {}", crate::docker_exec::describe(&e))),
+    }
+    let labels = HashMap::from([(crate::runner::INSTANCE_LABEL.to_string(), instance.to_string()), (ROLE_LABEL.to_string(), "edge".to_string())]);
+    let ports = HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
+    let body = ContainerCreateBody {
+        image: Some(settings.image.clone()),
+        cmd: Some(["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"].map(String::from).to_vec()),
+        env: Some(vec!["XDG_CONFIG_HOME=/config".into(), "XDG_DATA_HOME=/data".into()]),
+        labels: Some(labels),
+        exposed_ports: Some(vec!["80/tcp".to_string()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(ports),
+            restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
+            network_mode: Some(network.clone()),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network.clone(), EndpointSettings::default())])) }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    exec::bounded(&format!("creating the edge from image {}", settings.image), docker.create_container(Some(options), body)).await?;
+    // The configuration goes in before the first start, so the edge never serves Caddy's default.
+    upload_caddyfile(docker, &name, &caddyfile(&BTreeMap::new())).await?;
+    exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+    // Caddy takes a moment to open its admin endpoint; the first reload needs it.
+    for _ in 0..50 {
+        if exec::run(docker, &name, &["caddy", "version"], Duration::from_secs(5)).await.map(|o| o.code == 0).unwrap_or(false)
+            && reload(docker, instance, &BTreeMap::new()).await.is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("the edge {name} started but its admin endpoint never answered"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caddyfile_routes_by_host_with_weights() {
+        let mut routes = BTreeMap::new();
+        routes.insert("web:dev".to_string(), Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)] });
+        routes.insert("web:prod".to_string(), Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)] });
+        let text = caddyfile(&routes);
+        assert!(text.contains("@r0 host stage-dev-web.localhost"), "{text}");
+        assert!(text.contains("reverse_proxy a:80 b:80 {\n\t\t\tlb_policy weighted_round_robin 90 10"), "{text}");
+        assert!(text.contains("@r1 host launcher.localhost"), "{text}");
+        assert!(text.contains("reverse_proxy c:80 {\n\t\t\tlb_policy round_robin"), "{text}");
+        assert!(text.ends_with("respond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n"));
+    }
+}
