@@ -62,3 +62,38 @@ async fn a_store_from_a_newer_slipway_is_refused() {
     assert!(msg.contains(&format!("schema version {newer}")), "{msg}");
     assert!(msg.contains("newer Slipway"), "{msg}");
 }
+
+/// A store from before deploys (migrations 1–3) keeps every run, step and log line when `runs`
+/// is rebuilt to allow the `rolled_back` status.
+#[tokio::test]
+async fn upgrading_a_pre_deploy_store_keeps_runs_steps_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slipway.db");
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).foreign_keys(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        let mut old = sqlx::migrate!("./migrations");
+        old.migrations = std::borrow::Cow::Owned(old.migrations.iter().filter(|m| m.version <= 3).cloned().collect());
+        old.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO projects (id, name, repo_url, forge, created_at, updated_at) VALUES ('p', 'p', 'x', 'git', 0, 0)",
+            "INSERT INTO stages (id, project_id, name) VALUES ('p:dev', 'p', 'dev')",
+            "INSERT INTO runs (id, project_id, stage_id, trigger, status, queued_at) VALUES (7, 'p', 'p:dev', 'manual', 'failed', 1)",
+            "INSERT INTO run_steps (run_id, position, name, kind, status) VALUES (7, 1, 'fetch', 'fetch', 'failed')",
+            "INSERT INTO log_lines (run_id, seq, stream, ts, line) VALUES (7, 1, 'system', 1, 'kept')",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    let counts: (i64, i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM run_steps), (SELECT COUNT(*) FROM log_lines)").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(counts, (1, 1, 1));
+    sqlx::query("UPDATE runs SET status = 'rolled_back' WHERE id = 7").execute(store.pool()).await.unwrap();
+    // Foreign keys still hold and still cascade.
+    sqlx::query("DELETE FROM runs WHERE id = 7").execute(store.pool()).await.unwrap();
+    let (steps,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM run_steps").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(steps, 0);
+    let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(fk, 1);
+}
