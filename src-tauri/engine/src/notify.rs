@@ -41,6 +41,8 @@ pub enum NoticeKind {
     Recovered,
     /// A release waits for the operator to confirm its promotion.
     AwaitingPromotion,
+    /// Sent on request, to check a channel.
+    Test,
 }
 
 impl NoticeKind {
@@ -51,6 +53,7 @@ impl NoticeKind {
             NoticeKind::RolledBack => "run.rolled_back",
             NoticeKind::Recovered => "run.recovered",
             NoticeKind::AwaitingPromotion => "promotion.pending",
+            NoticeKind::Test => "test",
         }
     }
 
@@ -61,6 +64,7 @@ impl NoticeKind {
             NoticeKind::RolledBack => "were rolled back",
             NoticeKind::Recovered => "recovered",
             NoticeKind::AwaitingPromotion => "wait for promotion",
+            NoticeKind::Test => "were tests",
         }
     }
 
@@ -71,6 +75,7 @@ impl NoticeKind {
             NoticeKind::RolledBack => 0xE67E22,
             NoticeKind::Recovered => 0x57F287,
             NoticeKind::AwaitingPromotion => 0xFEE75C,
+            NoticeKind::Test => 0x99AAB5,
         }
     }
 
@@ -80,6 +85,7 @@ impl NoticeKind {
             NoticeKind::RolledBack => ":leftwards_arrow_with_hook:",
             NoticeKind::Recovered => ":white_check_mark:",
             NoticeKind::AwaitingPromotion => ":hourglass_flowing_sand:",
+            NoticeKind::Test => ":bell:",
         }
     }
 }
@@ -398,6 +404,7 @@ pub fn run_notice(kind: NoticeKind, project_name: &str, project: &str, stage: &s
         (NoticeKind::RolledBack, _) => "was rolled back".to_string(),
         (NoticeKind::Recovered, _) => "succeeded again".to_string(),
         (NoticeKind::AwaitingPromotion, _) => "waits for promotion".to_string(),
+        (NoticeKind::Test, _) => "is a test".to_string(),
     };
     let title = format!("{project_name}/{stage}: run #{run_id} {what}");
     let mut body = String::new();
@@ -629,7 +636,9 @@ pub async fn run(engine: Engine, mut events: broadcast::Receiver<EngineEvent>) {
     }
 }
 
-async fn run_changed(engine: &Engine, run_id: i64) -> Result<()> {
+/// Looks at run `run_id` and announces what it means, once per outcome; returns the notice sent,
+/// if any. The notification task calls it on every run change.
+pub async fn run_changed(engine: &Engine, run_id: i64) -> Result<Option<Notice>> {
     let store = engine.store();
     let Some(row) = sqlx::query(
         "SELECT r.project_id, r.stage_id, r.status, r.trigger, r.commit_sha, r.reason, r.finished_at, s.name AS stage \
@@ -639,12 +648,12 @@ async fn run_changed(engine: &Engine, run_id: i64) -> Result<()> {
     .fetch_optional(store.pool())
     .await?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let status: String = row.get("status");
-    let Some(finished_at) = row.get::<Option<i64>, _>("finished_at") else { return Ok(()) };
+    let Some(finished_at) = row.get::<Option<i64>, _>("finished_at") else { return Ok(None) };
     if !matches!(status.as_str(), "failed" | "interrupted" | "rolled_back" | "succeeded") {
-        return Ok(());
+        return Ok(None);
     }
     let stage_id: String = row.get("stage_id");
     let previous: Option<String> = sqlx::query_scalar(
@@ -658,9 +667,9 @@ async fn run_changed(engine: &Engine, run_id: i64) -> Result<()> {
     .fetch_optional(store.pool())
     .await?;
     let trigger: String = row.get("trigger");
-    let Some(kind) = classify(&status, &trigger, previous.as_deref()) else { return Ok(()) };
+    let Some(kind) = classify(&status, &trigger, previous.as_deref()) else { return Ok(None) };
     if !engine.notifier().first_time(run_id, kind) {
-        return Ok(());
+        return Ok(None);
     }
     let project_id: String = row.get("project_id");
     let stage: String = row.get("stage");
@@ -669,8 +678,8 @@ async fn run_changed(engine: &Engine, run_id: i64) -> Result<()> {
     let commit: Option<String> = row.get("commit_sha");
     let reason: Option<String> = row.get("reason");
     let notice = run_notice(kind, &project_name, &project_id, &stage, run_id, &status, commit.as_deref(), reason.as_deref(), url);
-    dispatch(engine, notice).await;
-    Ok(())
+    dispatch(engine, notice.clone()).await;
+    Ok(Some(notice))
 }
 
 async fn link(engine: &Engine, project: &str, stage: &str, run: Option<i64>) -> Option<String> {
@@ -748,7 +757,7 @@ mod desktop {
         n.appname("Slipway").summary(&notice.title).body(&escape(&notice.body)).icon(match notice.kind {
             NoticeKind::Failed | NoticeKind::RolledBack => "dialog-error",
             NoticeKind::Recovered => "emblem-default",
-            NoticeKind::AwaitingPromotion => "dialog-question",
+            NoticeKind::AwaitingPromotion | NoticeKind::Test => "dialog-question",
         });
         if notice.run_id.is_some() {
             // "default" is the action a click on the notification's body invokes.
@@ -813,7 +822,7 @@ async fn send_channels(engine: &Engine, notice: &Notice) {
 pub async fn test_channels(engine: &Engine, project_id: &str) -> Result<Vec<ChannelResult>> {
     let project = engine.project(project_id).await?;
     let notice = Notice {
-        kind: NoticeKind::Recovered,
+        kind: NoticeKind::Test,
         project: project.id.clone(),
         stage: project.stages.first().map(|s| s.name.clone()).unwrap_or_default(),
         run_id: None,

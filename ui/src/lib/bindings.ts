@@ -110,7 +110,7 @@ target?: string,
  */
 signed: boolean, };
 
-export type NoticeKind = "failed" | "rolled_back" | "recovered" | "awaiting_promotion";
+export type NoticeKind = "failed" | "rolled_back" | "recovered" | "awaiting_promotion" | "test";
 
 export type Notice = { kind: NoticeKind, 
 /**
