@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use slipway_engine::engine::{ImportResult, WebhookInfo};
 use slipway_engine::intake::{Delivery, RunDetail, RunSummary};
+use slipway_engine::notify::{ChannelResult, NotificationSettings, NotifyChannel};
 use slipway_engine::runlog::LogLine;
 use slipway_engine::projects::{NewProject, Project};
 use slipway_engine::{ApiError, EngineStatus, ErrorCode};
@@ -132,6 +133,30 @@ pub async fn set_runs_held(state: State<'_, AppState>, held: bool) -> Result<boo
 pub async fn export_project(state: State<'_, AppState>, id: String) -> Result<String, ApiError> {
     let engine = state.engine()?;
     guard(async move { engine.export_project(&id).await }).await
+}
+
+#[tauri::command]
+pub async fn notification_settings(state: State<'_, AppState>) -> Result<NotificationSettings, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.notification_settings().await }).await
+}
+
+#[tauri::command]
+pub async fn set_notification_settings(state: State<'_, AppState>, settings: NotificationSettings) -> Result<NotificationSettings, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.set_notification_settings(settings).await }).await
+}
+
+#[tauri::command]
+pub async fn set_project_notifications(state: State<'_, AppState>, id: String, channels: Vec<NotifyChannel>) -> Result<Project, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.set_project_notifications(&id, channels).await }).await
+}
+
+#[tauri::command]
+pub async fn test_project_notifications(state: State<'_, AppState>, id: String) -> Result<Vec<ChannelResult>, ApiError> {
+    let engine = state.engine()?;
+    guard(async move { engine.test_project_notifications(&id).await }).await
 }
 
 #[tauri::command]

@@ -23,6 +23,8 @@ impl AppState {
 
 /// Name of the Tauri event that carries [`EngineEvent`]s to the UI.
 const ENGINE_EVENT: &str = "engine-event";
+/// Tells the UI to show a run (its id): a desktop notification was clicked.
+const OPEN_RUN_EVENT: &str = "open-run";
 
 fn main() {
     let config = match Config::from_env() {
@@ -58,7 +60,11 @@ fn main() {
             commands::follow_run_log,
             commands::set_runs_held,
             commands::export_project,
-            commands::import_project
+            commands::import_project,
+            commands::notification_settings,
+            commands::set_notification_settings,
+            commands::set_project_notifications,
+            commands::test_project_notifications
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;
@@ -93,6 +99,10 @@ fn forward_events(app: AppHandle, engine: Engine) {
                 Ok(event) => {
                     if let EngineEvent::AutoDeployChanged { paused } = &event {
                         tray::show_paused(&app, *paused);
+                    }
+                    if let EngineEvent::OpenRun { run_id } = &event {
+                        show_main_window(&app);
+                        let _ = app.emit(OPEN_RUN_EVENT, *run_id);
                     }
                     let _ = app.emit(ENGINE_EVENT, &event);
                 }

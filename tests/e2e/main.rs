@@ -5,6 +5,7 @@
 mod app;
 mod headless;
 mod kit;
+mod notify;
 mod polling;
 mod registry;
 mod deploys;

@@ -15,6 +15,7 @@ use ts_rs::TS;
 
 use crate::engine::{ForgeAccount, WebhookInfo};
 use crate::intake::{Delivery, RunSummary};
+use crate::notify::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::projects::{NewProject, Project};
 use crate::{ApiError, Engine, EngineStatus, Error, ErrorCode};
 
@@ -42,6 +43,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/projects/{id}/stages/{stage}/releases/{number}/rollback", post(rollback))
         .route("/projects/{id}/stages/{stage}/promote", post(promote))
         .route("/promotions", get(promotions))
+        .route("/projects/{id}/notifications", put(set_project_notifications))
+        .route("/projects/{id}/notifications/test", post(test_project_notifications))
+        .route("/settings/notifications", get(notification_settings).put(set_notification_settings))
         .route("/deliveries", get(deliveries))
         .route("/runs", get(runs))
         .route("/runs/{id}", get(run_detail))
@@ -226,6 +230,22 @@ struct RegistryAccountBody {
 async fn save_registry_account(State(engine): State<Engine>, Path(name): Path<String>, Json(b): Json<RegistryAccountBody>) -> Result<StatusCode, ApiFailure> {
     engine.save_registry_account(&name, &b.username, &b.password).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_project_notifications(State(engine): State<Engine>, Path(id): Path<String>, Json(channels): Json<Vec<NotifyChannel>>) -> Result<Json<Project>, ApiFailure> {
+    Ok(Json(engine.set_project_notifications(&id, channels).await?))
+}
+
+async fn test_project_notifications(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Vec<ChannelResult>>, ApiFailure> {
+    Ok(Json(engine.test_project_notifications(&id).await?))
+}
+
+async fn notification_settings(State(engine): State<Engine>) -> Result<Json<NotificationSettings>, ApiFailure> {
+    Ok(Json(engine.notification_settings().await?))
+}
+
+async fn set_notification_settings(State(engine): State<Engine>, Json(body): Json<NotificationSettings>) -> Result<Json<NotificationSettings>, ApiFailure> {
+    Ok(Json(engine.set_notification_settings(body).await?))
 }
 
 async fn quit(State(engine): State<Engine>) -> StatusCode {

@@ -65,6 +65,14 @@ pub enum EngineEvent {
     },
     /// A stage got a new live release (deploy, rollback or promotion).
     ReleaseChanged { project_id: String, stage: String },
+    /// Something the operator should hear of (a run failed, recovered, …); the desktop
+    /// notification and the chat channels are sent by the engine itself.
+    Notice { notice: crate::notify::Notice },
+    /// The operator clicked a desktop notification: show that run.
+    OpenRun {
+        #[ts(type = "number")]
+        run_id: i64,
+    },
     ShuttingDown,
 }
 
@@ -137,6 +145,7 @@ struct Inner {
     project_cache: Mutex<std::collections::HashMap<String, Arc<Project>>>,
     /// What the edge routes, per stage; every change is one ordered reload.
     routes: crate::deploy::Routes,
+    notifier: crate::notify::Notifier,
 }
 
 impl Engine {
@@ -183,10 +192,12 @@ impl Engine {
                 logs,
                 cancels: Mutex::new(Default::default()),
                 runner_wake: tokio::sync::Notify::new(),
+                notifier: crate::notify::Notifier::new(),
             }),
         };
         engine.start_listener().await;
         tokio::spawn(crate::poll::run(engine.clone()));
+        tokio::spawn(crate::notify::run(engine.clone(), engine.subscribe()));
         tokio::spawn(crate::runner::run(engine.clone()));
         tracing::info!(data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(engine)
@@ -334,10 +345,20 @@ impl Engine {
     /// Creates the project and its webhook secret (in the keychain). No keychain, no project:
     /// a project whose hooks could never verify would only collect 401s.
     pub async fn create_project(&self, new: NewProject) -> Result<Project> {
-        let project = projects::create(&self.inner.store, new).await?;
+        let mut channels = new.notifications.clone();
+        let mut project = projects::create(&self.inner.store, new).await?;
         if let Err(e) = self.new_webhook_secret(&project.id).await {
             let _ = projects::delete(&self.inner.store, &project.id).await;
             return Err(e);
+        }
+        if !channels.is_empty() {
+            match self.store_channels(&project.id, &mut channels, &[]).await {
+                Ok(p) => project = p,
+                Err(e) => {
+                    let _ = projects::delete(&self.inner.store, &project.id).await;
+                    return Err(e);
+                }
+            }
         }
         tracing::info!(project = %project.id, "project created");
         self.projects_changed();
@@ -351,11 +372,24 @@ impl Engine {
     /// Creates or updates a project from its YAML (see [`projects::apply`]).
     pub async fn import_project(&self, yaml: &str) -> Result<ImportResult> {
         let spec = projects::from_yaml(yaml)?;
-        let (project, created, notes) = projects::apply(&self.inner.store, spec).await?;
+        let previous = projects::find(&self.inner.store, &projects::slug(&spec.name)).await?.map(|p| p.notifications).unwrap_or_default();
+        let mut channels = spec.notifications.clone();
+        let (mut project, created, mut notes) = projects::apply(&self.inner.store, spec).await?;
         if created {
             if let Err(e) = self.new_webhook_secret(&project.id).await {
                 let _ = projects::delete(&self.inner.store, &project.id).await;
                 return Err(e);
+            }
+        }
+        if !channels.is_empty() || !previous.is_empty() {
+            for old in previous.iter().filter(|o| !channels.iter().any(|c| c.name == o.name || (c.name.is_empty() && c.kind == o.kind))) {
+                notes.push(format!("notification channel {} is not in the file and was removed", old.name));
+            }
+            project = self.store_channels(&project.id, &mut channels, &previous).await?;
+            for c in &project.notifications {
+                if secrets::get(&crate::notify::url_key(&project.id, &c.name)).await?.is_none() {
+                    notes.push(format!("notification channel {} has no URL in the keychain: set it with PUT /api/v1/projects/{}/notifications", c.name, project.id));
+                }
             }
         }
         self.projects_changed();
@@ -363,7 +397,11 @@ impl Engine {
     }
 
     pub async fn delete_project(&self, id: &str) -> Result<()> {
+        let channels = projects::find(&self.inner.store, id).await?.map(|p| p.notifications).unwrap_or_default();
         projects::delete(&self.inner.store, id).await?;
+        for c in &channels {
+            crate::notify::forget_channel(id, &c.name).await;
+        }
         self.inner.hook_secrets.lock().unwrap().remove(id);
         if let Err(e) = secrets::delete(&webhook_key(id)).await {
             tracing::warn!("project {id} deleted but its webhook secret stays in the keychain: {e}");
@@ -622,6 +660,35 @@ impl Engine {
         }
     }
 
+    /// Replaces the project's outbound notification channels. A channel given with a `url`
+    /// (and, for webhooks, a `secret`) has them put in the keychain; one given without keeps
+    /// what the keychain holds under its name. Channels left out are forgotten.
+    pub async fn set_project_notifications(&self, project_id: &str, mut channels: Vec<crate::notify::NotifyChannel>) -> Result<Project> {
+        let previous = projects::get(&self.inner.store, project_id).await?.notifications;
+        let project = self.store_channels(project_id, &mut channels, &previous).await?;
+        self.projects_changed();
+        Ok(project)
+    }
+
+    async fn store_channels(&self, project_id: &str, channels: &mut [crate::notify::NotifyChannel], previous: &[crate::notify::NotifyChannel]) -> Result<Project> {
+        crate::notify::store_channel_secrets(project_id, channels, previous).await?;
+        projects::set_notifications(&self.inner.store, project_id, channels).await
+    }
+
+    /// Sends a test notification to each of the project's channels, and says how each went.
+    pub async fn test_project_notifications(&self, project_id: &str) -> Result<Vec<crate::notify::ChannelResult>> {
+        crate::notify::test_channels(self, project_id).await
+    }
+
+    pub async fn notification_settings(&self) -> Result<crate::notify::NotificationSettings> {
+        crate::notify::settings(self).await
+    }
+
+    /// Turns desktop notifications on or off (`desktop`; the read-only fields are ignored).
+    pub async fn set_notification_settings(&self, settings: crate::notify::NotificationSettings) -> Result<crate::notify::NotificationSettings> {
+        crate::notify::set_settings(self, &settings).await
+    }
+
     /// Stores a project secret in the keychain; steps that list it get it as an env variable.
     pub async fn set_project_secret(&self, project_id: &str, name: &str, value: &str) -> Result<()> {
         projects::get(&self.inner.store, project_id).await?;
@@ -642,6 +709,10 @@ impl Engine {
 
     pub(crate) fn run_finished(&self, run: i64) {
         self.emit(EngineEvent::RunChanged { run_id: run });
+    }
+
+    pub(crate) fn notifier(&self) -> &crate::notify::Notifier {
+        &self.inner.notifier
     }
 
     pub(crate) fn wake_runner(&self) {

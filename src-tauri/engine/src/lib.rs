@@ -22,6 +22,7 @@ pub mod forge_status;
 pub mod hooks;
 pub mod intake;
 pub mod logging;
+pub mod notify;
 pub mod patterns;
 pub mod pipeline;
 pub mod poll;

@@ -5,6 +5,7 @@ use sqlx::Row;
 use ts_rs::TS;
 
 use crate::deploy::config::{DeployConfig, Rollout};
+use crate::notify::NotifyChannel;
 use crate::store::{now_ms, Store};
 use crate::{Error, ErrorCode, Result};
 
@@ -131,6 +132,10 @@ pub struct Project {
     pub registry_account: Option<String>,
     /// What runs after a successful build: None for projects that only build.
     pub deploy: Option<DeployConfig>,
+    /// Where run notifications go besides the desktop. Kept in `config_json`; the URLs are in
+    /// the keychain.
+    #[serde(default)]
+    pub notifications: Vec<NotifyChannel>,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number | null")]
@@ -157,6 +162,9 @@ pub struct NewProject {
     pub registry_account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployConfig>,
+    /// Outbound notification channels; a `url`/`secret` given here goes to the keychain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotifyChannel>,
 }
 
 pub fn slug(name: &str) -> String {
@@ -175,7 +183,8 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidInput, msg)
 }
 
-fn validate(p: &NewProject) -> Result<()> {
+fn validate(p: &mut NewProject) -> Result<()> {
+    crate::notify::normalise_channels(&mut p.notifications)?;
     if slug(&p.name).is_empty() {
         return Err(invalid("name: give the project a name with at least one letter or digit"));
     }
@@ -222,7 +231,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     if new.stages.is_empty() {
         new.stages.push(Stage::default());
     }
-    validate(&new)?;
+    validate(&mut new)?;
     let id = slug(&new.name);
     let now = now_ms();
     let mut tx = store.write_tx().await?;
@@ -251,8 +260,33 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     for s in &new.stages {
         upsert_stage(&mut tx, &id, s).await?;
     }
+    write_notifications(&mut tx, &id, &new.notifications).await?;
     tx.commit().await?;
     get(store, &id).await
+}
+
+/// Sets the `notifications` key of `config_json`, leaving its other keys alone. URLs and
+/// secrets are dropped here whatever the caller did: they belong in the keychain.
+async fn write_notifications(tx: &mut sqlx::SqliteConnection, project_id: &str, channels: &[NotifyChannel]) -> Result<()> {
+    let stored: Vec<NotifyChannel> = channels.iter().cloned().map(|c| NotifyChannel { url: None, secret: None, ..c }).collect();
+    sqlx::query("UPDATE projects SET config_json = json_set(config_json, '$.notifications', json(?)) WHERE id = ?")
+        .bind(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into()))
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a project's notification channels (already moved into the keychain).
+pub async fn set_notifications(store: &Store, id: &str, channels: &[NotifyChannel]) -> Result<Project> {
+    let mut tx = store.write_tx().await?;
+    let found = sqlx::query("UPDATE projects SET updated_at = ? WHERE id = ?").bind(now_ms()).bind(id).execute(&mut *tx).await?;
+    if found.rows_affected() == 0 {
+        return Err(Error::new(ErrorCode::NotFound, format!("no project with id {id:?}")));
+    }
+    write_notifications(&mut tx, id, channels).await?;
+    tx.commit().await?;
+    get(store, id).await
 }
 
 /// Inserts a stage, or updates the one of that name in place (its runs and releases stay).
@@ -294,6 +328,7 @@ pub fn to_yaml(p: &Project) -> String {
         image_repo: p.image_repo.clone(),
         registry_account: p.registry_account.clone(),
         deploy: p.deploy.clone(),
+        notifications: p.notifications.clone(),
     };
     serde_yaml::to_string(&spec).unwrap_or_default()
 }
@@ -305,12 +340,12 @@ pub fn from_yaml(text: &str) -> Result<NewProject> {
 /// Creates the project, or brings an existing one (same id) in line with `spec`. Stages are
 /// matched by name and updated in place; a stage the file leaves out is kept (removing it
 /// would delete its history) and named in the returned notes.
-pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Vec<String>)> {
+pub async fn apply(store: &Store, mut spec: NewProject) -> Result<(Project, bool, Vec<String>)> {
     let id = slug(&spec.name);
     let Some(existing) = find(store, &id).await? else {
         return Ok((create(store, spec).await?, true, vec![]));
     };
-    validate(&spec)?;
+    validate(&mut spec)?;
     let mut tx = store.write_tx().await?;
     sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, deploy_json = ?, updated_at = ? WHERE id = ?")
         .bind(spec.name.trim())
@@ -328,6 +363,7 @@ pub async fn apply(store: &Store, spec: NewProject) -> Result<(Project, bool, Ve
     for s in &spec.stages {
         upsert_stage(&mut tx, &id, s).await?;
     }
+    write_notifications(&mut tx, &id, &spec.notifications).await?;
     tx.commit().await?;
     let notes = existing
         .stages
@@ -377,7 +413,14 @@ pub async fn set_poll_result(store: &Store, id: &str, error: Option<&str>) -> Re
     Ok(())
 }
 
-const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, image_repo, registry_account, deploy_json, created_at, last_poll_at, last_poll_error FROM projects";
+const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll_interval_secs, image_repo, registry_account, deploy_json, created_at, last_poll_at, last_poll_error, config_json FROM projects";
+
+/// The part of `config_json` this module reads; other keys belong to others.
+#[derive(Deserialize, Default)]
+struct StoredConfig {
+    #[serde(default)]
+    notifications: Vec<NotifyChannel>,
+}
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
     Project {
@@ -392,6 +435,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
         image_repo: r.get("image_repo"),
         registry_account: r.get("registry_account"),
         deploy: r.get::<Option<&str>, _>("deploy_json").and_then(|j| serde_json::from_str(j).ok()),
+        notifications: serde_json::from_str::<StoredConfig>(r.get::<&str, _>("config_json")).unwrap_or_default().notifications,
         created_at: r.get("created_at"),
         last_poll_at: r.get("last_poll_at"),
         last_poll_error: r.get("last_poll_error"),

@@ -43,6 +43,8 @@ pub async fn recover(engine: &Engine) -> Result<()> {
             .await?;
         engine.logs().push(*id, None, "system", reason.to_string()).await;
         tracing::warn!(run = id, "{reason}");
+        // The window and the notifications hear of it like of any other ending.
+        engine.run_finished(*id);
     }
     if let Ok(docker) = crate::docker::connect_negotiated(&engine.config().docker_host).await {
         remove_leftovers(&docker, engine.instance_id()).await;

@@ -50,6 +50,11 @@ export const api = {
   },
 };
 
+/** A desktop notification was clicked: the app asks to show that run. */
+export function onOpenRun(handler: (runId: number) => void): Promise<UnlistenFn> {
+  return listen<number>("open-run", (e) => handler(e.payload));
+}
+
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {
   return listen<EngineEvent>("engine-event", (e) => handler(e.payload));
 }

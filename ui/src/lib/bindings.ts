@@ -37,7 +37,7 @@ listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean
  */
 runs_held: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
 
@@ -191,6 +191,72 @@ auto_deploy: boolean, productive: boolean, promote_from: string | null, confirm:
  */
 rollout: Rollout, };
 
+export type ChannelKind = "slack" | "discord" | "webhook";
+
+export type NotifyChannel = { kind: ChannelKind, 
+/**
+ * Names the channel within the project (lowercase, digits, dashes); default: the kind.
+ */
+name: string, 
+/**
+ * In only: the webhook URL.
+ */
+url?: string, 
+/**
+ * In only, for `webhook`: the key of the `X-Slipway-Signature` HMAC. An empty string
+ * removes it.
+ */
+secret?: string, 
+/**
+ * Scheme and host of the URL, for the operator to recognise the channel.
+ */
+target?: string, 
+/**
+ * Whether requests are signed (a secret is in the keychain).
+ */
+signed: boolean, };
+
+export type NoticeKind = "failed" | "rolled_back" | "recovered" | "awaiting_promotion" | "test";
+
+export type Notice = { kind: NoticeKind, 
+/**
+ * Project id.
+ */
+project: string, stage: string, 
+/**
+ * The run to open; None for a promotion that has no run yet.
+ */
+run_id: number | null, 
+/**
+ * The run's status (`failed`, `rolled_back`, …), or `awaiting_promotion`.
+ */
+status: string, commit: string | null, reason: string | null, 
+/**
+ * One line: `web/prod: run #12 failed`.
+ */
+title: string, body: string, 
+/**
+ * Link to the run, from the `status_link_template` setting, when one is set.
+ */
+url: string | null, };
+
+export type NotificationSettings = { 
+/**
+ * The operator's choice (settings table); default on.
+ */
+desktop: boolean, 
+/**
+ * `SLIPWAY_DESKTOP_NOTIFY` when set: it wins over `desktop`. Read only.
+ */
+desktop_env_override: boolean | null, 
+/**
+ * Whether notifications will actually be shown: the choice, the override and whether
+ * this session has a notification service (a D-Bus session bus on Linux). Read only.
+ */
+desktop_active: boolean, };
+
+export type ChannelResult = { channel: string, ok: boolean, error: string | null, };
+
 export type Project = { 
 /**
  * URL-safe id derived from the name; the webhook URL is `/hooks/<id>`.
@@ -215,13 +281,22 @@ registry_account: string | null,
 /**
  * What runs after a successful build: None for projects that only build.
  */
-deploy: DeployConfig | null, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
+deploy: DeployConfig | null, 
+/**
+ * Where run notifications go besides the desktop. Kept in `config_json`; the URLs are in
+ * the keychain.
+ */
+notifications: Array<NotifyChannel>, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
 
 export type NewProject = { name: string, repo_url: string, forge: Forge, token_ref: string | null, poll_interval_secs: number | null, 
 /**
  * Default: one `dev` stage fed by `main`.
  */
-stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, deploy?: DeployConfig | null, };
+stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, deploy?: DeployConfig | null, 
+/**
+ * Outbound notification channels; a `url`/`secret` given here goes to the keychain.
+ */
+notifications?: Array<NotifyChannel>, };
 
 export type Outcome = "queued" | "ignored" | "duplicate" | "rejected";
 

@@ -55,6 +55,11 @@ impl Engine {
         for s in p.stages.iter().filter(|s| s.promote_from.as_deref() == Some(stage)) {
             if s.confirm || !s.auto_deploy || self.auto_deploy_paused() {
                 tracing::info!(project, from = stage, to = s.name, "promotion waits for a click");
+                let source = releases::live(self.store(), &crate::projects::stage_id(project, stage)).await.ok().flatten();
+                let current = releases::live(self.store(), &crate::projects::stage_id(project, &s.name)).await.ok().flatten();
+                let from = current.map(|r| format!("{} #{}", s.name, r.number)).unwrap_or_else(|| format!("nothing on {}", s.name));
+                let to = source.map(|r| format!("{stage} #{}", r.number)).unwrap_or_default();
+                crate::notify::notify_promotion_pending(self, project, &s.name, from, to).await;
                 continue;
             }
             match releases::enqueue_promote(self.store(), &p, &s.name).await {
