@@ -1,0 +1,164 @@
+//! Zero-downtime benchmark (issue #6): clients hit a stage's URL through the edge while
+//! Slipway deploys v1 → v2, for every strategy and both automatic rollback paths, with
+//! keep-alive on and off; and the same for a plain `docker rm -f && docker run` deploy.
+//! Reports requests sent, failed, resent after a keep-alive close, and trigger → first v2.
+//!
+//! Run with `scripts/bench zero-downtime` (needs dockerd, the edge test image, a D-Bus session
+//! with a keychain: the same set-up as the tests).
+
+#[path = "../../tests/e2e/kit.rs"]
+#[allow(dead_code)]
+mod kit;
+#[path = "../../tests/e2e/deploys.rs"]
+#[allow(dead_code)]
+mod deploys;
+
+use std::time::{Duration, Instant};
+
+use kit::*;
+use serde_json::json;
+
+const CLIENTS: usize = 8;
+const HEALTH_INTERVAL_MS: u64 = 200;
+
+struct Row {
+    scenario: String,
+    keep_alive: bool,
+    report: LoadReport,
+    status: String,
+    first_new: Option<Duration>,
+    deploy_to_new: Option<Duration>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() {
+    let mut rows = Vec::new();
+    let boot = boot_time().await;
+    for keep_alive in [true, false] {
+        for (strategy, rollout) in [
+            ("blue-green", json!({"drain_secs": 2, "verify_secs": 3})),
+            ("rolling", json!({"drain_secs": 2, "verify_secs": 3, "batch_size": 1})),
+            ("canary", json!({"drain_secs": 2, "verify_secs": 3, "canary_percent": 20, "canary_secs": 3})),
+            ("recreate", json!({"drain_secs": 0, "verify_secs": 3})),
+        ] {
+            rows.push(scenario(strategy, rollout, keep_alive, Change::V2).await);
+        }
+        rows.push(scenario("blue-green", json!({"drain_secs": 2, "verify_secs": 3}), keep_alive, Change::NeverHealthy).await);
+        rows.push(scenario("blue-green", json!({"drain_secs": 2, "verify_secs": 8}), keep_alive, Change::FailsAfterSwitch).await);
+        rows.push(plain(keep_alive).await);
+    }
+    println!("\nimage boot time (docker run → first 200, measured directly): {} ms; one health interval: {HEALTH_INTERVAL_MS} ms", boot.as_millis());
+    println!("target: trigger → first v2 within 10 % of boot + interval = {} ms\n", ((boot.as_millis() as f64 + HEALTH_INTERVAL_MS as f64) * 1.1) as u64);
+    println!("| scenario | keep-alive | run | sent | failed | resent | trigger → first new | deploy step → first new |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let ms = |d: Option<Duration>| d.map(|d| format!("{} ms", d.as_millis())).unwrap_or_else(|| "–".into());
+        println!("| {} | {} | {} | {} | {} | {} | {} | {} |", r.scenario, if r.keep_alive { "on" } else { "off" }, r.status, r.report.sent, r.report.failed, r.report.retried, ms(r.first_new), ms(r.deploy_to_new));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    V2,
+    NeverHealthy,
+    FailsAfterSwitch,
+}
+
+async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, change: Change) -> Row {
+    let mut deploy = json!({"port": 80, "health": {"path": "/health", "interval_ms": HEALTH_INTERVAL_MS, "timeout_ms": 1000, "retries": 3, "start_period_ms": 2000}});
+    if strategy == "rolling" || strategy == "canary" {
+        deploy["replicas"] = json!(2);
+    }
+    let name = format!("b-{}-{}", strategy.replace('-', ""), std::process::id() % 10000);
+    let s = deploys::stack(&name, deploy, json!([deploys::stage("dev", strategy, rollout)])).await;
+    let first = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    match change {
+        Change::V2 => deploys::push(&s.served.work, &[("index.html", "v2\n")], &[], "v2"),
+        Change::NeverHealthy => deploys::push(&s.served.work, &[("index.html", "v2\n")], &["health"], "v2 unhealthy"),
+        Change::FailsAfterSwitch => deploys::push(&s.served.work, &[("index.html", "v2\n"), ("fail-after", "3\n")], &[], "v2 fails later"),
+    };
+    let load = Load::start(s.edge_port, &deploys::host("dev", &name), CLIENTS, keep_alive);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let trigger = Instant::now();
+    let load_started = trigger - Duration::from_millis(500);
+    let id = deploys::run(&s.api, &name, "dev", "main").await;
+    let r = deploys::finish(&s.api, id).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = load.finish().await;
+    let since_trigger = |d: Duration| d.checked_sub(trigger - load_started);
+    let first_new = report.first_seen.get("v2").and_then(|d| since_trigger(*d));
+    // When the deploy part started (after fetch and build): the "prepare host" step's start.
+    let deploy_started = r["steps"].as_array().unwrap().iter().find(|st| st["name"] == "prepare host").and_then(|st| st["started_at"].as_i64());
+    let queued = r["run"]["queued_at"].as_i64().unwrap();
+    let deploy_to_new = match (first_new, deploy_started) {
+        (Some(f), Some(d)) => f.checked_sub(Duration::from_millis((d - queued).max(0) as u64)),
+        _ => None,
+    };
+    let label = match change {
+        Change::V2 => strategy.to_string(),
+        Change::NeverHealthy => "rollback: never healthy".into(),
+        Change::FailsAfterSwitch => "rollback: fails after switch".into(),
+    };
+    eprintln!("{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
+    Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new }
+}
+
+/// The DIY deploy: `docker rm -f` then `docker run` with the port published, clients on it.
+async fn plain(keep_alive: bool) -> Row {
+    let (v1, v2) = plain_images();
+    let port = free_port();
+    let name = format!("slipway-bench-plain-{}", std::process::id());
+    docker(&["rm", "-f", &name]);
+    let out = docker(&["run", "-d", "--name", &name, "-p", &format!("{port}:80"), &v1]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("plain v1", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let load = Load::start(port, "localhost", CLIENTS, keep_alive);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let trigger = Instant::now();
+    docker(&["rm", "-f", &name]);
+    let out = docker(&["run", "-d", "--name", &name, "-p", &format!("{port}:80"), &v2]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let report = load.finish().await;
+    docker(&["rm", "-f", &name]);
+    let first_new = report.first_seen.get("v2").and_then(|d| d.checked_sub(Duration::from_millis(500)));
+    let _ = trigger;
+    Row { scenario: "plain docker rm -f && docker run".into(), keep_alive, status: "–".into(), report, first_new, deploy_to_new: None }
+}
+
+fn plain_images() -> (String, String) {
+    let build = |version: &str| {
+        let tag = format!("slipway-bench/plain:{version}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), format!("{version}\n")).unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), format!("FROM {}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n", busybox_image())).unwrap();
+        let out = std::process::Command::new("docker").args(["build", "-q", "-t", &tag, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success());
+        tag
+    };
+    (build("v1"), build("v2"))
+}
+
+/// How long the test image takes from `docker run` to its first answer (median of 5).
+async fn boot_time() -> Duration {
+    let (_, v2) = plain_images();
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let name = format!("slipway-bench-boot-{}", std::process::id());
+        let start = Instant::now();
+        docker(&["run", "-d", "--name", &name, "-p", &format!("{port}:80"), &v2]);
+        loop {
+            if let (200, _) = get_via_edge(port, "localhost").await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        samples.push(start.elapsed());
+        docker(&["rm", "-f", &name]);
+    }
+    samples.sort();
+    samples[2]
+}
