@@ -209,6 +209,9 @@ pub fn make_repo_with(root: &Path, files: &[(&str, &str)]) -> PathBuf {
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
     for (path, content) in files {
+        if let Some(dir) = work.join(path).parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         std::fs::write(work.join(path), content).unwrap();
     }
     commit_and_push(&work, "first");

@@ -263,7 +263,11 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
         Some(_) => Some(add_step(store, ctx.run_id, pipeline.steps.len() as i64 + 2, "build image", "build").await?),
         None => None,
     };
-    if ids.is_empty() && build_step.is_none() {
+    let compose = match (&pipeline.build, &pipeline.compose, &project.deploy) {
+        (None, Some(file), Some(_)) => Some(file.clone()),
+        _ => None,
+    };
+    if ids.is_empty() && build_step.is_none() && compose.is_none() {
         return Ok(Ending { status: "succeeded", reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into() });
     }
     let docker = match crate::docker::connect_negotiated(&ctx.engine.config().docker_host).await {
@@ -330,6 +334,9 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
     }
     cleanup(&docker, workspace.as_ref()).await;
 
+    if let Some(file) = compose {
+        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+    }
     let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
         return Ok(Ending { status: "succeeded", reason: format!("{} step(s) passed; nothing to build", ids.len()) });
     };
@@ -395,6 +402,61 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
     }
 }
 
+/// A compose stack: its services' images built (those with `build:`), then deployed.
+#[allow(clippy::too_many_arguments)]
+async fn compose_stack(ctx: &Ctx<'_>, docker: &Docker, project: &Project, stage: &str, commit: &str, work: &std::path::Path, file: &str, labels: &HashMap<String, String>, mut position: i64) -> Result<Ending> {
+    let store = ctx.engine.store();
+    let text = match std::fs::read_to_string(work.join(file)) {
+        Ok(t) => t,
+        Err(e) => return Ok(Ending { status: "failed", reason: format!("reading {file}: {e}") }),
+    };
+    let stack = match crate::deploy::compose_spec::parse(file, &text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Ending { status: "failed", reason: e.to_string() }),
+    };
+    let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let mut images = std::collections::BTreeMap::new();
+    for svc in &stack.services {
+        let Some((context, dockerfile)) = &svc.build else {
+            images.insert(svc.name.clone(), svc.image.clone().unwrap_or_default());
+            continue;
+        };
+        let id = add_step(store, ctx.run_id, position, &format!("build {}", svc.name), "build").await?;
+        position += 1;
+        start_step(store, id).await?;
+        let tag = format!("slipway/{}:{}-{}-{}", project.id, stage, &commit[..commit.len().min(12)], svc.name);
+        let spec = BuildSpec {
+            context_dir: work.join(context),
+            dockerfile: dockerfile.clone(),
+            target: None,
+            build_args: HashMap::new(),
+            tag: tag.clone(),
+            labels: labels.iter().filter(|(k, _)| k.as_str() != RUN_LABEL && k.as_str() != INSTANCE_LABEL).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| docker_exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
+        match result {
+            Ok(image) => {
+                end_step(store, id, "succeeded", None, Some(&image)).await?;
+                images.insert(svc.name.clone(), image);
+            }
+            Err(e) => return step_error(ctx, id, &format!("build {}", svc.name), e, &tail).await,
+        }
+    }
+    let deploy = project.deploy.clone().unwrap_or_default();
+    let target = crate::deploy::compose::StackTarget {
+        project,
+        stage: st,
+        commit: Some(commit.to_string()),
+        images,
+        config: crate::deploy::releases::ReleaseConfig { deploy, strategy: st.strategy, rollout: st.rollout.clone(), compose: Some(stack) },
+        promoted_from: None,
+        rollback: false,
+    };
+    crate::deploy::compose::run(ctx, target, position).await
+}
+
 /// What a run deploys after its build or pull: nothing for projects without `deploy`.
 fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Option<&str>) -> Option<crate::deploy::Target<'a>> {
     let deploy = project.deploy.clone()?;
@@ -404,7 +466,7 @@ fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Opt
         stage,
         image: image.to_string(),
         commit: commit.map(str::to_string),
-        config: crate::deploy::releases::ReleaseConfig { deploy, strategy: stage.strategy, rollout: stage.rollout.clone() },
+        config: crate::deploy::releases::ReleaseConfig { deploy, strategy: stage.strategy, rollout: stage.rollout.clone(), compose: None },
         promoted_from: None,
         rollback: false,
     })
@@ -425,8 +487,20 @@ async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64
     let config = if rollback {
         release.config.clone()
     } else {
-        crate::deploy::releases::ReleaseConfig { deploy: release.config.deploy.clone(), strategy: stage.strategy, rollout: stage.rollout.clone() }
+        crate::deploy::releases::ReleaseConfig { deploy: release.config.deploy.clone(), strategy: stage.strategy, rollout: stage.rollout.clone(), compose: release.config.compose.clone() }
     };
+    if config.compose.is_some() {
+        let target = crate::deploy::compose::StackTarget {
+            project,
+            stage,
+            commit: release.commit_sha.clone(),
+            images: release.digests.clone(),
+            config,
+            promoted_from: if rollback { None } else { Some(release.id) },
+            rollback,
+        };
+        return crate::deploy::compose::run(ctx, target, 1).await;
+    }
     let target = crate::deploy::Target {
         project,
         stage,

@@ -136,20 +136,39 @@ async fn upload_caddyfile(docker: &Docker, container: &str, text: &str) -> Resul
     exec::bounded("uploading the edge's Caddyfile", docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into()))).await
 }
 
+/// Creates the bridge network `network` unless it exists.
+pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> Result<(), String> {
+    if docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
+        return Ok(());
+    }
+    let labels = HashMap::from([(crate::runner::INSTANCE_LABEL.to_string(), instance.to_string())]);
+    let req = NetworkCreateRequest { name: network.to_string(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() };
+    match docker.create_network(req).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let text = crate::docker_exec::describe(&e);
+            if text.contains("already exists") { Ok(()) } else { Err(format!("creating network {network}: {text}")) }
+        }
+    }
+}
+
+/// Attaches the edge to a compose stack's network, so it can route to and probe its services.
+pub async fn join(docker: &Docker, instance: &str, network: &str) -> Result<(), String> {
+    let req = bollard::models::NetworkConnectRequest { container: container_name(instance), endpoint_config: None };
+    match docker.connect_network(network, req).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let text = crate::docker_exec::describe(&e);
+            if text.contains("already exists") { Ok(()) } else { Err(format!("attaching the edge to {network}: {text}")) }
+        }
+    }
+}
+
 /// Makes sure the network and a running edge exist. An existing edge is reused as it is (a
 /// deploy never restarts it); a stopped one is started.
 pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) -> Result<(), String> {
     let network = network_name(instance);
-    if docker.inspect_network(&network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_err() {
-        let labels = HashMap::from([(crate::runner::INSTANCE_LABEL.to_string(), instance.to_string())]);
-        let req = NetworkCreateRequest { name: network.clone(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() };
-        if let Err(e) = docker.create_network(req).await {
-            let text = crate::docker_exec::describe(&e);
-            if !text.contains("already exists") {
-                return Err(format!("creating network {network}: {text}"));
-            }
-        }
-    }
+    ensure_network(docker, instance, &network).await?;
     let name = container_name(instance);
     match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
         Ok(c) => {

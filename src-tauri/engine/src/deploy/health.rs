@@ -10,6 +10,9 @@ use tokio::sync::watch;
 use super::config::{Health, HealthKind};
 use super::exec;
 
+/// Docker's own verdict after its retries: final, whatever our start period says.
+const UNHEALTHY: &str = "unhealthy";
+
 /// One probe of `container`. Err carries what was seen, for the run log.
 pub async fn probe(docker: &Docker, edge: &str, container: &str, port: Option<u16>, h: &Health) -> Result<(), String> {
     let secs = h.timeout_ms.div_ceil(1000).max(1).to_string();
@@ -24,6 +27,7 @@ pub async fn probe(docker: &Docker, edge: &str, container: &str, port: Option<u1
             }
             match state.health.and_then(|h| h.status) {
                 Some(bollard::models::HealthStatusEnum::HEALTHY) => Ok(()),
+                Some(bollard::models::HealthStatusEnum::UNHEALTHY) => Err(format!("Docker reports {container} {UNHEALTHY}")),
                 Some(s) => Err(format!("Docker reports {container} {s}")),
                 None => Err(format!("the image of {container} has no HEALTHCHECK (choose kind http or tcp)")),
             }
@@ -98,6 +102,10 @@ pub async fn wait_healthy(docker: &Docker, edge: &str, container: &str, port: Op
         match probe(docker, edge, container, port, h).await {
             Ok(()) => return Ok(()),
             Err(why) => {
+                if h.kind == HealthKind::Docker && why.ends_with(UNHEALTHY) {
+                    on_fail(&why);
+                    return Err(Unhealthy::Failing(why));
+                }
                 if started.elapsed() >= Duration::from_millis(h.start_period_ms as u64) {
                     failures += 1;
                     on_fail(&why);

@@ -13,6 +13,8 @@ mod health;
 pub mod releases;
 mod ops;
 mod strategy;
+pub mod compose_spec;
+pub(crate) mod compose;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -67,7 +69,7 @@ pub(crate) struct Deploy<'a> {
     host: String,
     target: &'a Target<'a>,
     env: Vec<String>,
-    position: std::sync::atomic::AtomicI64,
+    steps: Steps<'a>,
 }
 
 /// Why a deploy ended early, with what to report.
@@ -117,7 +119,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
         host: host.clone(),
         target: &target,
         env,
-        position: std::sync::atomic::AtomicI64::new(position + 1),
+        steps: Steps::new(ctx, position + 1),
     };
     let strategy = target.config.strategy;
     ctx.log(Some(first), format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image))).await;
@@ -136,6 +138,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
     match outcome {
         Ok(green) => {
             let number = releases::next_number(store, &sid).await?;
+            let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
+            let containers = BTreeMap::from([("app".to_string(), green.clone())]);
             releases::confirm(
                 store,
                 releases::NewRelease {
@@ -144,6 +148,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
                     run_id: ctx.run_id,
                     commit_sha: target.commit.as_deref(),
                     image: &target.image,
+                    digests: &digests,
+                    containers: &containers,
                     config: &target.config,
                     promoted_from: target.promoted_from,
                     replaces_as: if target.rollback { "rolled_back" } else { "retired" },
@@ -154,7 +160,6 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
             // between leaves both, and reconcile removes the old.
             d.remove(&blue).await;
             d.prune().await;
-            let _ = green;
             engine.release_went_live(&target.project.id, &target.stage.name).await;
             Ok(Ending { status: "succeeded", reason: format!("release {number} is live on {} ({})", target.stage.name, short(&target.image)) })
         }
@@ -186,8 +191,18 @@ async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), 
     }
 }
 
-impl Deploy<'_> {
-    async fn step(&self, name: &str) -> Result<i64> {
+/// A run's steps as a deploy adds them, one after another.
+pub(crate) struct Steps<'a> {
+    pub ctx: &'a Ctx<'a>,
+    position: std::sync::atomic::AtomicI64,
+}
+
+impl<'a> Steps<'a> {
+    pub fn new(ctx: &'a Ctx<'a>, first_position: i64) -> Self {
+        Steps { ctx, position: std::sync::atomic::AtomicI64::new(first_position) }
+    }
+
+    pub async fn step(&self, name: &str) -> Result<i64> {
         let pos = self.position.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let store = self.ctx.engine.store();
         let id = crate::runner::add_step(store, self.ctx.run_id, pos, name, "deploy").await?;
@@ -195,19 +210,37 @@ impl Deploy<'_> {
         Ok(id)
     }
 
-    async fn done(&self, step: i64) {
+    pub async fn done(&self, step: i64) {
         let _ = crate::runner::end_step(self.ctx.engine.store(), step, "succeeded", None, None).await;
     }
 
-    async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
+    pub async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
         let step_status = if status == "cancelled" { "cancelled" } else { "failed" };
         let _ = crate::runner::end_step(self.ctx.engine.store(), step, step_status, None, Some(why)).await;
         self.ctx.log(Some(step), why.to_string()).await;
         Stop { status, reason: why.to_string() }
     }
 
-    async fn log(&self, step: i64, text: impl Into<String>) {
+    pub async fn log(&self, step: i64, text: impl Into<String>) {
         self.ctx.log(Some(step), text).await;
+    }
+}
+
+impl Deploy<'_> {
+    async fn step(&self, name: &str) -> Result<i64> {
+        self.steps.step(name).await
+    }
+
+    async fn done(&self, step: i64) {
+        self.steps.done(step).await
+    }
+
+    async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
+        self.steps.fail(step, status, why).await
+    }
+
+    async fn log(&self, step: i64, text: impl Into<String>) {
+        self.steps.log(step, text).await
     }
 
     fn name(&self, i: usize) -> String {
@@ -229,8 +262,7 @@ impl Deploy<'_> {
     /// Running containers of the stage's live release.
     async fn live_containers(&self) -> Result<Vec<String>> {
         let Some(live) = releases::live(self.ctx.engine.store(), &self.sid).await? else { return Ok(vec![]) };
-        let Some(run) = live.run_id else { return Ok(vec![]) };
-        Ok(app_containers(&self.docker, &self.instance, &self.sid).await.into_iter().filter(|c| c.deploy == Some(run)).map(|c| c.name).collect())
+        Ok(app_containers(&self.docker, &self.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
     }
 
     async fn start(&self, names: &[String]) -> std::result::Result<(), String> {
@@ -412,6 +444,15 @@ impl Deploy<'_> {
     }
 }
 
+/// Whether live release `r` owns container `c`: by the release's container list, or (releases
+/// recorded before lists existed) by the deploy label.
+fn owns(r: &releases::Release, c: &AppContainer) -> bool {
+    if !r.containers.is_empty() {
+        return r.containers.values().any(|names| names.contains(&c.name));
+    }
+    stage_id(&r.project_id, &r.stage) == c.stage && r.run_id.is_some() && r.run_id == c.deploy
+}
+
 struct AppContainer {
     name: String,
     deploy: Option<i64>,
@@ -455,7 +496,7 @@ pub async fn reconcile(engine: &Engine) -> Result<()> {
         return Ok(());
     }
     let settings = edge::settings(store).await;
-    let owned = |c: &AppContainer| live.iter().any(|r| stage_id(&r.project_id, &r.stage) == c.stage && r.run_id.is_some() && r.run_id == c.deploy);
+    let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
     // Live containers first (started if a crash stopped them), then the routes, and only then
     // the leftovers go: traffic never points at a container that is about to disappear.
     for c in containers.iter().filter(|c| owned(c) && !c.running) {
@@ -464,11 +505,18 @@ pub async fn reconcile(engine: &Engine) -> Result<()> {
     }
     let mut routes = BTreeMap::new();
     for r in &live {
-        let Some(port) = r.config.deploy.port else { continue };
+        let port = r.config.deploy.port.unwrap_or(0);
+        if port == 0 && r.config.compose.is_none() {
+            continue;
+        }
         let Ok(project) = engine.project(&r.project_id).await else { continue };
         let Some(stage) = project.stages.iter().find(|s| s.name == r.stage) else { continue };
         let sid = stage_id(&r.project_id, &r.stage);
-        let upstreams: Vec<(String, u32)> = containers.iter().filter(|c| c.stage == sid && c.deploy == r.run_id).map(|c| (format!("{}:{port}", c.name), 1)).collect();
+        if let Some(stack) = &r.config.compose {
+            compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
+            continue;
+        }
+        let upstreams: Vec<(String, u32)> = containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
         if !upstreams.is_empty() {
             routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
         }

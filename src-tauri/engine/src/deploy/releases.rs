@@ -16,6 +16,9 @@ pub struct ReleaseConfig {
     pub deploy: DeployConfig,
     pub strategy: Strategy,
     pub rollout: Rollout,
+    /// For a compose stack: its services as deployed (images are in the release's digests).
+    #[serde(default)]
+    pub compose: Option<super::compose_spec::StackSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -33,6 +36,8 @@ pub struct Release {
     pub image: String,
     /// Digest of every service's image, by service name.
     pub digests: std::collections::BTreeMap<String, String>,
+    /// The containers that serve it, by service.
+    pub containers: std::collections::BTreeMap<String, Vec<String>>,
     pub config: ReleaseConfig,
     /// live, retired, rolled_back (replaced by a rollback) or pruned (image removed).
     pub status: String,
@@ -43,7 +48,7 @@ pub struct Release {
     pub created_at: i64,
 }
 
-const SELECT: &str = "SELECT r.id, s.project_id, s.name AS stage, r.number, r.run_id, r.commit_sha, r.image, r.digests_json, r.config_json, r.status, r.promoted_from, r.created_at FROM releases r JOIN stages s ON s.id = r.stage_id";
+const SELECT: &str = "SELECT r.id, s.project_id, s.name AS stage, r.number, r.run_id, r.commit_sha, r.image, r.digests_json, r.containers_json, r.config_json, r.status, r.promoted_from, r.created_at FROM releases r JOIN stages s ON s.id = r.stage_id";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
     Release {
@@ -55,7 +60,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
         commit_sha: r.get("commit_sha"),
         image: r.get::<Option<String>, _>("image").unwrap_or_default(),
         digests: serde_json::from_str(r.get("digests_json")).unwrap_or_default(),
-        config: serde_json::from_str(r.get("config_json")).unwrap_or_else(|_| ReleaseConfig { deploy: DeployConfig::default(), strategy: Strategy::default(), rollout: Rollout::default() }),
+        containers: r.get::<Option<&str>, _>("containers_json").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
+        config: serde_json::from_str(r.get("config_json")).unwrap_or_else(|_| ReleaseConfig { deploy: DeployConfig::default(), strategy: Strategy::default(), rollout: Rollout::default(), compose: None }),
         status: r.get("status"),
         promoted_from: r.get("promoted_from"),
         created_at: r.get("created_at"),
@@ -100,6 +106,9 @@ pub struct NewRelease<'a> {
     pub run_id: i64,
     pub commit_sha: Option<&'a str>,
     pub image: &'a str,
+    /// Image per service (a single service is `app`).
+    pub digests: &'a std::collections::BTreeMap<String, String>,
+    pub containers: &'a std::collections::BTreeMap<String, Vec<String>>,
     pub config: &'a ReleaseConfig,
     pub promoted_from: Option<i64>,
     /// A rollback marks the release it replaces `rolled_back` instead of `retired`.
@@ -111,9 +120,9 @@ pub struct NewRelease<'a> {
 pub async fn confirm(store: &Store, r: NewRelease<'_>) -> Result<i64> {
     let mut tx = store.write_tx().await?;
     sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE stage_id = ? AND status = 'live'").bind(r.replaces_as).bind(now_ms()).bind(r.stage_id).execute(&mut *tx).await?;
-    let digests = serde_json::json!({ "app": r.image }).to_string();
+    let digests = serde_json::to_string(r.digests).unwrap_or_default();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO releases (stage_id, number, run_id, commit_sha, digests_json, config_json, status, created_at, image, promoted_from) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?, ?) RETURNING id",
+        "INSERT INTO releases (stage_id, number, run_id, commit_sha, digests_json, config_json, status, created_at, image, promoted_from, containers_json) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?, ?, ?) RETURNING id",
     )
     .bind(r.stage_id)
     .bind(r.number)
@@ -124,6 +133,7 @@ pub async fn confirm(store: &Store, r: NewRelease<'_>) -> Result<i64> {
     .bind(now_ms())
     .bind(r.image)
     .bind(r.promoted_from)
+    .bind(serde_json::to_string(r.containers).unwrap_or_default())
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
