@@ -15,6 +15,7 @@ mod ops;
 mod strategy;
 pub mod compose_spec;
 pub(crate) mod compose;
+pub mod adapters;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
