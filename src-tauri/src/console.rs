@@ -72,3 +72,24 @@ pub async fn save_forge_account(state: State<'_, AppState>, account: ForgeAccoun
     let engine = state.engine()?;
     guard(async move { engine.save_forge_account(account, &token).await }).await
 }
+
+/// Opens an http(s) URL (a commit on the forge) in the desktop's browser: the window itself
+/// never navigates away from the console.
+#[tauri::command]
+pub fn open_external(url: String) -> Result<(), ApiError> {
+    let invalid = |m: String| ApiError { code: slipway_engine::ErrorCode::InvalidInput, message: m };
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.chars().any(char::is_whitespace) {
+        return Err(invalid(format!("url: only http(s) links open in the browser, not {url:?}")));
+    }
+    #[cfg(target_os = "macos")]
+    let mut cmd = std::process::Command::new("open");
+    #[cfg(target_os = "windows")]
+    let mut cmd = {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    };
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    let mut cmd = std::process::Command::new("xdg-open");
+    cmd.arg(&url).spawn().map(drop).map_err(|e| ApiError { code: slipway_engine::ErrorCode::Io, message: format!("cannot open a browser for {url}: {e}") })
+}

@@ -75,7 +75,8 @@ fn main() {
             console::rerun_run,
             console::redeliver,
             console::forge_accounts,
-            console::save_forge_account
+            console::save_forge_account,
+            console::open_external
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

@@ -400,7 +400,8 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     shot(&client, "console-run-live.png").await;
     let seen = watch_run(&client, "succeeded").await;
     // Seen one after the other while the run went on (a fast step may pass between two looks).
-    assert!(seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| s == "switch traffic"), "steps seen running: {seen:?}");
+    let deploy_steps = ["prepare host", "start new release", "health gate: new release", "switch traffic", "verify (1 s)"];
+    assert!(seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| deploy_steps.contains(&s.as_str())), "steps seen running: {seen:?}");
     wait_text(&client, "[data-testid=run-timeline]", |_| true).await;
     shot(&client, "console-run.png").await;
 
@@ -424,7 +425,8 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     wait_attr(&client, "[data-testid=release-dev-1]", "data-status", "retired").await;
     click(&client, "[data-testid=rollback-dev-1]").await;
     wait_text(&client, "[data-testid=rollback-dialog]", |t| t.contains("release 1")).await;
-    click(&client, "[data-testid=rollback-dialog-confirm]").await;
+    // Enter confirms (the dialog's button has the focus, and Enter anywhere does it too).
+    client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E007}").await.unwrap();
     let seen = watch_run(&client, "succeeded").await;
     assert!(!seen.iter().any(|s| s == "build image"), "a rollback builds nothing: {seen:?}");
     assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v1".to_string()));
@@ -435,8 +437,12 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     wait_attr(&client, "[data-testid=release-dev-3]", "data-status", "live").await;
 
     // Promote dev's release 3 to prod: the dialog lists the commits; Esc closes it, the button
-    // confirms it.
-    click(&client, "[data-testid=promote-prod]").await;
+    // confirms it. The first time it is opened the way the tray's "Promote web 3 to prod…" opens
+    // it: a promote-request event to the window (Xvfb has no tray host to click).
+    client
+        .execute("window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'promote-request', payload: {project_id: 'web', stage: 'prod'}}); return true", vec![])
+        .await
+        .unwrap();
     wait_text(&client, "[data-testid=promote-dialog]", |t| t.contains("Promote web 3 to prod?")).await;
     let commits = wait_text(&client, "[data-testid=promote-commits]", |t| !t.is_empty()).await;
     assert!(commits.contains("first"), "{commits}");

@@ -53,6 +53,8 @@ export const api = {
   redeliver: (id: number) => call<Delivery>("redeliver", { id }),
   forgeAccounts: () => call<ForgeAccount[]>("forge_accounts"),
   saveForgeAccount: (account: ForgeAccount, token: string) => call<ForgeAccount>("save_forge_account", { account, token }),
+  /** In the desktop's browser, not in this window. */
+  openExternal: (url: string) => call<void>("open_external", { url }),
   notificationSettings: () => call<NotificationSettings>("notification_settings"),
   setNotificationSettings: (settings: NotificationSettings) => call<NotificationSettings>("set_notification_settings", { settings }),
   /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */
