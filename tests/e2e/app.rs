@@ -307,6 +307,14 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     assert!(log.find("line-1").unwrap() < log.find("line-6").unwrap());
     std::fs::write(artifact("app-run.png"), client.screenshot().await.unwrap()).unwrap();
 
+    // Re-run: the same stage at the same commit, as a new run the view switches to.
+    click(&client, "[data-testid=rerun]").await;
+    wait_text(&client, "[data-testid=run-detail] h2", |t| t.starts_with("Run #2")).await;
+    wait_attr(&client, "[data-testid=run-detail]", "data-status", "succeeded").await;
+    let (first, again) = (api.get("/runs/1").await, api.get("/runs/2").await);
+    assert_eq!(again["run"]["commit_sha"], first["run"]["commit_sha"], "{again}");
+    assert_eq!((again["run"]["stage"].as_str(), again["run"]["trigger"].as_str()), (Some("dev"), Some("manual")), "{again}");
+
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;
 }
