@@ -4,6 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod console;
 mod tray;
 
 use slipway_engine::{ApiError, Config, Engine, EngineEvent};
@@ -24,7 +25,7 @@ impl AppState {
 /// Name of the Tauri event that carries [`EngineEvent`]s to the UI.
 const ENGINE_EVENT: &str = "engine-event";
 /// Tells the UI to show a run (its id): a desktop notification was clicked.
-const OPEN_RUN_EVENT: &str = "open-run";
+pub const OPEN_RUN_EVENT: &str = "open-run";
 
 fn main() {
     let config = match Config::from_env() {
@@ -64,7 +65,18 @@ fn main() {
             commands::notification_settings,
             commands::set_notification_settings,
             commands::set_project_notifications,
-            commands::test_project_notifications
+            commands::test_project_notifications,
+            console::dashboard,
+            console::metrics,
+            console::releases,
+            console::rollback,
+            console::promote,
+            console::pending_promotions,
+            console::rerun_run,
+            console::redeliver,
+            console::forge_accounts,
+            console::save_forge_account,
+            console::open_external
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;
@@ -97,8 +109,11 @@ fn forward_events(app: AppHandle, engine: Engine) {
         loop {
             match rx.recv().await {
                 Ok(event) => {
-                    if let EngineEvent::AutoDeployChanged { paused } = &event {
-                        tray::show_paused(&app, *paused);
+                    if matches!(
+                        event,
+                        EngineEvent::AutoDeployChanged { .. } | EngineEvent::RunChanged { .. } | EngineEvent::ReleaseChanged { .. } | EngineEvent::ProjectsChanged
+                    ) {
+                        tray::changed(&app);
                     }
                     if let EngineEvent::OpenRun { run_id } = &event {
                         show_main_window(&app);

@@ -18,6 +18,11 @@ struct Driver {
 }
 
 fn start_driver(data_dir: &Path) -> Driver {
+    start_driver_env(data_dir, &[])
+}
+
+/// Like [`start_driver`], with more of the app's environment (the deploy tests' edge, say).
+fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Driver {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the app's end-to-end tests need an X display: run them through ./scripts/test (Xvfb)"
@@ -28,6 +33,7 @@ fn start_driver(data_dir: &Path) -> Driver {
         // The driver's environment is the app's: a private data dir and a free listener port.
         .env("SLIPWAY_DATA_DIR", data_dir)
         .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -69,6 +75,20 @@ async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> Str
     panic!("{css} never showed the expected text; last seen: {last:?}");
 }
 
+/// The engine's listener URL, from the Status view (the window opens on the dashboard).
+async fn listener_url(client: &Client) -> String {
+    click(client, "[data-testid=tab-status]").await;
+    wait_text(client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await
+}
+
+async fn click(client: &Client, css: &str) {
+    client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn shot(client: &Client, name: &str) {
+    std::fs::write(artifact(name), client.screenshot().await.unwrap()).unwrap();
+}
+
 pub fn artifact(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
@@ -81,6 +101,7 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let dir = tempfile::tempdir().unwrap();
     let driver = start_driver(dir.path());
     let client = open_app(&driver).await;
+    click(&client, "[data-testid=tab-status]").await;
 
     let docker = wait_text(&client, "[data-testid=status-docker]", |t| t.contains("reachable")).await;
     assert!(docker.starts_with("reachable at unix:///var/run/docker.sock (engine "), "{docker}");
@@ -158,7 +179,7 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let dir = tempfile::tempdir().unwrap();
     let driver = start_driver(dir.path());
     let client = open_app(&driver).await;
-    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    let listener = listener_url(&client).await;
     let api = Api::new(&listener, dir.path());
 
     let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "web", "repo_url": "https://example.invalid/web.git", "forge": "github"})).await;
@@ -218,6 +239,21 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let first = client.find(Locator::Css("[data-testid=deliveries] tbody tr")).await.unwrap();
     assert_eq!(first.attr("data-outcome").await.unwrap().as_deref(), Some("rejected"), "{table}");
     assert!(table.contains("signature check failed"), "{table}");
+
+    // "Redeliver locally" sends the kept body and headers through the same path again, under a
+    // fresh delivery id: the badly signed one is refused again, and says so in its row.
+    let refused = api.get("/deliveries").await[0]["id"].as_i64().unwrap();
+    click(&client, &format!("[data-testid=redeliver-{refused}]")).await;
+    let replay = wait_text(&client, &format!("[data-testid=replay-{refused}]"), |t| !t.is_empty()).await;
+    assert!(replay.starts_with("redelivered as #") && replay.ends_with("rejected 401"), "{replay}");
+    until("the redelivery's own row in the inbox", 30, || async {
+        let rows = client.find_all(Locator::Css("[data-testid=deliveries] tbody tr[data-outcome=rejected]")).await.ok()?;
+        (rows.len() == 2).then_some(())
+    })
+    .await;
+    let newest = &api.get("/deliveries").await[0];
+    assert!(newest["delivery_id"].as_str().unwrap().starts_with(&format!("local-redelivery-of-{refused}-")), "{newest}");
+    assert!(newest["reason"].as_str().unwrap().contains("signature check failed"), "{newest}");
     std::fs::write(artifact("app-deliveries.png"), client.screenshot().await.unwrap()).unwrap();
 
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
@@ -252,7 +288,7 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     let dir = tempfile::tempdir().unwrap();
     let driver = start_driver(dir.path());
     let client = open_app(&driver).await;
-    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    let listener = listener_url(&client).await;
     let api = Api::new(&listener, dir.path());
     let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "ui-run", "repo_url": served.url, "forge": "git"})).await;
     assert_eq!(status, 201, "{p}");
@@ -270,6 +306,190 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     let log = wait_text(&client, "[data-testid=run-log]", |t| t.contains("line-6")).await;
     assert!(log.find("line-1").unwrap() < log.find("line-6").unwrap());
     std::fs::write(artifact("app-run.png"), client.screenshot().await.unwrap()).unwrap();
+
+    // Re-run: the same stage at the same commit, as a new run the view switches to.
+    click(&client, "[data-testid=rerun]").await;
+    wait_text(&client, "[data-testid=run-detail] h2", |t| t.starts_with("Run #2")).await;
+    wait_attr(&client, "[data-testid=run-detail]", "data-status", "succeeded").await;
+    let (first, again) = (api.get("/runs/1").await, api.get("/runs/2").await);
+    assert_eq!(again["run"]["commit_sha"], first["run"]["commit_sha"], "{again}");
+    assert_eq!((again["run"]["stage"].as_str(), again["run"]["trigger"].as_str()), (Some("dev"), Some("manual")), "{again}");
+
+    let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
+    let _ = client.close().await;
+}
+
+/// Runs `f` over and over until it returns Some, for at most `secs`.
+async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
+    client.find(Locator::Css(css)).await.ok()?.attr(name).await.ok().flatten()
+}
+
+/// Waits for the run shown in the Runs view to end, noting every step seen running on the way.
+async fn watch_run(client: &Client, want: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(steps) = client.find_all(Locator::Css("[data-testid=run-detail] li[data-status=running]")).await {
+            for st in steps {
+                if let Ok(Some(name)) = st.attr("data-name").await {
+                    if !seen.contains(&name) {
+                        seen.push(name);
+                    }
+                }
+            }
+        }
+        let status = attr(client, "[data-testid=run-detail]", "data-status").await;
+        if matches!(status.as_deref(), Some("succeeded" | "failed" | "rolled_back" | "cancelled" | "interrupted")) {
+            assert_eq!(status.as_deref(), Some(want), "steps seen running: {seen:?}");
+            return seen;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never ended; steps seen running: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The console end to end against the real engine, Docker and the Caddy edge: a project
+/// imported in the window, a deploy started there whose steps go by live, the dashboard
+/// following a deploy started elsewhere, a rollback and a promotion clicked in the window (the
+/// promotion through its confirm dialog, Esc closing it once), metrics, settings and the dark
+/// theme. Nothing is reloaded by hand: every change reaches the views as engine events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let df = crate::deploys::dockerfile();
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let edge_port = free_port();
+    let driver = start_driver_env(dir.path(), &crate::deploys::env(edge_port));
+    let client = open_app(&driver).await;
+    let listener = listener_url(&client).await;
+    let api = Api::new(&listener, dir.path());
+    let _cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+
+    // The project comes in through the window: its file pasted into Import.
+    let yaml = format!(
+        "name: web\nrepo_url: {}\nforge: git\ndeploy:\n  port: 80\n  health:\n    path: /health\n    interval_ms: 200\n    timeout_ms: 1000\n    retries: 3\n    start_period_ms: 2000\n\
+         stages:\n  - name: dev\n    branch_patterns: [main]\n    strategy: blue-green\n    rollout:\n      drain_secs: 0\n      verify_secs: 1\n\
+         \x20 - name: prod\n    branch_patterns: []\n    promote_from: dev\n    confirm: true\n    strategy: blue-green\n    rollout:\n      drain_secs: 0\n      verify_secs: 1\n      subdomain: launcher\n",
+        served.url
+    );
+    click(&client, "[data-testid=tab-projects]").await;
+    let area = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=import-yaml]")).await.unwrap();
+    area.send_keys(&yaml.replace('\n', "\u{E007}")).await.unwrap();
+    click(&client, "[data-testid=import-submit]").await;
+    wait_text(&client, "[data-testid=import-note]", |t| t == "Created web.").await;
+    wait_text(&client, "[data-testid=project-web]", |t| t.contains("prod")).await;
+    assert_eq!(api.get("/projects/web").await["stages"][1]["promote_from"], "dev");
+
+    click(&client, "[data-testid=tab-dashboard]").await;
+    wait_attr(&client, "[data-testid=dash-web-dev]", "data-health", "unknown").await;
+
+    // A deploy started in the window: its steps go by live in the run view.
+    click(&client, "[data-testid=tab-runs]").await;
+    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap().send_keys("main").await.unwrap();
+    click(&client, "[data-testid=deploy-submit]").await;
+    until("the first step to run", 60, || async { attr(&client, "[data-testid=run-detail] li[data-status=running]", "data-status").await }).await;
+    shot(&client, "console-run-live.png").await;
+    let seen = watch_run(&client, "succeeded").await;
+    // Seen one after the other while the run went on (a fast step may pass between two looks).
+    let deploy_steps = ["prepare host", "start new release", "health gate: new release", "switch traffic", "verify (1 s)"];
+    assert!(seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| deploy_steps.contains(&s.as_str())), "steps seen running: {seen:?}");
+    wait_text(&client, "[data-testid=run-timeline]", |_| true).await;
+    shot(&client, "console-run.png").await;
+
+    // The dashboard shows release 1, then follows a deploy started elsewhere (the API) live.
+    click(&client, "[data-testid=tab-dashboard]").await;
+    wait_text(&client, "[data-testid=dash-web-dev] [data-testid=live]", |t| t.starts_with("#1 ")).await;
+    wait_attr(&client, "[data-testid=dash-web-dev]", "data-health", "healthy").await;
+    crate::deploys::push(&served.work, &[("index.html", "v2\n")], &[], "v2");
+    let (status, v) = api.send(reqwest::Method::POST, "/projects/web/stages/dev/runs", json!({"ref": "main"})).await;
+    assert_eq!(status, 202, "{v}");
+    let step = wait_text(&client, "[data-testid=dash-web-dev] [data-testid=current-step]", |t| !t.is_empty()).await;
+    eprintln!("the dashboard showed step {step:?} of the second deploy");
+    shot(&client, "console-dashboard-running.png").await;
+    wait_text(&client, "[data-testid=dash-web-dev] [data-testid=live]", |t| t.starts_with("#2 ")).await;
+    wait_text(&client, "[data-testid=dash-web-dev] [data-testid=current]", |t| t == "idle").await;
+    assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v2".to_string()));
+    shot(&client, "console-dashboard.png").await;
+
+    // Roll back to release 1 from the release list.
+    click(&client, "[data-testid=dash-open-web-dev]").await;
+    wait_attr(&client, "[data-testid=release-dev-1]", "data-status", "retired").await;
+    click(&client, "[data-testid=rollback-dev-1]").await;
+    wait_text(&client, "[data-testid=rollback-dialog]", |t| t.contains("release 1")).await;
+    // Enter confirms (the dialog's button has the focus, and Enter anywhere does it too).
+    client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E007}").await.unwrap();
+    let seen = watch_run(&client, "succeeded").await;
+    assert!(!seen.iter().any(|s| s == "build image"), "a rollback builds nothing: {seen:?}");
+    assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v1".to_string()));
+    click(&client, "[data-testid=tab-dashboard]").await;
+    wait_text(&client, "[data-testid=dash-web-dev] [data-testid=live]", |t| t.starts_with("#3 ")).await;
+    click(&client, "[data-testid=dash-open-web-dev]").await;
+    wait_attr(&client, "[data-testid=release-dev-2]", "data-status", "rolled_back").await;
+    wait_attr(&client, "[data-testid=release-dev-3]", "data-status", "live").await;
+
+    // Promote dev's release 3 to prod: the dialog lists the commits; Esc closes it, the button
+    // confirms it. The first time it is opened the way the tray's "Promote web 3 to prod…" opens
+    // it: a promote-request event to the window (Xvfb has no tray host to click).
+    client
+        .execute("window.__TAURI_INTERNALS__.invoke('plugin:event|emit', {event: 'promote-request', payload: {project_id: 'web', stage: 'prod'}}); return true", vec![])
+        .await
+        .unwrap();
+    wait_text(&client, "[data-testid=promote-dialog]", |t| t.contains("Promote web 3 to prod?")).await;
+    let commits = wait_text(&client, "[data-testid=promote-commits]", |t| !t.is_empty()).await;
+    assert!(commits.contains("first"), "{commits}");
+    shot(&client, "console-promote-dialog.png").await;
+    client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E00C}").await.unwrap();
+    until("Esc to close the dialog", 10, || async { client.find(Locator::Css("[data-testid=promote-dialog]")).await.is_err().then_some(()) }).await;
+    assert!(api.get("/promotions").await.as_array().unwrap().len() == 1, "Esc promoted nothing");
+    shot(&client, "console-project.png").await;
+    click(&client, "[data-testid=promote-prod]").await;
+    wait_text(&client, "[data-testid=promote-dialog]", |t| t.contains("Promote web 3 to prod?")).await;
+    click(&client, "[data-testid=promote-dialog-confirm]").await;
+    watch_run(&client, "succeeded").await;
+    assert_eq!(get_via_edge(edge_port, "launcher.localhost").await, (200, "v1".to_string()));
+    click(&client, "[data-testid=tab-dashboard]").await;
+    let prod = wait_text(&client, "[data-testid=dash-web-prod] [data-testid=live]", |t| t.starts_with("#1 ")).await;
+    assert!(prod.contains("promoted"), "{prod}");
+    assert!(api.get("/promotions").await.as_array().unwrap().is_empty());
+    shot(&client, "console-dashboard-promoted.png").await;
+
+    // Metrics count the four deploys.
+    click(&client, "[data-testid=tab-metrics]").await;
+    wait_text(&client, "[data-testid=metrics-web-dev] [data-testid=m-deploys]", |t| t == "3").await;
+    wait_text(&client, "[data-testid=metrics-web-dev] [data-testid=m-success]", |t| t == "100 %").await;
+    wait_text(&client, "[data-testid=metrics-web-prod] [data-testid=m-deploys]", |t| t == "1").await;
+    shot(&client, "console-metrics.png").await;
+
+    // Settings: a forge account with a bad name is refused next to the field; the theme switches.
+    click(&client, "[data-testid=tab-settings]").await;
+    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=account-name]")).await.unwrap().send_keys("Work GitHub").await.unwrap();
+    click(&client, "[data-testid=account-save]").await;
+    wait_text(&client, "[data-testid=account-name-error]", |t| t.contains("lowercase")).await;
+    wait_text(&client, "[data-testid=account-token-error]", |t| t.contains("token")).await;
+    shot(&client, "console-settings.png").await;
+    click(&client, "[data-testid=theme-dark]").await;
+    let theme = client.execute("return document.documentElement.dataset.theme", vec![]).await.unwrap();
+    assert_eq!(theme, json!("dark"));
+    click(&client, "[data-testid=tab-dashboard]").await;
+    wait_text(&client, "[data-testid=dash-web-prod] [data-testid=live]", |t| t.starts_with("#1 ")).await;
+    shot(&client, "console-dashboard-dark.png").await;
 
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;

@@ -26,7 +26,7 @@ pub struct Stack {
     _cleanup: DockerCleanup,
 }
 
-fn dockerfile() -> String {
+pub fn dockerfile() -> String {
     // `fail-after N` makes the release's health endpoint vanish N seconds after start.
     format!(
         "FROM {}\nCOPY . /www\nCMD [\"sh\", \"-c\", \"if [ -f /www/fail-after ]; then (sleep $(cat /www/fail-after); rm -f /www/health) & fi; exec httpd -f -v -p 80 -h /www\"]\n",

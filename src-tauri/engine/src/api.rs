@@ -53,6 +53,11 @@ pub fn router(engine: Engine) -> Router {
         .route("/runs/{id}/cancel", post(cancel_run))
         .route("/forge-accounts/{name}", put(save_forge_account))
         .route("/registry-accounts/{name}", put(save_registry_account))
+        .route("/forge-accounts", get(forge_accounts))
+        .route("/dashboard", get(dashboard))
+        .route("/metrics", get(metrics))
+        .route("/runs/{id}/rerun", post(rerun))
+        .route("/deliveries/{id}/redeliver", post(redeliver))
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
     // Webhooks carry their own authentication (signatures), not the API token, and read their
     // body themselves so that an oversized one is answered and recorded, not just dropped.
@@ -246,6 +251,26 @@ async fn notification_settings(State(engine): State<Engine>) -> Result<Json<Noti
 
 async fn set_notification_settings(State(engine): State<Engine>, Json(body): Json<NotificationSettings>) -> Result<Json<NotificationSettings>, ApiFailure> {
     Ok(Json(engine.set_notification_settings(body).await?))
+}
+
+async fn forge_accounts(State(engine): State<Engine>) -> Result<Json<Vec<ForgeAccount>>, ApiFailure> {
+    Ok(Json(engine.forge_accounts().await?))
+}
+
+async fn dashboard(State(engine): State<Engine>) -> Result<Json<Vec<crate::metrics::StageSummary>>, ApiFailure> {
+    Ok(Json(engine.dashboard().await?))
+}
+
+async fn metrics(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> Result<Json<Vec<crate::metrics::StageMetrics>>, ApiFailure> {
+    Ok(Json(engine.metrics(q.project.as_deref()).await?))
+}
+
+async fn rerun(State(engine): State<Engine>, Path(id): Path<i64>) -> Result<(StatusCode, Json<RunStarted>), ApiFailure> {
+    Ok((StatusCode::ACCEPTED, Json(RunStarted { run_id: engine.rerun(id).await? })))
+}
+
+async fn redeliver(State(engine): State<Engine>, Path(id): Path<i64>) -> Result<Json<Delivery>, ApiFailure> {
+    Ok(Json(engine.redeliver(id).await?))
 }
 
 async fn quit(State(engine): State<Engine>) -> StatusCode {

@@ -45,6 +45,12 @@ pub fn typescript() -> String {
         crate::runlog::LogLine::decl(),
         crate::api::RunStarted::decl(),
         crate::api::RunnerHold::decl(),
+        crate::metrics::StageHealth::decl(),
+        crate::metrics::StageSummary::decl(),
+        crate::metrics::DayCount::decl(),
+        crate::metrics::StageMetrics::decl(),
+        crate::metrics::TrayState::decl(),
+        crate::metrics::TraySummary::decl(),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:\n\

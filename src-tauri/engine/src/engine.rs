@@ -56,6 +56,11 @@ pub enum EngineEvent {
         #[ts(type = "number")]
         run_id: i64,
     },
+    /// A step of a running run started or ended.
+    StepChanged {
+        #[ts(type = "number")]
+        run_id: i64,
+    },
     /// A delivery (webhook or poll) reached the inbox.
     DeliveryRecorded {
         #[ts(type = "number")]
@@ -199,6 +204,7 @@ impl Engine {
         tokio::spawn(crate::poll::run(engine.clone()));
         tokio::spawn(crate::notify::run(engine.clone(), engine.subscribe()));
         tokio::spawn(crate::runner::run(engine.clone()));
+        tokio::spawn(crate::console::forward_step_changes(engine.clone()));
         tracing::info!(data_dir = %engine.config().data_dir.display(), "engine started");
         Ok(engine)
     }

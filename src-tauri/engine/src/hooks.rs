@@ -57,7 +57,58 @@ pub fn provider_name(p: Provider) -> &'static str {
     }
 }
 
+/// Bodies kept for "redeliver locally"; older ones are dropped as new ones come.
+const KEPT_BODIES: i64 = 200;
+
+/// Headers a replay needs to be told apart and verified the way the original was.
+fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "content-type" || n == "user-agent" || n.starts_with("x-")
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), serde_json::Value::String(value.to_str().ok()?.to_string()))))
+        .collect()
+}
+
+/// What one delivery left behind for [`keep_body`]: its body, once read, and its inbox row.
+#[derive(Default)]
+struct Seen {
+    body: Option<axum::body::Bytes>,
+    delivery: Option<i64>,
+}
+
 pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    handle(engine, project_id, headers, body, None).await.0
+}
+
+/// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
+/// replays, which gets a fresh delivery id so it is not taken for the original). Returns the
+/// answer and the inbox row it recorded.
+pub(crate) async fn handle(engine: Engine, project_id: String, headers: HeaderMap, body: Body, redelivery_of: Option<i64>) -> (Response, Option<i64>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let response = decide(engine.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
+    let Seen { body, delivery } = std::mem::take(&mut *seen.lock().unwrap());
+    if let (Some(body), Some(id)) = (body, delivery) {
+        let headers = serde_json::Value::Object(kept_headers(&headers)).to_string();
+        // Off the answer's path: a burst of deliveries must not wait for these writes.
+        let store = engine.store().clone();
+        tokio::spawn(async move {
+            let kept = async {
+                sqlx::query("INSERT OR REPLACE INTO delivery_bodies (delivery, headers_json, body) VALUES (?, ?, ?)").bind(id).bind(headers).bind(body.as_ref()).execute(store.pool()).await?;
+                sqlx::query("DELETE FROM delivery_bodies WHERE delivery <= (SELECT delivery FROM delivery_bodies ORDER BY delivery DESC LIMIT 1 OFFSET ?)").bind(KEPT_BODIES).execute(store.pool()).await
+            };
+            if let Err(e) = kept.await {
+                tracing::warn!("cannot keep the body of delivery {id} for redelivery: {e}");
+            }
+        });
+    }
+    (response, delivery)
+}
+
+async fn decide(engine: Engine, project_id: String, headers: &HeaderMap, body: Body, redelivery_of: Option<i64>, seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> Response {
+    let headers = headers.clone();
     let mut source = Source { received_at: now_ms(), started: Some(Instant::now()), ..Default::default() };
     let provider = webhook::detect(&headers);
     if let Some(p) = provider {
@@ -65,12 +116,17 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
         source.event = webhook::event_name(p, &headers).unwrap_or_default();
         source.delivery_id = webhook::delivery_id(p, &headers);
     }
+    if let Some(original) = redelivery_of {
+        source.delivery_id = Some(format!("local-redelivery-of-{original}-{}", crate::token::random_hex(3)));
+    }
     let reject = |status: StatusCode, code: ErrorCode, message: String, project: Option<String>| {
         let engine = engine.clone();
         let source = source.clone();
+        let seen = seen.clone();
         async move {
-            if let Err(e) = engine.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
-                tracing::error!("cannot record a rejected delivery: {e}");
+            match engine.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
+                Ok(id) => seen.lock().unwrap().delivery = Some(id),
+                Err(e) => tracing::error!("cannot record a rejected delivery: {e}"),
             }
             tracing::info!(status = status.as_u16(), project = project.as_deref().unwrap_or("-"), "webhook refused: {message}");
             (status, Json(ApiError { code, message })).into_response()
@@ -88,7 +144,11 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
     let pid = Some(project.id.clone());
 
     let body = match read_limited(body).await {
-        Ok(b) => b,
+        Ok(b) => {
+            let b = axum::body::Bytes::from(b);
+            seen.lock().unwrap().body = Some(b.clone());
+            b
+        }
         Err(BodyError::TooLarge) => {
             let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
             return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
@@ -143,6 +203,7 @@ pub async fn receive(State(engine): State<Engine>, Path(project_id): Path<String
     let id = project.id.clone();
     match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
         Ok(verdict) => {
+            seen.lock().unwrap().delivery = Some(verdict.delivery);
             let status = if verdict.outcome == crate::intake::Outcome::Queued { StatusCode::ACCEPTED } else { StatusCode::OK };
             tracing::info!(project = %id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "webhook: {}", verdict.reason);
             (status, Json(verdict)).into_response()

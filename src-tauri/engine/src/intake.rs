@@ -160,6 +160,9 @@ pub struct Delivery {
     pub received_at: i64,
     #[ts(type = "number | null")]
     pub duration_us: Option<i64>,
+    /// Its body is still kept, so it can be redelivered locally.
+    #[serde(default)]
+    pub replayable: bool,
 }
 
 /// A run as lists show it.
@@ -518,7 +521,8 @@ pub async fn record_rejection(store: &Store, project_id: Option<&str>, source: &
 pub async fn deliveries(store: &Store, project_id: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
     let rows = sqlx::query(
         "SELECT d.id, d.project_id, d.provider, d.event, d.delivery_id, d.ref_name, d.commit_sha, d.outcome, d.http_status, d.reason, \
-         COALESCE(d.run_id, (SELECT MIN(r.id) FROM runs r WHERE r.delivery_id = d.id)) AS run_id, d.received_at, d.duration_us \
+         COALESCE(d.run_id, (SELECT MIN(r.id) FROM runs r WHERE r.delivery_id = d.id)) AS run_id, d.received_at, d.duration_us, \
+         EXISTS (SELECT 1 FROM delivery_bodies b WHERE b.delivery = d.id) AS replayable \
          FROM webhook_deliveries d WHERE (?1 IS NULL OR d.project_id = ?1) ORDER BY d.id DESC LIMIT ?2",
     )
     .bind(project_id)
@@ -541,6 +545,7 @@ pub async fn deliveries(store: &Store, project_id: Option<&str>, limit: u32) -> 
             run_id: r.get("run_id"),
             received_at: r.get("received_at"),
             duration_us: r.get("duration_us"),
+            replayable: r.get("replayable"),
         })
         .collect())
 }

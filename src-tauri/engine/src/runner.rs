@@ -178,19 +178,25 @@ pub(crate) async fn add_step(store: &Store, run_id: i64, position: i64, name: &s
 }
 
 pub(crate) async fn start_step(store: &Store, step: i64) -> Result<()> {
-    sqlx::query("UPDATE run_steps SET status = 'running', started_at = ? WHERE id = ?").bind(now_ms()).bind(step).execute(store.pool()).await?;
+    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = 'running', started_at = ? WHERE id = ? RETURNING run_id").bind(now_ms()).bind(step).fetch_optional(store.pool()).await?;
+    if let Some(run) = run {
+        store.step_changed(run);
+    }
     Ok(())
 }
 
 pub(crate) async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
-    sqlx::query("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ?")
+    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ? RETURNING run_id")
         .bind(status)
         .bind(exit_code)
         .bind(message)
         .bind(now_ms())
         .bind(step)
-        .execute(store.pool())
+        .fetch_optional(store.pool())
         .await?;
+    if let Some(run) = run {
+        store.step_changed(run);
+    }
     Ok(())
 }
 

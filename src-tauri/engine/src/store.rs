@@ -17,9 +17,20 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// Runs whose steps just started or ended (their ids), for the console's live step view.
+    steps: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Store {
+    /// Says that a step of run `run_id` started or ended; nobody listening is fine.
+    pub fn step_changed(&self, run_id: i64) {
+        let _ = self.steps.send(run_id);
+    }
+
+    pub fn step_changes(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        self.steps.subscribe()
+    }
+
     pub async fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -37,7 +48,7 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| corrupt_or_store(path, e))?;
-        let store = Store { pool, path: path.to_path_buf() };
+        let store = Store { pool, path: path.to_path_buf(), steps: tokio::sync::broadcast::channel(256).0 };
         store.migrate().await?;
         Ok(store)
     }

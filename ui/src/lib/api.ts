@@ -3,7 +3,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, Delivery, EngineEvent, EngineStatus, ImportResult, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo } from "./bindings";
+import type { ApiError, Delivery, EngineEvent, EngineStatus, ForgeAccount, ImportResult, LogLine, NewProject, NotificationSettings, PendingPromotion, Project, Release, RunDetail, RunSummary, StageMetrics, StageSummary, WebhookInfo } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -42,6 +42,21 @@ export const api = {
   startRun: (project: string, stage: string, wanted: string) => call<number>("start_manual_run", { project, stage, wanted }),
   runDetail: (id: number) => call<RunDetail>("run_detail", { id }),
   cancelRun: (id: number) => call<void>("cancel_run", { id }),
+  rerun: (id: number) => call<number>("rerun_run", { id }),
+  dashboard: () => call<StageSummary[]>("dashboard"),
+  metrics: (project: string | null = null) => call<StageMetrics[]>("metrics", { project }),
+  releases: (project: string, stage: string) => call<Release[]>("releases", { project, stage }),
+  rollback: (project: string, stage: string, number: number) => call<number>("rollback", { project, stage, number }),
+  /** `confirmed`: the operator confirmed in the dialog that listed the commits. */
+  promote: (project: string, stage: string, confirmed: boolean) => call<number>("promote", { project, stage, confirmed }),
+  pendingPromotions: () => call<PendingPromotion[]>("pending_promotions"),
+  redeliver: (id: number) => call<Delivery>("redeliver", { id }),
+  forgeAccounts: () => call<ForgeAccount[]>("forge_accounts"),
+  saveForgeAccount: (account: ForgeAccount, token: string) => call<ForgeAccount>("save_forge_account", { account, token }),
+  /** In the desktop's browser, not in this window. */
+  openExternal: (url: string) => call<void>("open_external", { url }),
+  notificationSettings: () => call<NotificationSettings>("notification_settings"),
+  setNotificationSettings: (settings: NotificationSettings) => call<NotificationSettings>("set_notification_settings", { settings }),
   /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */
   followRunLog: (id: number, after: number, onLines: (lines: LogLine[]) => void) => {
     const channel = new Channel<LogLine[]>();
@@ -53,6 +68,11 @@ export const api = {
 /** A desktop notification was clicked: the app asks to show that run. */
 export function onOpenRun(handler: (runId: number) => void): Promise<UnlistenFn> {
   return listen<number>("open-run", (e) => handler(e.payload));
+}
+
+/** The tray's "Promote … to …" was clicked: open the confirm dialog for that stage. */
+export function onPromoteRequest(handler: (req: { project_id: string; stage: string }) => void): Promise<UnlistenFn> {
+  return listen<{ project_id: string; stage: string }>("promote-request", (e) => handler(e.payload));
 }
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {

@@ -37,7 +37,7 @@ listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean
  */
 runs_held: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
 
@@ -310,7 +310,11 @@ delivery: number,
  */
 run_ids: number[], reason: string, };
 
-export type Delivery = { id: number, project_id: string | null, provider: string | null, event: string | null, delivery_id: string | null, ref_name: string | null, commit_sha: string | null, outcome: Outcome, http_status: number, reason: string | null, run_id: number | null, received_at: number, duration_us: number | null, };
+export type Delivery = { id: number, project_id: string | null, provider: string | null, event: string | null, delivery_id: string | null, ref_name: string | null, commit_sha: string | null, outcome: Outcome, http_status: number, reason: string | null, run_id: number | null, received_at: number, duration_us: number | null, 
+/**
+ * Its body is still kept, so it can be redelivered locally.
+ */
+replayable: boolean, };
 
 export type RunSummary = { id: number, project_id: string, stage: string, trigger: string, status: string, commit_sha: string | null, ref_name: string | null, reason: string | null, delivery_id: number | null, queued_at: number, };
 
@@ -331,3 +335,43 @@ stream: string, ts: number, line: string, };
 export type RunStarted = { run_id: number, };
 
 export type RunnerHold = { held: boolean, };
+
+export type StageHealth = "healthy" | "degraded" | "failing" | "unknown";
+
+export type StageSummary = { project_id: string, project_name: string, stage: string, strategy: Strategy, promote_from: string | null, live: Release | null, 
+/**
+ * The newest queued or running run of the stage.
+ */
+current: RunSummary | null, 
+/**
+ * The step `current` is in, while it runs.
+ */
+current_step: string | null, last_failure: RunSummary | null, health: StageHealth, };
+
+export type DayCount = { 
+/**
+ * Start of the day, Unix ms.
+ */
+day: number, succeeded: number, failed: number, };
+
+export type StageMetrics = { project_id: string, stage: string, 
+/**
+ * One entry per day of the window, oldest first.
+ */
+days: Array<DayCount>, deploys: number, succeeded: number, 
+/**
+ * succeeded / deploys; None without deploys.
+ */
+success_rate: number | null, median_ms: number | null, p95_ms: number | null, 
+/**
+ * Failures followed by a success within the window.
+ */
+restores: number, 
+/**
+ * Median time from a failed (or rolled back) run to the next succeeded one.
+ */
+restore_median_ms: number | null, };
+
+export type TrayState = "idle" | "running" | "failed" | "paused";
+
+export type TraySummary = { state: TrayState, recent: Array<RunSummary>, promotions: Array<PendingPromotion>, };
