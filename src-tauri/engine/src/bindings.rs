@@ -31,6 +31,22 @@ pub fn typescript() -> String {
         crate::runlog::LogLine::decl(),
         crate::api::RunStarted::decl(),
         crate::api::RunnerHold::decl(),
+        crate::hosts::HostKind::decl(),
+        crate::hosts::Host::decl(),
+        crate::hosts::HostInput::decl(),
+        crate::hosts::HostTest::decl(),
+        crate::hosts::HostState::decl(),
+        crate::hosts::HostStatus::decl(),
+        crate::hosts::ContextImport::decl(),
+        crate::hostpool::HostEntry::decl(),
+        crate::containers::ContainerInfo::decl(),
+        crate::containers::GroupKind::decl(),
+        crate::containers::ContainerGroup::decl(),
+        crate::containers::ContainerAction::decl(),
+        crate::containers::LogStream::decl(),
+        crate::containers::ContainerLogLine::decl(),
+        crate::containers::ContainerStats::decl(),
+        crate::containers::HostEvent::decl(),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:\n\

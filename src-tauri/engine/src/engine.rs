@@ -63,6 +63,10 @@ pub enum EngineEvent {
         project_id: Option<String>,
         outcome: Outcome,
     },
+    /// A host was added, edited, removed or imported.
+    HostsChanged,
+    /// A host became reachable or unreachable (or failed differently).
+    HostStatusChanged { status: crate::hosts::HostStatus },
     ShuttingDown,
 }
 
@@ -133,6 +137,7 @@ struct Inner {
     runner_wake: tokio::sync::Notify,
     /// Projects as the webhook route needs them (rules, forge), dropped on every change.
     project_cache: Mutex<std::collections::HashMap<String, Arc<Project>>>,
+    hosts: crate::hostpool::HostPool,
 }
 
 impl Engine {
@@ -178,8 +183,10 @@ impl Engine {
                 logs,
                 cancels: Mutex::new(Default::default()),
                 runner_wake: tokio::sync::Notify::new(),
+                hosts: Default::default(),
             }),
         };
+        crate::hostpool::start(&engine).await?;
         engine.start_listener().await;
         tokio::spawn(crate::poll::run(engine.clone()));
         tokio::spawn(crate::runner::run(engine.clone()));
@@ -258,7 +265,11 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
-    fn emit(&self, event: EngineEvent) {
+    pub(crate) fn host_pool(&self) -> &crate::hostpool::HostPool {
+        &self.inner.hosts
+    }
+
+    pub(crate) fn emit(&self, event: EngineEvent) {
         // No subscriber is fine: nobody is watching.
         let _ = self.inner.events.send(event);
     }

@@ -23,6 +23,10 @@ pub enum ErrorCode {
     Git,
     Io,
     Internal,
+    /// A Docker host could not be reached or dropped; the message names the host and the cause.
+    HostUnreachable,
+    /// The host answers but cannot be used (engine too old).
+    HostIncompatible,
 }
 
 /// The one shape every error takes on the wire: `{code, message}`.
