@@ -85,11 +85,17 @@ impl Drop for Guard {
 
 /// Starts `slipwayd serve` on a free port and waits until its API answers.
 pub fn start_headless(data_dir: &Path) -> (Guard, String) {
+    start_headless_env(data_dir, &[])
+}
+
+/// [`start_headless`] with extra environment variables for the engine.
+pub fn start_headless_env(data_dir: &Path, env: &[(&str, &str)]) -> (Guard, String) {
     // A killed engine leaves its engine.json behind; the new one writes its own.
     let _ = std::fs::remove_file(data_dir.join("engine.json"));
     // Output goes to files, not pipes: a pipe nobody drains would block the engine once full.
     let child = Command::new(bin("slipwayd"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .env("SLIPWAY_DATA_DIR", data_dir)
         .stdout(std::fs::File::create(data_dir.join("stdout.log")).unwrap())
         .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())

@@ -4,6 +4,7 @@
 
 mod app;
 mod headless;
+mod hosts;
 mod kit;
 mod polling;
 mod registry;

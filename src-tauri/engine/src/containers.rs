@@ -131,7 +131,7 @@ fn host_error(host: &str, what: &str, e: &bollard::errors::Error) -> Error {
     match e {
         E::DockerResponseServerError { status_code: 404, message } => Error::new(ErrorCode::NotFound, format!("host {host}: {message}")),
         E::DockerResponseServerError { status_code: 409 | 400 | 304, message } => Error::new(ErrorCode::InvalidInput, format!("host {host}: cannot {what}: {message}")),
-        _ => Error::new(ErrorCode::HostUnreachable, format!("host {host}: {what} failed: {}", crate::hosts::describe("the engine", e))),
+        _ => Error::new(ErrorCode::HostUnreachable, format!("host {host}: {what} failed: {}", crate::hosts::cause(e))),
     }
 }
 
@@ -357,7 +357,7 @@ async fn ended_cleanly(docker: &Docker, host: &str, container: &str) -> Result<(
 fn stream_error(host: &str, what: &str, e: &bollard::errors::Error) -> Error {
     match host_error(host, what, e) {
         err if err.code() == ErrorCode::HostUnreachable => {
-            Error::new(ErrorCode::HostUnreachable, format!("host {host}: lost the connection while {what}: {}", crate::hosts::describe("the engine", e)))
+            Error::new(ErrorCode::HostUnreachable, format!("host {host}: lost the connection while {what}: {}", crate::docker::full_chain(e)))
         }
         err => err,
     }

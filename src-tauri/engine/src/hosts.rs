@@ -371,7 +371,7 @@ pub async fn ping(docker: &Docker, host_name: &str, timeout: Duration) -> Result
     let started = Instant::now();
     match tokio::time::timeout(timeout, docker.ping()).await {
         Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
-        Ok(Err(e)) => Err(Error::new(ErrorCode::HostUnreachable, format!("host {host_name}: {}", describe("the engine", &e)))),
+        Ok(Err(e)) => Err(Error::new(ErrorCode::HostUnreachable, format!("host {host_name}: the engine does not answer: {}", cause(&e)))),
         Err(_) => Err(Error::new(ErrorCode::HostUnreachable, format!("host {host_name}: the engine did not answer a ping within {} s", timeout.as_secs()))),
     }
 }
@@ -406,6 +406,11 @@ pub fn describe(endpoint: &str, e: &bollard::errors::Error) -> String {
         E::DockerResponseServerError { status_code, message } => format!("the engine at {endpoint} answered {status_code}: {message}"),
         _ => describe_text(endpoint, &crate::docker::describe(endpoint, e)),
     }
+}
+
+/// What went wrong on an established host, without naming the endpoint again.
+pub fn cause(e: &bollard::errors::Error) -> String {
+    describe_text("the engine", &crate::docker::full_chain(e))
 }
 
 /// Names the TLS failures, which rustls reports in words an operator would not search for.
