@@ -33,7 +33,7 @@ pub fn quit(app: AppHandle) {
     crate::quit(&app);
 }
 
-async fn guard<T>(fut: impl Future<Output = slipway_engine::Result<T>>) -> Result<T, ApiError> {
+pub(crate) async fn guard<T>(fut: impl Future<Output = slipway_engine::Result<T>>) -> Result<T, ApiError> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(result) => result.map_err(ApiError::from),
         Err(panic) => {

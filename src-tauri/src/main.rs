@@ -4,6 +4,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod host_commands;
 mod tray;
 
 use slipway_engine::{ApiError, Config, Engine, EngineEvent};
@@ -58,7 +59,20 @@ fn main() {
             commands::follow_run_log,
             commands::set_runs_held,
             commands::export_project,
-            commands::import_project
+            commands::import_project,
+            host_commands::list_hosts,
+            host_commands::create_host,
+            host_commands::update_host,
+            host_commands::delete_host,
+            host_commands::test_host,
+            host_commands::import_docker_contexts,
+            host_commands::list_containers,
+            host_commands::inspect_container,
+            host_commands::container_action,
+            host_commands::follow_container_logs,
+            host_commands::follow_container_stats,
+            host_commands::follow_host_events,
+            host_commands::stop_stream
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

@@ -3,7 +3,10 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, Delivery, EngineEvent, EngineStatus, ImportResult, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo } from "./bindings";
+import type {
+  ApiError, ContainerAction, ContainerGroup, ContainerLogLine, ContainerStats, ContextImport, Delivery, EngineEvent, EngineStatus, Host, HostEntry,
+  HostEvent, HostInput, HostTest, ImportResult, LogLine, NewProject, Project, RunDetail, RunSummary, WebhookInfo,
+} from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -48,7 +51,47 @@ export const api = {
     channel.onmessage = onLines;
     return call<void>("follow_run_log", { id, after, onLines: channel });
   },
+  hosts: () => call<HostEntry[]>("list_hosts"),
+  createHost: (host: HostInput) => call<Host>("create_host", { host }),
+  updateHost: (id: string, host: HostInput) => call<Host>("update_host", { id, host }),
+  deleteHost: (id: string) => call<void>("delete_host", { id }),
+  testHost: (id: string) => call<HostTest>("test_host", { id }),
+  importDockerContexts: () => call<ContextImport>("import_docker_contexts"),
+  containers: (host: string) => call<ContainerGroup[]>("list_containers", { host }),
+  containerAction: (host: string, container: string, action: ContainerAction, force = false) =>
+    call<void>("container_action", { host, container, action, force }),
+  followContainerLogs: (host: string, container: string, tail: number | null, onLines: (lines: ContainerLogLine[]) => void) =>
+    stream("follow_container_logs", { host, container, tail }, onLines),
+  followContainerStats: (host: string, container: string, onSample: (s: ContainerStats) => void) =>
+    stream("follow_container_stats", { host, container }, onSample),
+  followHostEvents: (host: string, onEvent: (e: HostEvent) => void) => stream("follow_host_events", { host }, onEvent),
 };
+
+/** A stream the engine sends through a channel: `done` settles when it ends (rejecting with its
+ * error), `stop` ends it from this side. */
+export interface Stream {
+  done: Promise<void>;
+  stop: () => void;
+}
+
+let streamCount = 0;
+
+function stream<T>(command: string, args: Record<string, unknown>, onItem: (item: T) => void): Stream {
+  const streamId = `${Date.now()}-${++streamCount}`;
+  let stopped = false;
+  const channel = new Channel<T>();
+  channel.onmessage = (item) => {
+    if (!stopped) onItem(item);
+  };
+  const done = call<void>(command, { ...args, streamId, onItem: channel });
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      call<void>("stop_stream", { streamId }).catch(() => {});
+    },
+  };
+}
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {
   return listen<EngineEvent>("engine-event", (e) => handler(e.payload));
