@@ -185,14 +185,14 @@ async fn local_host_lists_groups_inspects_streams_and_acts_on_containers() {
 /// Forwards a loopback TCP port to the local engine's socket: a real engine endpoint over TCP.
 /// Freezing it models a host that drops off the network: connections stay open, nothing more
 /// gets through either way, no reset ever comes.
-struct TcpProxy {
-    port: u16,
-    freeze: tokio::sync::watch::Sender<bool>,
+pub struct TcpProxy {
+    pub port: u16,
+    pub freeze: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl TcpProxy {
-    fn start() -> TcpProxy {
+    pub fn start() -> TcpProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();

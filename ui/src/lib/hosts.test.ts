@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytes, containerTone, fieldError, groupTitle } from "./hosts";
+import { bytes, containerTone, fieldError, groupTitle, shortImage } from "./hosts";
 
 describe("hosts helpers", () => {
   it("puts an engine error beside its field", () => {
@@ -23,5 +23,10 @@ describe("hosts helpers", () => {
     expect(groupTitle({ kind: "standalone", name: "", containers: [] })).toBe("Other containers");
     expect(bytes(512)).toBe("512 B");
     expect(bytes(3 * 1024 * 1024)).toBe("3.0 MiB");
+  });
+
+  it("shortens digest-only images", () => {
+    expect(shortImage("sha256:f83d3422fa8e2f1dc2deb4170097404a5c020524429908b536fcc8249b4557ae")).toBe("f83d3422fa8e");
+    expect(shortImage("nginx:1.27")).toBe("nginx:1.27");
   });
 });

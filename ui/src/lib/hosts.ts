@@ -48,3 +48,8 @@ export function endpointHint(kind: HostKind): string {
       return "ssh://deploy@box.example.com";
   }
 }
+
+/** An image given by digest only is shown by its first 12 hex digits, as `docker ps` does. */
+export function shortImage(image: string): string {
+  return image.startsWith("sha256:") ? image.slice(7, 19) : image;
+}
