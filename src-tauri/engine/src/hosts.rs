@@ -510,6 +510,38 @@ mod tests {
         assert_eq!(describe_text("tcp://h:1", "connection refused"), "connection refused");
     }
 
+    fn host(kind: HostKind, endpoint: &str) -> Host {
+        Host { id: "box".into(), name: "box".into(), kind, endpoint: endpoint.into(), tls_ca: None, tls_cert: None, tls_key: None, created_at: 0, updated_at: 0 }
+    }
+
+    #[tokio::test]
+    async fn an_old_engine_is_refused_with_the_minimum_version() {
+        // An "engine" that answers every request as Docker 1.12 would.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let body = r#"{"Version":"1.12.6","ApiVersion":"1.24","Os":"linux","Arch":"amd64"}"#;
+                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            }
+        });
+        let err = connect(&host(HostKind::Tcp, &format!("tcp://127.0.0.1:{port}")), "").await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::HostIncompatible);
+        let msg = err.to_api().message;
+        assert!(msg.starts_with("host box: ") && msg.contains("API 1.24") && msg.contains("needs API 1.41 or newer"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_is_named() {
+        let err = connect(&host(HostKind::Local, "unix:///nonexistent/docker.sock"), "").await.unwrap_err();
+        let msg = err.to_api().message;
+        assert_eq!(err.code(), ErrorCode::HostUnreachable);
+        assert!(msg.starts_with("host box: ") && msg.contains("/nonexistent/docker.sock does not exist"), "{msg}");
+    }
+
     #[test]
     fn contexts_become_hosts() {
         let dir = tempfile::tempdir().unwrap();
