@@ -291,44 +291,87 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// CA, engine and client certificates made with the openssl CLI, plus a second CA that signed
+/// nothing the engine trusts.
+fn make_certs(tls: &Path) {
+    std::fs::create_dir_all(tls).unwrap();
+    for ca in ["ca", "other-ca"] {
+        openssl(tls, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={ca}"), "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem")]);
+    }
+    std::fs::write(tls.join("server.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(tls.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, ca, ext) in [("server", "ca", "server.cnf"), ("client", "ca", "client.cnf"), ("stranger", "other-ca", "client.cnf")] {
+        let cn = if name == "server" { "/CN=127.0.0.1".to_string() } else { format!("/CN={name}") };
+        openssl(tls, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &cn, "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr")]);
+        openssl(tls, &["x509", "-req", "-in", &format!("{name}.csr"), "-CA", &format!("{ca}.pem"), "-CAkey", &format!("{ca}.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", &format!("{name}.pem")]);
+    }
+}
+
+/// The local engine behind TLS with client certificates, as `dockerd --tlsverify` serves it.
+fn tls_proxy(tls: &Path) -> (u16, tokio::task::JoinHandle<()>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(tls.join("ca.pem")).unwrap()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone()).build().unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![CertificateDer::from_pem_file(tls.join("server.pem")).unwrap()], PrivateKeyDer::from_pem_file(tls.join("server.key")).unwrap())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                if let Ok(mut unix) = tokio::net::UnixStream::connect("/var/run/docker.sock").await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut unix).await;
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn tls_host_with_the_wrong_ca_fails_verification_by_name() {
+async fn tls_host_works_with_its_certificates_and_names_verification_failures() {
     let dir = tempfile::tempdir().unwrap();
     let tls = dir.path().join("tls");
-    std::fs::create_dir_all(&tls).unwrap();
-    // The engine's certificate comes from one CA; the host is told to trust another.
-    for ca in ["ca", "other-ca"] {
-        openssl(&tls, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={ca}"), "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem")]);
-    }
-    openssl(&tls, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
-    std::fs::write(tls.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(&tls, &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"]);
-    openssl(&tls, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=slipway", "-keyout", "client.key", "-out", "client.csr"]);
-    openssl(&tls, &["x509", "-req", "-in", "client.csr", "-CA", "other-ca.pem", "-CAkey", "other-ca.key", "-CAcreateserial", "-days", "2", "-out", "client.pem"]);
-    let port = free_port();
-    let server = Command::new("openssl")
-        .args(["s_server", "-quiet", "-accept", &port.to_string(), "-cert", "server.pem", "-key", "server.key"])
-        .current_dir(&tls)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Guard(server);
-    wait_for("openssl s_server", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
-
+    make_certs(&tls);
+    let (port, proxy) = tls_proxy(&tls);
     let (_engine, url) = start_headless(dir.path());
     let api = Api::new(&url, dir.path());
     let p = |f: &str| tls.join(f).display().to_string();
-    let (code, body) = api
-        .send(Method::POST, "/hosts", json!({"name": "tls box", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{port}"),
-            "tls_ca": p("other-ca.pem"), "tls_cert": p("client.pem"), "tls_key": p("client.key")}))
-        .await;
-    assert_eq!(code, 201, "{body}");
-    let (code, err) = api.send(Method::POST, "/hosts/tls-box/test", json!({})).await;
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    for (name, ca, cert, key) in [("tls box", "ca.pem", "client.pem", "client.key"), ("wrong ca", "other-ca.pem", "client.pem", "client.key"), ("stranger", "ca.pem", "stranger.pem", "stranger.key")] {
+        let (code, body) = api.send(Method::POST, "/hosts", json!({"name": name, "kind": "tcp", "endpoint": endpoint, "tls_ca": p(ca), "tls_cert": p(cert), "tls_key": p(key)})).await;
+        assert_eq!(code, 201, "{body}");
+    }
+
+    let (code, test) = api.send(Method::POST, "/hosts/tls-box/test", json!({})).await;
+    assert_eq!(code, 200, "{test}");
+    assert!(test["engine_version"].is_string(), "{test}");
+    let c = TestContainer::start("tls", &[]);
+    assert!(container_in(&api.get("/hosts/tls-box/containers").await, &c.name).is_some());
+
+    let (code, err) = api.send(Method::POST, "/hosts/wrong-ca/test", json!({})).await;
     assert_eq!(code, 502, "{err}");
     let msg = err["message"].as_str().unwrap();
-    assert!(msg.starts_with("host tls box: TLS verification failed for tcp://127.0.0.1:"), "{msg}");
+    assert!(msg.starts_with(&format!("host wrong ca: TLS verification failed for {endpoint}: the engine's certificate is not signed by the CA")), "{msg}");
+
+    let (code, err) = api.send(Method::POST, "/hosts/stranger/test", json!({})).await;
+    assert_eq!(code, 502, "{err}");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.starts_with("host stranger: TLS verification failed") && msg.contains("client certificate"), "{msg}");
+    proxy.abort();
 }
 
 // ---- SSH ----

@@ -416,10 +416,11 @@ pub fn cause(e: &bollard::errors::Error) -> String {
 /// Names the TLS failures, which rustls reports in words an operator would not search for.
 pub fn describe_text(endpoint: &str, text: &str) -> String {
     let lower = text.to_ascii_lowercase();
-    if lower.contains("invalid peer certificate") || lower.contains("unknownissuer") || lower.contains("certificate verify failed") || lower.contains("badsignature") {
+    // An alert comes from the engine: it refused what Slipway presented.
+    if lower.contains("received fatal alert") && ["unknownca", "badcertificate", "certificaterequired", "accessdenied", "decrypterror", "certificateunknown"].iter().any(|a| lower.contains(a)) {
+        format!("TLS verification failed for {endpoint}: the engine refused Slipway's client certificate (tls_cert/tls_key are not signed by a CA it trusts) ({text})")
+    } else if lower.contains("invalid peer certificate") || lower.contains("unknownissuer") || lower.contains("certificate verify failed") || lower.contains("badsignature") {
         format!("TLS verification failed for {endpoint}: the engine's certificate is not signed by the CA given (tls_ca), or names another host ({text})")
-    } else if lower.contains("certificate required") || lower.contains("bad certificate") || lower.contains("certificaterequired") {
-        format!("TLS verification failed for {endpoint}: the engine refused Slipway's client certificate (tls_cert/tls_key) ({text})")
     } else if lower.contains("corrupt message") || lower.contains("invalidcontenttype") || lower.contains("received corrupt") {
         format!("TLS handshake with {endpoint} failed: does it speak TLS on this port? ({text})")
     } else if (lower.contains("connection closed before message completed") || lower.contains("invalid http version") || lower.contains("connection reset")) && endpoint.starts_with("tcp://") {
@@ -505,8 +506,8 @@ mod tests {
     fn tls_failures_are_named() {
         let m = describe_text("tcp://h:2376", "error trying to connect: invalid peer certificate: UnknownIssuer");
         assert!(m.starts_with("TLS verification failed for tcp://h:2376"), "{m}");
-        let m = describe_text("tcp://h:2376", "received fatal alert: CertificateRequired");
-        assert!(m.contains("client certificate"), "{m}");
+        let m = describe_text("tcp://h:2376", "connection error: received fatal alert: UnknownCA");
+        assert!(m.starts_with("TLS verification failed") && m.contains("refused Slipway's client certificate"), "{m}");
         assert_eq!(describe_text("tcp://h:1", "connection refused"), "connection refused");
     }
 
