@@ -395,10 +395,13 @@ impl Sshd {
     fn new(dir: &Path) -> Sshd {
         let dir = dir.join("ssh");
         std::fs::create_dir_all(dir.join("bin")).unwrap();
-        for k in ["host_key", "other_host_key", "id", "wrong_id"] {
+        for k in ["host_key", "other_host_key", "id", "wrong_id", "nodocker_id"] {
             keygen(&dir.join(k));
         }
-        std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
+        // A login whose PATH has no docker, as on a host without the docker CLI.
+        let nodocker = std::fs::read_to_string(dir.join("nodocker_id.pub")).unwrap();
+        let id = std::fs::read_to_string(dir.join("id.pub")).unwrap();
+        std::fs::write(dir.join("authorized_keys"), format!("{id}command=\"PATH=/nonexistent; eval \\\"$SSH_ORIGINAL_COMMAND\\\"\" {nodocker}")).unwrap();
         let port = free_port();
         let pubkey = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap().split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         std::fs::write(dir.join("known_hosts"), format!("[127.0.0.1]:{port} {}\n", pubkey("host_key.pub"))).unwrap();
@@ -416,7 +419,7 @@ impl Sshd {
         .unwrap();
         let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
         let mut config = String::new();
-        for (alias, id, known) in [("box", "id", "known_hosts"), ("unknown", "id", "known_hosts_empty"), ("changed", "id", "known_hosts_changed"), ("wrongkey", "wrong_id", "known_hosts")] {
+        for (alias, id, known) in [("box", "id", "known_hosts"), ("unknown", "id", "known_hosts_empty"), ("changed", "id", "known_hosts_changed"), ("wrongkey", "wrong_id", "known_hosts"), ("nodocker", "nodocker_id", "known_hosts")] {
             config.push_str(&format!(
                 "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {d}/{id}\n  IdentitiesOnly yes\n  \
                  IdentityAgent none\n  UserKnownHostsFile {d}/{known}\n  GlobalKnownHostsFile /dev/null\n  LogLevel ERROR\n"
@@ -502,7 +505,7 @@ async fn ssh_host_reaches_the_engine_through_sshd_and_refuses_unknown_keys_and_b
     let (_engine, url) = start_headless_env(dir.path(), &env);
     let api = Api::new(&url, dir.path());
     let c = TestContainer::start("ssh", &[]);
-    for alias in ["box", "unknown", "changed", "wrongkey"] {
+    for alias in ["box", "unknown", "changed", "wrongkey", "nodocker"] {
         let (code, body) = api.send(Method::POST, "/hosts", json!({"name": alias, "kind": "ssh", "endpoint": format!("ssh://{alias}")})).await;
         assert_eq!(code, 201, "{body}");
     }
@@ -527,6 +530,11 @@ async fn ssh_host_reaches_the_engine_through_sshd_and_refuses_unknown_keys_and_b
     assert_eq!(code, 502, "{err}");
     let msg = err["message"].as_str().unwrap();
     assert!(msg.starts_with("host wrongkey: SSH authentication to ssh://wrongkey failed") && msg.contains("Permission denied"), "{msg}");
+
+    let (code, err) = api.send(Method::POST, "/hosts/nodocker/test", json!({})).await;
+    assert_eq!(code, 502, "{err}");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.starts_with("host nodocker: ssh://nodocker has no `docker` command") && msg.contains("docker system dial-stdio"), "{msg}");
 
     // sshd goes away mid-stream: the follow ends with an error naming the host, promptly.
     wait_host_state(&api, "box", "reachable", Duration::from_secs(20)).await;
