@@ -245,6 +245,12 @@ async fn tcp_host_works_through_a_loopback_port_and_a_wrong_port_is_refused() {
     assert!(container_in(&api.get("/hosts/loopback-tcp/containers").await, &c.name).is_some());
     wait_host_state(&api, "loopback-tcp", "reachable", Duration::from_secs(20)).await;
 
+    let listed = slipwayd(dir.path(), &["hosts"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.lines().any(|l| l.starts_with("loopback-tcp") && l.contains("reachable") && l.contains(&format!("tcp://127.0.0.1:{port}"))), "{listed}");
+    let tested = slipwayd(dir.path(), &["hosts", "--test", "loopback-tcp"]);
+    assert!(tested.status.success() && String::from_utf8_lossy(&tested.stdout).starts_with("loopback-tcp: Docker "), "{tested:?}");
+
     let wrong = free_port();
     let (code, _) = api.send(Method::POST, "/hosts", json!({"name": "wrong port", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{wrong}")})).await;
     assert_eq!(code, 201);
