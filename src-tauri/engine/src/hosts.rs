@@ -544,6 +544,15 @@ mod tests {
     }
 
     #[test]
+    fn socket_permission_and_refusal_are_named() {
+        let io = |kind| bollard::errors::Error::IOError { err: std::io::Error::new(kind, format!("{kind}")) };
+        let m = describe("unix:///var/run/docker.sock", &io(std::io::ErrorKind::PermissionDenied));
+        assert!(m.contains("permission denied on /var/run/docker.sock") && m.contains("docker group"), "{m}");
+        let m = describe("tcp://10.0.0.5:2375", &io(std::io::ErrorKind::ConnectionRefused));
+        assert!(m.contains("tcp://10.0.0.5:2375: connection refused"), "{m}");
+    }
+
+    #[test]
     fn contexts_become_hosts() {
         let dir = tempfile::tempdir().unwrap();
         for f in ["ca.pem", "cert.pem", "key.pem"] {
