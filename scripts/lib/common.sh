@@ -15,9 +15,10 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
 # What the tests start for real: Xvfb + WebKitWebDriver, a D-Bus session with gnome-keyring,
-# a notification daemon, a Docker engine with busybox for FROM-scratch images, sshd, a registry.
+# a notification daemon, a Docker engine with busybox for FROM-scratch images, sshd, a registry,
+# openssl for the TLS host test's certificates.
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst
-  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps)
+  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl)
 
 apt_install() {
   local missing=() p
