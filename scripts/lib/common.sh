@@ -16,9 +16,10 @@ BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
 # What the tests start for real: Xvfb + WebKitWebDriver, a D-Bus session with gnome-keyring,
 # a notification daemon (dunst; the desktop-notification test watches it with dbus-monitor, which
-# comes with dbus), a Docker engine with busybox for FROM-scratch images, sshd, a registry.
+# comes with dbus), a Docker engine with busybox for FROM-scratch images, sshd, a registry,
+# openssl for the TLS host test's certificates.
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst
-  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps)
+  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl)
 
 apt_install() {
   local missing=() p

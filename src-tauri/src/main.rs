@@ -5,6 +5,7 @@
 
 mod commands;
 mod console;
+mod host_commands;
 mod tray;
 
 use slipway_engine::{ApiError, Config, Engine, EngineEvent};
@@ -76,7 +77,20 @@ fn main() {
             console::redeliver,
             console::forge_accounts,
             console::save_forge_account,
-            console::open_external
+            console::open_external,
+            host_commands::list_hosts,
+            host_commands::create_host,
+            host_commands::update_host,
+            host_commands::delete_host,
+            host_commands::test_host,
+            host_commands::import_docker_contexts,
+            host_commands::list_containers,
+            host_commands::inspect_container,
+            host_commands::container_action,
+            host_commands::follow_container_logs,
+            host_commands::follow_container_stats,
+            host_commands::follow_host_events,
+            host_commands::stop_stream
         ])
         .setup(|app| {
             let tray = tray::create(app.handle())?;

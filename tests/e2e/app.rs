@@ -10,19 +10,19 @@ use serde_json::json;
 use crate::kit::*;
 
 /// WebKitWebDriver drives one app at a time here; the app tests take turns.
-static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Driver {
+pub(crate) struct Driver {
     _guard: Guard,
     port: u16,
 }
 
-fn start_driver(data_dir: &Path) -> Driver {
+pub(crate) fn start_driver(data_dir: &Path) -> Driver {
     start_driver_env(data_dir, &[])
 }
 
 /// Like [`start_driver`], with more of the app's environment (the deploy tests' edge, say).
-fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Driver {
+pub(crate) fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Driver {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the app's end-to-end tests need an X display: run them through ./scripts/test (Xvfb)"
@@ -45,7 +45,7 @@ fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Driver {
     Driver { _guard: guard, port }
 }
 
-async fn open_app(driver: &Driver) -> Client {
+pub(crate) async fn open_app(driver: &Driver) -> Client {
     let caps = json!({
         "browserName": "wry",
         "tauri:options": { "application": env!("CARGO_BIN_EXE_slipway") },
@@ -58,7 +58,7 @@ async fn open_app(driver: &Driver) -> Client {
 }
 
 /// Waits until the element matching `css` has text satisfying `ok`, and returns that text.
-async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut last = String::new();
     while std::time::Instant::now() < deadline {

@@ -3,7 +3,9 @@
 //! through what a user or another program would use: the command line, the HTTP API, the window.
 
 mod app;
+mod app_hosts;
 mod headless;
+mod hosts;
 mod kit;
 mod notify;
 mod polling;

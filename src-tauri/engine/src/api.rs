@@ -58,6 +58,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/metrics", get(metrics))
         .route("/runs/{id}/rerun", post(rerun))
         .route("/deliveries/{id}/redeliver", post(redeliver))
+        .merge(crate::api_hosts::routes())
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
     // Webhooks carry their own authentication (signatures), not the API token, and read their
     // body themselves so that an oversized one is answered and recorded, not just dropped.
@@ -320,6 +321,7 @@ impl IntoResponse for ApiFailure {
             ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             // The remote (forge, git server) failed, not the engine.
             ErrorCode::Git => StatusCode::BAD_GATEWAY,
+            ErrorCode::HostUnreachable | ErrorCode::HostIncompatible => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(self.0)).into_response()

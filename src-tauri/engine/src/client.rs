@@ -66,6 +66,18 @@ impl Client {
         self.send(self.http.post(self.url("/api/v1/projects/import")).header("Content-Type", "application/yaml").body(yaml)).await
     }
 
+    pub async fn hosts(&self) -> Result<Vec<crate::hostpool::HostEntry>> {
+        self.send(self.http.get(self.url("/api/v1/hosts"))).await
+    }
+
+    pub async fn test_host(&self, id: &str) -> Result<crate::hosts::HostTest> {
+        self.send(self.http.post(self.url(&format!("/api/v1/hosts/{id}/test")))).await
+    }
+
+    pub async fn import_docker_contexts(&self) -> Result<crate::hosts::ContextImport> {
+        self.send(self.http.post(self.url("/api/v1/hosts/import-contexts"))).await
+    }
+
     pub async fn quit(&self) -> Result<()> {
         let resp = self.http.post(self.url("/api/v1/quit")).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
         check(resp).await.map(|_| ())

@@ -101,7 +101,7 @@ pub fn describe(endpoint: &str, e: &bollard::errors::Error) -> String {
 }
 
 /// bollard wraps hyper wraps io: the useful words are usually at the bottom of the chain.
-fn full_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn full_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -78,6 +78,10 @@ pub enum EngineEvent {
         #[ts(type = "number")]
         run_id: i64,
     },
+    /// A host was added, edited, removed or imported.
+    HostsChanged,
+    /// A host became reachable or unreachable (or failed differently).
+    HostStatusChanged { status: crate::hosts::HostStatus },
     ShuttingDown,
 }
 
@@ -151,6 +155,7 @@ struct Inner {
     /// What the edge routes, per stage; every change is one ordered reload.
     routes: crate::deploy::Routes,
     notifier: crate::notify::Notifier,
+    hosts: crate::hostpool::HostPool,
 }
 
 impl Engine {
@@ -198,8 +203,10 @@ impl Engine {
                 cancels: Mutex::new(Default::default()),
                 runner_wake: tokio::sync::Notify::new(),
                 notifier: crate::notify::Notifier::new(),
+                hosts: Default::default(),
             }),
         };
+        crate::hostpool::start(&engine).await?;
         engine.start_listener().await;
         tokio::spawn(crate::poll::run(engine.clone()));
         tokio::spawn(crate::notify::run(engine.clone(), engine.subscribe()));
@@ -282,6 +289,10 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.inner.events.subscribe()
+    }
+
+    pub(crate) fn host_pool(&self) -> &crate::hostpool::HostPool {
+        &self.inner.hosts
     }
 
     pub(crate) fn emit(&self, event: EngineEvent) {

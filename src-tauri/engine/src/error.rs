@@ -25,6 +25,10 @@ pub enum ErrorCode {
     Internal,
     /// The action needs the operator's explicit confirmation (promote to a `confirm` stage).
     ConfirmationRequired,
+    /// A Docker host could not be reached or dropped; the message names the host and the cause.
+    HostUnreachable,
+    /// The host answers but cannot be used (engine too old).
+    HostIncompatible,
 }
 
 /// The one shape every error takes on the wire: `{code, message}`.

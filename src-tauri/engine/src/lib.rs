@@ -9,18 +9,22 @@
 //! test fails when that file is stale.
 
 pub mod api;
+pub mod api_hosts;
 pub mod bindings;
 pub mod client;
 pub mod commit_status;
 pub mod config;
 pub mod console;
 pub mod deploy;
+pub mod containers;
 pub mod docker;
 pub mod docker_exec;
 pub mod engine;
 pub mod error;
 pub mod forge_status;
 pub mod hooks;
+pub mod hostpool;
+pub mod hosts;
 pub mod intake;
 pub mod logging;
 pub mod metrics;
@@ -34,6 +38,7 @@ pub mod runlog;
 pub mod runner;
 pub mod secrets;
 pub mod source;
+pub mod ssh;
 pub mod store;
 mod token;
 pub mod webhook;

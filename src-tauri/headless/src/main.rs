@@ -78,6 +78,16 @@ enum Command {
     Cancel { id: i64 },
     /// Print a project's configuration as YAML (for version control).
     Export { project: String },
+    /// List the Docker hosts with their status; --test ID reports what a host runs;
+    /// --import-contexts adds the Docker CLI's contexts.
+    Hosts {
+        #[arg(long, value_name = "ID")]
+        test: Option<String>,
+        #[arg(long)]
+        import_contexts: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or update a project from a YAML file ("-" reads standard input).
     Import {
         file: PathBuf,
@@ -192,6 +202,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Hosts { test, import_contexts, json } => hosts(&config, test, import_contexts, json).await,
         Command::Cancel { id } => {
             Client::for_config(&config)?.cancel(id).await?;
             println!("run {id}: cancel requested");
@@ -285,4 +296,50 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, json: bool) -> Result<(), Error> {
+    let client = Client::for_config(config)?;
+    if import_contexts {
+        let r = client.import_docker_contexts().await?;
+        if json {
+            print_json(&r);
+        } else {
+            for h in &r.imported {
+                println!("imported {} ({})", h.name, h.endpoint);
+            }
+            for s in &r.skipped {
+                println!("skipped {s}");
+            }
+        }
+        return Ok(());
+    }
+    if let Some(id) = test {
+        let t = client.test_host(&id).await?;
+        if json {
+            print_json(&t);
+        } else {
+            println!(
+                "{id}: Docker {} (API {}), {} {}, {}/{} containers running, {:.1} ms",
+                t.engine_version.as_deref().unwrap_or("?"),
+                t.api_version.as_deref().unwrap_or("?"),
+                t.os.as_deref().unwrap_or("?"),
+                t.arch.as_deref().unwrap_or("?"),
+                t.containers_running,
+                t.containers,
+                t.latency_ms
+            );
+        }
+        return Ok(());
+    }
+    let hosts = client.hosts().await?;
+    if json {
+        print_json(&hosts);
+    } else {
+        for h in hosts {
+            let state = serde_json::to_value(h.status.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            println!("{:<16} {:<12} {}{}", h.host.id, state, h.host.endpoint, h.status.error.map(|e| format!("\n  {e}")).unwrap_or_default());
+        }
+    }
+    Ok(())
 }

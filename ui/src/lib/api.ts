@@ -3,7 +3,9 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import type { ApiError, Delivery, EngineEvent, EngineStatus, ForgeAccount, ImportResult, LogLine, NewProject, NotificationSettings, PendingPromotion, Project, Release, RunDetail, RunSummary, StageMetrics, StageSummary, WebhookInfo } from "./bindings";
+import type {
+  ApiError, ContainerAction, ContainerGroup, ContainerLogLine, ContainerStats, ContextImport, Delivery, EngineEvent, EngineStatus, ForgeAccount, Host, HostEntry, HostEvent, HostInput, HostTest, ImportResult, LogLine, NewProject, NotificationSettings, PendingPromotion, Project, Release, RunDetail, RunSummary, StageMetrics, StageSummary, WebhookInfo,
+} from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
   if (thrown && typeof thrown === "object" && "code" in thrown && "message" in thrown) {
@@ -63,6 +65,20 @@ export const api = {
     channel.onmessage = onLines;
     return call<void>("follow_run_log", { id, after, onLines: channel });
   },
+  hosts: () => call<HostEntry[]>("list_hosts"),
+  createHost: (host: HostInput) => call<Host>("create_host", { host }),
+  updateHost: (id: string, host: HostInput) => call<Host>("update_host", { id, host }),
+  deleteHost: (id: string) => call<void>("delete_host", { id }),
+  testHost: (id: string) => call<HostTest>("test_host", { id }),
+  importDockerContexts: () => call<ContextImport>("import_docker_contexts"),
+  containers: (host: string) => call<ContainerGroup[]>("list_containers", { host }),
+  containerAction: (host: string, container: string, action: ContainerAction, force = false) =>
+    call<void>("container_action", { host, container, action, force }),
+  followContainerLogs: (host: string, container: string, tail: number | null, onLines: (lines: ContainerLogLine[]) => void) =>
+    stream("follow_container_logs", { host, container, tail }, onLines),
+  followContainerStats: (host: string, container: string, onSample: (s: ContainerStats) => void) =>
+    stream("follow_container_stats", { host, container }, onSample),
+  followHostEvents: (host: string, onEvent: (e: HostEvent) => void) => stream("follow_host_events", { host }, onEvent),
 };
 
 /** A desktop notification was clicked: the app asks to show that run. */
@@ -73,6 +89,32 @@ export function onOpenRun(handler: (runId: number) => void): Promise<UnlistenFn>
 /** The tray's "Promote … to …" was clicked: open the confirm dialog for that stage. */
 export function onPromoteRequest(handler: (req: { project_id: string; stage: string }) => void): Promise<UnlistenFn> {
   return listen<{ project_id: string; stage: string }>("promote-request", (e) => handler(e.payload));
+}
+
+/** A stream the engine sends through a channel: `done` settles when it ends (rejecting with its
+ * error), `stop` ends it from this side. */
+export interface Stream {
+  done: Promise<void>;
+  stop: () => void;
+}
+
+let streamCount = 0;
+
+function stream<T>(command: string, args: Record<string, unknown>, onItem: (item: T) => void): Stream {
+  const streamId = `${Date.now()}-${++streamCount}`;
+  let stopped = false;
+  const channel = new Channel<T>();
+  channel.onmessage = (item) => {
+    if (!stopped) onItem(item);
+  };
+  const done = call<void>(command, { ...args, streamId, onItem: channel });
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      call<void>("stop_stream", { streamId }).catch(() => {});
+    },
+  };
 }
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:
 // the engine's `bindings` test fails when this file is stale.
 
-export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required";
+export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required" | "host_unreachable" | "host_incompatible";
 
 export type ApiError = { code: ErrorCode, message: string, };
 
@@ -37,7 +37,7 @@ listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean
  */
 runs_held: boolean, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "shutting_down" };
 
 export type AutoDeploy = { paused: boolean, };
 
@@ -137,7 +137,39 @@ canary_secs: number,
  */
 keep_releases: number, };
 
-export type ReleaseConfig = { deploy: DeployConfig, strategy: Strategy, rollout: Rollout, };
+export type Dependency = { service: string, 
+/**
+ * `service_started` (default), `service_healthy` or `service_completed_successfully`.
+ */
+condition: string, };
+
+export type Healthcheck = { test: Array<string>, interval_ms: number, timeout_ms: number, retries: number, start_period_ms: number, };
+
+export type ServiceSpec = { name: string, image: string | null, 
+/**
+ * Build context and Dockerfile, relative to the repository.
+ */
+build: [string, string] | null, 
+/**
+ * The container port of the first `ports` entry: the service serves HTTP behind the edge.
+ */
+port: number | null, env: { [key in string]?: string }, command: Array<string> | null, depends_on: Array<Dependency>, 
+/**
+ * The compose healthcheck, as Docker's own HEALTHCHECK of the container.
+ */
+healthcheck: Healthcheck | null, };
+
+export type StackSpec = { 
+/**
+ * In dependency order: every service comes after what it depends on.
+ */
+services: Array<ServiceSpec>, };
+
+export type ReleaseConfig = { deploy: DeployConfig, strategy: Strategy, rollout: Rollout, 
+/**
+ * For a compose stack: its services as deployed (images are in the release's digests).
+ */
+compose: StackSpec | null, };
 
 export type Release = { id: number, project_id: string, stage: string, number: number, run_id: number | null, commit_sha: string | null, 
 /**
@@ -147,7 +179,11 @@ image: string,
 /**
  * Digest of every service's image, by service name.
  */
-digests: { [key in string]?: string }, config: ReleaseConfig, 
+digests: { [key in string]?: string }, 
+/**
+ * The containers that serve it, by service.
+ */
+containers: { [key in string]?: Array<string> }, config: ReleaseConfig, 
 /**
  * live, retired, rolled_back (replaced by a rollback) or pruned (image removed).
  */
@@ -375,3 +411,91 @@ restore_median_ms: number | null, };
 export type TrayState = "idle" | "running" | "failed" | "paused";
 
 export type TraySummary = { state: TrayState, recent: Array<RunSummary>, promotions: Array<PendingPromotion>, };
+
+export type HostKind = "local" | "tcp" | "ssh";
+
+export type Host = { id: string, name: string, kind: HostKind, 
+/**
+ * `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`, `ssh://deploy@box:22`.
+ */
+endpoint: string, 
+/**
+ * Paths to PEM files, as `docker --tlscacert/--tlscert/--tlskey` take them.
+ */
+tls_ca: string | null, tls_cert: string | null, tls_key: string | null, created_at: number, updated_at: number, };
+
+export type HostInput = { name: string, kind: HostKind, endpoint: string, tls_ca: string | null, tls_cert: string | null, tls_key: string | null, };
+
+export type HostTest = { host_id: string, engine_version: string | null, api_version: string | null, os: string | null, arch: string | null, containers: number, containers_running: number, 
+/**
+ * Round trip of one `/_ping` on the established connection.
+ */
+latency_ms: number, };
+
+export type HostState = "unknown" | "reachable" | "unreachable";
+
+export type HostStatus = { host_id: string, state: HostState, 
+/**
+ * Why it is unreachable, naming the host.
+ */
+error: string | null, latency_ms: number | null, checked_at: number | null, };
+
+export type ContextImport = { imported: Array<Host>, 
+/**
+ * "name: why" for each context left out.
+ */
+skipped: Array<string>, };
+
+export type HostEntry = { host: Host, status: HostStatus, };
+
+export type ContainerInfo = { id: string, name: string, image: string, 
+/**
+ * running, exited, created, paused, restarting, dead…
+ */
+state: string, 
+/**
+ * Docker's own summary, with the uptime: "Up 5 minutes (healthy)", "Exited (0) 2 hours ago".
+ */
+status: string, 
+/**
+ * healthy, unhealthy or starting, for containers with a health check.
+ */
+health: string | null, 
+/**
+ * "0.0.0.0:8080->80/tcp", "80/tcp".
+ */
+ports: Array<string>, created_at: number, compose_project: string | null, compose_service: string | null, slipway_project: string | null, };
+
+export type GroupKind = "slipway" | "compose" | "standalone";
+
+export type ContainerGroup = { kind: GroupKind, 
+/**
+ * The project's name; empty for standalone containers.
+ */
+name: string, containers: Array<ContainerInfo>, };
+
+export type ContainerAction = "start" | "stop" | "restart" | "remove";
+
+export type LogStream = "stdout" | "stderr";
+
+export type ContainerLogLine = { stream: LogStream, line: string, };
+
+export type ContainerStats = { container_id: string, 
+/**
+ * Of one CPU: 250 means two and a half cores busy, as `docker stats` shows it.
+ */
+cpu_percent: number, 
+/**
+ * In use, page cache excluded (as `docker stats` counts it).
+ */
+mem_bytes: number, mem_limit: number, at: number, };
+
+export type HostEvent = { host_id: string, 
+/**
+ * container, image, network, volume…
+ */
+kind: string, 
+/**
+ * start, die, stop, destroy, health_status: healthy…
+ */
+action: string, id: string | null, name: string | null, time: number, };
