@@ -71,7 +71,7 @@ async fn main() {
         .await
         .unwrap();
     engine
-        .create_project(NewProject { name: "bench".into(), repo_url: bare.display().to_string(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![] })
+        .create_project(NewProject { name: "bench".into(), repo_url: bare.display().to_string(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
         .await
         .unwrap();
 

@@ -75,7 +75,7 @@ async fn main() {
     let engine = Engine::start(config).await.unwrap();
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     engine
-        .create_project(NewProject { name: "bench".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![] })
+        .create_project(NewProject { name: "bench".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
         .await
         .unwrap();
     let hook = engine.webhook_info("bench").await.unwrap();

@@ -162,6 +162,9 @@ pub struct NewProject {
     pub registry_account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployConfig>,
+    /// The Docker host (`hosts` id) this project deploys to; None is the local engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
     /// Outbound notification channels; a `url`/`secret` given here goes to the keychain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotifyChannel>,
@@ -219,6 +222,16 @@ fn validate(p: &mut NewProject) -> Result<()> {
     Ok(())
 }
 
+/// A project names its host by id; an unknown one is refused by name, not by a foreign key error.
+async fn check_host(store: &Store, host: &Option<String>) -> Result<()> {
+    if let Some(h) = host {
+        if crate::hosts::find(store, h).await?.is_none() {
+            return Err(invalid(format!("host_id: there is no Docker host {h:?} (see Hosts)")));
+        }
+    }
+    Ok(())
+}
+
 fn deploy_json(d: &Option<DeployConfig>) -> Option<String> {
     d.as_ref().map(|d| serde_json::to_string(d).unwrap_or_default())
 }
@@ -232,11 +245,12 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
         new.stages.push(Stage::default());
     }
     validate(&mut new)?;
+    check_host(store, &new.host_id).await?;
     let id = slug(&new.name);
     let now = now_ms();
     let mut tx = store.write_tx().await?;
     let inserted = sqlx::query(
-        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, image_repo, registry_account, deploy_json, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO projects (id, name, repo_url, forge, token_ref, poll_interval_secs, image_repo, registry_account, deploy_json, host_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(new.name.trim())
@@ -247,6 +261,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
     .bind(&new.image_repo)
     .bind(&new.registry_account)
     .bind(deploy_json(&new.deploy))
+    .bind(&new.host_id)
     .bind(now)
     .bind(now)
     .execute(&mut *tx)
@@ -328,6 +343,7 @@ pub fn to_yaml(p: &Project) -> String {
         image_repo: p.image_repo.clone(),
         registry_account: p.registry_account.clone(),
         deploy: p.deploy.clone(),
+        host_id: p.host_id.clone(),
         notifications: p.notifications.clone(),
     };
     serde_yaml::to_string(&spec).unwrap_or_default()
@@ -346,8 +362,9 @@ pub async fn apply(store: &Store, mut spec: NewProject) -> Result<(Project, bool
         return Ok((create(store, spec).await?, true, vec![]));
     };
     validate(&mut spec)?;
+    check_host(store, &spec.host_id).await?;
     let mut tx = store.write_tx().await?;
-    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, deploy_json = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, deploy_json = ?, host_id = ?, updated_at = ? WHERE id = ?")
         .bind(spec.name.trim())
         .bind(spec.repo_url.trim())
         .bind(spec.forge.as_str())
@@ -356,6 +373,7 @@ pub async fn apply(store: &Store, mut spec: NewProject) -> Result<(Project, bool
         .bind(&spec.image_repo)
         .bind(&spec.registry_account)
         .bind(deploy_json(&spec.deploy))
+        .bind(&spec.host_id)
         .bind(now_ms())
         .bind(&id)
         .execute(&mut *tx)

@@ -276,7 +276,7 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
     if ids.is_empty() && build_step.is_none() && compose.is_none() {
         return Ok(Ending { status: "succeeded", reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into() });
     }
-    let docker = match crate::docker::connect_negotiated(&ctx.engine.config().docker_host).await {
+    let docker = match crate::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
         Err(msg) => return Ok(Ending { status: "failed", reason: msg }),
     };
@@ -383,7 +383,7 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
         return Ok(Ending { status: "failed", reason: "the project has no image repository".into() });
     };
     let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
-    let docker = match crate::docker::connect_negotiated(&ctx.engine.config().docker_host).await {
+    let docker = match crate::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
         Err(msg) => return fail_step(ctx, step, "pull image", None, &msg, &[]).await,
     };

@@ -17,7 +17,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     let project = Arc::new(
         engine
-            .create_project(NewProject { name: "busy".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![] })
+            .create_project(NewProject { name: "busy".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
             .await
             .unwrap(),
     );
@@ -41,7 +41,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let churn = tokio::spawn(async move {
         for i in 0..20 {
             let p = e2
-                .create_project(NewProject { name: format!("churn-{i}"), repo_url: "x".into(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![] })
+                .create_project(NewProject { name: format!("churn-{i}"), repo_url: "x".into(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
                 .await
                 .unwrap();
             e2.delete_project(&p.id).await.unwrap();

@@ -27,6 +27,7 @@ fn project(name: &str, notifications: Vec<NotifyChannel>) -> NewProject {
         image_repo: None,
         registry_account: None,
         deploy: None,
+        host_id: None,
         notifications,
     }
 }

@@ -330,6 +330,10 @@ export type NewProject = { name: string, repo_url: string, forge: Forge, token_r
  */
 stages: Array<Stage>, image_repo?: string | null, registry_account?: string | null, deploy?: DeployConfig | null, 
 /**
+ * The Docker host (`hosts` id) this project deploys to; None is the local engine.
+ */
+host_id?: string | null, 
+/**
  * Outbound notification channels; a `url`/`secret` given here goes to the keychain.
  */
 notifications?: Array<NotifyChannel>, };

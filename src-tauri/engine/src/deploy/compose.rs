@@ -93,7 +93,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let Some(stack) = t.config.compose.clone() else { return Ok(Ending { status: "failed", reason: "no compose stack to deploy".into() }) };
     let steps = Steps::new(ctx, position);
     let prep = steps.step("prepare host").await?;
-    let docker = match crate::docker::connect_negotiated(&engine.config().docker_host).await {
+    let docker = match super::docker_for(engine, t.project).await {
         Ok(d) => d,
         Err(msg) => return Ok(ending(steps.fail(prep, "failed", &msg).await)),
     };
@@ -270,7 +270,7 @@ impl Run<'_> {
         }
         if let Some(port) = s.port {
             let route = edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
-            if let Err(why) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &route_key(&self.sid, &s.name), Some(route.clone())).await {
+            if let Err(why) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &super::host_of(self.t.project), &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
                 return Err(self.steps.fail(step, "failed", &why).await);
             }
@@ -393,7 +393,7 @@ impl Run<'_> {
                         let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
                         edge::Route { host: service_host(self.stack, &service, &self.stage_host), upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect() }
                     });
-                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &route_key(&self.sid, &service), route).await {
+                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &super::host_of(self.t.project), &route_key(&self.sid, &service), route).await {
                         problems.push(format!("{service}: {e}"));
                     }
                     self.remove(&new).await;

@@ -61,34 +61,31 @@ pub struct Route {
 /// (from runs of different stages at once) a whole, ordered reload.
 #[derive(Default)]
 pub struct Routes {
-    table: Mutex<BTreeMap<String, Route>>,
+    /// Docker host id → stage → route: each host has its own edge.
+    table: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
 }
 
 impl Routes {
     /// Sets (or with None removes) a stage's route and reloads the edge with the whole table.
     /// On failure the table keeps its old entry, so it still says what the edge serves.
-    pub async fn set(&self, docker: &Docker, instance: &str, stage_id: &str, route: Option<Route>) -> Result<(), String> {
+    pub async fn set(&self, docker: &Docker, instance: &str, host: &str, stage_id: &str, route: Option<Route>) -> Result<(), String> {
         let mut table = self.table.lock().await;
-        let mut next = table.clone();
+        let mut next = table.get(host).cloned().unwrap_or_default();
         match route {
             Some(r) => next.insert(stage_id.to_string(), r),
             None => next.remove(stage_id),
         };
         reload(docker, instance, &next).await?;
-        *table = next;
+        table.insert(host.to_string(), next);
         Ok(())
     }
 
     /// Replaces the whole table (at start, from the live releases) and reloads.
-    pub async fn replace(&self, docker: &Docker, instance: &str, routes: BTreeMap<String, Route>) -> Result<(), String> {
+    pub async fn replace(&self, docker: &Docker, instance: &str, host: &str, routes: BTreeMap<String, Route>) -> Result<(), String> {
         let mut table = self.table.lock().await;
         reload(docker, instance, &routes).await?;
-        *table = routes;
+        table.insert(host.to_string(), routes);
         Ok(())
-    }
-
-    pub async fn get(&self, stage_id: &str) -> Option<Route> {
-        self.table.lock().await.get(stage_id).cloned()
     }
 }
 

@@ -55,9 +55,14 @@ pub fn host_name(project: &str, stage: &Stage, domain: &str) -> String {
     }
 }
 
+/// The id of the Docker host a project deploys to (`local` unless it names one).
+pub(crate) fn host_of(project: &Project) -> String {
+    project.host_id.clone().unwrap_or_else(|| crate::hosts::LOCAL_ID.to_string())
+}
+
 /// The Docker host a project deploys to.
-async fn docker_for(engine: &Engine, _project: &Project) -> std::result::Result<Docker, String> {
-    crate::docker::connect_negotiated(&engine.config().docker_host).await
+pub(crate) async fn docker_for(engine: &Engine, project: &Project) -> std::result::Result<Docker, String> {
+    engine.docker_for(project.host_id.as_deref()).await.map_err(|e| e.to_string())
 }
 
 /// One deploy in progress: the handles every strategy needs.
@@ -341,7 +346,7 @@ impl Deploy<'_> {
         } else {
             Some(edge::Route { host: self.host.clone(), upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect() })
         };
-        self.ctx.engine.routes().set(&self.docker, &self.instance, &self.sid, route).await
+        self.ctx.engine.routes().set(&self.docker, &self.instance, &host_of(self.target.project), &self.sid, route).await
     }
 
     async fn route_all(&self, names: &[String]) -> std::result::Result<(), String> {
@@ -490,13 +495,32 @@ async fn app_containers(docker: &Docker, instance: &str, sid: &str) -> Vec<AppCo
 pub async fn reconcile(engine: &Engine) -> Result<()> {
     let store = engine.store();
     let live = releases::all_live(store).await?;
-    let Ok(docker) = crate::docker::connect_negotiated(&engine.config().docker_host).await else { return Ok(()) };
-    let instance = engine.instance_id();
-    let containers = app_containers(&docker, instance, "").await;
-    if live.is_empty() && containers.is_empty() {
-        return Ok(());
+    let mut hosts: Vec<String> = vec![crate::hosts::LOCAL_ID.to_string()];
+    let mut by_project = HashMap::new();
+    for r in &live {
+        if let Ok(p) = engine.project(&r.project_id).await {
+            let h = host_of(&p);
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+            by_project.insert(r.project_id.clone(), p);
+        }
     }
-    let settings = edge::settings(store).await;
+    for host in hosts {
+        let Ok(docker) = engine.docker_for(Some(&host)).await else { continue };
+        let mine: Vec<&releases::Release> = live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
+        reconcile_host(engine, &docker, &host, &mine, &by_project).await;
+    }
+    Ok(())
+}
+
+async fn reconcile_host(engine: &Engine, docker: &Docker, host: &str, live: &[&releases::Release], projects: &HashMap<String, Project>) {
+    let instance = engine.instance_id();
+    let containers = app_containers(docker, instance, "").await;
+    if live.is_empty() && containers.is_empty() {
+        return;
+    }
+    let settings = edge::settings(engine.store()).await;
     let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
     // Live containers first (started if a crash stopped them), then the routes, and only then
     // the leftovers go: traffic never points at a container that is about to disappear.
@@ -505,34 +529,30 @@ pub async fn reconcile(engine: &Engine) -> Result<()> {
         let _ = docker.start_container(&c.name, None::<bollard::query_parameters::StartContainerOptions>).await;
     }
     let mut routes = BTreeMap::new();
-    for r in &live {
-        let port = r.config.deploy.port.unwrap_or(0);
-        if port == 0 && r.config.compose.is_none() {
-            continue;
-        }
-        let Ok(project) = engine.project(&r.project_id).await else { continue };
+    for r in live {
+        let Some(project) = projects.get(&r.project_id) else { continue };
         let Some(stage) = project.stages.iter().find(|s| s.name == r.stage) else { continue };
-        let sid = stage_id(&r.project_id, &r.stage);
         if let Some(stack) = &r.config.compose {
             compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
             continue;
         }
+        let Some(port) = r.config.deploy.port else { continue };
+        let sid = stage_id(&r.project_id, &r.stage);
         let upstreams: Vec<(String, u32)> = containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
         if !upstreams.is_empty() {
             routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
         }
     }
-    match edge::ensure(&docker, instance, &settings).await {
+    match edge::ensure(docker, instance, &settings).await {
         Ok(()) => {
-            if let Err(e) = engine.routes().replace(&docker, instance, routes).await {
-                tracing::warn!("could not restore the edge's routes: {e}");
+            if let Err(e) = engine.routes().replace(docker, instance, host, routes).await {
+                tracing::warn!("could not restore the edge's routes on {host}: {e}");
             }
         }
-        Err(e) => tracing::warn!("edge not ready at start: {e}"),
+        Err(e) => tracing::warn!("edge not ready on {host} at start: {e}"),
     }
     for c in containers.iter().filter(|c| !owned(c)) {
         tracing::info!("removing {}: no live release owns it (a deploy that did not finish)", c.name);
-        crate::docker_exec::remove_container(&docker, &c.name).await;
+        crate::docker_exec::remove_container(docker, &c.name).await;
     }
-    Ok(())
 }
