@@ -76,7 +76,7 @@ pub(crate) async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> b
 }
 
 /// The engine's listener URL, from the Status view (the window opens on the dashboard).
-async fn listener_url(client: &Client) -> String {
+pub(crate) async fn listener_url(client: &Client) -> String {
     click(client, "[data-testid=tab-status]").await;
     wait_text(client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::app::{artifact, open_app, start_driver, wait_text, ONE_APP_AT_A_TIME};
+use crate::app::{artifact, listener_url, open_app, start_driver, wait_text, ONE_APP_AT_A_TIME};
 use crate::hosts::{TcpProxy, TestContainer};
 use crate::kit::*;
 
@@ -18,7 +18,7 @@ async fn hosts_view_adds_a_host_follows_a_container_log_live_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let driver = start_driver(dir.path());
     let client = open_app(&driver).await;
-    let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
+    let listener = listener_url(&client).await;
     let find = |css: String| {
         let client = client.clone();
         async move { client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(&css)).await.unwrap_or_else(|e| panic!("{css}: {e}")) }

@@ -258,17 +258,24 @@ pub fn docker(args: &[&str]) -> Output {
 pub fn busybox_image() -> &'static str {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     const TAG: &str = "slipway-test/busybox:latest";
-    BUILT.get_or_init(|| {
-        if docker(&["image", "inspect", TAG]).status.success() {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static is installed");
-        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n").unwrap();
-        let out = Command::new("docker").args(["build", "-q", "-t", TAG, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
-        assert!(out.status.success(), "building {TAG}: {}", String::from_utf8_lossy(&out.stderr));
-    });
+    BUILT.get_or_init(|| build_test_image(TAG, &[], "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n"));
     TAG
+}
+
+/// Builds `tag` (unless the engine has it) from busybox-static, `files` (name, source path)
+/// and `dockerfile`, with the classic builder (no registry is reachable for BuildKit's frontends).
+fn build_test_image(tag: &str, files: &[(&str, PathBuf)], dockerfile: &str) {
+    if docker(&["image", "inspect", tag]).status.success() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static is installed");
+    for (name, src) in files {
+        std::fs::copy(src, dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    let out = Command::new("docker").args(["build", "-q", "-t", tag, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "building {tag}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 pub fn commit_and_push(work: &Path, msg: &str) -> String {
@@ -343,20 +350,14 @@ pub fn edge_image() -> &'static str {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     const TAG: &str = "slipway-test/edge:latest";
     BUILT.get_or_init(|| {
-        if docker(&["image", "inspect", TAG]).status.success() {
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static is installed");
-        std::fs::copy(caddy_binary(), dir.path().join("caddy")).unwrap();
-        std::fs::write(dir.path().join("Caddyfile"), ":80 {\n\trespond \"empty\"\n}\n").unwrap();
-        std::fs::write(
-            dir.path().join("Dockerfile"),
+        let caddyfile = dir.path().join("Caddyfile");
+        std::fs::write(&caddyfile, ":80 {\n\trespond \"empty\"\n}\n").unwrap();
+        build_test_image(
+            TAG,
+            &[("caddy", caddy_binary()), ("Caddyfile", caddyfile)],
             "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCOPY caddy /usr/bin/caddy\nCOPY Caddyfile /etc/caddy/Caddyfile\nCMD [\"caddy\", \"run\", \"--config\", \"/etc/caddy/Caddyfile\", \"--adapter\", \"caddyfile\"]\n",
-        )
-        .unwrap();
-        let out = Command::new("docker").args(["build", "-q", "-t", TAG, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
-        assert!(out.status.success(), "building {TAG}: {}", String::from_utf8_lossy(&out.stderr));
+        );
     });
     TAG
 }

@@ -563,7 +563,7 @@ pub async fn runs(store: &Store, project_id: Option<&str>, limit: u32) -> Result
 }
 
 /// A run row (with its stage's name as `stage`) as lists show it.
-fn run_summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
+pub(crate) fn run_summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
     RunSummary {
         id: r.get("id"),
         project_id: r.get("project_id"),

@@ -191,21 +191,6 @@ pub struct TraySummary {
 
 const RUN_COLUMNS: &str = "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at FROM runs r JOIN stages s ON s.id = r.stage_id";
 
-fn summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
-    RunSummary {
-        id: r.get("id"),
-        project_id: r.get("project_id"),
-        stage: r.get("stage"),
-        trigger: r.get("trigger"),
-        status: r.get("status"),
-        commit_sha: r.get("commit_sha"),
-        ref_name: r.get("ref_name"),
-        reason: r.get("reason"),
-        delivery_id: r.get("delivery_id"),
-        queued_at: r.get("queued_at"),
-    }
-}
-
 impl Engine {
     /// Every project × stage at a glance.
     pub async fn dashboard(&self) -> Result<Vec<StageSummary>> {
@@ -216,7 +201,7 @@ impl Engine {
                 let sid = stage_id(&p.id, &s.name);
                 let live = releases::live(self.store(), &sid).await?;
                 let newest = |filter: &str| format!("{RUN_COLUMNS} WHERE r.stage_id = ? AND r.status IN ({filter}) ORDER BY r.id DESC LIMIT 1");
-                let current = sqlx::query(&newest("'queued', 'running'")).bind(&sid).fetch_optional(pool).await?.map(|r| summary(&r));
+                let current = sqlx::query(&newest("'queued', 'running'")).bind(&sid).fetch_optional(pool).await?.map(|r| crate::intake::run_summary(&r));
                 let current_step = match current.as_ref().filter(|c| c.status == "running") {
                     Some(c) => sqlx::query_scalar("SELECT name FROM run_steps WHERE run_id = ? AND status = 'running' ORDER BY position DESC LIMIT 1")
                         .bind(c.id)
@@ -224,7 +209,7 @@ impl Engine {
                         .await?,
                     None => None,
                 };
-                let last_failure = sqlx::query(&newest("'failed', 'rolled_back', 'interrupted'")).bind(&sid).fetch_optional(pool).await?.map(|r| summary(&r));
+                let last_failure = sqlx::query(&newest("'failed', 'rolled_back', 'interrupted'")).bind(&sid).fetch_optional(pool).await?.map(|r| crate::intake::run_summary(&r));
                 let last_finished: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE stage_id = ? AND status IN ('succeeded', 'failed', 'rolled_back', 'interrupted') ORDER BY id DESC LIMIT 1")
                     .bind(&sid)
                     .fetch_optional(pool)
@@ -270,7 +255,7 @@ impl Engine {
     /// The tray's icon state, its last five runs and the promotions waiting for a click.
     pub async fn tray_summary(&self) -> Result<TraySummary> {
         let stages = self.dashboard().await?;
-        let recent = sqlx::query(&format!("{RUN_COLUMNS} ORDER BY r.id DESC LIMIT 5")).fetch_all(self.store().pool()).await?.iter().map(summary).collect();
+        let recent = sqlx::query(&format!("{RUN_COLUMNS} ORDER BY r.id DESC LIMIT 5")).fetch_all(self.store().pool()).await?.iter().map(crate::intake::run_summary).collect();
         Ok(TraySummary { state: tray_state(self.auto_deploy_paused(), &stages), recent, promotions: self.pending_promotions().await? })
     }
 }
