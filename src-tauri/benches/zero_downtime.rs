@@ -1,7 +1,7 @@
 //! Zero-downtime benchmark (issue #6): clients hit a stage's URL through the edge while
 //! Slipway deploys v1 → v2, for every strategy and both automatic rollback paths, with
 //! keep-alive on and off; and the same for a plain `docker rm -f && docker run` deploy.
-//! Reports requests sent, failed, resent after a keep-alive close, and trigger → first v2.
+//! Reports requests sent, failed, and trigger → first v2.
 //!
 //! Run with `scripts/bench zero-downtime` (needs dockerd, the edge test image, a D-Bus session
 //! with a keychain: the same set-up as the tests).
@@ -49,11 +49,11 @@ async fn main() {
     }
     println!("\nimage boot time (docker run → first 200, measured directly): {} ms; one health interval: {HEALTH_INTERVAL_MS} ms", boot.as_millis());
     println!("target: trigger → first v2 within 10 % of boot + interval = {} ms\n", ((boot.as_millis() as f64 + HEALTH_INTERVAL_MS as f64) * 1.1) as u64);
-    println!("| scenario | keep-alive | run | sent | failed | resent | trigger → first new | deploy step → first new |");
-    println!("|---|---|---|---:|---:|---:|---:|---:|");
+    println!("| scenario | keep-alive | run | sent | failed | trigger → first new | deploy step → first new |");
+    println!("|---|---|---|---:|---:|---:|---:|");
     for r in &rows {
         let ms = |d: Option<Duration>| d.map(|d| format!("{} ms", d.as_millis())).unwrap_or_else(|| "–".into());
-        println!("| {} | {} | {} | {} | {} | {} | {} | {} |", r.scenario, if r.keep_alive { "on" } else { "off" }, r.status, r.report.sent, r.report.failed, r.report.retried, ms(r.first_new), ms(r.deploy_to_new));
+        println!("| {} | {} | {} | {} | {} | {} | {} |", r.scenario, if r.keep_alive { "on" } else { "off" }, r.status, r.report.sent, r.report.failed, ms(r.first_new), ms(r.deploy_to_new));
     }
 }
 

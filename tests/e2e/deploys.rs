@@ -1,11 +1,6 @@
 //! Deploys end to end: real repositories, the real Docker engine, a real Caddy edge, and
 //! clients sending requests through it the whole time. Every switch must lose none of them.
-//!
-//! The clients keep connections alive, as browsers do. With keep-alive off, Caddy's own
-//! reload loses a few brand-new connections under load: it opens a new SO_REUSEPORT socket
-//! per config and closes the old one with whatever sat in its accept queue (measured in
-//! `scripts/bench zero-downtime`; see the README's known limits). That is a property of the
-//! edge's reload, not of a strategy, so the tests pin the strategies with keep-alive clients.
+//! Clients send no request twice: a failure is a failure.
 
 use std::path::Path;
 use std::time::Duration;
@@ -94,7 +89,7 @@ async fn releases(api: &Api, project: &str, stage: &str) -> Vec<Value> {
 }
 
 fn assert_clean(report: &LoadReport, what: &str) {
-    eprintln!("{what}: {} sent, {} failed, {} resent after a keep-alive close, {:?}", report.sent, report.failed, report.retried, report.bodies);
+    eprintln!("{what}: {} sent, {} failed, {:?}", report.sent, report.failed, report.bodies);
     assert!(report.sent > 50, "{what}: the load sent only {} requests", report.sent);
     assert_eq!(report.failed, 0, "{what}: {} of {} requests failed: {:?}", report.failed, report.sent, report.errors);
 }
@@ -136,7 +131,7 @@ async fn blue_green_swaps_without_a_failed_request_and_rolls_back_by_hand() {
     assert_eq!(containers_with(&s.instance, "app").len(), 1);
 
     // Roll back to release 1 by hand: the same image, the same config, no build.
-    let load = Load::start(s.edge_port, &host("dev", "bg"), 8, true);
+    let load = Load::start(s.edge_port, &host("dev", "bg"), 8, false);
     let (status, v) = s.api.send(Method::POST, "/projects/bg/stages/dev/releases/1/rollback", json!({})).await;
     assert_eq!(status, 202, "{v}");
     let r = finish(&s.api, v["run_id"].as_i64().unwrap()).await;
@@ -144,7 +139,7 @@ async fn blue_green_swaps_without_a_failed_request_and_rolls_back_by_hand() {
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert_eq!(r["run"]["trigger"], "rollback");
     assert!(!r["steps"].as_array().unwrap().iter().any(|s| s["name"] == "build image"), "a rollback builds nothing: {r}");
-    assert_clean(&report, "rollback to 1");
+    assert_clean(&report, "rollback to 1 (keep-alive off)");
     assert_eq!(get_via_edge(s.edge_port, &host("dev", "bg")).await, (200, "v1".to_string()));
     let rel = releases(&s.api, "bg", "dev").await;
     assert_eq!(rel[0]["number"], 3);
@@ -181,7 +176,7 @@ async fn a_release_that_never_gets_healthy_is_removed_and_the_old_one_keeps_serv
 async fn a_release_that_fails_after_the_switch_is_switched_back_within_the_verification_window() {
     let s = stack("flaky", fast_deploy(), json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 12}))])).await;
     first_release(&s, "flaky", "dev").await;
-    let load = Load::start(s.edge_port, &host("dev", "flaky"), 8, true);
+    let load = Load::start(s.edge_port, &host("dev", "flaky"), 8, false);
     push(&s.served.work, &[("index.html", "v3\n"), ("fail-after", "4\n")], &[], "v3 whose health goes away");
     let r = finish(&s.api, run(&s.api, "flaky", "dev", "main").await).await;
     let report = load.finish().await;

@@ -396,11 +396,6 @@ pub struct LoadReport {
     /// Body (trimmed) → count.
     pub bodies: std::collections::BTreeMap<String, u64>,
     pub errors: Vec<String>,
-    /// Requests sent again because a kept-alive connection closed before any answer: the edge's
-    /// graceful reload closes idle client connections, and a request can cross that close on the
-    /// wire. Browsers, curl and Go's client resend such a GET on their own (RFC 9110 9.2.2);
-    /// hyper does not, so the load does it, once, and counts it here. Not a failure.
-    pub retried: u64,
     /// When each body was first seen, from the start of the load.
     pub first_seen: std::collections::BTreeMap<String, Duration>,
 }
@@ -422,12 +417,7 @@ impl Load {
                     let mut r = LoadReport::default();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         r.sent += 1;
-                        let url = format!("http://127.0.0.1:{port}/");
-                        let mut res = client.get(&url).header("host", &host).send().await;
-                        if matches!(&res, Err(e) if format!("{e:?}").contains("IncompleteMessage")) {
-                            r.retried += 1;
-                            res = client.get(&url).header("host", &host).send().await;
-                        }
+                        let res = client.get(format!("http://127.0.0.1:{port}/")).header("host", &host).send().await;
                         match res {
                             Ok(resp) if resp.status().is_success() => {
                                 let body = resp.text().await.unwrap_or_default().trim().to_string();
@@ -462,7 +452,6 @@ impl Load {
             let r = t.await.unwrap();
             total.sent += r.sent;
             total.failed += r.failed;
-            total.retried += r.retried;
             for (k, v) in r.bodies {
                 *total.bodies.entry(k).or_default() += v;
             }

@@ -2,6 +2,13 @@
 //! stage's host name to the containers of its live release. It is configured only through the
 //! Docker API (upload the Caddyfile, exec `caddy reload`), so a remote host over SSH works the
 //! same, and a reload is graceful: in-flight requests finish on the old upstreams.
+//!
+//! Two Caddy processes run in the container. The front one owns the published TCP port and is
+//! never reloaded: it passes every request to the router over a Unix socket. The router holds
+//! the routes and is reloaded on every switch. Caddy reopens a TCP listener on reload (a new
+//! SO_REUSEPORT socket; connections queued on the old one are lost) but hands a Unix socket on
+//! by dup(), so the router's reloads lose nothing and the clients' connections to the front,
+//! kept alive or new, never see a reload at all.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,6 +23,13 @@ use crate::store::Store;
 
 pub const ROLE_LABEL: &str = "dev.slipway.role";
 const CADDYFILE_DIR: &str = "/etc/caddy";
+/// Where the router listens and the front forwards to.
+const ROUTER_SOCKET: &str = "/etc/caddy/router.sock";
+/// The front's whole configuration: written once, never reloaded. Retries cover the router's
+/// start and the moment its idle connections close on a reload.
+fn front_caddyfile() -> String {
+    format!("{{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}}\n\n:80 {{\n\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n}}\n")
+}
 
 /// Where the edge listens and what it runs. Each can be set in the environment (tests run many
 /// engines side by side) or in the store's settings (the Settings view).
@@ -92,7 +106,7 @@ impl Routes {
 /// The Caddyfile for `routes`. Retries on a refused connection cover an upstream that has just
 /// stopped; the 404 names the host so a typo in a URL is obvious.
 pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
-    let mut out = String::from("{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}\n\n:80 {\n");
+    let mut out = format!("{{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}}\n\nhttp:// {{\n\tbind unix/{ROUTER_SOCKET}\n");
     for (i, (stage, r)) in routes.iter().enumerate() {
         if r.upstreams.is_empty() {
             continue;
@@ -122,12 +136,18 @@ async fn reload(docker: &Docker, instance: &str, routes: &BTreeMap<String, Route
 }
 
 async fn upload_caddyfile(docker: &Docker, container: &str, text: &str) -> Result<(), String> {
+    upload(docker, container, &[("Caddyfile", text)]).await
+}
+
+async fn upload(docker: &Docker, container: &str, files: &[(&str, &str)]) -> Result<(), String> {
     let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, "Caddyfile", text.as_bytes()).map_err(|e| e.to_string())?;
+    for (name, text) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, text.as_bytes()).map_err(|e| e.to_string())?;
+    }
     let bytes = tar.into_inner().map_err(|e| e.to_string())?;
     let options = UploadToContainerOptionsBuilder::default().path(CADDYFILE_DIR).build();
     exec::bounded("uploading the edge's Caddyfile", docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into()))).await
@@ -181,7 +201,11 @@ pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) ->
     let ports = HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
     let body = ContainerCreateBody {
         image: Some(settings.image.clone()),
-        cmd: Some(["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"].map(String::from).to_vec()),
+        cmd: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "caddy run --config /etc/caddy/Front.caddyfile --adapter caddyfile & exec caddy run --config /etc/caddy/Caddyfile --adapter caddyfile".into(),
+        ]),
         env: Some(vec!["XDG_CONFIG_HOME=/config".into(), "XDG_DATA_HOME=/data".into()]),
         labels: Some(labels),
         exposed_ports: Some(vec!["80/tcp".to_string()]),
@@ -197,7 +221,7 @@ pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) ->
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     exec::bounded(&format!("creating the edge from image {}", settings.image), docker.create_container(Some(options), body)).await?;
     // The configuration goes in before the first start, so the edge never serves Caddy's default.
-    upload_caddyfile(docker, &name, &caddyfile(&BTreeMap::new())).await?;
+    upload(docker, &name, &[("Caddyfile", &caddyfile(&BTreeMap::new())), ("Front.caddyfile", &front_caddyfile())]).await?;
     exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
     // Caddy takes a moment to open its admin endpoint; the first reload needs it.
     for _ in 0..50 {
