@@ -107,7 +107,7 @@ async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, 
 /// The DIY deploy: `docker rm -f` then `docker run` with the port published, clients on it.
 async fn plain(keep_alive: bool) -> Row {
     let (v1, v2) = plain_images();
-    let port = free_port();
+    let port = stable_port();
     let name = format!("slipway-bench-plain-{}", std::process::id());
     docker(&["rm", "-f", &name]);
     let out = docker(&["run", "-d", "--name", &name, "-p", &format!("{port}:80"), &v1]);
@@ -146,7 +146,7 @@ async fn boot_time() -> Duration {
     let (_, v2) = plain_images();
     let mut samples = Vec::new();
     for _ in 0..5 {
-        let port = free_port();
+        let port = stable_port();
         let name = format!("slipway-bench-boot-{}", std::process::id());
         let start = Instant::now();
         docker(&["run", "-d", "--name", &name, "-p", &format!("{port}:80"), &v2]);

@@ -375,7 +375,7 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     let df = crate::deploys::dockerfile();
     let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
     let dir = tempfile::tempdir().unwrap();
-    let edge_port = free_port();
+    let edge_port = stable_port();
     let driver = start_driver_env(dir.path(), &crate::deploys::env(edge_port));
     let client = open_app(&driver).await;
     let listener = listener_url(&client).await;

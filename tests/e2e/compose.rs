@@ -50,7 +50,7 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     let (c, df) = (compose("a"), web_dockerfile());
     let served = serve_repo_with(root.path(), &[("compose.yaml", &c), ("web/Dockerfile", &df), ("web/index.html", "v1\n"), ("web/health", "ok\n")]);
     let dir = tempfile::tempdir().unwrap();
-    let edge_port = free_port();
+    let edge_port = stable_port();
     let (_engine, base) = start_headless_env(dir.path(), &env(edge_port));
     let api = Api::new(&base, dir.path());
     let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();

@@ -40,7 +40,7 @@ pub async fn stack(name: &str, deploy: Value, stages: Value) -> Stack {
     let df = dockerfile();
     let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
     let dir = tempfile::tempdir().unwrap();
-    let edge_port = free_port();
+    let edge_port = stable_port();
     let (engine, base) = start_headless_env(dir.path(), &env(edge_port));
     let api = Api::new(&base, dir.path());
     let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
@@ -316,4 +316,43 @@ async fn a_crash_during_the_health_gate_leaves_the_last_good_release_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_after_the_switch_puts_the_last_good_release_back() {
     crash_at("verify (60 s)", "crash-verify").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tcp_gate_and_post_deploy_commands_decide_like_the_http_gate() {
+    let deploy = json!({"port": 80, "health": {"kind": "tcp", "interval_ms": 200, "timeout_ms": 1000, "retries": 3, "start_period_ms": 1000}, "post_deploy": ["test -f /www/index.html", "echo migrated"]});
+    let s = stack("tcp", deploy, json!([stage("dev", "blue-green", json!({"drain_secs": 0, "verify_secs": 1}))])).await;
+    let r = finish(&s.api, run(&s.api, "tcp", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(steps.contains(&"post-deploy: echo migrated"), "{steps:?}");
+    let logs = s.api.get(&format!("/runs/{}/logs", r["run"]["id"])).await.to_string();
+    assert!(logs.contains("migrated"), "{logs}");
+
+    // A release whose post-deploy command fails is switched back, and the run says which.
+    let mut p = s.api.get("/projects/tcp").await;
+    p["deploy"]["post_deploy"] = json!(["test -f /www/missing"]);
+    let (status, v) = s.api.send(Method::POST, "/projects/import", project_spec(&p)).await;
+    assert!(status == 200 || status == 201, "{v}");
+    push(&s.served.work, &[("index.html", "v2\n")], &[], "v2");
+    let r = finish(&s.api, run(&s.api, "tcp", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "failed", "{r}");
+    assert!(r["run"]["reason"].as_str().unwrap().contains("post-deploy command `test -f /www/missing` exited with code 1"), "{r}");
+    assert_eq!(get_via_edge(s.edge_port, &host("dev", "tcp")).await, (200, "v1".to_string()));
+
+    // A container that listens on nothing never passes the TCP gate.
+    p["deploy"]["post_deploy"] = json!([]);
+    p["deploy"]["command"] = json!(["sleep", "1000"]);
+    let (status, v) = s.api.send(Method::POST, "/projects/import", project_spec(&p)).await;
+    assert!(status == 200 || status == 201, "{v}");
+    let r = finish(&s.api, run(&s.api, "tcp", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "failed", "{r}");
+    assert!(r["run"]["reason"].as_str().unwrap().contains("TCP connect to"), "{r}");
+    assert_eq!(get_via_edge(s.edge_port, &host("dev", "tcp")).await, (200, "v1".to_string()));
+}
+
+/// The project as the import takes it: its project-file fields (JSON is YAML).
+fn project_spec(p: &Value) -> Value {
+    let keep = ["name", "repo_url", "forge", "stages", "deploy"];
+    Value::Object(p.as_object().unwrap().iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }

@@ -19,6 +19,23 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A free port below the kernel's ephemeral range, for listeners that must outlive heavy client
+/// traffic: a port from [`free_port`] can be taken by an outgoing connection (a load without
+/// keep-alive uses thousands) between the check and the bind.
+pub fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok().and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok()).unwrap_or(32768);
+    let start = 20000u16.min(low.saturating_sub(2000));
+    let seed = std::process::id() as u64 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let span = (low - start) as u64;
+    for i in 0..span {
+        let port = start + ((seed + i * 7919) % span) as u16;
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {start} and {low}");
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
