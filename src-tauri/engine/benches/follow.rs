@@ -1,5 +1,5 @@
 //! Container log follow throughput: a container prints as fast as it can, and its lines go
-//! through the engine's follow ([`containers::logs`]) to the UI-facing side: each batch
+//! through the engine's follow ([`containers::logs_on_own_thread`], as the Hosts view uses it) to the UI-facing side: each batch
 //! serialised to JSON as a Tauri channel does. Target (issue 3): ≥ 50,000 lines/s end to end,
 //! with bounded memory (peak RSS printed).
 //!
@@ -47,10 +47,21 @@ async fn ensure_image(docker: &bollard::Docker) {
 }
 
 /// Follows `name` to its end and returns (lines, bytes of JSON handed to the channel).
-async fn follow(docker: &bollard::Docker, name: &str) -> (u64, u64) {
+async fn follow(_docker: &bollard::Docker, name: &str) -> (u64, u64) {
     let (tx, rx) = mpsc::channel(16);
     let (mut lines, mut bytes) = (0u64, 0u64);
-    let work = containers::logs(docker, "local", name, None, true, tx);
+    let host = slipway_engine::hosts::Host {
+        id: slipway_engine::hosts::LOCAL_ID.into(),
+        name: "local".into(),
+        kind: slipway_engine::hosts::HostKind::Local,
+        endpoint: "unix:///var/run/docker.sock".into(),
+        tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let work = containers::logs_on_own_thread(host, "unix:///var/run/docker.sock".into(), name.to_string(), None, true, tx);
     containers::drive(work, rx, |batch: Vec<ContainerLogLine>| {
         bytes += serde_json::to_vec(&batch).unwrap().len() as u64;
         lines += batch.len() as u64;

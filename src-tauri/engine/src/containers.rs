@@ -351,6 +351,28 @@ pub async fn logs(docker: &Docker, host: &str, container: &str, tail: Option<u32
     }
 }
 
+/// [`logs`] on a thread of its own, with its own runtime and its own client for `host`.
+/// dockerd sends a chatty container's output one HTTP chunk per line; on a multi-thread runtime
+/// each chunk wakes the reader from the connection task across threads, and those wake-ups were
+/// most of the cost. Here both tasks share one thread.
+pub async fn logs_on_own_thread(host: crate::hosts::Host, default_endpoint: String, container: String, tail: Option<u32>, follow: bool, out: mpsc::Sender<Vec<ContainerLogLine>>) -> Result<()> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("slipway-logs".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(async {
+                    let docker = crate::hosts::connect(&host, &default_endpoint).await?;
+                    logs(&docker, &host.name, &container, tail, follow, out).await
+                }),
+                Err(e) => Err(Error::new(ErrorCode::Internal, format!("cannot start the log reader: {e}"))),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot start the log reader: {e}")))?;
+    done_rx.await.unwrap_or_else(|_| Err(Error::new(ErrorCode::Internal, "the log reader stopped without a result".to_string())))
+}
+
 /// A follow ends when the container stops; ending while it still runs means the connection
 /// went (an engine restart, a proxy), which the viewer must hear about.
 async fn ended_cleanly(docker: &Docker, host: &str, container: &str) -> Result<()> {

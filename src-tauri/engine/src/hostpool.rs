@@ -250,8 +250,8 @@ impl Engine {
 
     /// See [`containers::logs`].
     pub async fn container_logs(&self, host_id: &str, container: &str, tail: Option<u32>, follow: bool, out: mpsc::Sender<Vec<ContainerLogLine>>) -> Result<()> {
-        let (name, docker) = self.host_and_docker(host_id).await?;
-        let done = containers::logs(&docker, &name, container, tail, follow, out).await;
+        let host = hosts::get(self.store(), host_id).await?;
+        let done = containers::logs_on_own_thread(host, self.config().docker_host.clone(), container.to_string(), tail, follow, out).await;
         self.host_failed(host_id, done)
     }
 
