@@ -7,16 +7,16 @@
 //! logging included), and "replay" following a log that is already written (the engine's own
 //! path). Needs the Docker engine.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use slipway_engine::containers::{self, ContainerLogLine};
-use slipway_engine::docker_exec::{self, BuildSpec};
 use tokio::sync::mpsc;
 
-const IMAGE: &str = "slipway-test/busybox:latest";
+mod common;
+
+use common::{ensure_image, IMAGE};
 const LINES: u64 = 1_000_000;
 /// A typical build-output line, 80 bytes.
 const LINE: &str = "Step 3/9 : RUN cargo build --release  ---> Running in 4f2a9c1d7e3b  #########";
@@ -35,19 +35,9 @@ fn peak_rss_kib() -> u64 {
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
-async fn ensure_image(docker: &bollard::Docker) {
-    if docker.inspect_image(IMAGE).await.is_ok() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n").unwrap();
-    let spec = BuildSpec { context_dir: dir.path().into(), dockerfile: "Dockerfile".into(), target: None, build_args: HashMap::new(), tag: IMAGE.into(), labels: HashMap::new() };
-    docker_exec::build_image(docker, &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
-}
 
 /// Follows `name` to its end and returns (lines, bytes of JSON handed to the channel).
-async fn follow(_docker: &bollard::Docker, name: &str) -> (u64, u64) {
+async fn follow(name: &str) -> (u64, u64) {
     let (tx, rx) = mpsc::channel(16);
     let (mut lines, mut bytes) = (0u64, 0u64);
     let host = slipway_engine::hosts::Host {
@@ -87,12 +77,12 @@ async fn main() {
 
     let started = Instant::now();
     docker.start_container(&name, None).await.unwrap();
-    let (lines, bytes) = follow(&docker, &name).await;
+    let (lines, bytes) = follow(&name).await;
     let live = started.elapsed();
     assert_eq!(lines, LINES, "every line arrives");
 
     let (started, cpu) = (Instant::now(), cpu_secs());
-    let (replayed, _) = follow(&docker, &name).await;
+    let (replayed, _) = follow(&name).await;
     let replay = started.elapsed();
     let replay_cpu = cpu_secs() - cpu;
     assert_eq!(replayed, LINES);

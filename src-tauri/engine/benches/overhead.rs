@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use slipway_engine::docker_exec::{self, BuildSpec, StepSpec};
+use slipway_engine::docker_exec::{self, StepSpec};
 use slipway_engine::projects::{Forge, NewProject};
 use slipway_engine::{Config, Engine, EngineEvent};
 
-const IMAGE: &str = "slipway-test/busybox:latest";
+mod common;
+
+use common::{ensure_image, IMAGE};
 const ROUNDS: usize = 10;
 
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
@@ -35,16 +37,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-async fn ensure_image(docker: &bollard::Docker) {
-    if docker.inspect_image(IMAGE).await.is_ok() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n").unwrap();
-    let spec = BuildSpec { context_dir: dir.path().into(), dockerfile: "Dockerfile".into(), target: None, build_args: HashMap::new(), tag: IMAGE.into(), labels: HashMap::new() };
-    docker_exec::build_image(docker, &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
