@@ -358,10 +358,7 @@ impl Run<'_> {
     }
 
     async fn stop(&self, names: &[String]) {
-        for n in names {
-            let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
-            let _ = exec::bounded("stopping", self.docker.stop_container(n, Some(opts))).await;
-        }
+        super::stop_all(&self.docker, names).await
     }
 
     /// Starts a replaced service's old containers again (no-op for blue-green, whose old
@@ -370,15 +367,14 @@ impl Run<'_> {
         if s.port.is_some() {
             return;
         }
+        // Each one, whatever became of the others: this runs on the way out of a failure.
         for n in old {
             let _ = self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>).await;
         }
     }
 
     async fn remove(&self, names: &[String]) {
-        for n in names {
-            crate::docker_exec::remove_container(&self.docker, n).await;
-        }
+        super::remove_all(&self.docker, names).await
     }
 
     /// Undoes `touched` in reverse order and says what was touched.

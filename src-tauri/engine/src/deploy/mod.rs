@@ -389,25 +389,15 @@ impl Deploy<'_> {
     }
 
     async fn stop(&self, names: &[String]) {
-        for n in names {
-            let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
-            if let Err(e) = exec::bounded(&format!("stopping {n}"), self.docker.stop_container(n, Some(opts))).await {
-                tracing::warn!("{e}");
-            }
-        }
+        stop_all(&self.docker, names).await
     }
 
     async fn restart(&self, names: &[String]) -> std::result::Result<(), String> {
-        for n in names {
-            exec::bounded(&format!("starting {n} again"), self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await?;
-        }
-        Ok(())
+        start_all(&self.docker, names).await
     }
 
     async fn remove(&self, names: &[String]) {
-        for n in names {
-            crate::docker_exec::remove_container(&self.docker, n).await;
-        }
+        remove_all(&self.docker, names).await
     }
 
     /// ", last lines: …" from a container's log, for failure messages.
@@ -457,6 +447,30 @@ fn owns(r: &releases::Release, c: &AppContainer) -> bool {
         return r.containers.values().any(|names| names.contains(&c.name));
     }
     stage_id(&r.project_id, &r.stage) == c.stage && r.run_id.is_some() && r.run_id == c.deploy
+}
+
+/// Stops `names` (10 s grace each); a failure is only logged, as the caller moves on anyway.
+pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
+    for n in names {
+        let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
+        if let Err(e) = exec::bounded(&format!("stopping {n}"), docker.stop_container(n, Some(opts))).await {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Starts stopped containers again; the first failure is the answer.
+pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result::Result<(), String> {
+    for n in names {
+        exec::bounded(&format!("starting {n} again"), docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn remove_all(docker: &Docker, names: &[String]) {
+    for n in names {
+        crate::docker_exec::remove_container(docker, n).await;
+    }
 }
 
 struct AppContainer {
