@@ -92,21 +92,30 @@ pub enum Unhealthy {
 
 /// Probes until `container` is healthy. Failures in the start period don't count; after it,
 /// `retries` failures in a row do. A container that exits ends the wait at once.
+///
+/// Until the start period ends, probes come quickly (25 ms apart, doubling up to the interval):
+/// a new container usually answers within a few hundred ms of its start, and waiting a whole
+/// interval after a probe that came just too early would add that interval to every deploy.
+/// Failures that count are probed at the interval's pace.
 pub async fn wait_healthy(docker: &Docker, edge: &str, container: &str, port: Option<u16>, h: &Health, cancel: &mut watch::Receiver<bool>, mut on_fail: impl FnMut(&str)) -> Result<(), Unhealthy> {
     let started = Instant::now();
+    let interval = Duration::from_millis(h.interval_ms as u64);
+    let start_period = Duration::from_millis(h.start_period_ms as u64);
+    let mut pause = FIRST_PAUSE.min(interval);
     let mut failures = 0;
     loop {
-        if let Some(code) = exited(docker, container).await {
+        let (gone, result) = tokio::join!(exited(docker, container), probe(docker, edge, container, port, h));
+        if let Some(code) = gone {
             return Err(Unhealthy::Exited(code));
         }
-        match probe(docker, edge, container, port, h).await {
+        match result {
             Ok(()) => return Ok(()),
             Err(why) => {
                 if h.kind == HealthKind::Docker && why.ends_with(UNHEALTHY) {
                     on_fail(&why);
                     return Err(Unhealthy::Failing(why));
                 }
-                if started.elapsed() >= Duration::from_millis(h.start_period_ms as u64) {
+                if started.elapsed() >= start_period {
                     failures += 1;
                     on_fail(&why);
                     if failures >= h.retries.max(1) {
@@ -115,11 +124,16 @@ pub async fn wait_healthy(docker: &Docker, edge: &str, container: &str, port: Op
                 }
             }
         }
-        if sleep_or_cancel(Duration::from_millis(h.interval_ms as u64), cancel).await {
+        let wait = if started.elapsed() < start_period { pause } else { interval };
+        pause = (pause * 2).min(interval);
+        if sleep_or_cancel(wait, cancel).await {
             return Err(Unhealthy::Cancelled);
         }
     }
 }
+
+/// The first pause between early probes; see [`wait_healthy`].
+const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 /// Keeps probing `containers` for `window`; Err once one fails `retries` times in a row.
 pub async fn verify(docker: &Docker, edge: &str, containers: &[String], port: Option<u16>, h: &Health, window: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), Unhealthy> {
