@@ -11,14 +11,15 @@ die() { printf '\033[1;31merror: %s\033[0m\n' "$*" >&2; exit 1; }
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
 
-# What Tauri v2 needs to build and run on Debian/Ubuntu (WebKitGTK 4.1, the tray's appindicator).
+# What Tauri v2 needs to build and run on Debian/Ubuntu (WebKitGTK 4.1). The tray needs no library:
+# slipwayd speaks its D-Bus protocol itself.
 BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
-  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
+  libwebkit2gtk-4.1-dev librsvg2-dev)
 # What the tests start for real: Xvfb + WebKitWebDriver, a D-Bus session with gnome-keyring,
 # a notification daemon (dunst; the desktop-notification test watches it with dbus-monitor, which
 # comes with dbus), a Docker engine with busybox for FROM-scratch images, sshd, a registry,
-# openssl for the TLS host test's certificates.
-TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst
+# openssl for the TLS host test's certificates, gdbus to click the tray's D-Bus menu.
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst libglib2.0-bin
   imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl)
 
 apt_install() {

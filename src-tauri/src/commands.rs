@@ -1,166 +1,150 @@
-//! Tauri commands: thin adapters from the UI into the engine. Each returns `{code, message}` on
-//! failure, and a panic inside the engine becomes an `internal` error instead of a hung promise.
+//! Tauri commands: thin adapters from the UI to the engine's local API (the engine runs in
+//! `slipwayd`). Each returns the engine's `{code, message}` on failure.
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-
-use futures::FutureExt;
+use serde_json::json;
+use slipway_engine::api::{AutoDeploy, RunStarted, RunnerHold};
+use slipway_engine::client::seg;
 use slipway_engine::engine::{ImportResult, WebhookInfo};
 use slipway_engine::intake::{Delivery, RunDetail, RunSummary};
 use slipway_engine::notify::{ChannelResult, NotificationSettings, NotifyChannel};
-use slipway_engine::runlog::LogLine;
 use slipway_engine::projects::{NewProject, Project};
-use slipway_engine::{ApiError, EngineStatus, ErrorCode};
+use slipway_engine::runlog::LogLine;
+use slipway_engine::{ApiError, EngineStatus};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::AppState;
 
+pub(crate) type Answer<T> = Result<T, ApiError>;
+
 #[tauri::command]
-pub async fn engine_status(state: State<'_, AppState>) -> Result<EngineStatus, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.status().await }).await
+pub async fn engine_status(state: State<'_, AppState>) -> Answer<EngineStatus> {
+    Ok(state.client()?.status().await?)
 }
 
 #[tauri::command]
-pub async fn set_auto_deploy_paused(state: State<'_, AppState>, paused: bool) -> Result<bool, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.set_auto_deploy_paused(paused).await }).await
+pub async fn set_auto_deploy_paused(state: State<'_, AppState>, paused: bool) -> Answer<bool> {
+    let r: AutoDeploy = state.client()?.put("/auto-deploy", json!({ "paused": paused })).await?;
+    Ok(r.paused)
 }
 
-/// The same action as the tray's Quit.
+/// The same action as the tray's Quit: the engine stops, and with it this window.
 #[tauri::command]
-pub fn quit(app: AppHandle) {
-    crate::quit(&app);
+pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Answer<()> {
+    if let Ok(client) = state.client() {
+        client.quit().await?;
+    }
+    app.exit(0);
+    Ok(())
 }
 
-pub(crate) async fn guard<T>(fut: impl Future<Output = slipway_engine::Result<T>>) -> Result<T, ApiError> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown cause".into());
-            tracing::error!("engine panicked: {what}");
-            Err(ApiError { code: ErrorCode::Internal, message: format!("internal error in the engine: {what}") })
-        }
+/// The UI listens now: hand it what the window was opened for.
+#[tauri::command]
+pub fn ui_ready(app: AppHandle, state: State<'_, AppState>) {
+    if let Some(intent) = state.intent.lock().unwrap().take() {
+        crate::link::deliver(&app, intent);
     }
 }
 
 #[tauri::command]
-pub async fn list_projects(state: State<'_, AppState>) -> Result<Vec<Project>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.projects().await }).await
+pub async fn list_projects(state: State<'_, AppState>) -> Answer<Vec<Project>> {
+    Ok(state.client()?.get("/projects").await?)
 }
 
 #[tauri::command]
-pub async fn create_project(state: State<'_, AppState>, project: NewProject) -> Result<Project, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.create_project(project).await }).await
+pub async fn create_project(state: State<'_, AppState>, project: NewProject) -> Answer<Project> {
+    Ok(state.client()?.post("/projects", json!(project)).await?)
 }
 
 #[tauri::command]
-pub async fn delete_project(state: State<'_, AppState>, id: String) -> Result<(), ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.delete_project(&id).await }).await
+pub async fn delete_project(state: State<'_, AppState>, id: String) -> Answer<()> {
+    Ok(state.client()?.delete(&format!("/projects/{}", seg(&id))).await?)
 }
 
 #[tauri::command]
-pub async fn webhook_info(state: State<'_, AppState>, id: String) -> Result<WebhookInfo, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.webhook_info(&id).await }).await
+pub async fn webhook_info(state: State<'_, AppState>, id: String) -> Answer<WebhookInfo> {
+    Ok(state.client()?.get(&format!("/projects/{}/webhook", seg(&id))).await?)
 }
 
 #[tauri::command]
-pub async fn rotate_webhook_secret(state: State<'_, AppState>, id: String) -> Result<WebhookInfo, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.rotate_webhook_secret(&id).await }).await
+pub async fn rotate_webhook_secret(state: State<'_, AppState>, id: String) -> Answer<WebhookInfo> {
+    Ok(state.client()?.post(&format!("/projects/{}/webhook/rotate", seg(&id)), json!({})).await?)
 }
 
 #[tauri::command]
-pub async fn poll_now(state: State<'_, AppState>, id: String) -> Result<Project, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.poll_now(&id).await }).await
+pub async fn poll_now(state: State<'_, AppState>, id: String) -> Answer<Project> {
+    Ok(state.client()?.post(&format!("/projects/{}/poll", seg(&id)), json!({})).await?)
 }
 
 #[tauri::command]
-pub async fn list_deliveries(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Result<Vec<Delivery>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.deliveries(project.as_deref(), limit).await }).await
+pub async fn list_deliveries(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Answer<Vec<Delivery>> {
+    Ok(state.client()?.get(&format!("/deliveries?limit={limit}{}", project_query(project))).await?)
 }
 
 #[tauri::command]
-pub async fn list_runs(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Result<Vec<RunSummary>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.runs(project.as_deref(), limit).await }).await
+pub async fn list_runs(state: State<'_, AppState>, project: Option<String>, limit: u32) -> Answer<Vec<RunSummary>> {
+    Ok(state.client()?.get(&format!("/runs?limit={limit}{}", project_query(project))).await?)
+}
+
+pub(crate) fn project_query(project: Option<String>) -> String {
+    project.map(|p| format!("&project={}", seg(&p))).unwrap_or_default()
 }
 
 #[tauri::command]
-pub async fn start_manual_run(state: State<'_, AppState>, project: String, stage: String, wanted: String) -> Result<i64, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.start_manual_run(&project, &stage, &wanted).await }).await
+pub async fn start_manual_run(state: State<'_, AppState>, project: String, stage: String, wanted: String) -> Answer<i64> {
+    let r: RunStarted = state.client()?.post(&format!("/projects/{}/stages/{}/runs", seg(&project), seg(&stage)), json!({ "ref": wanted })).await?;
+    Ok(r.run_id)
 }
 
 #[tauri::command]
-pub async fn run_detail(state: State<'_, AppState>, id: i64) -> Result<RunDetail, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.run_detail(id).await }).await
+pub async fn run_detail(state: State<'_, AppState>, id: i64) -> Answer<RunDetail> {
+    Ok(state.client()?.get(&format!("/runs/{id}")).await?)
 }
 
 #[tauri::command]
-pub async fn cancel_run(state: State<'_, AppState>, id: i64) -> Result<(), ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.cancel_run(id).await }).await
+pub async fn cancel_run(state: State<'_, AppState>, id: i64) -> Answer<()> {
+    Ok(state.client()?.post(&format!("/runs/{id}/cancel"), json!({})).await?)
 }
 
 /// Streams a run's log through a channel (stored lines first, then live ones) until the run
 /// ends or the view closes the channel.
 #[tauri::command]
-pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_lines: Channel<Vec<LogLine>>) -> Result<(), ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.follow_log(id, after, |batch| on_lines.send(batch).is_ok()).await }).await
+pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_lines: Channel<Vec<LogLine>>) -> Answer<()> {
+    Ok(state.client()?.stream(&format!("/runs/{id}/logs/follow?after={after}"), |batch| on_lines.send(batch).is_ok()).await?)
 }
 
 #[tauri::command]
-pub async fn set_runs_held(state: State<'_, AppState>, held: bool) -> Result<bool, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.set_runs_held(held).await }).await
+pub async fn set_runs_held(state: State<'_, AppState>, held: bool) -> Answer<bool> {
+    let r: RunnerHold = state.client()?.put("/runner", json!({ "held": held })).await?;
+    Ok(r.held)
 }
 
 #[tauri::command]
-pub async fn export_project(state: State<'_, AppState>, id: String) -> Result<String, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.export_project(&id).await }).await
+pub async fn export_project(state: State<'_, AppState>, id: String) -> Answer<String> {
+    Ok(state.client()?.export_project(&id).await?)
 }
 
 #[tauri::command]
-pub async fn notification_settings(state: State<'_, AppState>) -> Result<NotificationSettings, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.notification_settings().await }).await
+pub async fn import_project(state: State<'_, AppState>, yaml: String) -> Answer<ImportResult> {
+    Ok(state.client()?.import_project(yaml).await?)
 }
 
 #[tauri::command]
-pub async fn set_notification_settings(state: State<'_, AppState>, settings: NotificationSettings) -> Result<NotificationSettings, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.set_notification_settings(settings).await }).await
+pub async fn notification_settings(state: State<'_, AppState>) -> Answer<NotificationSettings> {
+    Ok(state.client()?.get("/settings/notifications").await?)
 }
 
 #[tauri::command]
-pub async fn set_project_notifications(state: State<'_, AppState>, id: String, channels: Vec<NotifyChannel>) -> Result<Project, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.set_project_notifications(&id, channels).await }).await
+pub async fn set_notification_settings(state: State<'_, AppState>, settings: NotificationSettings) -> Answer<NotificationSettings> {
+    Ok(state.client()?.put("/settings/notifications", json!(settings)).await?)
 }
 
 #[tauri::command]
-pub async fn test_project_notifications(state: State<'_, AppState>, id: String) -> Result<Vec<ChannelResult>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.test_project_notifications(&id).await }).await
+pub async fn set_project_notifications(state: State<'_, AppState>, id: String, channels: Vec<NotifyChannel>) -> Answer<Project> {
+    Ok(state.client()?.put(&format!("/projects/{}/notifications", seg(&id)), json!(channels)).await?)
 }
 
 #[tauri::command]
-pub async fn import_project(state: State<'_, AppState>, yaml: String) -> Result<ImportResult, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.import_project(&yaml).await }).await
+pub async fn test_project_notifications(state: State<'_, AppState>, id: String) -> Answer<Vec<ChannelResult>> {
+    Ok(state.client()?.post(&format!("/projects/{}/notifications/test", seg(&id)), json!({})).await?)
 }

@@ -1,6 +1,9 @@
 //! Tauri commands of the console views (dashboard, releases, metrics, settings): thin adapters
-//! into the engine, like those in `commands.rs`.
+//! to the engine's API, like those in `commands.rs`.
 
+use serde_json::json;
+use slipway_engine::api::RunStarted;
+use slipway_engine::client::seg;
 use slipway_engine::deploy::releases::{PendingPromotion, Release};
 use slipway_engine::engine::ForgeAccount;
 use slipway_engine::intake::Delivery;
@@ -8,69 +11,63 @@ use slipway_engine::metrics::{StageMetrics, StageSummary};
 use slipway_engine::ApiError;
 use tauri::State;
 
-use crate::commands::guard;
+use crate::commands::{project_query, Answer};
 use crate::AppState;
 
 #[tauri::command]
-pub async fn dashboard(state: State<'_, AppState>) -> Result<Vec<StageSummary>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.dashboard().await }).await
+pub async fn dashboard(state: State<'_, AppState>) -> Answer<Vec<StageSummary>> {
+    Ok(state.client()?.get("/dashboard").await?)
 }
 
 #[tauri::command]
-pub async fn metrics(state: State<'_, AppState>, project: Option<String>) -> Result<Vec<StageMetrics>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.metrics(project.as_deref()).await }).await
+pub async fn metrics(state: State<'_, AppState>, project: Option<String>) -> Answer<Vec<StageMetrics>> {
+    Ok(state.client()?.get(&format!("/metrics?{}", project_query(project))).await?)
 }
 
 #[tauri::command]
-pub async fn releases(state: State<'_, AppState>, project: String, stage: String) -> Result<Vec<Release>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.releases(&project, &stage).await }).await
+pub async fn releases(state: State<'_, AppState>, project: String, stage: String) -> Answer<Vec<Release>> {
+    Ok(state.client()?.get(&format!("/projects/{}/stages/{}/releases", seg(&project), seg(&stage))).await?)
 }
 
 #[tauri::command]
-pub async fn rollback(state: State<'_, AppState>, project: String, stage: String, number: i64) -> Result<i64, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.rollback(&project, &stage, number).await }).await
+pub async fn rollback(state: State<'_, AppState>, project: String, stage: String, number: i64) -> Answer<i64> {
+    let r: RunStarted = state.client()?.post(&format!("/projects/{}/stages/{}/releases/{number}/rollback", seg(&project), seg(&stage)), json!({})).await?;
+    Ok(r.run_id)
 }
 
 /// `confirmed` is the operator's click in the confirm dialog that listed the commits.
 #[tauri::command]
-pub async fn promote(state: State<'_, AppState>, project: String, stage: String, confirmed: bool) -> Result<i64, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.promote(&project, &stage, confirmed).await }).await
+pub async fn promote(state: State<'_, AppState>, project: String, stage: String, confirmed: bool) -> Answer<i64> {
+    let r: RunStarted = state.client()?.post(&format!("/projects/{}/stages/{}/promote", seg(&project), seg(&stage)), json!({ "confirm": confirmed })).await?;
+    Ok(r.run_id)
 }
 
 #[tauri::command]
-pub async fn pending_promotions(state: State<'_, AppState>) -> Result<Vec<PendingPromotion>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.pending_promotions().await }).await
+pub async fn pending_promotions(state: State<'_, AppState>) -> Answer<Vec<PendingPromotion>> {
+    Ok(state.client()?.get("/promotions").await?)
 }
 
 #[tauri::command]
-pub async fn rerun_run(state: State<'_, AppState>, id: i64) -> Result<i64, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.rerun(id).await }).await
+pub async fn rerun_run(state: State<'_, AppState>, id: i64) -> Answer<i64> {
+    let r: RunStarted = state.client()?.post(&format!("/runs/{id}/rerun"), json!({})).await?;
+    Ok(r.run_id)
 }
 
 #[tauri::command]
-pub async fn redeliver(state: State<'_, AppState>, id: i64) -> Result<Delivery, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.redeliver(id).await }).await
+pub async fn redeliver(state: State<'_, AppState>, id: i64) -> Answer<Delivery> {
+    Ok(state.client()?.post(&format!("/deliveries/{id}/redeliver"), json!({})).await?)
 }
 
 #[tauri::command]
-pub async fn forge_accounts(state: State<'_, AppState>) -> Result<Vec<ForgeAccount>, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.forge_accounts().await }).await
+pub async fn forge_accounts(state: State<'_, AppState>) -> Answer<Vec<ForgeAccount>> {
+    Ok(state.client()?.get("/forge-accounts").await?)
 }
 
 /// The token goes to the keychain; nothing returns it.
 #[tauri::command]
-pub async fn save_forge_account(state: State<'_, AppState>, account: ForgeAccount, token: String) -> Result<ForgeAccount, ApiError> {
-    let engine = state.engine()?;
-    guard(async move { engine.save_forge_account(account, &token).await }).await
+pub async fn save_forge_account(state: State<'_, AppState>, account: ForgeAccount, token: String) -> Answer<ForgeAccount> {
+    let body = json!({ "forge": account.forge, "api_base": account.api_base, "username": account.username, "token": token });
+    Ok(state.client()?.put(&format!("/forge-accounts/{}", seg(&account.name)), body).await?)
 }
 
 /// Opens an http(s) URL (a commit on the forge) in the desktop's browser: the window itself

@@ -150,6 +150,54 @@ pub fn child_names(pid: u32) -> Vec<String> {
     names
 }
 
+/// `comm` of a process, if it still runs.
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_string())
+}
+
+/// Live processes named `name` whose environment holds `var=value`.
+pub fn pids_with_env(name: &str, var: &str, value: &str) -> Vec<u32> {
+    let wanted = format!("{var}={value}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if comm(pid).as_deref() != Some(name) || !process_alive(pid) {
+            continue;
+        }
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if env.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The window processes (`slipway`) of the engine that owns `data_dir`.
+pub fn window_pids(data_dir: &Path) -> Vec<u32> {
+    pids_with_env("slipway", "SLIPWAY_DATA_DIR", &data_dir.display().to_string())
+}
+
+/// Clicks the engine's tray the way a panel does, over D-Bus: `None` is a left click on the
+/// icon, `Some(label)` the menu item with that label.
+pub fn tray_click(engine_pid: u32, label: Option<&str>) {
+    let item = format!("org.kde.StatusNotifierItem-{engine_pid}-1");
+    let gdbus = |args: &[&str]| {
+        let out = Command::new("gdbus").args(["call", "--session", "--dest", &item]).args(args).output().expect("gdbus (libglib2.0-bin)");
+        assert!(out.status.success(), "gdbus {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let Some(label) = label else {
+        gdbus(&["--object-path", "/StatusNotifierItem", "--method", "org.kde.StatusNotifierItem.Activate", "0", "0"]);
+        return;
+    };
+    let layout = gdbus(&["--object-path", "/MenuBar", "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[\"label\"]"]);
+    // Items read `(7, {'label': <'Quit'>}, @av [])`: the id is the number before the label.
+    let marker = format!("{{'label': <'{label}'>}}");
+    let at = layout.find(&marker).unwrap_or_else(|| panic!("no tray item {label:?} in {layout}"));
+    let id: String = layout[..at].trim_end_matches([' ', ',']).chars().rev().take_while(char::is_ascii_digit).collect::<String>().chars().rev().collect();
+    gdbus(&["--object-path", "/MenuBar", "--method", "com.canonical.dbusmenu.Event", &id, "clicked", "<0>", "0"]);
+}
+
 /// The local API of a running engine, as any program would use it.
 pub struct Api {
     pub base: String,

@@ -17,7 +17,7 @@ use crate::engine::{ForgeAccount, WebhookInfo};
 use crate::intake::{Delivery, RunSummary};
 use crate::notify::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::projects::{NewProject, Project};
-use crate::{ApiError, Engine, EngineStatus, Error, ErrorCode};
+use crate::{ApiError, Engine, EngineEvent, EngineStatus, Error, ErrorCode};
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct AutoDeploy {
@@ -50,6 +50,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/runs", get(runs))
         .route("/runs/{id}", get(run_detail))
         .route("/runs/{id}/logs", get(run_logs))
+        .route("/runs/{id}/logs/follow", get(follow_run_logs))
+        .route("/events", get(events))
         .route("/runs/{id}/cancel", post(cancel_run))
         .route("/forge-accounts/{name}", put(save_forge_account))
         .route("/registry-accounts/{name}", put(save_registry_account))
@@ -196,6 +198,54 @@ struct LogQuery {
 
 async fn run_logs(State(engine): State<Engine>, Path(id): Path<i64>, Query(q): Query<LogQuery>) -> Result<Json<Vec<crate::runlog::LogLine>>, ApiFailure> {
     Ok(Json(engine.run_logs(id, q.after.unwrap_or(0), q.limit.unwrap_or(10_000)).await?))
+}
+
+/// The run's log as NDJSON, one line per log line: the stored lines after `after`, then the live
+/// ones until the run ends.
+async fn follow_run_logs(State(engine): State<Engine>, Path(id): Path<i64>, Query(q): Query<LogQuery>) -> axum::response::Response {
+    let after = q.after.unwrap_or(0);
+    crate::api_hosts::ndjson(move |tx| async move { engine.follow_log(id, after, tx).await }, |batch: Vec<crate::runlog::LogLine>| batch)
+}
+
+/// The engine's events as NDJSON, for the window. An empty line every second keeps the stream
+/// honest: a window that went away is noticed by the failed write, and the tray stops counting
+/// it as open.
+async fn events(State(engine): State<Engine>) -> axum::response::Response {
+    use tokio::sync::broadcast::error::RecvError;
+    let client = engine.ui_client();
+    let mut rx = engine.subscribe();
+    let (body_tx, mut body_rx) = tokio::sync::mpsc::channel::<std::result::Result<axum::body::Bytes, std::io::Error>>(64);
+    tokio::spawn(async move {
+        let _client = client;
+        let mut beat = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            let line = tokio::select! {
+                _ = beat.tick() => b"\n".to_vec(),
+                got = rx.recv() => match got {
+                    Ok(event) => {
+                        let last = matches!(event, EngineEvent::ShuttingDown);
+                        let mut line = serde_json::to_vec(&event).unwrap_or_default();
+                        line.push(b'\n');
+                        if last {
+                            let _ = body_tx.send(Ok(line.into())).await;
+                            return;
+                        }
+                        line
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!("a window missed {n} engine events");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+            };
+            if body_tx.send(Ok(line.into())).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| body_rx.poll_recv(cx));
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(stream)).into_response()
 }
 
 async fn cancel_run(State(engine): State<Engine>, Path(id): Path<i64>) -> Result<StatusCode, ApiFailure> {

@@ -110,7 +110,7 @@ async fn events(State(engine): State<Engine>, Path(id): Path<String>) -> Respons
 
 /// Runs a streaming operation for the response body: items as NDJSON lines while it runs, its
 /// error as the last line. The client going away drops the operation.
-fn ndjson<T, U, W, F>(work: W, each: impl Fn(T) -> Vec<U> + Send + 'static) -> Response
+pub(crate) fn ndjson<T, U, W, F>(work: W, each: impl Fn(T) -> Vec<U> + Send + 'static) -> Response
 where
     T: Send + 'static,
     U: Serialize,
@@ -125,6 +125,8 @@ where
         let mut result = None;
         loop {
             tokio::select! {
+                // The client went away: the operation stops with this task.
+                _ = body_tx.closed() => return,
                 r = &mut work, if result.is_none() => result = Some(r),
                 item = rx.recv() => match item {
                     Some(item) => {

@@ -13,6 +13,7 @@ pub fn typescript() -> String {
         crate::docker::DockerStatus::decl(),
         crate::EngineStatus::decl(),
         crate::EngineEvent::decl(),
+        crate::PromoteTarget::decl(),
         crate::api::AutoDeploy::decl(),
         crate::engine::WebhookInfo::decl(),
         crate::engine::ForgeAccount::decl(),

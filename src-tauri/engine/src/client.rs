@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::engine::EngineFile;
 use crate::{ApiError, Config, EngineStatus, Error, ErrorCode, Result};
 
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: String,
@@ -83,6 +84,84 @@ impl Client {
         check(resp).await.map(|_| ())
     }
 
+    /// `GET /api/v1<path>`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// One API call; an empty answer (202, 204) reads as JSON `null`, which is `()`.
+    async fn call<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<T> {
+        let mut req = self.http.request(method, self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = check(req.send().await.map_err(|e| self.unreachable(e))?).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(bytes).map_err(|e| Error::new(ErrorCode::Internal, format!("unexpected answer from the engine: {e}")))
+    }
+
+    /// Reads an NDJSON stream (`GET /api/v1<path>`) and hands `each` the items of every chunk as
+    /// one batch, until the stream ends or `each` returns false. An `{"error": …}` line is the
+    /// stream's failure; empty lines are the engine's keep-alives.
+    pub async fn stream<T: DeserializeOwned>(&self, path: &str, mut each: impl FnMut(Vec<T>) -> bool) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Failure {
+            error: ApiError,
+        }
+        let req = self.http.get(self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
+        let mut resp = check(req.send().await.map_err(|e| self.unreachable(e))?).await?;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut ended = false;
+        while !ended {
+            let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? else { break };
+            pending.extend_from_slice(&chunk);
+            // What has already arrived goes out as one batch: a viewer catching up on a long log
+            // gets a few large batches, not thousands of small ones.
+            while pending.len() < MAX_BATCH_BYTES {
+                match futures::FutureExt::now_or_never(resp.chunk()) {
+                    Some(Ok(Some(more))) => pending.extend_from_slice(&more),
+                    Some(Ok(None)) => {
+                        ended = true;
+                        break;
+                    }
+                    Some(Err(e)) => return Err(self.unreachable(e)),
+                    None => break,
+                }
+            }
+            let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
+            let mut batch = Vec::new();
+            for line in pending[..end].split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+                match serde_json::from_slice::<T>(line) {
+                    Ok(item) => batch.push(item),
+                    Err(e) => {
+                        return Err(match serde_json::from_slice::<Failure>(line) {
+                            Ok(f) => Error::Coded(f.error),
+                            Err(_) => Error::new(ErrorCode::Internal, format!("unexpected line from the engine: {e}")),
+                        })
+                    }
+                }
+            }
+            pending.drain(..=end);
+            if !batch.is_empty() && !each(batch) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -96,6 +175,22 @@ impl Client {
     fn unreachable(&self, e: reqwest::Error) -> Error {
         Error::new(ErrorCode::NotFound, format!("no Slipway engine answers at {}: {e}", self.base))
     }
+}
+
+/// Bytes of NDJSON gathered into one batch at most.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// A path segment with everything but unreserved characters percent-encoded (ids come from users).
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {

@@ -43,6 +43,8 @@ pub struct EngineStatus {
     pub auto_deploy_paused: bool,
     /// Queued runs wait (host maintenance, say) until the hold is released.
     pub runs_held: bool,
+    /// Windows following the engine's events now (the tray opens one when there is none).
+    pub ui_clients: u32,
 }
 
 /// State changes pushed to the UI (as Tauri events) and to API clients.
@@ -82,7 +84,29 @@ pub enum EngineEvent {
     HostsChanged,
     /// A host became reachable or unreachable (or failed differently).
     HostStatusChanged { status: crate::hosts::HostStatus },
+    /// The tray asked for the window: the open one comes forward (showing a run or the promote
+    /// dialog when one is named).
+    ShowWindow {
+        #[ts(type = "number | null")]
+        run_id: Option<i64>,
+        promote: Option<PromoteTarget>,
+    },
     ShuttingDown,
+}
+
+/// A stage to promote, as the tray names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PromoteTarget {
+    pub project_id: String,
+    pub stage: String,
+}
+
+pub(crate) struct UiClient(Engine);
+
+impl Drop for UiClient {
+    fn drop(&mut self) {
+        self.0.inner.ui_clients.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What an operator pastes into the forge's webhook form.
@@ -141,6 +165,8 @@ struct Inner {
     stopping: watch::Sender<bool>,
     /// Set when someone (the API, the tray) asks the host process to quit.
     quit_requested: watch::Sender<bool>,
+    /// Windows following the event stream now: the tray brings one forward or opens one.
+    ui_clients: std::sync::atomic::AtomicUsize,
     server: Mutex<Option<JoinHandle<()>>>,
     /// The intake writer's queue: one writer decides all runs, so one push starts one run.
     intake: tokio::sync::mpsc::Sender<intake::Job>,
@@ -194,6 +220,7 @@ impl Engine {
                 events,
                 stopping: watch::channel(false).0,
                 quit_requested: watch::channel(false).0,
+                ui_clients: Default::default(),
                 server: Mutex::new(None),
                 intake: intake_tx,
                 hook_secrets: Mutex::new(Default::default()),
@@ -295,7 +322,7 @@ impl Engine {
         &self.inner.hosts
     }
 
-    pub(crate) fn emit(&self, event: EngineEvent) {
+    pub fn emit(&self, event: EngineEvent) {
         // No subscriber is fine: nobody is watching.
         let _ = self.inner.events.send(event);
     }
@@ -316,6 +343,7 @@ impl Engine {
             docker,
             auto_deploy_paused: self.auto_deploy_paused(),
             runs_held: self.runs_held(),
+            ui_clients: self.ui_clients() as u32,
         })
     }
 
@@ -608,8 +636,9 @@ impl Engine {
     }
 
     /// Sends a run's log to `sink` in batches: what is stored after `after_seq`, then new lines
-    /// as they come, until the run has ended or `sink` returns false (the viewer went away).
-    pub async fn follow_log(&self, run_id: i64, after_seq: i64, mut sink: impl FnMut(Vec<crate::runlog::LogLine>) -> bool) -> Result<()> {
+    /// as they come, until the run has ended or `sink` closes (the viewer went away). A slow
+    /// viewer slows the reading down; nothing piles up in memory.
+    pub async fn follow_log(&self, run_id: i64, after_seq: i64, sink: tokio::sync::mpsc::Sender<Vec<crate::runlog::LogLine>>) -> Result<()> {
         use tokio::sync::broadcast::error::RecvError;
         let mut live = self.inner.logs.follow();
         let mut last = after_seq;
@@ -617,7 +646,7 @@ impl Engine {
             let stored = self.run_logs(run_id, last, 10_000).await?;
             let Some(tail) = stored.last() else { break };
             last = tail.seq;
-            if !sink(stored) {
+            if sink.send(stored).await.is_err() {
                 return Ok(());
             }
         }
@@ -647,14 +676,14 @@ impl Engine {
                     },
                 }
             }
-            if !batch.is_empty() && !sink(batch) {
+            if !batch.is_empty() && sink.send(batch).await.is_err() {
                 return Ok(());
             }
             if ended {
                 // Lines written between the last read and the end are in the store by now.
                 let rest = self.run_logs(run_id, last, 100_000).await?;
                 if !rest.is_empty() {
-                    sink(rest);
+                    let _ = sink.send(rest).await;
                 }
                 return Ok(());
             }
@@ -774,6 +803,17 @@ impl Engine {
     /// Asks the process hosting the engine to quit (it calls [`Engine::stop`] on its way out).
     pub fn request_quit(&self) {
         self.inner.quit_requested.send_replace(true);
+    }
+
+    /// How many windows follow the event stream now.
+    pub fn ui_clients(&self) -> usize {
+        self.inner.ui_clients.load(Ordering::SeqCst)
+    }
+
+    /// Counts a window as connected while the returned guard lives.
+    pub(crate) fn ui_client(&self) -> UiClient {
+        self.inner.ui_clients.fetch_add(1, Ordering::SeqCst);
+        UiClient(self.clone())
     }
 
     /// Resolves once a quit was requested.

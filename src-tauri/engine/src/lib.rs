@@ -44,5 +44,5 @@ mod token;
 pub mod webhook;
 
 pub use config::Config;
-pub use engine::{Engine, EngineEvent, EngineStatus};
+pub use engine::{Engine, EngineEvent, EngineStatus, PromoteTarget};
 pub use error::{ApiError, Error, ErrorCode, Result};

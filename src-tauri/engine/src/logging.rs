@@ -14,10 +14,15 @@ const KEEP_LOG_FILES: usize = 7;
 /// Installs the global subscriber. Keep the guard alive for the life of the process: dropping it
 /// flushes and stops the file writer. Calling this twice keeps the first subscriber.
 pub fn init(log_dir: &Path) -> crate::Result<WorkerGuard> {
+    init_named(log_dir, "slipway")
+}
+
+/// Like [`init`], into files named `<prefix>.<date>.log`: the window process keeps its own.
+pub fn init_named(log_dir: &Path, prefix: &str) -> crate::Result<WorkerGuard> {
     std::fs::create_dir_all(log_dir)?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
-        .filename_prefix("slipway")
+        .filename_prefix(prefix)
         .filename_suffix("log")
         .max_log_files(KEEP_LOG_FILES)
         .build(log_dir)

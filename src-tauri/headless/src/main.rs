@@ -5,6 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// The tray speaks StatusNotifierItem, the Linux (and BSD) desktops' protocol.
+#[cfg(all(unix, not(target_os = "macos")))]
+mod desktop;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod tray;
+
 use clap::{Parser, Subcommand};
 use slipway_engine::{client::Client, Config, Engine, Error};
 
@@ -25,6 +31,10 @@ enum Command {
         /// Address of the local listener, IP:PORT. Port 0 picks a free port.
         #[arg(long, env = "SLIPWAY_LISTEN")]
         listen: Option<String>,
+        /// Show the tray icon on the desktop and open the window (`slipway`) from it. The window
+        /// starts the engine this way when none runs.
+        #[arg(long)]
+        tray: bool,
     },
     /// Show the running engine's status.
     Status {
@@ -102,7 +112,12 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The window that started this engine reads the code and shows it where the user is.
+            if std::env::var("SLIPWAY_ERROR_FORMAT").as_deref() == Ok("json") {
+                eprintln!("{}", serde_json::to_string(&e.to_api()).unwrap_or_default());
+            } else {
+                eprintln!("error: {e}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -113,12 +128,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
-    match cli.command.unwrap_or(Command::Serve { listen: None }) {
-        Command::Serve { listen } => {
+    match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
+        Command::Serve { listen, tray } => {
             if let Some(l) = listen {
                 config.listen = slipway_engine::config::parse_listen(&l)?;
             }
-            serve(config).await
+            serve(config, tray).await
         }
         Command::Status { json } => {
             let status = Client::for_config(&config)?.status().await?;
@@ -257,7 +272,7 @@ fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
-async fn serve(config: Config) -> Result<(), Error> {
+async fn serve(config: Config, tray: bool) -> Result<(), Error> {
     let _log = slipway_engine::logging::init(&config.log_dir())?;
     let engine = Engine::start(config).await?;
     let Some(addr) = engine.listener_addr() else {
@@ -266,6 +281,14 @@ async fn serve(config: Config) -> Result<(), Error> {
         return Err(Error::new(slipway_engine::ErrorCode::ListenerBind, msg));
     };
     print_banner(&engine, addr);
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if tray {
+        desktop::start(&engine).await;
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    if tray {
+        tracing::warn!("no tray on this platform yet; the engine runs without one");
+    }
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("signal received, stopping"),
         _ = engine.quit_requested() => tracing::info!("quit requested over the API, stopping"),

@@ -31,6 +31,8 @@ export const api = {
   setAutoDeployPaused: (paused: boolean) => call<boolean>("set_auto_deploy_paused", { paused }),
   setRunsHeld: (held: boolean) => call<boolean>("set_runs_held", { held }),
   quit: () => call<void>("quit"),
+  /** The UI listens for open-run and promote-request: the window gets what it was opened for. */
+  uiReady: () => call<void>("ui_ready"),
   projects: () => call<Project[]>("list_projects"),
   createProject: (project: NewProject) => call<Project>("create_project", { project }),
   deleteProject: (id: string) => call<void>("delete_project", { id }),
@@ -121,7 +123,7 @@ export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<Un
   return listen<EngineEvent>("engine-event", (e) => handler(e.payload));
 }
 
-/** Closes this window; the engine keeps running in the tray (the app refuses to exit). */
+/** Closes this window (its process ends); the engine keeps running in the tray. */
 export function closeToTray(): Promise<void> {
   return getCurrentWindow().close();
 }

@@ -35,9 +35,15 @@ listener_error: string | null, docker: DockerStatus, auto_deploy_paused: boolean
 /**
  * Queued runs wait (host maintenance, say) until the hold is released.
  */
-runs_held: boolean, };
+runs_held: boolean, 
+/**
+ * Windows following the engine's events now (the tray opens one when there is none).
+ */
+ui_clients: number, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down" };
+
+export type PromoteTarget = { project_id: string, stage: string, };
 
 export type AutoDeploy = { paused: boolean, };
 

@@ -15,6 +15,7 @@ const base: EngineStatus = {
   docker: { endpoint: "unix:///var/run/docker.sock", reachable: true, version: "20.10.24", api_version: "1.41", error: null, latency_ms: 3.4 },
   auto_deploy_paused: false,
   runs_held: false,
+  ui_clients: 0,
 };
 
 describe("status lines", () => {
