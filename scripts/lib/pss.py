@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Prints the PSS (kB) of a process and each of its descendants, then the total.
+"""Prints the PSS of processes and each of their descendants, then the total.
 
 PSS splits shared pages between the processes sharing them, so the sum is what the process
-tree really costs. Usage: pss.py PID"""
+trees really cost. Usage: pss.py PID [PID...]"""
 import os
 import sys
 
@@ -37,10 +37,12 @@ def comm(pid):
         return "?"
 
 
-root = int(sys.argv[1])
-todo, total = [root], 0
+todo, total, seen = [int(p) for p in sys.argv[1:]], 0, set()
 while todo:
     pid = todo.pop()
+    if pid in seen:
+        continue
+    seen.add(pid)
     kb = pss_kb(pid)
     total += kb
     print(f"{comm(pid):<24} pid {pid:<8} {kb / 1024:8.1f} MB")

@@ -46,6 +46,20 @@ pub fn ui_ready(app: AppHandle, state: State<'_, AppState>) {
     }
 }
 
+/// The UI's first frame is on screen: logged with the time since this process started.
+#[tauri::command]
+pub fn first_paint() {
+    match crate::link::since_launch() {
+        Some(ms) => {
+            tracing::info!("first paint {ms} ms after launch");
+            if std::env::var_os("SLIPWAY_REPORT_PAINT").is_some() {
+                println!("first paint {ms} ms after launch");
+            }
+        }
+        None => tracing::info!("first paint"),
+    }
+}
+
 #[tauri::command]
 pub async fn list_projects(state: State<'_, AppState>) -> Answer<Vec<Project>> {
     Ok(state.client()?.get("/projects").await?)

@@ -177,6 +177,17 @@ pub fn deliver(app: &AppHandle, intent: Intent) {
     };
 }
 
+/// Milliseconds since this process started (exec, not `main`: loading GTK and WebKit counts),
+/// from the kernel's bookkeeping, to 10 ms.
+pub fn since_launch() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name's closing parenthesis; starttime is field 22 of the line.
+    let start_ticks: u64 = stat.rsplit(')').next()?.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    // USER_HZ, the unit of starttime, is 100 on every Linux build that matters.
+    Some((uptime * 1000.0) as u64 - start_ticks * 10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

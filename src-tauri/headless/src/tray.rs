@@ -184,6 +184,7 @@ fn argb32(png_bytes: &[u8]) -> Icon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slipway_engine::intake::RunSummary;
 
     #[test]
     fn icons_decode_to_argb32() {
@@ -191,5 +192,36 @@ mod tests {
             assert_eq!(icon.data.len(), (icon.width * icon.height * 4) as usize);
             assert!(icon.width > 0);
         }
+    }
+
+    #[test]
+    fn menu_labels_and_clicks() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let run = RunSummary { id: 7, project_id: "web_app".into(), stage: "prod".into(), trigger: "push".into(), status: "rolled_back".into(), commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
+        let summary = TraySummary { state: TrayState::Failed, recent: vec![run], promotions: vec![] };
+        let mut tray = SlipwayTray { model: TrayModel { summary, paused: true }, actions: tx };
+        let labels: Vec<String> = tray
+            .menu()
+            .iter()
+            .map(|i| match i {
+                MenuItem::Standard(s) => s.label.clone(),
+                MenuItem::Checkmark(c) => format!("[{}] {}", if c.checked { "x" } else { " " }, c.label),
+                MenuItem::Separator => "--".into(),
+                _ => "?".into(),
+            })
+            .collect();
+        // A single `_` would be read as a mnemonic and hidden, hence `web__app`.
+        assert_eq!(labels, ["Open Slipway", "--", "Last runs", "#7 web__app/prod · rolled back", "--", "[x] Pause auto-deploy", "Quit"]);
+        assert_eq!(tray.tool_tip().title, "Slipway: failed");
+        for i in tray.menu() {
+            match i {
+                MenuItem::Standard(s) if s.enabled => (s.activate)(&mut tray),
+                MenuItem::Checkmark(c) => (c.activate)(&mut tray),
+                _ => {}
+            }
+        }
+        tray.activate(0, 0);
+        let got: Vec<TrayAction> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(got, [TrayAction::Open, TrayAction::OpenRun(7), TrayAction::TogglePause, TrayAction::Quit, TrayAction::Open]);
     }
 }

@@ -33,6 +33,7 @@ export const api = {
   quit: () => call<void>("quit"),
   /** The UI listens for open-run and promote-request: the window gets what it was opened for. */
   uiReady: () => call<void>("ui_ready"),
+  firstPaint: () => call<void>("first_paint"),
   projects: () => call<Project[]>("list_projects"),
   createProject: (project: NewProject) => call<Project>("create_project", { project }),
   deleteProject: (id: string) => call<void>("delete_project", { id }),
