@@ -54,6 +54,9 @@ async fn main() {
         if wanted("rollback: fails after switch") {
             rows.push(scenario("blue-green", json!({"drain_secs": 2, "verify_secs": 8}), keep_alive, Change::FailsAfterSwitch).await);
         }
+        if wanted("promote") {
+            rows.push(promote(keep_alive).await);
+        }
         if wanted("plain") {
             rows.push(plain(keep_alive).await);
         }
@@ -106,13 +109,7 @@ async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, 
     let report = load.finish().await;
     let since_trigger = |d: Duration| d.checked_sub(trigger - load_started);
     let first_new = report.first_seen.get("v2").and_then(|d| since_trigger(*d));
-    // When the deploy part started (after fetch and build): the "prepare host" step's start.
-    let deploy_started = r["steps"].as_array().unwrap().iter().find(|st| st["name"] == "prepare host").and_then(|st| st["started_at"].as_i64());
-    let queued = r["run"]["queued_at"].as_i64().unwrap();
-    let deploy_to_new = match (first_new, deploy_started) {
-        (Some(f), Some(d)) => f.checked_sub(Duration::from_millis((d - queued).max(0) as u64)),
-        _ => None,
-    };
+    let deploy_to_new = deploy_to_new(&r, first_new);
     let label = match change {
         Change::V2 => strategy.to_string(),
         Change::NeverHealthy => "rollback: never healthy".into(),
@@ -121,6 +118,58 @@ async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, 
     eprintln!("{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
     eprintln!("  steps: {}", step_times(&r));
     Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new }
+}
+
+/// Promote dev's v2 to prod (blue-green) while prod serves v1 under load: a deploy with no
+/// fetch and no build, so "trigger" is the promote request itself.
+async fn promote(keep_alive: bool) -> Row {
+    let deploy = json!({"port": 80, "health": {"path": "/health", "interval_ms": HEALTH_INTERVAL_MS, "timeout_ms": 1000, "retries": 3, "start_period_ms": 2000}});
+    let rollout = json!({"drain_secs": 2, "verify_secs": 3});
+    let mut prod = deploys::stage("prod", "blue-green", rollout.clone());
+    prod["branch_patterns"] = json!([]);
+    prod["promote_from"] = json!("dev");
+    let name = format!("b-promote-{}", std::process::id() % 10000);
+    let s = deploys::stack(&name, deploy, json!([deploys::stage("dev", "blue-green", rollout), prod])).await;
+    let promote = |s: &deploys::Stack| {
+        let api = &s.api;
+        let path = format!("/projects/{name}/stages/prod/promote");
+        async move {
+            let (status, v) = api.send(reqwest::Method::POST, &path, json!({"confirm": true})).await;
+            assert_eq!(status, 202, "{v}");
+            v["run_id"].as_i64().unwrap()
+        }
+    };
+    for version in ["v1", "v2"] {
+        if version == "v2" {
+            deploys::push(&s.served.work, &[("index.html", "v2\n")], &[], "v2");
+        }
+        let r = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
+        assert_eq!(r["run"]["status"], "succeeded", "{r}");
+        if version == "v1" {
+            let r = deploys::finish(&s.api, promote(&s).await).await;
+            assert_eq!(r["run"]["status"], "succeeded", "{r}");
+        }
+    }
+    let load = Load::start(s.edge_port, &deploys::host("prod", &name), CLIENTS, keep_alive);
+    // The load has run 500 ms when the promote is requested: first_seen - 500 ms is from the trigger.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = promote(&s).await;
+    let r = deploys::finish(&s.api, id).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = load.finish().await;
+    let first_new = report.first_seen.get("v2").and_then(|d| d.checked_sub(Duration::from_millis(500)));
+    let deploy_to_new = deploy_to_new(&r, first_new);
+    eprintln!("promote (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
+    eprintln!("  steps: {}", step_times(&r));
+    Row { scenario: "promote (no build)".into(), keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new }
+}
+
+/// From the deploy part's start (the "prepare host" step, after fetch and build) to the first
+/// new response, given that response's time since the trigger.
+fn deploy_to_new(run: &serde_json::Value, first_new: Option<Duration>) -> Option<Duration> {
+    let started = run["steps"].as_array()?.iter().find(|st| st["name"] == "prepare host")?["started_at"].as_i64()?;
+    let queued = run["run"]["queued_at"].as_i64()?;
+    first_new?.checked_sub(Duration::from_millis((started - queued).max(0) as u64))
 }
 
 /// Each step's name and duration, for seeing where a deploy's time goes.
