@@ -128,17 +128,10 @@ async fn promote(keep_alive: bool) -> Row {
     let mut prod = deploys::stage("prod", "blue-green", rollout.clone());
     prod["branch_patterns"] = json!([]);
     prod["promote_from"] = json!("dev");
+    // Only by request: without it dev's new release would promote itself before the trigger.
+    prod["confirm"] = json!(true);
     let name = format!("b-promote-{}", std::process::id() % 10000);
     let s = deploys::stack(&name, deploy, json!([deploys::stage("dev", "blue-green", rollout), prod])).await;
-    let promote = |s: &deploys::Stack| {
-        let api = &s.api;
-        let path = format!("/projects/{name}/stages/prod/promote");
-        async move {
-            let (status, v) = api.send(reqwest::Method::POST, &path, json!({"confirm": true})).await;
-            assert_eq!(status, 202, "{v}");
-            v["run_id"].as_i64().unwrap()
-        }
-    };
     for version in ["v1", "v2"] {
         if version == "v2" {
             deploys::push(&s.served.work, &[("index.html", "v2\n")], &[], "v2");
@@ -146,14 +139,14 @@ async fn promote(keep_alive: bool) -> Row {
         let r = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
         assert_eq!(r["run"]["status"], "succeeded", "{r}");
         if version == "v1" {
-            let r = deploys::finish(&s.api, promote(&s).await).await;
+            let r = deploys::finish(&s.api, promote_request(&s.api, &name).await).await;
             assert_eq!(r["run"]["status"], "succeeded", "{r}");
         }
     }
     let load = Load::start(s.edge_port, &deploys::host("prod", &name), CLIENTS, keep_alive);
     // The load has run 500 ms when the promote is requested: first_seen - 500 ms is from the trigger.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let id = promote(&s).await;
+    let id = promote_request(&s.api, &name).await;
     let r = deploys::finish(&s.api, id).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let report = load.finish().await;
@@ -162,6 +155,12 @@ async fn promote(keep_alive: bool) -> Row {
     eprintln!("promote (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
     eprintln!("  steps: {}", step_times(&r));
     Row { scenario: "promote (no build)".into(), keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new }
+}
+
+async fn promote_request(api: &Api, project: &str) -> i64 {
+    let (status, v) = api.send(reqwest::Method::POST, &format!("/projects/{project}/stages/prod/promote"), json!({"confirm": true})).await;
+    assert_eq!(status, 202, "{v}");
+    v["run_id"].as_i64().unwrap()
 }
 
 /// From the deploy part's start (the "prepare host" step, after fetch and build) to the first

@@ -74,7 +74,11 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, Error> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(start_failure(&err_path, status));
+            // Another window may have started one at the same moment: that one is as good.
+            return match running(config).await {
+                Some(client) => Ok(client),
+                None => Err(start_failure(&err_path, status)),
+            };
         }
         if let Some(client) = running(config).await {
             // Reap it when it ends, so it never lingers as a zombie of this window.

@@ -125,21 +125,22 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
     out
 }
 
-/// Uploads the table's Caddyfile and loads it into the router. The router's admin endpoint
-/// takes it by a POST from the image's own `wget` (about 10 ms); `caddy reload` starts a second
-/// 50 MB Caddy to do the same (about 60 ms), so it is only the fallback: for an edge image
-/// without `wget`, and to get Caddy's own words when the POST was refused (busybox `wget` does not
-/// print the error body).
+/// Loads the table's Caddyfile into the router and stores it in the edge (what the router reads
+/// when it restarts), both at once: the load is what a switch waits for. The router's admin
+/// endpoint takes the text by a POST from the image's own `wget` (about 10 ms); `caddy reload`
+/// starts a second 50 MB Caddy to do the same (about 60 ms), so it is only the fallback: for an
+/// edge image without `wget`, and to get Caddy's own words when the POST was refused (busybox
+/// `wget` does not print the error body).
 async fn reload(docker: &Docker, instance: &str, routes: &BTreeMap<String, Route>) -> Result<(), String> {
     let name = container_name(instance);
-    upload_caddyfile(docker, &name, &caddyfile(routes)).await?;
-    let file = format!("{CADDYFILE_DIR}/Caddyfile");
-    let load = ["wget", "-q", "-O", "/dev/null", "--header", "Content-Type: text/caddyfile", "--header", "Cache-Control: must-revalidate", "--post-file", &file, "http://localhost:2019/load"];
-    if let Ok(out) = exec::run(docker, &name, &load, Duration::from_secs(30)).await {
-        if out.code == 0 {
-            return Ok(());
-        }
+    let text = caddyfile(routes);
+    let load = ["wget", "-q", "-O", "/dev/null", "--header", "Content-Type: text/caddyfile", "--header", "Cache-Control: must-revalidate", "--post-data", &text, "http://localhost:2019/load"];
+    let (stored, loaded) = tokio::join!(upload_caddyfile(docker, &name, &text), exec::run(docker, &name, &load, Duration::from_secs(30)));
+    stored?;
+    if loaded.is_ok_and(|out| out.code == 0) {
+        return Ok(());
     }
+    let file = format!("{CADDYFILE_DIR}/Caddyfile");
     let out = exec::run(docker, &name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30)).await?;
     if out.code != 0 {
         return Err(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim()));
