@@ -64,7 +64,7 @@ async fn main() {
         assert!(clicked.elapsed() < Duration::from_secs(300), "the run view never showed the log's last line");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    std::fs::write(app::artifact("run-view-1m.png"), client.screenshot().await.unwrap()).unwrap();
+    app::shot("run-view-1m.png");
 
     // Scroll: 300 px a frame for 3 s, then 60 jumps to random places; frame times from rAF.
     let script = r#"

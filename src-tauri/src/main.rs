@@ -31,8 +31,8 @@ impl AppState {
 
 fn main() {
     // The console is text and tables: WebKit's GPU compositing buys it nothing, and on Linux it
-    // costs the web process about 65 MB (Mesa and LLVM mapped in). Set before any thread starts;
-    // an operator who wants compositing sets the variable to 0.
+    // costs the web process about 65 MB (Mesa and LLVM mapped in). Set before any thread starts,
+    // and only when unset: the operator's own value wins.
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");

@@ -99,12 +99,12 @@ async fn click(client: &Client, css: &str) {
     client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-async fn shot(client: &Client, name: &str) {
-    std::fs::write(artifact(name), client.screenshot().await.unwrap()).unwrap();
-}
 
-/// The whole X screen (Xvfb) into an artifact: what was painted, whatever WebDriver thinks.
-fn x_shot(name: &str) {
+/// The whole X screen (Xvfb) into an artifact: what was painted, by the path the user sees.
+/// Not WebDriver's screenshot: WebKitWebDriver's snapshot of some views (SVG charts, the error
+/// banner) never answers while WebKit's compositing is off, as the window has it
+/// (src-tauri/src/main.rs).
+pub(crate) fn shot(name: &str) {
     let out = Command::new("import").args(["-window", "root"]).arg(artifact(name)).output().expect("ImageMagick's import");
     assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
 }
@@ -130,7 +130,7 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let store = wait_text(&client, "[data-testid=status-store]", |t| !t.is_empty()).await;
     assert!(store.contains(&dir.path().join("slipway.db").display().to_string()), "{store}");
     let listener = wait_text(&client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await;
-    std::fs::write(artifact("app-status.png"), client.screenshot().await.unwrap()).unwrap();
+    shot("app-status.png");
 
     // A switch in the window is the engine's: "Hold runs" shows up in the API's status.
     client.find(Locator::Css("[data-testid=toggle-hold]")).await.unwrap().click().await.unwrap();
@@ -204,7 +204,7 @@ async fn an_engine_that_cannot_start_is_shown_as_code_and_message() {
     assert!(banner.contains(&dir.path().join("slipway.db").display().to_string()), "{banner}");
     let code = client.find(Locator::Css("[data-testid=error-banner]")).await.unwrap().attr("data-code").await.unwrap();
     assert_eq!(code.as_deref(), Some("store_corrupt"));
-    std::fs::write(artifact("app-store-corrupt.png"), client.screenshot().await.unwrap()).unwrap();
+    shot("app-store-corrupt.png");
     let _ = client.close().await;
 }
 
@@ -227,7 +227,7 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     client.find(Locator::Css("[data-testid=show-hook-web]")).await.unwrap().click().await.unwrap();
     let shown = wait_text(&client, "[data-testid=hook-url]", |t| t.contains("/hooks/web")).await;
     assert_eq!(shown, hook["url"].as_str().unwrap());
-    std::fs::write(artifact("app-projects.png"), client.screenshot().await.unwrap()).unwrap();
+    shot("app-projects.png");
 
     // Editing the project is editing its YAML in the window: a broken file is refused next to
     // the field, a good one is saved and shown.
@@ -289,7 +289,7 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let newest = &api.get("/deliveries").await[0];
     assert!(newest["delivery_id"].as_str().unwrap().starts_with(&format!("local-redelivery-of-{refused}-")), "{newest}");
     assert!(newest["reason"].as_str().unwrap().contains("signature check failed"), "{newest}");
-    std::fs::write(artifact("app-deliveries.png"), client.screenshot().await.unwrap()).unwrap();
+    shot("app-deliveries.png");
 
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;
@@ -340,7 +340,7 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     wait_attr(&client, "[data-testid=run-detail]", "data-status", "succeeded").await;
     let log = wait_text(&client, "[data-testid=run-log]", |t| t.contains("line-6")).await;
     assert!(log.find("line-1").unwrap() < log.find("line-6").unwrap());
-    std::fs::write(artifact("app-run.png"), client.screenshot().await.unwrap()).unwrap();
+    shot("app-run.png");
 
     // Re-run: the same stage at the same commit, as a new run the view switches to.
     click(&client, "[data-testid=rerun]").await;
@@ -440,13 +440,13 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap().send_keys("main").await.unwrap();
     click(&client, "[data-testid=deploy-submit]").await;
     until("the first step to run", 60, || async { attr(&client, "[data-testid=run-detail] li[data-status=running]", "data-status").await }).await;
-    shot(&client, "console-run-live.png").await;
+    shot("console-run-live.png");
     let seen = watch_run(&client, "succeeded").await;
     // Seen one after the other while the run went on (a fast step may pass between two looks).
     let deploy_steps = ["prepare host", "start new release", "health gate: new release", "switch traffic", "verify (1 s)"];
     assert!(seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| deploy_steps.contains(&s.as_str())), "steps seen running: {seen:?}");
     wait_text(&client, "[data-testid=run-timeline]", |_| true).await;
-    shot(&client, "console-run.png").await;
+    shot("console-run.png");
 
     // The dashboard shows release 1, then follows a deploy started elsewhere (the API) live.
     click(&client, "[data-testid=tab-dashboard]").await;
@@ -457,11 +457,11 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     assert_eq!(status, 202, "{v}");
     let step = wait_text(&client, "[data-testid=dash-web-dev] [data-testid=current-step]", |t| !t.is_empty()).await;
     eprintln!("the dashboard showed step {step:?} of the second deploy");
-    shot(&client, "console-dashboard-running.png").await;
+    shot("console-dashboard-running.png");
     wait_text(&client, "[data-testid=dash-web-dev] [data-testid=live]", |t| t.starts_with("#2 ")).await;
     wait_text(&client, "[data-testid=dash-web-dev] [data-testid=current]", |t| t == "idle").await;
     assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v2".to_string()));
-    shot(&client, "console-dashboard.png").await;
+    shot("console-dashboard.png");
 
     // Roll back to release 1 from the release list.
     click(&client, "[data-testid=dash-open-web-dev]").await;
@@ -489,11 +489,11 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     wait_text(&client, "[data-testid=promote-dialog]", |t| t.contains("Promote web 3 to prod?")).await;
     let commits = wait_text(&client, "[data-testid=promote-commits]", |t| !t.is_empty()).await;
     assert!(commits.contains("first"), "{commits}");
-    shot(&client, "console-promote-dialog.png").await;
+    shot("console-promote-dialog.png");
     client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E00C}").await.unwrap();
     until("Esc to close the dialog", 10, || async { client.find(Locator::Css("[data-testid=promote-dialog]")).await.is_err().then_some(()) }).await;
     assert!(api.get("/promotions").await.as_array().unwrap().len() == 1, "Esc promoted nothing");
-    shot(&client, "console-project.png").await;
+    shot("console-project.png");
     click(&client, "[data-testid=promote-prod]").await;
     wait_text(&client, "[data-testid=promote-dialog]", |t| t.contains("Promote web 3 to prod?")).await;
     click(&client, "[data-testid=promote-dialog-confirm]").await;
@@ -503,17 +503,14 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     let prod = wait_text(&client, "[data-testid=dash-web-prod] [data-testid=live]", |t| t.starts_with("#1 ")).await;
     assert!(prod.contains("promoted"), "{prod}");
     assert!(api.get("/promotions").await.as_array().unwrap().is_empty());
-    shot(&client, "console-dashboard-promoted.png").await;
+    shot("console-dashboard-promoted.png");
 
     // Metrics count the four deploys.
     click(&client, "[data-testid=tab-metrics]").await;
     wait_text(&client, "[data-testid=metrics-web-dev] [data-testid=m-deploys]", |t| t == "3").await;
     wait_text(&client, "[data-testid=metrics-web-dev] [data-testid=m-success]", |t| t == "100 %").await;
     wait_text(&client, "[data-testid=metrics-web-prod] [data-testid=m-deploys]", |t| t == "1").await;
-    // From the X server, not WebDriver: WebKitWebDriver's snapshot of this view (its SVG charts)
-    // never answers while WebKit's compositing is off, as the window has it (src-tauri/src/main.rs).
-    // The X server's copy is what the user sees, painted by the ordinary path.
-    x_shot("console-metrics.png");
+    shot("console-metrics.png");
 
     // Settings: a forge account with a bad name is refused next to the field; the theme switches.
     click(&client, "[data-testid=tab-settings]").await;
@@ -521,13 +518,13 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     click(&client, "[data-testid=account-save]").await;
     wait_text(&client, "[data-testid=account-name-error]", |t| t.contains("lowercase")).await;
     wait_text(&client, "[data-testid=account-token-error]", |t| t.contains("token")).await;
-    shot(&client, "console-settings.png").await;
+    shot("console-settings.png");
     click(&client, "[data-testid=theme-dark]").await;
     let theme = client.execute("return document.documentElement.dataset.theme", vec![]).await.unwrap();
     assert_eq!(theme, json!("dark"));
     click(&client, "[data-testid=tab-dashboard]").await;
     wait_text(&client, "[data-testid=dash-web-prod] [data-testid=live]", |t| t.starts_with("#1 ")).await;
-    shot(&client, "console-dashboard-dark.png").await;
+    shot("console-dashboard-dark.png");
 
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::app::{artifact, listener_url, open_app, start_driver, wait_text, ONE_APP_AT_A_TIME};
+use crate::app::{listener_url, open_app, start_driver, wait_text, ONE_APP_AT_A_TIME};
 use crate::hosts::{TcpProxy, TestContainer};
 use crate::kit::*;
 
@@ -51,12 +51,12 @@ async fn hosts_view_adds_a_host_follows_a_container_log_live_and_stops_it() {
     c.say(&marker);
     wait_text(&client, "[data-testid=container-log]", |t| t.contains(&marker)).await;
     wait_text(&client, "[data-testid=container-stats]", |t| t.starts_with("CPU")).await;
-    std::fs::write(artifact("app-hosts.png"), client.screenshot().await.unwrap()).unwrap();
+    crate::app::shot("app-hosts.png");
 
     // Stop: the row's state changes (from the host's event stream, no reload).
     find(format!("[data-testid=stop-{}]", c.name)).await.click().await.unwrap();
     wait_text(&client, &format!("[data-testid=state-{}]", c.name), |t| t == "exited").await;
-    std::fs::write(artifact("app-hosts-stopped.png"), client.screenshot().await.unwrap()).unwrap();
+    crate::app::shot("app-hosts-stopped.png");
 
     let _ = Api::new(&listener, dir.path()).send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;
