@@ -169,7 +169,9 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let reopened = wait_for("the tray to open a window", Duration::from_secs(20), || window_pids(dir.path()).into_iter().find(|w| child_names(*w).iter().any(|n| n.starts_with("WebKitWebProces"))));
     assert_ne!(reopened, window);
     // ...and a second click brings that one forward instead of opening another.
-    wait_for("the window to follow the engine's events", Duration::from_secs(20), || (api_ui_clients(&listener, dir.path()) > 0).then_some(()));
+    wait_for("the window to follow the engine's events", Duration::from_secs(20), || {
+        (futures::executor::block_on(api.get("/status"))["ui_clients"].as_u64() > Some(0)).then_some(())
+    });
     tray_click(pid, None);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(window_pids(dir.path()), vec![reopened]);
@@ -181,15 +183,6 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     assert!(log_text(dir.path()).contains("engine stopped cleanly"));
     assert!(!dir.path().join("engine.json").exists());
     let _ = client.close().await;
-}
-
-/// How many windows follow the engine's events, from its status.
-fn api_ui_clients(listener: &str, data_dir: &Path) -> u64 {
-    let status: serde_json::Value = futures::executor::block_on(async {
-        let http = reqwest::Client::new();
-        http.get(format!("{listener}/api/v1/status")).bearer_auth(token(data_dir)).send().await.unwrap().json().await.unwrap()
-    });
-    status["ui_clients"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

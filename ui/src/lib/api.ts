@@ -125,6 +125,6 @@ export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<Un
 }
 
 /** Closes this window (its process ends); the engine keeps running in the tray. */
-export function closeToTray(): Promise<void> {
+export function closeWindow(): Promise<void> {
   return getCurrentWindow().close();
 }
