@@ -29,59 +29,58 @@ impl Client {
     }
 
     pub async fn status(&self) -> Result<EngineStatus> {
-        self.send(self.http.get(self.url("/api/v1/status"))).await
+        self.get("/status").await
     }
 
     pub async fn set_auto_deploy_paused(&self, paused: bool) -> Result<crate::api::AutoDeploy> {
-        self.send(self.http.put(self.url("/api/v1/auto-deploy")).json(&serde_json::json!({ "paused": paused }))).await
+        self.put("/auto-deploy", serde_json::json!({ "paused": paused })).await
     }
 
     pub async fn start_run(&self, project: &str, stage: &str, wanted: &str) -> Result<crate::api::RunStarted> {
-        self.send(self.http.post(self.url(&format!("/api/v1/projects/{project}/stages/{stage}/runs"))).json(&serde_json::json!({ "ref": wanted }))).await
+        self.post(&format!("/projects/{}/stages/{}/runs", seg(project), seg(stage)), serde_json::json!({ "ref": wanted })).await
     }
 
     pub async fn runs(&self, project: Option<&str>) -> Result<Vec<crate::intake::RunSummary>> {
-        let q = project.map(|p| format!("?project={p}")).unwrap_or_default();
-        self.send(self.http.get(self.url(&format!("/api/v1/runs{q}")))).await
+        let q = project.map(|p| format!("?project={}", seg(p))).unwrap_or_default();
+        self.get(&format!("/runs{q}")).await
     }
 
     pub async fn run(&self, id: i64) -> Result<crate::intake::RunDetail> {
-        self.send(self.http.get(self.url(&format!("/api/v1/runs/{id}")))).await
+        self.get(&format!("/runs/{id}")).await
     }
 
     pub async fn logs(&self, id: i64, after: i64) -> Result<Vec<crate::runlog::LogLine>> {
-        self.send(self.http.get(self.url(&format!("/api/v1/runs/{id}/logs?after={after}")))).await
+        self.get(&format!("/runs/{id}/logs?after={after}")).await
     }
 
     pub async fn cancel(&self, id: i64) -> Result<()> {
-        let resp = self.http.post(self.url(&format!("/api/v1/runs/{id}/cancel"))).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
-        check(resp).await.map(|_| ())
+        self.post(&format!("/runs/{id}/cancel"), serde_json::json!({})).await
     }
 
     pub async fn export_project(&self, id: &str) -> Result<String> {
-        let resp = self.http.get(self.url(&format!("/api/v1/projects/{id}/export"))).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self.http.get(self.url(&format!("/api/v1/projects/{}/export", seg(id)))).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
         check(resp).await?.text().await.map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
     }
 
     pub async fn import_project(&self, yaml: String) -> Result<crate::engine::ImportResult> {
-        self.send(self.http.post(self.url("/api/v1/projects/import")).header("Content-Type", "application/yaml").body(yaml)).await
+        let req = self.http.post(self.url("/api/v1/projects/import")).bearer_auth(&self.token).header("Content-Type", "application/yaml").body(yaml);
+        self.answer(req).await
     }
 
     pub async fn hosts(&self) -> Result<Vec<crate::hostpool::HostEntry>> {
-        self.send(self.http.get(self.url("/api/v1/hosts"))).await
+        self.get("/hosts").await
     }
 
     pub async fn test_host(&self, id: &str) -> Result<crate::hosts::HostTest> {
-        self.send(self.http.post(self.url(&format!("/api/v1/hosts/{id}/test")))).await
+        self.post(&format!("/hosts/{}/test", seg(id)), serde_json::json!({})).await
     }
 
     pub async fn import_docker_contexts(&self) -> Result<crate::hosts::ContextImport> {
-        self.send(self.http.post(self.url("/api/v1/hosts/import-contexts"))).await
+        self.post("/hosts/import-contexts", serde_json::json!({})).await
     }
 
     pub async fn quit(&self) -> Result<()> {
-        let resp = self.http.post(self.url("/api/v1/quit")).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
-        check(resp).await.map(|_| ())
+        self.post("/quit", serde_json::json!({})).await
     }
 
     /// `GET /api/v1<path>`.
@@ -101,12 +100,17 @@ impl Client {
         self.call(reqwest::Method::DELETE, path, None).await
     }
 
-    /// One API call; an empty answer (202, 204) reads as JSON `null`, which is `()`.
+    /// One API call with a JSON body or none.
     async fn call<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<T> {
         let mut req = self.http.request(method, self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
+        self.answer(req).await
+    }
+
+    /// Sends `req` and reads its JSON answer; an empty one (202, 204) reads as `null`, which is `()`.
+    async fn answer<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
         let resp = check(req.send().await.map_err(|e| self.unreachable(e))?).await?;
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -164,12 +168,6 @@ impl Client {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
-    }
-
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
-        let resp = req.bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
-        let resp = check(resp).await?;
-        resp.json().await.map_err(|e| Error::new(ErrorCode::Internal, format!("unexpected answer from the engine: {e}")))
     }
 
     fn unreachable(&self, e: reqwest::Error) -> Error {
