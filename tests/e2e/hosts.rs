@@ -591,3 +591,59 @@ async fn docker_contexts_are_imported_in_one_go() {
     assert_eq!(again["imported"].as_array().unwrap().len(), 0, "{again}");
     assert_eq!(again["skipped"].as_array().unwrap().len(), 2, "{again}");
 }
+
+/// A deploy to a host reached over SSH, as to a server: the edge runs there, health is probed
+/// from inside it by container name (names the workstation cannot resolve), through shells kept
+/// open in the edge over the SSH connection rather than an exec per probe, and the blue-green
+/// switch loses no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blue_green_deploy_over_ssh_probes_inside_the_host_and_drops_nothing() {
+    use crate::deploys::{dockerfile, fast_deploy, finish, host, push, run, stage};
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = Sshd::new(dir.path());
+    let edge_port = stable_port();
+    let mut env = crate::deploys::env(edge_port);
+    env.extend(sshd.env().into_iter().map(|(_, v)| ("PATH", v)));
+    let root = tempfile::tempdir().unwrap();
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &dockerfile()), ("index.html", "v1\n"), ("health", "ok\n")]);
+    let (_engine, base) = start_headless_env(dir.path(), &env);
+    let api = Api::new(&base, dir.path());
+    let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
+    let _cleanup = DockerCleanup(instance.clone());
+    let (code, body) = api.send(Method::POST, "/hosts", json!({"name": "box", "kind": "ssh", "endpoint": "ssh://box"})).await;
+    assert_eq!(code, 201, "{body}");
+    let stages = json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 2}))]);
+    let (code, p) = api.send(Method::POST, "/projects", json!({"name": "far", "repo_url": served.url, "forge": "git", "deploy": fast_deploy(), "stages": stages, "host_id": "box"})).await;
+    assert_eq!(code, 201, "{p}");
+
+    let r = finish(&api, run(&api, "far", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    assert_eq!(get_via_edge(edge_port, &host("dev", "far")).await, (200, "v1".to_string()));
+
+    let load = Load::start(edge_port, &host("dev", "far"), 8, true);
+    push(&served.work, &[("index.html", "v2\n")], &[], "v2");
+    let since = unix_secs();
+    let r = finish(&api, run(&api, "far", "dev", "main").await).await;
+    let until = unix_secs() + 1;
+    let report = load.finish().await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    assert!(report.sent > 50 && report.failed == 0, "{} of {} failed: {:?}", report.failed, report.sent, report.errors);
+    assert_eq!(get_via_edge(edge_port, &host("dev", "far")).await, (200, "v2".to_string()));
+    let logs = api.get(&format!("/runs/{}/logs", r["run"]["id"])).await;
+    let healthy = logs.as_array().unwrap().iter().filter(|l| l["line"].as_str().is_some_and(|t| t.ends_with(" is healthy"))).count();
+    assert_eq!(healthy, 1, "the gate passed once: {logs}");
+
+    // The gate and 2 s of verification probe every 200 ms: with an exec per command that is
+    // a dozen execs or more; the kept shells need at most one each.
+    let edge = format!("slipway-edge-{instance}");
+    let out = Command::new("docker")
+        .args(["events", "--since", &since.to_string(), "--until", &until.to_string(), "--filter", &format!("container={edge}"), "--filter", "event=exec_create", "--format", "{{.ID}}"])
+        .output()
+        .unwrap();
+    let execs = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(execs <= 4, "{execs} execs in the edge during one deploy");
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}

@@ -118,6 +118,7 @@ impl Engine {
     /// connects afresh (an ssh:// host is checked again, host key included).
     pub(crate) fn host_lost(&self, id: &str, why: &str) {
         self.host_pool().clients.lock().unwrap().remove(id);
+        self.routes().forget_host(id);
         self.set_host_status(id, HostState::Unreachable, Some(why.to_string()), None);
     }
 
@@ -134,6 +135,7 @@ impl Engine {
         let pool = self.host_pool();
         pool.clients.lock().unwrap().remove(id);
         pool.status.lock().unwrap().remove(id);
+        self.routes().forget_host(id);
         if let Some(task) = pool.pingers.lock().unwrap().remove(id) {
             task.abort();
         }

@@ -810,3 +810,59 @@ async fn remove_image(docker: &Docker, tag: &str) {
         eprintln!("could not remove {tag}: {e}");
     }
 }
+
+/// The shell kept open in the edge: many commands through one exec, each with its own output
+/// and exit code, none reading the next from the shell's input; a restart of the container or
+/// a command past its time costs one command's speed, never a failure of the next.
+#[tokio::test]
+async fn a_kept_shell_runs_many_commands_through_one_exec() {
+    use slipway_engine::deploy::shell::Pool;
+    busybox().await;
+    let docker = docker().await;
+    let container = name("shell");
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(BUSYBOX.into()),
+        cmd: Some(vec!["sleep".into(), "600".into()]),
+        labels: Some(labels()),
+        ..Default::default()
+    };
+    let options = bollard::query_parameters::CreateContainerOptionsBuilder::default().name(&container).build();
+    docker.create_container(Some(options), body).await.unwrap();
+    docker.start_container(&container, None).await.unwrap();
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let pool = Pool::default();
+    let limit = Duration::from_secs(10);
+    let awkward = "it's\n$HOME \"two\"\n\tlines";
+    for _ in 0..20 {
+        let out = pool.run(&docker, &container, &["sh", "-c", "echo \"out $0\"; echo err >&2; exit 3", awkward], limit).await.unwrap();
+        assert_eq!(out.code, 3);
+        assert_eq!(out.text, format!("out {awkward}\nerr\n"));
+    }
+    // `cat` would swallow the next commands if it read the shell's input.
+    let out = pool.run(&docker, &container, &["cat"], limit).await.unwrap();
+    assert_eq!((out.code, out.text.as_str()), (0, ""));
+    let out = pool.run(&docker, &container, &["printf", "no newline"], limit).await.unwrap();
+    assert_eq!((out.code, out.text.as_str()), (0, "no newline"));
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    assert_eq!(exec_creates(&docker, &container, since, until).await, 1, "22 commands, one exec");
+
+    let err = pool.run(&docker, &container, &["sleep", "5"], Duration::from_millis(300)).await.unwrap_err();
+    assert!(err.contains("no result within 0.3 s"), "{err}");
+    let out = pool.run(&docker, &container, &["echo", "after the timeout"], limit).await.unwrap();
+    assert_eq!(out.text, "after the timeout\n");
+
+    docker.restart_container(&container, Some(bollard::query_parameters::RestartContainerOptionsBuilder::default().t(0).build())).await.unwrap();
+    let out = pool.run(&docker, &container, &["echo", "after the restart"], limit).await.unwrap();
+    assert_eq!((out.code, out.text.as_str()), (0, "after the restart\n"));
+    let out = pool.run(&docker, &container, &["false"], limit).await.unwrap();
+    assert_eq!(out.code, 1);
+    let _ = docker.remove_container(&container, Some(bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build())).await;
+}
+
+/// How many execs were created in `container` between two times (seconds since the epoch).
+async fn exec_creates(docker: &Docker, container: &str, since: u64, until: u64) -> usize {
+    use futures::StreamExt;
+    let filters = HashMap::from([("container", vec![container]), ("event", vec!["exec_create"])]);
+    let opts = bollard::query_parameters::EventsOptionsBuilder::new().since(&since.to_string()).until(&until.to_string()).filters(&filters).build();
+    docker.events(Some(opts)).collect::<Vec<_>>().await.into_iter().filter(|e| e.is_ok()).count()
+}

@@ -79,6 +79,7 @@ fn fingerprint(s: &ServiceSpec, image: &str) -> String {
 struct Run<'a> {
     steps: Steps<'a>,
     docker: Docker,
+    edge: edge::Edge,
     instance: String,
     sid: String,
     network: String,
@@ -100,10 +101,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let instance = engine.instance_id().to_string();
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
+    let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
     let ready = async {
-        edge::ensure(&docker, &instance, &settings).await?;
+        edge::ensure(&edge, &settings).await?;
         edge::ensure_network(&docker, &instance, &net).await?;
-        edge::join(&docker, &instance, &net).await
+        edge::join(&edge, &net).await
     };
     if let Err(msg) = ready.await {
         return Ok(ending(steps.fail(prep, "failed", &msg).await));
@@ -111,7 +113,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
     steps.log(prep, format!("compose stack {}/{}: {} service(s) in order {}", t.project.id, t.stage.name, stack.services.len(), stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → "))).await;
     steps.done(prep).await;
-    let r = Run { steps, docker, instance, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
+    let r = Run { steps, docker, edge, instance, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
     let previous = releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
     let mut containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -147,7 +149,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let mut failed = None;
     for (s, names) in &routed {
         let left = end.saturating_duration_since(std::time::Instant::now());
-        if let Err(e) = health::verify(&r.docker, &edge::container_name(&r.instance), names, s.port, &r.health_for(s), left, &mut cancel).await {
+        if let Err(e) = health::verify(&r.edge, names, s.port, &r.health_for(s), left, &mut cancel).await {
             failed = Some((s.name.clone(), e));
             break;
         }
@@ -254,7 +256,7 @@ impl Run<'_> {
         self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
         let mut cancel = self.steps.ctx.cancel.clone();
         let mut seen = Vec::new();
-        let gate = health::wait_healthy(&self.docker, &edge::container_name(&self.instance), &name, s.port, &self.health_for(s), &mut cancel, |w| seen.push(w.to_string())).await;
+        let gate = health::wait_healthy(&self.edge, &name, s.port, &self.health_for(s), &mut cancel, |w| seen.push(w.to_string())).await;
         for w in seen {
             self.steps.log(step, format!("{name}: not healthy yet: {w}")).await;
         }
@@ -270,7 +272,7 @@ impl Run<'_> {
         }
         if let Some(port) = s.port {
             let route = edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
-            if let Err(why) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &super::host_of(self.t.project), &route_key(&self.sid, &s.name), Some(route.clone())).await {
+            if let Err(why) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
                 return Err(self.steps.fail(step, "failed", &why).await);
             }
@@ -292,7 +294,7 @@ impl Run<'_> {
                     let h = dep.map(|x| self.health_for(x)).unwrap_or_default();
                     let h = Health { kind: HealthKind::Docker, ..h };
                     let mut cancel = self.steps.ctx.cancel.clone();
-                    health::wait_healthy(&self.docker, &edge::container_name(&self.instance), target, None, &h, &mut cancel, |_| {}).await.map_err(|_| format!("dependency {} did not become healthy", d.service))?;
+                    health::wait_healthy(&self.edge, target, None, &h, &mut cancel, |_| {}).await.map_err(|_| format!("dependency {} did not become healthy", d.service))?;
                 }
                 "service_completed_successfully" => {
                     let end = std::time::Instant::now() + Duration::from_secs(600);
@@ -389,7 +391,7 @@ impl Run<'_> {
                         let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
                         edge::Route { host: service_host(self.stack, &service, &self.stage_host), upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect() }
                     });
-                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.docker, &self.instance, &super::host_of(self.t.project), &route_key(&self.sid, &service), route).await {
+                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &service), route).await {
                         problems.push(format!("{service}: {e}"));
                     }
                     self.remove(&new).await;

@@ -11,6 +11,7 @@
 //! kept alive or new, never see a reload at all.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
@@ -18,7 +19,7 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainer
 use bollard::Docker;
 use tokio::sync::Mutex;
 
-use super::exec;
+use super::{exec, shell};
 use crate::store::Store;
 
 pub const ROLE_LABEL: &str = "dev.slipway.role";
@@ -64,6 +65,25 @@ pub fn network_name(instance: &str) -> String {
     format!("slipway-{instance}")
 }
 
+/// One Docker host's edge as a deploy reaches it: the container, and the shells kept open in it
+/// for probes and reloads (see [`shell`]).
+#[derive(Clone)]
+pub struct Edge {
+    pub docker: Docker,
+    pub instance: String,
+    /// The Docker host's id: each host has its own edge.
+    pub host: String,
+    pub name: String,
+    shells: Arc<shell::Pool>,
+}
+
+impl Edge {
+    /// Runs `argv` in the edge, at most `timeout`.
+    pub async fn run(&self, argv: &[&str], timeout: Duration) -> Result<exec::Output, String> {
+        self.shells.run(&self.docker, &self.name, argv, timeout).await
+    }
+}
+
 /// Where one stage's traffic goes: `name:port` upstreams with their weights.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -77,28 +97,41 @@ pub struct Route {
 pub struct Routes {
     /// Docker host id → stage → route: each host has its own edge.
     table: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
+    shells: shell::Pools,
 }
 
 impl Routes {
+    /// The edge of Docker host `host` (id), reached through `docker`.
+    pub fn edge(&self, docker: &Docker, instance: &str, host: &str) -> Edge {
+        let name = container_name(instance);
+        let shells = self.shells.get(host, &name);
+        Edge { docker: docker.clone(), instance: instance.to_string(), host: host.to_string(), name, shells }
+    }
+
+    /// Closes the shells kept in `host`'s edge: its connection is gone or changed.
+    pub fn forget_host(&self, host: &str) {
+        self.shells.forget(host);
+    }
+
     /// Sets (or with None removes) a stage's route and reloads the edge with the whole table.
     /// On failure the table keeps its old entry, so it still says what the edge serves.
-    pub async fn set(&self, docker: &Docker, instance: &str, host: &str, stage_id: &str, route: Option<Route>) -> Result<(), String> {
+    pub async fn set(&self, edge: &Edge, stage_id: &str, route: Option<Route>) -> Result<(), String> {
         let mut table = self.table.lock().await;
-        let mut next = table.get(host).cloned().unwrap_or_default();
+        let mut next = table.get(&edge.host).cloned().unwrap_or_default();
         match route {
             Some(r) => next.insert(stage_id.to_string(), r),
             None => next.remove(stage_id),
         };
-        reload(docker, instance, &next).await?;
-        table.insert(host.to_string(), next);
+        reload(edge, &next).await?;
+        table.insert(edge.host.clone(), next);
         Ok(())
     }
 
     /// Replaces the whole table (at start, from the live releases) and reloads.
-    pub async fn replace(&self, docker: &Docker, instance: &str, host: &str, routes: BTreeMap<String, Route>) -> Result<(), String> {
+    pub async fn replace(&self, edge: &Edge, routes: BTreeMap<String, Route>) -> Result<(), String> {
         let mut table = self.table.lock().await;
-        reload(docker, instance, &routes).await?;
-        table.insert(host.to_string(), routes);
+        reload(edge, &routes).await?;
+        table.insert(edge.host.clone(), routes);
         Ok(())
     }
 }
@@ -131,17 +164,17 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
 /// starts a second 50 MB Caddy to do the same (about 60 ms), so it is only the fallback: for an
 /// edge image without `wget`, and to get Caddy's own words when the POST was refused (busybox
 /// `wget` does not print the error body).
-async fn reload(docker: &Docker, instance: &str, routes: &BTreeMap<String, Route>) -> Result<(), String> {
-    let name = container_name(instance);
+async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), String> {
+    let (docker, name) = (&edge.docker, &edge.name);
     let text = caddyfile(routes);
     let load = ["wget", "-q", "-O", "/dev/null", "--header", "Content-Type: text/caddyfile", "--header", "Cache-Control: must-revalidate", "--post-data", &text, "http://localhost:2019/load"];
-    let (stored, loaded) = tokio::join!(upload_caddyfile(docker, &name, &text), exec::run(docker, &name, &load, Duration::from_secs(30)));
+    let (stored, loaded) = tokio::join!(upload_caddyfile(docker, name, &text), edge.run(&load, Duration::from_secs(30)));
     stored?;
     if loaded.is_ok_and(|out| out.code == 0) {
         return Ok(());
     }
     let file = format!("{CADDYFILE_DIR}/Caddyfile");
-    let out = exec::run(docker, &name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30)).await?;
+    let out = exec::run(docker, name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30)).await?;
     if out.code != 0 {
         return Err(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim()));
     }
@@ -183,9 +216,9 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
 }
 
 /// Attaches the edge to a compose stack's network, so it can route to and probe its services.
-pub async fn join(docker: &Docker, instance: &str, network: &str) -> Result<(), String> {
-    let req = bollard::models::NetworkConnectRequest { container: container_name(instance), endpoint_config: None };
-    match docker.connect_network(network, req).await {
+pub async fn join(edge: &Edge, network: &str) -> Result<(), String> {
+    let req = bollard::models::NetworkConnectRequest { container: edge.name.clone(), endpoint_config: None };
+    match edge.docker.connect_network(network, req).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let text = crate::docker_exec::describe(&e);
@@ -196,10 +229,10 @@ pub async fn join(docker: &Docker, instance: &str, network: &str) -> Result<(), 
 
 /// Makes sure the network and a running edge exist. An existing edge is reused as it is (a
 /// deploy never restarts it); a stopped one is started.
-pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) -> Result<(), String> {
+pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), String> {
+    let (docker, instance, name) = (&edge.docker, edge.instance.as_str(), edge.name.clone());
     let network = network_name(instance);
     ensure_network(docker, instance, &network).await?;
-    let name = container_name(instance);
     match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
         Ok(c) => {
             if c.state.and_then(|s| s.running) != Some(true) {
@@ -239,7 +272,7 @@ pub async fn ensure(docker: &Docker, instance: &str, settings: &EdgeSettings) ->
     // Caddy takes a moment to open its admin endpoint; the first reload needs it.
     for _ in 0..50 {
         if exec::run(docker, &name, &["caddy", "version"], Duration::from_secs(5)).await.map(|o| o.code == 0).unwrap_or(false)
-            && reload(docker, instance, &BTreeMap::new()).await.is_ok()
+            && reload(edge, &BTreeMap::new()).await.is_ok()
         {
             return Ok(());
         }

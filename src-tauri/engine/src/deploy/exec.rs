@@ -13,6 +13,7 @@ use futures::StreamExt;
 /// Longest an ordinary API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+#[derive(Debug)]
 pub struct Output {
     pub code: i64,
     /// stdout and stderr, interleaved as they came.
@@ -23,8 +24,12 @@ pub async fn bounded<T>(what: &str, work: impl Future<Output = Result<T, bollard
     match tokio::time::timeout(CALL_TIMEOUT, work).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(format!("{what}: {}", crate::docker_exec::describe(&e))),
-        Err(_) => Err(format!("{what}: the Docker host did not answer within {} s", CALL_TIMEOUT.as_secs())),
+        Err(_) => Err(no_answer(what)),
     }
+}
+
+pub fn no_answer(what: &str) -> String {
+    format!("{what}: the Docker host did not answer within {} s", CALL_TIMEOUT.as_secs())
 }
 
 /// Runs `cmd` in `container` and waits for it, at most `timeout`.

@@ -8,15 +8,17 @@ use bollard::Docker;
 use tokio::sync::watch;
 
 use super::config::{Health, HealthKind};
+use super::edge::Edge;
 use super::exec;
 
 /// Docker's own verdict after its retries: final, whatever our start period says.
 const UNHEALTHY: &str = "unhealthy";
 
 /// One probe of `container`. Err carries what was seen, for the run log.
-pub async fn probe(docker: &Docker, edge: &str, container: &str, port: Option<u16>, h: &Health) -> Result<(), String> {
+pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) -> Result<(), String> {
     let secs = h.timeout_ms.div_ceil(1000).max(1).to_string();
     let limit = Duration::from_millis(h.timeout_ms as u64) + Duration::from_secs(5);
+    let docker = &edge.docker;
     match h.kind {
         HealthKind::None => running(docker, container).await,
         HealthKind::Docker => {
@@ -36,7 +38,7 @@ pub async fn probe(docker: &Docker, edge: &str, container: &str, port: Option<u1
             let url = format!("http://{container}:{}{}", port.unwrap_or(80), h.path);
             // busybox wget prints the status line with -S and fails on 4xx/5xx; the status is
             // read from its output, so the accepted range is ours, not wget's.
-            let out = exec::run(docker, edge, &["timeout", &secs, "wget", "-q", "-S", "-O", "/dev/null", &url], limit).await?;
+            let out = edge.run(&["timeout", &secs, "wget", "-q", "-S", "-O", "/dev/null", &url], limit).await?;
             let (lo, hi) = h.range().map_err(|e| e.to_string())?;
             match http_status(&out.text) {
                 Some(code) if (lo..=hi).contains(&code) => Ok(()),
@@ -47,7 +49,7 @@ pub async fn probe(docker: &Docker, edge: &str, container: &str, port: Option<u1
         }
         HealthKind::Tcp => {
             let port = port.unwrap_or(80).to_string();
-            let out = exec::run(docker, edge, &["timeout", &secs, "nc", "-w", &secs, container, &port], limit).await?;
+            let out = edge.run(&["timeout", &secs, "nc", "-w", &secs, container, &port], limit).await?;
             // nc exits 0 once connected and the peer closes; a kill by timeout after a connect
             // leaves no error text. Refusals and unknown names print one.
             let text = out.text.to_lowercase();
@@ -97,14 +99,14 @@ pub enum Unhealthy {
 /// a new container usually answers within a few hundred ms of its start, and waiting a whole
 /// interval after a probe that came just too early would add that interval to every deploy.
 /// Failures that count are probed at the interval's pace.
-pub async fn wait_healthy(docker: &Docker, edge: &str, container: &str, port: Option<u16>, h: &Health, cancel: &mut watch::Receiver<bool>, mut on_fail: impl FnMut(&str)) -> Result<(), Unhealthy> {
+pub async fn wait_healthy(edge: &Edge, container: &str, port: Option<u16>, h: &Health, cancel: &mut watch::Receiver<bool>, mut on_fail: impl FnMut(&str)) -> Result<(), Unhealthy> {
     let started = Instant::now();
     let interval = Duration::from_millis(h.interval_ms as u64);
     let start_period = Duration::from_millis(h.start_period_ms as u64);
     let mut pause = FIRST_PAUSE.min(interval);
     let mut failures = 0;
     loop {
-        let (gone, result) = tokio::join!(exited(docker, container), probe(docker, edge, container, port, h));
+        let (gone, result) = tokio::join!(exited(&edge.docker, container), probe(edge, container, port, h));
         if let Some(code) = gone {
             return Err(Unhealthy::Exited(code));
         }
@@ -136,15 +138,15 @@ pub async fn wait_healthy(docker: &Docker, edge: &str, container: &str, port: Op
 const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 /// Keeps probing `containers` for `window`; Err once one fails `retries` times in a row.
-pub async fn verify(docker: &Docker, edge: &str, containers: &[String], port: Option<u16>, h: &Health, window: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), Unhealthy> {
+pub async fn verify(edge: &Edge, containers: &[String], port: Option<u16>, h: &Health, window: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), Unhealthy> {
     let end = Instant::now() + window;
     let mut failures = vec![0u32; containers.len()];
     while Instant::now() < end {
         for (i, c) in containers.iter().enumerate() {
-            if let Some(code) = exited(docker, c).await {
+            if let Some(code) = exited(&edge.docker, c).await {
                 return Err(Unhealthy::Exited(code));
             }
-            match probe(docker, edge, c, port, h).await {
+            match probe(edge, c, port, h).await {
                 Ok(()) => failures[i] = 0,
                 Err(why) => {
                     failures[i] += 1;

@@ -8,7 +8,8 @@
 
 pub mod config;
 mod edge;
-mod exec;
+pub mod exec;
+pub mod shell;
 mod health;
 pub mod releases;
 mod ops;
@@ -25,7 +26,7 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, ListContainersOpt
 use bollard::Docker;
 use futures::StreamExt;
 
-pub use edge::{EdgeSettings, Routes};
+pub use edge::{Edge, EdgeSettings, Routes};
 use releases::ReleaseConfig;
 
 use crate::projects::{stage_id, Project, Stage};
@@ -69,7 +70,7 @@ pub(crate) async fn docker_for(engine: &Engine, project: &Project) -> std::resul
 pub(crate) struct Deploy<'a> {
     ctx: &'a Ctx<'a>,
     docker: Docker,
-    edge: String,
+    edge: edge::Edge,
     instance: String,
     sid: String,
     host: String,
@@ -112,14 +113,15 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
     if let Err(msg) = image_present(&docker, &target.image).await {
         return crate::runner::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
     }
-    if let Err(msg) = edge::ensure(&docker, engine.instance_id(), &settings).await {
+    let edge = engine.routes().edge(&docker, engine.instance_id(), &host_of(target.project));
+    if let Err(msg) = edge::ensure(&edge, &settings).await {
         return crate::runner::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
     }
     let host = host_name(&target.project.id, target.stage, &settings.domain);
     let d = Deploy {
         ctx,
         docker,
-        edge: edge::container_name(engine.instance_id()),
+        edge,
         instance: engine.instance_id().to_string(),
         sid: sid.clone(),
         host: host.clone(),
@@ -271,12 +273,14 @@ impl Deploy<'_> {
         Ok(app_containers(&self.docker, &self.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
     }
 
+    /// Creates and starts `names`, all at once: a batch is up when its slowest container is.
     async fn start(&self, names: &[String]) -> std::result::Result<(), String> {
-        for name in names {
+        futures::future::try_join_all(names.iter().map(|name| async move {
             self.create(name).await?;
-            exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
-        }
-        Ok(())
+            exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await
+        }))
+        .await
+        .map(|_| ())
     }
 
     async fn create(&self, name: &str) -> std::result::Result<(), String> {
@@ -301,36 +305,47 @@ impl Deploy<'_> {
             }),
             ..Default::default()
         };
-        crate::docker_exec::remove_container(&self.docker, name).await;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
-        exec::bounded(&format!("creating {name}"), self.docker.create_container(Some(options), body)).await.map(|_| ())
+        let what = format!("creating {name}");
+        match tokio::time::timeout(exec::CALL_TIMEOUT, self.docker.create_container(Some(options.clone()), body.clone())).await {
+            Ok(Ok(_)) => return Ok(()),
+            // A name of this run is taken only by what an earlier attempt of it left.
+            Ok(Err(e)) if crate::docker_exec::status(&e) == Some(409) => crate::docker_exec::remove_container(&self.docker, name).await,
+            Ok(Err(e)) => return Err(format!("{what}: {}", crate::docker_exec::describe(&e))),
+            Err(_) => return Err(exec::no_answer(&what)),
+        }
+        exec::bounded(&what, self.docker.create_container(Some(options), body)).await.map(|_| ())
     }
 
-    /// Waits until each of `names` is healthy. On failure the message carries the container's
-    /// last log lines.
+    /// Waits until each of `names` is healthy (all probed at once). On failure the message
+    /// carries the container's last log lines.
     async fn gate(&self, step: i64, names: &[String]) -> std::result::Result<(), (&'static str, String)> {
+        futures::future::try_join_all(names.iter().map(|name| self.gate_one(step, name))).await.map(|_| ())
+    }
+
+    async fn gate_one(&self, step: i64, name: &str) -> std::result::Result<(), (&'static str, String)> {
         let h = &self.target.config.deploy.health;
-        for name in names {
-            let mut cancel = self.ctx.cancel.clone();
-            let mut seen = Vec::new();
-            let r = health::wait_healthy(&self.docker, &self.edge, name, self.port(), h, &mut cancel, |why| seen.push(why.to_string())).await;
-            for why in seen {
-                self.log(step, format!("{name}: not healthy yet: {why}")).await;
-            }
-            match r {
-                Ok(()) => self.log(step, format!("{name} is healthy")).await,
-                Err(health::Unhealthy::Cancelled) => return Err(("cancelled", "cancelled while waiting for health".into())),
-                Err(health::Unhealthy::Exited(code)) => return Err(("failed", format!("{name} exited with code {code} before becoming healthy{}", self.tail(name).await))),
-                Err(health::Unhealthy::Failing(why)) => return Err(("failed", format!("{name} never became healthy: {why}{}", self.tail(name).await))),
-            }
+        let mut cancel = self.ctx.cancel.clone();
+        let mut seen = Vec::new();
+        let r = health::wait_healthy(&self.edge, name, self.port(), h, &mut cancel, |why| seen.push(why.to_string())).await;
+        for why in seen {
+            self.log(step, format!("{name}: not healthy yet: {why}")).await;
         }
-        Ok(())
+        match r {
+            Ok(()) => {
+                self.log(step, format!("{name} is healthy")).await;
+                Ok(())
+            }
+            Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled while waiting for health".into())),
+            Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("{name} exited with code {code} before becoming healthy{}", self.tail(name).await))),
+            Err(health::Unhealthy::Failing(why)) => Err(("failed", format!("{name} never became healthy: {why}{}", self.tail(name).await))),
+        }
     }
 
     /// Probes `names` for `window`; Err says why (or that it was cancelled).
     async fn verify(&self, names: &[String], window: Duration) -> std::result::Result<(), (&'static str, String)> {
         let mut cancel = self.ctx.cancel.clone();
-        match health::verify(&self.docker, &self.edge, names, self.port(), &self.target.config.deploy.health, window, &mut cancel).await {
+        match health::verify(&self.edge, names, self.port(), &self.target.config.deploy.health, window, &mut cancel).await {
             Ok(()) => Ok(()),
             Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled during verification".into())),
             Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("a container of the new release exited with code {code}"))),
@@ -346,7 +361,7 @@ impl Deploy<'_> {
         } else {
             Some(edge::Route { host: self.host.clone(), upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect() })
         };
-        self.ctx.engine.routes().set(&self.docker, &self.instance, &host_of(self.target.project), &self.sid, route).await
+        self.ctx.engine.routes().set(&self.edge, &self.sid, route).await
     }
 
     async fn route_all(&self, names: &[String]) -> std::result::Result<(), String> {
@@ -557,9 +572,10 @@ async fn reconcile_host(engine: &Engine, docker: &Docker, host: &str, live: &[&r
             routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
         }
     }
-    match edge::ensure(docker, instance, &settings).await {
+    let edge = engine.routes().edge(docker, instance, host);
+    match edge::ensure(&edge, &settings).await {
         Ok(()) => {
-            if let Err(e) = engine.routes().replace(docker, instance, host, routes).await {
+            if let Err(e) = engine.routes().replace(&edge, routes).await {
                 tracing::warn!("could not restore the edge's routes on {host}: {e}");
             }
         }
