@@ -450,6 +450,8 @@ pub fn containers_with(instance: &str, role: &str) -> Vec<String> {
 
 /// Clients hammering one host name through the edge, counting answers by body and failures.
 pub struct Load {
+    /// What `first_seen` counts from.
+    pub started: Instant,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<LoadReport>>,
 }
@@ -507,7 +509,7 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, tasks }
+        Load { started, stop, tasks }
     }
 
     pub async fn finish(self) -> LoadReport {

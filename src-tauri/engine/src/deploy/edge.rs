@@ -145,7 +145,7 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
             continue;
         }
         let names: Vec<&str> = r.upstreams.iter().map(|(u, _)| u.as_str()).collect();
-        let weights: Vec<u32> = r.upstreams.iter().map(|(_, w)| *w).collect();
+        let weights = lowest_terms(&r.upstreams.iter().map(|(_, w)| *w).collect::<Vec<_>>());
         let policy = if weights.iter().all(|w| *w == weights[0]) {
             "round_robin".to_string()
         } else {
@@ -156,6 +156,17 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
     }
     out.push_str("\thandle {\n\t\trespond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n");
     out
+}
+
+/// Weights divided by their greatest common divisor. Caddy's weighted round robin sends each
+/// upstream its whole weight in a row: with 80/20 a canary would wait 80 requests for its first
+/// one after every reload, with 4/1 it waits 4.
+fn lowest_terms(weights: &[u32]) -> Vec<u32> {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let g = weights.iter().fold(0, |g, w| gcd(g, *w)).max(1);
+    weights.iter().map(|w| w / g).collect()
 }
 
 /// Loads the table's Caddyfile into the router and stores it in the edge (what the router reads
@@ -292,9 +303,12 @@ mod tests {
         routes.insert("web:prod".to_string(), Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)] });
         let text = caddyfile(&routes);
         assert!(text.contains("@r0 host stage-dev-web.localhost"), "{text}");
-        assert!(text.contains("reverse_proxy a:80 b:80 {\n\t\t\tlb_policy weighted_round_robin 90 10"), "{text}");
+        assert!(text.contains("reverse_proxy a:80 b:80 {\n\t\t\tlb_policy weighted_round_robin 9 1"), "{text}");
         assert!(text.contains("@r1 host launcher.localhost"), "{text}");
         assert!(text.contains("reverse_proxy c:80 {\n\t\t\tlb_policy round_robin"), "{text}");
+        assert_eq!(lowest_terms(&[80, 80, 40]), [2, 2, 1]);
+        assert_eq!(lowest_terms(&[70, 30]), [7, 3]);
+        assert_eq!(lowest_terms(&[0, 0]), [0, 0]);
         assert!(text.ends_with("respond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n"));
     }
 }
