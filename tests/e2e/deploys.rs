@@ -22,9 +22,11 @@ pub struct Stack {
 }
 
 pub fn dockerfile() -> String {
-    // `fail-after N` makes the release's health endpoint vanish N seconds after start.
+    // `fail-after N` makes the release's health endpoint vanish N seconds after start. The
+    // shell stays PID 1 and ends on SIGTERM, as a real service stops when asked: httpd as PID 1
+    // would ignore it and every stop would wait Docker's 10 s grace for the SIGKILL.
     format!(
-        "FROM {}\nCOPY . /www\nCMD [\"sh\", \"-c\", \"if [ -f /www/fail-after ]; then (sleep $(cat /www/fail-after); rm -f /www/health) & fi; exec httpd -f -v -p 80 -h /www\"]\n",
+        "FROM {}\nCOPY . /www\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; if [ -f /www/fail-after ]; then (sleep $(cat /www/fail-after); rm -f /www/health) & fi; httpd -f -v -p 80 -h /www & wait\"]\n",
         busybox_image()
     )
 }
