@@ -75,9 +75,16 @@ async fn main() {
             rows.push(plain(keep_alive).await);
         }
     }
-    // One client barely loads the machine: this row is the one to hold to the idle boot.
+    // One client sending a request every 10 ms barely loads the machine: this row is the one
+    // to hold to the idle boot.
     if wanted("promote") {
         rows.push(promote(true, 1).await);
+    }
+    let mut series_out = Vec::new();
+    if wanted("series") {
+        for keep_alive in [true, false] {
+            series_out.push(series(keep_alive, SERIES).await);
+        }
     }
     println!("\nimage boot time, idle (create + start through the Docker API → first 200; median of 3): {} ms; one health interval: {HEALTH_INTERVAL_MS} ms", boot.as_millis());
     println!("target with the idle boot: {} ms", ((boot.as_millis() as f64 + HEALTH_INTERVAL_MS as f64) * 1.1) as u64);
@@ -105,11 +112,93 @@ async fn main() {
             ms(Some(r.boot))
         );
     }
+    print_series(&series_out);
+}
+
+/// Deploys in a row of the latency series.
+const SERIES: usize = 10;
+
+/// One deploy's latency and the image's boot just before it, both under the same load.
+struct Sample {
+    first_new: Duration,
+    boot: Duration,
+    failed: u64,
+}
+
+/// Trigger → first new response, `n` times over, each against the image's boot measured under
+/// the same load just before it: one scenario run once is at the mercy of how long Docker
+/// takes to start a container at that moment (350 to 1,200 ms under this load), the boot
+/// measured beside it too. The deploys are rollbacks that alternate between v1 and v2: no
+/// build, so the trigger is the request itself.
+async fn series(keep_alive: bool, n: usize) -> (bool, Vec<Sample>) {
+    let deploy = json!({"port": 80, "health": {"path": "/health", "interval_ms": HEALTH_INTERVAL_MS, "timeout_ms": 1000, "retries": 3, "start_period_ms": 2000}});
+    let name = format!("b-series-{}", std::process::id() % 10000);
+    let s = deploys::stack(&name, deploy, json!([deploys::stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 1}))])).await;
+    for version in ["v1", "v2"] {
+        if version == "v2" {
+            deploys::push(&s.served.work, &[("index.html", "v2\n")], &[], "v2");
+        }
+        let r = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
+        assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    }
+    let mut samples = Vec::new();
+    for k in 1..=n {
+        // Release k runs v1 when k is odd; rolling back to it makes release k + 2.
+        let wanted = if k % 2 == 1 { "v1" } else { "v2" };
+        let (load, boot) = loaded(s.edge_port, &deploys::host("dev", &name), keep_alive, CLIENTS).await;
+        let trigger = load.started.elapsed();
+        let (status, v) = s.api.send(reqwest::Method::POST, &format!("/projects/{name}/stages/dev/releases/{k}/rollback"), json!({})).await;
+        assert_eq!(status, 202, "{v}");
+        let r = deploys::finish(&s.api, v["run_id"].as_i64().unwrap()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let report = load.finish().await;
+        assert_eq!(r["run"]["status"], "succeeded", "{r}");
+        let first_new = report.first_seen.get(wanted).and_then(|d| d.checked_sub(trigger)).expect("the new release answered");
+        eprintln!("series (keep-alive {keep_alive}) {k}: first {wanted} {} ms, boot {} ms, {} of {} failed · {}", first_new.as_millis(), boot.as_millis(), report.failed, report.sent, step_times(&r));
+        samples.push(Sample { first_new, boot, failed: report.failed });
+    }
+    (keep_alive, samples)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn print_series(series: &[(bool, Vec<Sample>)]) {
+    if series.is_empty() {
+        return;
+    }
+    println!("\nlatency series: {SERIES} blue-green deploys (rollbacks, v1 ↔ v2) under {CLIENTS} clients, each held to 1.1 × (the boot measured just before it + {HEALTH_INTERVAL_MS} ms)\n");
+    println!("| keep-alive | deploys | failed requests | trigger → first new, median (min–max) | boot under the same load, median | target from the median boot | median met | deploys within their own target |");
+    println!("|---|---:|---:|---:|---:|---:|---|---:|");
+    for (keep_alive, samples) in series {
+        let latency = median(samples.iter().map(|s| s.first_new).collect());
+        let boot = median(samples.iter().map(|s| s.boot).collect());
+        let target = (boot + Duration::from_millis(HEALTH_INTERVAL_MS)).mul_f64(1.1);
+        let within = samples.iter().filter(|s| s.first_new <= (s.boot + Duration::from_millis(HEALTH_INTERVAL_MS)).mul_f64(1.1)).count();
+        let (lo, hi) = (samples.iter().map(|s| s.first_new).min().unwrap(), samples.iter().map(|s| s.first_new).max().unwrap());
+        println!(
+            "| {} | {} | {} | {} ms ({}–{}) | {} ms | {} ms | {} | {within} of {} |",
+            if *keep_alive { "on" } else { "off" },
+            samples.len(),
+            samples.iter().map(|s| s.failed).sum::<u64>(),
+            latency.as_millis(),
+            lo.as_millis(),
+            hi.as_millis(),
+            boot.as_millis(),
+            target.as_millis(),
+            if latency <= target { "yes" } else { "no" },
+            samples.len()
+        );
+    }
 }
 
 /// Starts the clients, lets them run 500 ms, then measures the image's boot under them.
 async fn loaded(port: u16, host: &str, keep_alive: bool, clients: usize) -> (Load, Duration) {
-    let load = Load::start(port, host, clients, keep_alive);
+    // Fewer clients than the benchmark's are the light load: paced, not flat out.
+    let pace = (clients < CLIENTS).then_some(Duration::from_millis(10));
+    let load = Load::start_paced(port, host, clients, keep_alive, pace);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let boot = boot_now().await;
     (load, boot)
@@ -185,7 +274,7 @@ async fn promote(keep_alive: bool, clients: usize) -> Row {
     let report = load.finish().await;
     let first_new = report.first_seen.get("v2").and_then(|d| d.checked_sub(trigger));
     let deploy_to_new = deploy_to_new(&r, first_new);
-    let label = if clients == CLIENTS { "promote (no build)".to_string() } else { format!("promote (no build), {clients} client") };
+    let label = if clients == CLIENTS { "promote (no build)".to_string() } else { format!("promote (no build), {clients} client every 10 ms") };
     eprintln!("{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
     eprintln!("  steps: {}", step_times(&r));
     Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new, boot }

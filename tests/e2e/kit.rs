@@ -450,7 +450,8 @@ pub fn containers_with(instance: &str, role: &str) -> Vec<String> {
 
 /// Clients hammering one host name through the edge, counting answers by body and failures.
 pub struct Load {
-    /// What `first_seen` counts from.
+    /// What `first_seen` counts from (read by the zero-downtime benchmark).
+    #[allow(dead_code)]
     pub started: Instant,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<LoadReport>>,
@@ -469,6 +470,11 @@ pub struct LoadReport {
 
 impl Load {
     pub fn start(port: u16, host: &str, clients: usize, keep_alive: bool) -> Load {
+        Load::start_paced(port, host, clients, keep_alive, None)
+    }
+
+    /// Like `start`, with each client waiting `pace` after each response: a light load.
+    pub fn start_paced(port: u16, host: &str, clients: usize, keep_alive: bool, pace: Option<Duration>) -> Load {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let started = Instant::now();
         let tasks = (0..clients)
@@ -503,6 +509,9 @@ impl Load {
                                     r.errors.push(format!("{e:?}"));
                                 }
                             }
+                        }
+                        if let Some(pace) = pace {
+                            tokio::time::sleep(pace).await;
                         }
                     }
                     r
