@@ -80,7 +80,6 @@ struct Run<'a> {
     steps: Steps<'a>,
     docker: Docker,
     edge: edge::Edge,
-    instance: String,
     sid: String,
     network: String,
     stage_host: String,
@@ -113,7 +112,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
     steps.log(prep, format!("compose stack {}/{}: {} service(s) in order {}", t.project.id, t.stage.name, stack.services.len(), stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → "))).await;
     steps.done(prep).await;
-    let r = Run { steps, docker, edge, instance, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
+    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
     let previous = releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
     let mut containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -242,7 +241,7 @@ impl Run<'_> {
         if let Err(why) = self.wait_dependencies(step, s, sofar).await {
             return Err(self.steps.fail(step, "failed", &why).await);
         }
-        let name = format!("slipway-{}-{}-{}-{}-{}", self.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
+        let name = format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
         let new = vec![name.clone()];
         if s.port.is_none() && !old.is_empty() {
             self.stop(old).await;
@@ -321,7 +320,7 @@ impl Run<'_> {
 
     async fn start(&self, s: &ServiceSpec, image: &str, name: &str) -> std::result::Result<(), String> {
         let labels = HashMap::from([
-            (INSTANCE_LABEL.to_string(), self.instance.clone()),
+            (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
             ("dev.slipway.project".to_string(), self.t.project.id.clone()),
             ("dev.slipway.stage".to_string(), self.sid.clone()),
             (edge::ROLE_LABEL.to_string(), "app".to_string()),

@@ -71,7 +71,6 @@ pub(crate) struct Deploy<'a> {
     ctx: &'a Ctx<'a>,
     docker: Docker,
     edge: edge::Edge,
-    instance: String,
     sid: String,
     host: String,
     target: &'a Target<'a>,
@@ -122,7 +121,6 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
         ctx,
         docker,
         edge,
-        instance: engine.instance_id().to_string(),
         sid: sid.clone(),
         host: host.clone(),
         target: &target,
@@ -252,7 +250,7 @@ impl Deploy<'_> {
     }
 
     fn name(&self, i: usize) -> String {
-        format!("slipway-{}-{}-{}-{}-{}", self.instance, self.target.project.id, self.target.stage.name, self.ctx.run_id, i)
+        format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.target.project.id, self.target.stage.name, self.ctx.run_id, i)
     }
 
     fn names(&self, range: std::ops::Range<usize>) -> Vec<String> {
@@ -270,7 +268,7 @@ impl Deploy<'_> {
     /// Running containers of the stage's live release.
     async fn live_containers(&self) -> Result<Vec<String>> {
         let Some(live) = releases::live(self.ctx.engine.store(), &self.sid).await? else { return Ok(vec![]) };
-        Ok(app_containers(&self.docker, &self.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
+        Ok(app_containers(&self.docker, &self.edge.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
     }
 
     /// Creates and starts `names`, all at once: a batch is up when its slowest container is.
@@ -286,7 +284,7 @@ impl Deploy<'_> {
     async fn create(&self, name: &str) -> std::result::Result<(), String> {
         let t = self.target;
         let labels = HashMap::from([
-            (INSTANCE_LABEL.to_string(), self.instance.clone()),
+            (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
             ("dev.slipway.project".to_string(), t.project.id.clone()),
             (STAGE_LABEL.to_string(), self.sid.clone()),
             (edge::ROLE_LABEL.to_string(), "app".to_string()),
@@ -299,7 +297,7 @@ impl Deploy<'_> {
             env: Some(self.env.clone()),
             labels: Some(labels),
             host_config: Some(HostConfig {
-                network_mode: Some(edge::network_name(&self.instance)),
+                network_mode: Some(edge::network_name(&self.edge.instance)),
                 restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
                 ..Default::default()
             }),
