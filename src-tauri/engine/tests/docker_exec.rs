@@ -654,21 +654,25 @@ async fn a_stale_container_of_the_same_name_is_replaced() {
     busybox().await;
     let docker = docker().await;
     let container = name("stale");
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(BUSYBOX.into()),
-        cmd: Some(vec!["sleep".into(), "300".into()]),
-        labels: Some(labels()),
-        ..Default::default()
-    };
-    let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
-        .name(&container)
-        .build();
-    docker.create_container(Some(options), body).await.unwrap();
-    docker.start_container(&container, None).await.unwrap();
+    start_sleeper(&docker, &container).await;
     let (result, lines) = run(&docker, None, &step(&container, &["echo fresh"])).await;
     assert_eq!(result.unwrap(), 0);
     assert_eq!(texts(&lines, Stream::Stdout), ["fresh"]);
     assert!(!container_exists(&docker, &container).await);
+}
+
+/// Starts a busybox container named `name` that only sleeps (10 minutes), for tests that need
+/// one running.
+async fn start_sleeper(docker: &Docker, name: &str) {
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(BUSYBOX.into()),
+        cmd: Some(vec!["sleep".into(), "600".into()]),
+        labels: Some(labels()),
+        ..Default::default()
+    };
+    let options = bollard::query_parameters::CreateContainerOptionsBuilder::default().name(name).build();
+    docker.create_container(Some(options), body).await.unwrap();
+    docker.start_container(name, None).await.unwrap();
 }
 
 /// A socket that forwards to the real engine until `frozen` is set, then holds every byte: a
@@ -820,15 +824,7 @@ async fn a_kept_shell_runs_many_commands_through_one_exec() {
     busybox().await;
     let docker = docker().await;
     let container = name("shell");
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(BUSYBOX.into()),
-        cmd: Some(vec!["sleep".into(), "600".into()]),
-        labels: Some(labels()),
-        ..Default::default()
-    };
-    let options = bollard::query_parameters::CreateContainerOptionsBuilder::default().name(&container).build();
-    docker.create_container(Some(options), body).await.unwrap();
-    docker.start_container(&container, None).await.unwrap();
+    start_sleeper(&docker, &container).await;
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let pool = Pool::default();
     let limit = Duration::from_secs(10);
