@@ -2,13 +2,13 @@
 //! `slipwayd`). Each returns the engine's `{code, message}` on failure.
 
 use serde_json::json;
-use slipway_engine::api::{AutoDeploy, RunStarted, RunnerHold};
-use slipway_engine::client::seg;
-use slipway_engine::engine::{ImportResult, WebhookInfo};
-use slipway_engine::intake::{Delivery, RunDetail, RunSummary};
-use slipway_engine::notify::{ChannelResult, NotificationSettings, NotifyChannel};
-use slipway_engine::projects::{NewProject, Project};
-use slipway_engine::runlog::LogLine;
+use slipway_engine::http::api::{AutoDeploy, RunStarted, RunnerHold};
+use slipway_engine::http::client::seg;
+use slipway_engine::domain::events::{ImportResult, WebhookInfo};
+use slipway_engine::domain::run::{Delivery, RunDetail, RunSummary};
+use slipway_engine::domain::notice::{ChannelResult, NotificationSettings, NotifyChannel};
+use slipway_engine::domain::project::{NewProject, Project};
+use slipway_engine::store::logs::LogLine;
 use slipway_engine::{ApiError, EngineStatus};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};

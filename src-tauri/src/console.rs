@@ -2,12 +2,12 @@
 //! to the engine's API, like those in `commands.rs`.
 
 use serde_json::json;
-use slipway_engine::api::RunStarted;
-use slipway_engine::client::seg;
-use slipway_engine::deploy::releases::{PendingPromotion, Release};
-use slipway_engine::engine::ForgeAccount;
-use slipway_engine::intake::Delivery;
-use slipway_engine::metrics::{StageMetrics, StageSummary};
+use slipway_engine::http::api::RunStarted;
+use slipway_engine::http::client::seg;
+use slipway_engine::domain::release::{PendingPromotion, Release};
+use slipway_engine::domain::events::ForgeAccount;
+use slipway_engine::domain::run::Delivery;
+use slipway_engine::domain::metrics::{StageMetrics, StageSummary};
 use slipway_engine::ApiError;
 use tauri::State;
 

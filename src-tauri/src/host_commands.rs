@@ -7,10 +7,10 @@ use std::future::Future;
 use std::sync::{LazyLock, Mutex};
 
 use serde_json::json;
-use slipway_engine::client::seg;
-use slipway_engine::containers::{ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, HostEvent};
-use slipway_engine::hostpool::HostEntry;
-use slipway_engine::hosts::{ContextImport, Host, HostInput, HostTest};
+use slipway_engine::http::client::seg;
+use slipway_engine::adapters::docker::containers::{ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, HostEvent};
+use slipway_engine::services::hosts::HostEntry;
+use slipway_engine::domain::host::{ContextImport, Host, HostInput, HostTest};
 use tauri::ipc::Channel;
 use tauri::State;
 use tokio::sync::oneshot;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use slipway_engine::client::Client;
+use slipway_engine::http::client::Client;
 use slipway_engine::{ApiError, Config, EngineEvent, Error, ErrorCode};
 use tauri::{AppHandle, Emitter, Manager};
 

@@ -12,7 +12,7 @@ mod link;
 
 use std::sync::Mutex;
 
-use slipway_engine::client::Client;
+use slipway_engine::http::client::Client;
 use slipway_engine::{ApiError, Config};
 
 /// The engine's client, or why no engine could be reached or started: a corrupt store should be
@@ -44,7 +44,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let _log = slipway_engine::logging::init_named(&config.log_dir(), "slipway-window").map_err(|e| eprintln!("logging: {e}")).ok();
+    let _log = slipway_engine::engine::logging::init_named(&config.log_dir(), "slipway-window").map_err(|e| eprintln!("logging: {e}")).ok();
     let intent = link::Intent::from_args(std::env::args().skip(1));
     let client = tauri::async_runtime::block_on(link::connect_or_start(&config)).map_err(|e| {
         tracing::error!("no engine: {e}");

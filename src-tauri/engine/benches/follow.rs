@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
-use slipway_engine::containers::{self, ContainerLogLine};
+use slipway_engine::adapters::docker::containers::{self, ContainerLogLine};
 use tokio::sync::mpsc;
 
 mod common;
@@ -40,10 +40,10 @@ fn peak_rss_kib() -> u64 {
 async fn follow(name: &str) -> (u64, u64) {
     let (tx, rx) = mpsc::channel(16);
     let (mut lines, mut bytes) = (0u64, 0u64);
-    let host = slipway_engine::hosts::Host {
-        id: slipway_engine::hosts::LOCAL_ID.into(),
+    let host = slipway_engine::domain::host::Host {
+        id: slipway_engine::domain::host::LOCAL_ID.into(),
         name: "local".into(),
-        kind: slipway_engine::hosts::HostKind::Local,
+        kind: slipway_engine::domain::host::HostKind::Local,
         endpoint: "unix:///var/run/docker.sock".into(),
         tls_ca: None,
         tls_cert: None,
@@ -64,7 +64,7 @@ async fn follow(name: &str) -> (u64, u64) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let docker = slipway_engine::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();
+    let docker = slipway_engine::adapters::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();
     ensure_image(&docker).await;
     let name = format!("slipway-bench-follow-{}", std::process::id());
     let body = ContainerCreateBody {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use slipway_engine::runlog::Logs;
+use slipway_engine::store::logs::Logs;
 use slipway_engine::store::Store;
 
 const LINES: usize = 1_000_000;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use slipway_engine::docker_exec::{self, StepSpec};
-use slipway_engine::projects::{Forge, NewProject};
+use slipway_engine::adapters::docker::exec::{self, StepSpec};
+use slipway_engine::domain::project::{Forge, NewProject};
 use slipway_engine::{Config, Engine, EngineEvent};
 
 mod common;
@@ -40,7 +40,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let docker = slipway_engine::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();
+    let docker = slipway_engine::adapters::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();
     ensure_image(&docker).await;
 
     // A repository with one trivial step.
@@ -76,7 +76,7 @@ async fn main() {
                 if run_id == id {
                     let d = engine.run_detail(id).await.unwrap();
                     if !matches!(d.run.status.as_str(), "queued" | "running") {
-                        assert_eq!(d.run.status, "succeeded", "{:?}", d.run.reason);
+                        assert_eq!(d.run.status.as_str(), "succeeded", "{:?}", d.run.reason);
                         return started.elapsed();
                     }
                 }
@@ -95,7 +95,7 @@ async fn main() {
     let mut by_hand = Vec::new();
     for i in 0..=ROUNDS {
         let started = Instant::now();
-        let ws = docker_exec::create_workspace(&docker, &format!("slipway-bench-{i}"), &work, IMAGE, &labels).await.unwrap();
+        let ws = exec::create_workspace(&docker, &format!("slipway-bench-{i}"), &work, IMAGE, &labels).await.unwrap();
         let spec = StepSpec {
             container_name: format!("slipway-bench-{i}-step"),
             image: IMAGE.into(),
@@ -105,9 +105,9 @@ async fn main() {
             timeout: Duration::from_secs(60),
             labels: HashMap::new(),
         };
-        let out = docker_exec::run_step(&docker, Some(&ws), &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
+        let out = exec::run_step(&docker, Some(&ws), &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
         assert_eq!(out.exit_code, 0);
-        docker_exec::remove_workspace(&docker, &ws).await.unwrap();
+        exec::remove_workspace(&docker, &ws).await.unwrap();
         if i > 0 {
             by_hand.push(started.elapsed());
         }

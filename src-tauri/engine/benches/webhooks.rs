@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use hmac::{Hmac, Mac};
 use serde_json::Value;
-use slipway_engine::projects::{Forge, NewProject, Stage};
+use slipway_engine::domain::project::{Forge, NewProject, Stage};
 use slipway_engine::store::Store;
 use slipway_engine::{Config, Engine};
 

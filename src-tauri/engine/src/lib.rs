@@ -1,48 +1,36 @@
 //! Slipway's engine: everything that deploys, with no window and no Tauri.
 //!
-//! The desktop app (`src-tauri/src`) and the headless binary (`src-tauri/headless`) both start an
-//! [`Engine`] and call its operations; the app through Tauri commands, everything else through the
-//! JSON API the engine serves on its local listener ([`api`]), for which [`client`] is the client.
+//! The folders are the layers, and imports go one way (a test, `tests/layers.rs`, fails on an
+//! upward import or a cycle between them):
 //!
-//! Errors cross every boundary as one shape, [`ApiError`] `{code, message}`. Types the UI needs
-//! derive `ts_rs::TS`; [`bindings::typescript`] renders them into `ui/src/lib/bindings.ts`, and a
-//! test fails when that file is stale.
+//! ```text
+//! error      the one error type, with codes; used by every layer
+//! domain     values and decisions: projects, stages, runs, releases, hosts, notices (no I/O)
+//! store      the only place with SQL: typed reads and writes per table        (domain)
+//! adapters   the outside world: Docker, git, forges, keychain, ssh, registry  (domain)
+//! services   what the engine does: intake, polling, hosts, notify, runs, deploys
+//!                                                                 (domain, store, adapters)
+//! engine     wiring, shared state, background tasks, the operations the API exposes
+//!                                                                 (everything below)
+//! http       the local listener: API routes, webhook route, NDJSON streams, the client
+//!                                                                 (everything below)
+//! ```
+//!
+//! The desktop window (`src-tauri/src`) and the CLI (`src-tauri/headless`) talk to a running
+//! engine through [`http::client::Client`]. Errors cross every boundary as one shape,
+//! [`ApiError`] `{code, message}`. Types the UI needs derive `ts_rs::TS`;
+//! [`http::bindings::typescript`] renders them into `ui/src/lib/bindings.ts`, and a test fails
+//! when that file is stale.
 
-pub mod api;
-pub mod api_hosts;
-pub mod bindings;
-pub mod client;
-pub mod commit_status;
-pub mod config;
-pub mod console;
-pub mod deploy;
-pub mod containers;
-pub mod docker;
-pub mod docker_exec;
+pub mod adapters;
+pub mod domain;
 pub mod engine;
 pub mod error;
-pub mod forge_status;
-pub mod hooks;
-pub mod hostpool;
-pub mod hosts;
-pub mod intake;
-pub mod logging;
-pub mod metrics;
-pub mod notify;
-pub mod patterns;
-pub mod pipeline;
-pub mod poll;
-pub mod projects;
-pub mod registry;
-pub mod runlog;
-pub mod runner;
-pub mod secrets;
-pub mod source;
-pub mod ssh;
+pub mod http;
+pub mod services;
 pub mod store;
-mod token;
-pub mod webhook;
 
-pub use config::Config;
-pub use engine::{Engine, EngineEvent, EngineStatus, PromoteTarget};
+pub use domain::config::Config;
+pub use domain::events::{EngineEvent, EngineStatus, PromoteTarget};
+pub use engine::Engine;
 pub use error::{ApiError, Error, ErrorCode, Result};

@@ -54,7 +54,7 @@ async fn pausing_auto_deploy_is_an_event_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::start(config(dir.path())).await.unwrap();
     let mut events = engine.subscribe();
-    let client = slipway_engine::client::Client::for_config(engine.config()).unwrap();
+    let client = slipway_engine::http::client::Client::for_config(engine.config()).unwrap();
     assert!(!client.status().await.unwrap().auto_deploy_paused);
     assert!(client.set_auto_deploy_paused(true).await.unwrap().paused);
     // Other events (a host's first status) may come first.

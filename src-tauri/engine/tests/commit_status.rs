@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
-use slipway_engine::engine::ForgeAccount;
-use slipway_engine::forge_status::RunState;
-use slipway_engine::intake::{Change, ChangeKind, Source, Trigger};
-use slipway_engine::projects::{Forge, NewProject};
-use slipway_engine::{commit_status, Config, Engine};
+use slipway_engine::domain::events::ForgeAccount;
+use slipway_engine::adapters::forge::status::RunState;
+use slipway_engine::domain::run::{Change, ChangeKind, Source, Trigger};
+use slipway_engine::domain::project::{Forge, NewProject};
+use slipway_engine::{services::commit_status, Config, Engine};
 
 type Seen = Arc<Mutex<Vec<(Method, String, HeaderMap, Value)>>>;
 
@@ -102,7 +102,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
 
 #[test]
 fn repo_paths_from_clone_urls() {
-    use slipway_engine::commit_status::repo_path;
+    use slipway_engine::services::commit_status::repo_path;
     assert_eq!(repo_path("https://github.com/acme/web.git"), Some(("github.com".into(), "acme/web".into())));
     assert_eq!(repo_path("git@gitlab.com:group/sub/app.git"), Some(("gitlab.com".into(), "group/sub/app".into())));
     assert_eq!(repo_path("ssh://git@git.example:2222/team/app"), Some(("git.example".into(), "team/app".into())));

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use slipway_engine::intake::{Change, ChangeKind, Outcome, Source, Trigger};
-use slipway_engine::projects::{Forge, NewProject, Stage};
+use slipway_engine::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
+use slipway_engine::domain::project::{Forge, NewProject, Stage};
 use slipway_engine::{Config, Engine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,6 @@
 //! Docker reachability against the real engine that ./scripts/test starts.
 
-use slipway_engine::docker::probe;
+use slipway_engine::adapters::docker::probe;
 
 #[tokio::test]
 async fn the_real_engine_is_reachable() {

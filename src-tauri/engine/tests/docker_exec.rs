@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use slipway_engine::docker_exec::{
+use slipway_engine::adapters::docker::exec::{
     build_image, create_workspace, remove_workspace, run_step, BuildSpec, ExecError, Line,
     StepSpec, Stream, Workspace,
 };
@@ -820,7 +820,7 @@ async fn remove_image(docker: &Docker, tag: &str) {
 /// a command past its time costs one command's speed, never a failure of the next.
 #[tokio::test]
 async fn a_kept_shell_runs_many_commands_through_one_exec() {
-    use slipway_engine::deploy::shell::Pool;
+    use slipway_engine::services::deploy::shell::Pool;
     busybox().await;
     let docker = docker().await;
     let container = name("shell");

@@ -17,11 +17,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
-use slipway_engine::forge_status::{
+use slipway_engine::adapters::forge::status::{
     bitbucket_key, build_request, report, report_with_timeout, PlannedRequest, RunState,
     StatusError, StatusReport, StatusTarget, GITHUB_API_VERSION, USER_AGENT,
 };
-use slipway_engine::webhook::Provider;
+use slipway_engine::adapters::forge::webhook::Provider;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const TOKEN: &str = "tok-SECRET-4242";

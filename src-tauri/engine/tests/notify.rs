@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use slipway_engine::notify::{self, ChannelKind, NoticeKind, NotifyChannel};
-use slipway_engine::projects::{Forge, NewProject};
-use slipway_engine::{secrets, Config, Engine, EngineEvent};
+use slipway_engine::domain::notice::{self, ChannelKind, NoticeKind, NotifyChannel};
+use slipway_engine::services::notify;
+use slipway_engine::domain::project::{Forge, NewProject};
+use slipway_engine::{adapters::keychain, Config, Engine, EngineEvent};
 
 async fn engine(dir: &std::path::Path) -> Engine {
     let engine = Engine::start(Config { data_dir: dir.into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() }).await.unwrap();
     // These tests look at decisions, not at a desktop (the e2e test does that).
-    let off = engine.set_notification_settings(notify::NotificationSettings { desktop: false, desktop_env_override: None, desktop_active: false }).await.unwrap();
+    let off = engine.set_notification_settings(notice::NotificationSettings { desktop: false, desktop_env_override: None, desktop_active: false }).await.unwrap();
     assert!(!off.desktop && !off.desktop_active, "{off:?}");
     engine
 }
@@ -52,7 +53,7 @@ async fn ended(engine: &Engine, project: &str, status: &str, trigger: &str, fini
 }
 
 async fn kind_of(engine: &Engine, run: i64) -> Option<NoticeKind> {
-    notify::run_changed(engine, run).await.unwrap().map(|n| n.kind)
+    notify::run_changed(engine.core(), run).await.unwrap().map(|n| n.kind)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,7 +65,7 @@ async fn failures_are_announced_once_and_success_only_when_it_ends_a_failure() {
     let mut events = engine.subscribe();
 
     let failed = ended(&engine, &p.id, "failed", "webhook", 1_000).await;
-    let notice = notify::run_changed(&engine, failed).await.unwrap().expect("a failure is announced");
+    let notice = notify::run_changed(engine.core(), failed).await.unwrap().expect("a failure is announced");
     assert_eq!((notice.kind, notice.project.as_str(), notice.stage.as_str(), notice.run_id), (NoticeKind::Failed, "classy", "dev", Some(failed)));
     assert_eq!(notice.title, format!("classy/dev: run #{failed} failed"));
     assert_eq!(kind_of(&engine, failed).await, None, "told once, however often the run is reported changed");
@@ -124,8 +125,8 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
             NotifyChannel { kind: ChannelKind::Webhook, name: "ops".into(), url: None, secret: None, target: Some("https://ops.example/…".into()), signed: true },
         ]
     );
-    assert_eq!(secrets::get(&notify::url_key(&p.id, "slack")).await.unwrap().as_deref(), Some("https://hooks.slack.com/services/T0/B0/SLACKSECRET"));
-    assert_eq!(secrets::get(&notify::secret_key(&p.id, "ops")).await.unwrap().as_deref(), Some("hmac-key"));
+    assert_eq!(keychain::get(&notice::url_key(&p.id, "slack")).await.unwrap().as_deref(), Some("https://hooks.slack.com/services/T0/B0/SLACKSECRET"));
+    assert_eq!(keychain::get(&notice::secret_key(&p.id, "ops")).await.unwrap().as_deref(), Some("hmac-key"));
     let stored: String = sqlx::query_scalar("SELECT config_json FROM projects WHERE id = ?").bind(&p.id).fetch_one(engine.store().pool()).await.unwrap();
     assert!(!stored.contains("SLACKSECRET") && !stored.contains("hmac-key"), "{stored}");
 
@@ -135,8 +136,8 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
     let p = engine.set_project_notifications(&p.id, vec![channel(ChannelKind::Slack, "slack", None, None)]).await.unwrap();
     assert_eq!(p.notifications[0].target.as_deref(), Some("https://hooks.slack.com/…"));
     assert_eq!(p.notifications.len(), 1);
-    assert!(secrets::get(&notify::url_key(&p.id, "ops")).await.unwrap().is_none());
-    assert!(secrets::get(&notify::secret_key(&p.id, "ops")).await.unwrap().is_none());
+    assert!(keychain::get(&notice::url_key(&p.id, "ops")).await.unwrap().is_none());
+    assert!(keychain::get(&notice::secret_key(&p.id, "ops")).await.unwrap().is_none());
     let other: i64 = sqlx::query_scalar("SELECT json_extract(config_json, '$.other') FROM projects WHERE id = ?").bind(&p.id).fetch_one(engine.store().pool()).await.unwrap();
     assert_eq!(other, 7);
 
@@ -149,7 +150,7 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
 
     // A project deleted takes its channel URLs out of the keychain; imported again, it says so.
     engine.delete_project(&p.id).await.unwrap();
-    assert!(secrets::get(&notify::url_key(&p.id, "slack")).await.unwrap().is_none());
+    assert!(keychain::get(&notice::url_key(&p.id, "slack")).await.unwrap().is_none());
     let imported = engine.import_project(&yaml).await.unwrap();
     assert!(imported.notes.iter().any(|n| n.contains("slack has no URL in the keychain")), "{:?}", imported.notes);
 

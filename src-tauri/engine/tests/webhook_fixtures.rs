@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
-use slipway_engine::webhook::{
+use slipway_engine::adapters::forge::webhook::{
     self, Event, EventKind, ParseError, PrAction, Provider, PullRequest, Repo, VerifyError,
 };
 

@@ -12,7 +12,7 @@ mod desktop;
 mod tray;
 
 use clap::{Parser, Subcommand};
-use slipway_engine::{client::Client, Config, Engine, Error};
+use slipway_engine::{http::client::Client, Config, Engine, Error};
 
 #[derive(Parser)]
 #[command(name = "slipwayd", version, about = "Slipway's deploy engine, headless, and its command line")]
@@ -131,7 +131,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
         Command::Serve { listen, tray } => {
             if let Some(l) = listen {
-                config.listen = slipway_engine::config::parse_listen(&l)?;
+                config.listen = slipway_engine::domain::config::parse_listen(&l)?;
             }
             serve(config, tray).await
         }
@@ -273,7 +273,7 @@ fn print_json<T: serde::Serialize>(v: &T) {
 }
 
 async fn serve(config: Config, tray: bool) -> Result<(), Error> {
-    let _log = slipway_engine::logging::init(&config.log_dir())?;
+    let _log = slipway_engine::engine::logging::init(&config.log_dir())?;
     let engine = Engine::start(config).await?;
     let Some(addr) = engine.listener_addr() else {
         let msg = engine.listener_error().unwrap_or_else(|| "the listener did not start".into());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ksni::menu::{CheckmarkItem, StandardItem};
 use ksni::{Icon, MenuItem, OfflineReason, ToolTip, Tray, TrayMethods};
-use slipway_engine::metrics::{TrayState, TraySummary};
+use slipway_engine::domain::metrics::{TrayState, TraySummary};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// What the tray shows: the engine's summary plus the pause switch.
@@ -97,7 +97,7 @@ impl Tray for SlipwayTray {
             items.push(StandardItem { label: "Last runs".into(), enabled: false, ..Default::default() }.into());
             for r in &m.recent {
                 let id = r.id;
-                let label = format!("#{} {}/{} · {}", r.id, r.project_id, r.stage, r.status.replace('_', " "));
+                let label = format!("#{} {}/{} · {}", r.id, r.project_id, r.stage, r.status.as_str().replace('_', " "));
                 items.push(item(&label, move |t| t.send(TrayAction::OpenRun(id))));
             }
         }
@@ -184,7 +184,7 @@ fn argb32(png_bytes: &[u8]) -> Icon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_engine::intake::RunSummary;
+    use slipway_engine::domain::run::{RunStatus, RunSummary, Trigger};
 
     #[test]
     fn icons_decode_to_argb32() {
@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn menu_labels_and_clicks() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let run = RunSummary { id: 7, project_id: "web_app".into(), stage: "prod".into(), trigger: "push".into(), status: "rolled_back".into(), commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
+        let run = RunSummary { id: 7, project_id: "web_app".into(), stage: "prod".into(), trigger: Trigger::Webhook, status: RunStatus::RolledBack, commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
         let summary = TraySummary { state: TrayState::Failed, recent: vec![run], promotions: vec![] };
         let mut tray = SlipwayTray { model: TrayModel { summary, paused: true }, actions: tx };
         let labels: Vec<String> = tray

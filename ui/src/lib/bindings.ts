@@ -189,11 +189,7 @@ digests: { [key in string]?: string },
 /**
  * The containers that serve it, by service.
  */
-containers: { [key in string]?: Array<string> }, config: ReleaseConfig, 
-/**
- * live, retired, rolled_back (replaced by a rollback) or pruned (image removed).
- */
-status: string, 
+containers: { [key in string]?: Array<string> }, config: ReleaseConfig, status: ReleaseStatus, 
 /**
  * The release of another stage this one was promoted from.
  */
@@ -344,6 +340,14 @@ host_id?: string | null,
  */
 notifications?: Array<NotifyChannel>, };
 
+export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
+
+export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "rolled_back" | "interrupted" | "cancelled" | "superseded";
+
+export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+
+export type ReleaseStatus = "live" | "retired" | "rolled_back" | "pruned";
+
 export type Outcome = "queued" | "ignored" | "duplicate" | "rejected";
 
 export type Verdict = { outcome: Outcome, 
@@ -362,9 +366,9 @@ export type Delivery = { id: number, project_id: string | null, provider: string
  */
 replayable: boolean, };
 
-export type RunSummary = { id: number, project_id: string, stage: string, trigger: string, status: string, commit_sha: string | null, ref_name: string | null, reason: string | null, delivery_id: number | null, queued_at: number, };
+export type RunSummary = { id: number, project_id: string, stage: string, trigger: Trigger, status: RunStatus, commit_sha: string | null, ref_name: string | null, reason: string | null, delivery_id: number | null, queued_at: number, };
 
-export type StepInfo = { id: number, position: number, name: string, kind: string, status: string, exit_code: number | null, message: string | null, started_at: number | null, finished_at: number | null, };
+export type StepInfo = { id: number, position: number, name: string, kind: string, status: StepStatus, exit_code: number | null, message: string | null, started_at: number | null, finished_at: number | null, };
 
 export type RunDetail = { run: RunSummary, steps: Array<StepInfo>, config_source: string | null, image: string | null, started_at: number | null, finished_at: number | null, };
 
@@ -509,3 +513,9 @@ kind: string,
  * start, die, stop, destroy, health_status: healthy…
  */
 action: string, id: string | null, name: string | null, time: number, };
+
+export const RUN_STATUSES: readonly RunStatus[] = ["queued", "running", "succeeded", "failed", "rolled_back", "interrupted", "cancelled", "superseded"];
+
+export const STEP_STATUSES: readonly StepStatus[] = ["pending", "running", "succeeded", "failed", "skipped", "cancelled"];
+
+export const RELEASE_STATUSES: readonly ReleaseStatus[] = ["live", "retired", "rolled_back", "pruned"];

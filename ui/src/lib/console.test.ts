@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { RunSummary, StepInfo } from "./bindings";
+import type { RunStatus, RunSummary, StepInfo, StepStatus, Trigger } from "./bindings";
 import { anyRun, bars, bump, commitUrl, distinct, duration, filterRuns, noVersions, percent, perWeek, staleAfter, timeline } from "./console";
 
-const run = (id: number, stage: string, status: string, trigger: string, project = "web"): RunSummary => ({
+const run = (id: number, stage: string, status: RunStatus, trigger: Trigger, project = "web"): RunSummary => ({
   id, project_id: project, stage, status, trigger, commit_sha: null, ref_name: null, reason: null, delivery_id: null, queued_at: 0,
 });
 
-const step = (id: number, status: string, started: number | null, finished: number | null): StepInfo => ({
+const step = (id: number, status: StepStatus, started: number | null, finished: number | null): StepInfo => ({
   id, position: id, name: `s${id}`, kind: "run", status, exit_code: null, message: null, started_at: started, finished_at: finished,
 });
 

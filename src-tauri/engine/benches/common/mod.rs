@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use slipway_engine::docker_exec::{self, BuildSpec};
+use slipway_engine::adapters::docker::exec::{self, BuildSpec};
 
 pub const IMAGE: &str = "slipway-test/busybox:latest";
 
@@ -16,5 +16,5 @@ pub async fn ensure_image(docker: &bollard::Docker) {
     std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n").unwrap();
     let spec = BuildSpec { context_dir: dir.path().into(), dockerfile: "Dockerfile".into(), target: None, build_args: HashMap::new(), tag: IMAGE.into(), labels: HashMap::new() };
-    docker_exec::build_image(docker, &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
+    exec::build_image(docker, &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
 }

@@ -1,0 +1,241 @@
+//! Docker hosts: the rows in the store, and reaching each one by its kind (a local socket,
+//! `tcp://` with optional TLS, `ssh://` through bollard's ssh transport). Every failure becomes
+//! one sentence naming the host and the cause; nothing secret is stored (TLS material by path,
+//! SSH keys stay with ssh-agent and `~/.ssh`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Error, ErrorCode, Result};
+
+/// The host every installation has: the engine's own endpoint (`DOCKER_HOST` or the default
+/// socket). It cannot be removed.
+pub const LOCAL_ID: &str = "local";
+/// Docker Engine 20.10 speaks API 1.41; older engines lack what deploys use (and are untested).
+pub const MIN_API: (u32, u32) = (1, 41);
+/// How long reaching a host (connect, ssh handshake, version negotiation) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HostKind {
+    Local,
+    Tcp,
+    Ssh,
+}
+
+impl HostKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostKind::Local => "local",
+            HostKind::Tcp => "tcp",
+            HostKind::Ssh => "ssh",
+        }
+    }
+
+    pub fn parse(s: &str) -> HostKind {
+        match s {
+            "tcp" => HostKind::Tcp,
+            "ssh" => HostKind::Ssh,
+            _ => HostKind::Local,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Host {
+    pub id: String,
+    pub name: String,
+    pub kind: HostKind,
+    /// `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`, `ssh://deploy@box:22`.
+    pub endpoint: String,
+    /// Paths to PEM files, as `docker --tlscacert/--tlscert/--tlskey` take them.
+    pub tls_ca: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+/// What the add and edit forms send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct HostInput {
+    pub name: String,
+    pub kind: HostKind,
+    pub endpoint: String,
+    #[serde(default)]
+    pub tls_ca: Option<String>,
+    #[serde(default)]
+    pub tls_cert: Option<String>,
+    #[serde(default)]
+    pub tls_key: Option<String>,
+}
+
+/// What "Test" shows about a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct HostTest {
+    pub host_id: String,
+    pub engine_version: Option<String>,
+    pub api_version: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub containers: u32,
+    pub containers_running: u32,
+    /// Round trip of one `/_ping` on the established connection.
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Not checked yet.
+    Unknown,
+    Reachable,
+    Unreachable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct HostStatus {
+    pub host_id: String,
+    pub state: HostState,
+    /// Why it is unreachable, naming the host.
+    pub error: Option<String>,
+    pub latency_ms: Option<f64>,
+    #[ts(type = "number | null")]
+    pub checked_at: Option<i64>,
+}
+
+/// What an import of Docker contexts did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ContextImport {
+    pub imported: Vec<Host>,
+    /// "name: why" for each context left out.
+    pub skipped: Vec<String>,
+}
+
+// ---- Store ----
+
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorCode::InvalidInput, msg)
+}
+
+/// Checks the form field by field; messages start with the field's name so the UI can put them
+/// beside it.
+pub fn validate(mut input: HostInput) -> Result<HostInput> {
+    input.name = input.name.trim().to_string();
+    input.endpoint = input.endpoint.trim().to_string();
+    let blank = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    input.tls_ca = blank(input.tls_ca);
+    input.tls_cert = blank(input.tls_cert);
+    input.tls_key = blank(input.tls_key);
+    if crate::domain::project::slug(&input.name).is_empty() {
+        return Err(invalid("name: give the host a name (letters or digits)"));
+    }
+    let scheme_ok = match input.kind {
+        HostKind::Local => input.endpoint.starts_with("unix://") || input.endpoint.starts_with("npipe://"),
+        HostKind::Tcp => input.endpoint.starts_with("tcp://") || input.endpoint.starts_with("https://") || input.endpoint.starts_with("http://"),
+        HostKind::Ssh => input.endpoint.starts_with("ssh://"),
+    };
+    if !scheme_ok {
+        let example = match input.kind {
+            HostKind::Local => "unix:///var/run/docker.sock",
+            HostKind::Tcp => "tcp://10.0.0.5:2376",
+            HostKind::Ssh => "ssh://deploy@box.example.com (or ssh://deploy@box:2222)",
+        };
+        return Err(invalid(format!("endpoint: a {} host's endpoint looks like {example}", input.kind.as_str())));
+    }
+    let rest = input.endpoint.split_once("://").map(|(_, r)| r).unwrap_or("");
+    if rest.trim_matches('/').is_empty() {
+        return Err(invalid("endpoint: the address after the scheme is missing"));
+    }
+    if input.kind == HostKind::Ssh {
+        parse_ssh(&input.endpoint).map_err(|m| invalid(format!("endpoint: {m}")))?;
+    }
+    let tls = [&input.tls_ca, &input.tls_cert, &input.tls_key];
+    if input.kind != HostKind::Tcp && tls.iter().any(|t| t.is_some()) {
+        return Err(invalid("tls_ca: TLS files apply to tcp:// hosts only"));
+    }
+    let given = tls.iter().filter(|t| t.is_some()).count();
+    if given != 0 && given != 3 {
+        let missing = if input.tls_ca.is_none() { "tls_ca" } else if input.tls_cert.is_none() { "tls_cert" } else { "tls_key" };
+        return Err(invalid(format!("{missing}: give the CA, the certificate and the key together, as docker --tlsverify takes them")));
+    }
+    for (field, path) in [("tls_ca", &input.tls_ca), ("tls_cert", &input.tls_cert), ("tls_key", &input.tls_key)] {
+        if let Some(p) = path {
+            if !Path::new(p).is_file() {
+                return Err(invalid(format!("{field}: {p} is not a file")));
+            }
+        }
+    }
+    Ok(input)
+}
+
+/// `ssh://user@host:port` into (user, host, port).
+pub fn parse_ssh(endpoint: &str) -> std::result::Result<(Option<String>, String, Option<u16>), String> {
+    let rest = endpoint.strip_prefix("ssh://").ok_or("the endpoint must start with ssh://")?;
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') {
+        return Err("ssh:// endpoints take no path (ssh://user@host[:port])".into());
+    }
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()).filter(|u| !u.is_empty()), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']').ok_or("unclosed [ in the address")?;
+            (h.to_string(), after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        },
+    };
+    if host.is_empty() {
+        return Err("the host name is missing (ssh://user@host[:port])".into());
+    }
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("{p:?} is not a port number"))?),
+        None => None,
+    };
+    Ok((user, host, port))
+}
+
+// ---- Reaching a host ----
+
+// ---- Docker contexts ----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_endpoints_parse() {
+        assert_eq!(parse_ssh("ssh://deploy@box:2222").unwrap(), (Some("deploy".into()), "box".into(), Some(2222)));
+        assert_eq!(parse_ssh("ssh://box").unwrap(), (None, "box".into(), None));
+        assert_eq!(parse_ssh("ssh://me@[::1]:22").unwrap(), (Some("me".into()), "::1".into(), Some(22)));
+        assert!(parse_ssh("ssh://me@box:abc").unwrap_err().contains("port"));
+        assert!(parse_ssh("ssh://me@").unwrap_err().contains("host name"));
+        assert!(parse_ssh("ssh://box/path").is_err());
+    }
+
+    fn input(kind: HostKind, endpoint: &str) -> HostInput {
+        HostInput { name: "box".into(), kind, endpoint: endpoint.into(), tls_ca: None, tls_cert: None, tls_key: None }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let msg = |i| validate(i).unwrap_err().to_api().message;
+        assert!(msg(input(HostKind::Ssh, "tcp://x:1")).starts_with("endpoint:"));
+        assert!(msg(input(HostKind::Tcp, "tcp://")).starts_with("endpoint:"));
+        assert!(msg(HostInput { name: " ".into(), ..input(HostKind::Tcp, "tcp://x:1") }).starts_with("name:"));
+        assert!(msg(HostInput { tls_ca: Some("/nonexistent".into()), ..input(HostKind::Tcp, "tcp://x:1") }).starts_with("tls_cert:"));
+        assert!(msg(HostInput { tls_ca: Some("/etc/hostname".into()), ..input(HostKind::Ssh, "ssh://x") }).starts_with("tls_ca:"));
+        assert!(validate(input(HostKind::Ssh, "ssh://me@box:22")).is_ok());
+    }
+}

@@ -1,0 +1,259 @@
+//! What the console reads at a glance: a row per project × stage for the dashboard, per-stage
+//! metrics over the last 30 days, and the tray's state. All computed on demand from `runs`,
+//! `run_steps` and `releases`; nothing is stored twice, so nothing can disagree with the lists.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::domain::project::Strategy;
+use crate::domain::release::{PendingPromotion, Release};
+use crate::domain::run::{RunStatus, RunSummary};
+
+pub const WINDOW_DAYS: i64 = 30;
+pub const DAY_MS: i64 = 86_400_000;
+
+
+/// How a stage is doing, from its live release and its last finished run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StageHealth {
+    /// A live release, and the last deploy succeeded.
+    Healthy,
+    /// The last deploy failed, but an older release still serves.
+    Degraded,
+    /// The last deploy failed and nothing serves.
+    Failing,
+    /// Nothing deployed yet.
+    Unknown,
+}
+
+/// The dashboard's row for one project × stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StageSummary {
+    pub project_id: String,
+    pub project_name: String,
+    pub stage: String,
+    pub strategy: Strategy,
+    pub promote_from: Option<String>,
+    pub live: Option<Release>,
+    /// The newest queued or running run of the stage.
+    pub current: Option<RunSummary>,
+    /// The step `current` is in, while it runs.
+    pub current_step: Option<String>,
+    pub last_failure: Option<RunSummary>,
+    pub health: StageHealth,
+}
+
+/// Deploys finished on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DayCount {
+    /// Start of the day, Unix ms.
+    #[ts(type = "number")]
+    pub day: i64,
+    pub succeeded: u32,
+    pub failed: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StageMetrics {
+    pub project_id: String,
+    pub stage: String,
+    /// One entry per day of the window, oldest first.
+    pub days: Vec<DayCount>,
+    pub deploys: u32,
+    pub succeeded: u32,
+    /// succeeded / deploys; None without deploys.
+    pub success_rate: Option<f64>,
+    #[ts(type = "number | null")]
+    pub median_ms: Option<i64>,
+    #[ts(type = "number | null")]
+    pub p95_ms: Option<i64>,
+    /// Failures followed by a success within the window.
+    pub restores: u32,
+    /// Median time from a failed (or rolled back) run to the next succeeded one.
+    #[ts(type = "number | null")]
+    pub restore_median_ms: Option<i64>,
+}
+
+/// A finished or unfinished run as the metrics need it.
+#[derive(Debug, Clone)]
+pub struct RunPoint {
+    pub status: RunStatus,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Metrics of one stage from its runs (oldest first) over the window ending at `now`.
+pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], now: i64) -> StageMetrics {
+    let today = now - now.rem_euclid(DAY_MS);
+    let first_day = today - (WINDOW_DAYS - 1) * DAY_MS;
+    let mut days: Vec<DayCount> = (0..WINDOW_DAYS).map(|i| DayCount { day: first_day + i * DAY_MS, succeeded: 0, failed: 0 }).collect();
+    let (mut deploys, mut succeeded) = (0u32, 0u32);
+    let mut durations = Vec::new();
+    let mut restore_times = Vec::new();
+    // When the stage went bad: the first failure since its last success.
+    let mut broken_since: Option<i64> = None;
+    for r in runs {
+        let Some(end) = r.finished_at else { continue };
+        if !RunStatus::COUNTED.contains(&r.status) || end < first_day {
+            continue;
+        }
+        deploys += 1;
+        let slot = &mut days[((end - first_day) / DAY_MS).clamp(0, WINDOW_DAYS - 1) as usize];
+        if let Some(start) = r.started_at {
+            durations.push((end - start).max(0));
+        }
+        if r.status == RunStatus::Succeeded {
+            succeeded += 1;
+            slot.succeeded += 1;
+            if let Some(since) = broken_since.take() {
+                restore_times.push((end - since).max(0));
+            }
+        } else {
+            slot.failed += 1;
+            broken_since.get_or_insert(end);
+        }
+    }
+    durations.sort_unstable();
+    restore_times.sort_unstable();
+    StageMetrics {
+        project_id: project_id.to_string(),
+        stage: stage.to_string(),
+        days,
+        deploys,
+        succeeded,
+        success_rate: (deploys > 0).then(|| succeeded as f64 / deploys as f64),
+        median_ms: percentile(&durations, 0.5),
+        p95_ms: percentile(&durations, 0.95),
+        restores: restore_times.len() as u32,
+        restore_median_ms: percentile(&restore_times, 0.5),
+    }
+}
+
+pub fn health(live: bool, last_finished: Option<RunStatus>) -> StageHealth {
+    match (live, last_finished.map(RunStatus::is_failure)) {
+        (true, Some(true)) => StageHealth::Degraded,
+        (true, _) => StageHealth::Healthy,
+        (false, Some(true)) => StageHealth::Failing,
+        (false, _) => StageHealth::Unknown,
+    }
+}
+
+/// What the tray icon shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TrayState {
+    Idle,
+    Running,
+    Failed,
+    Paused,
+}
+
+/// Paused wins (nothing new starts), then running, then a stage whose last deploy failed.
+pub fn tray_state(paused: bool, stages: &[StageSummary]) -> TrayState {
+    if paused {
+        TrayState::Paused
+    } else if stages.iter().any(|s| s.current.is_some()) {
+        TrayState::Running
+    } else if stages.iter().any(|s| matches!(s.health, StageHealth::Degraded | StageHealth::Failing)) {
+        TrayState::Failed
+    } else {
+        TrayState::Idle
+    }
+}
+
+/// Everything the tray menu lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TraySummary {
+    pub state: TrayState,
+    pub recent: Vec<RunSummary>,
+    pub promotions: Vec<PendingPromotion>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::run::Trigger;
+
+    fn run(status: RunStatus, start: i64, end: i64) -> RunPoint {
+        RunPoint { status, started_at: Some(start), finished_at: Some(end) }
+    }
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=20).collect();
+        assert_eq!(percentile(&v, 0.5), Some(10));
+        assert_eq!(percentile(&v, 0.95), Some(19));
+        assert_eq!(percentile(&[7], 0.95), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn counts_rates_durations_and_time_to_restore() {
+        let h = 3_600_000;
+        let runs = vec![
+            run(RunStatus::Succeeded, NOW - 10 * h, NOW - 10 * h + 30_000),
+            // Broken at -8 h, a second failure does not move the start; fixed at -5 h.
+            run(RunStatus::Failed, NOW - 8 * h - 60_000, NOW - 8 * h),
+            run(RunStatus::RolledBack, NOW - 7 * h - 90_000, NOW - 7 * h),
+            run(RunStatus::Cancelled, NOW - 6 * h - 1000, NOW - 6 * h),
+            run(RunStatus::Succeeded, NOW - 5 * h - 40_000, NOW - 5 * h),
+            // Older than the window: not counted.
+            run(RunStatus::Failed, NOW - 40 * 24 * h, NOW - 40 * 24 * h + 1),
+        ];
+        let m = compute("web", "dev", &runs, NOW);
+        assert_eq!((m.deploys, m.succeeded), (4, 2));
+        assert_eq!(m.success_rate, Some(0.5));
+        assert_eq!(m.median_ms, Some(40_000));
+        assert_eq!(m.p95_ms, Some(90_000));
+        assert_eq!(m.restores, 1);
+        assert_eq!(m.restore_median_ms, Some(3 * h));
+        assert_eq!(m.days.len(), WINDOW_DAYS as usize);
+        let total: u32 = m.days.iter().map(|d| d.succeeded + d.failed).sum();
+        assert_eq!(total, 4);
+        assert!(m.days.windows(2).all(|w| w[1].day - w[0].day == DAY_MS));
+        assert_eq!(m.days.last().unwrap().day, NOW - NOW % DAY_MS);
+    }
+
+    #[test]
+    fn no_runs_no_rates() {
+        let m = compute("web", "prod", &[], NOW);
+        assert_eq!((m.deploys, m.success_rate, m.median_ms, m.restore_median_ms), (0, None, None, None));
+    }
+
+    #[test]
+    fn health_and_tray_state() {
+        assert_eq!(health(true, Some(RunStatus::RolledBack)), StageHealth::Degraded);
+        assert_eq!(health(true, Some(RunStatus::Succeeded)), StageHealth::Healthy);
+        assert_eq!(health(false, Some(RunStatus::Failed)), StageHealth::Failing);
+        assert_eq!(health(false, None), StageHealth::Unknown);
+        let row = |health, current: Option<RunSummary>| StageSummary {
+            project_id: "p".into(),
+            project_name: "p".into(),
+            stage: "dev".into(),
+            strategy: Strategy::default(),
+            promote_from: None,
+            live: None,
+            current,
+            current_step: None,
+            last_failure: None,
+            health,
+        };
+        let running = RunSummary { id: 1, project_id: "p".into(), stage: "dev".into(), trigger: Trigger::Manual, status: RunStatus::Running, commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
+        assert_eq!(tray_state(false, &[row(StageHealth::Healthy, None)]), TrayState::Idle);
+        assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None)]), TrayState::Failed);
+        assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None), row(StageHealth::Healthy, Some(running))]), TrayState::Running);
+        assert_eq!(tray_state(true, &[row(StageHealth::Failing, None)]), TrayState::Paused);
+    }
+}

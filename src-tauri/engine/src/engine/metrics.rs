@@ -1,0 +1,63 @@
+//! The console's at-a-glance reads: the dashboard, per-stage metrics, the tray's summary.
+
+use crate::domain::metrics::{compute, health, tray_state, StageMetrics, StageSummary, TraySummary, DAY_MS, WINDOW_DAYS};
+use crate::domain::project::stage_id;
+use crate::domain::run::RunStatus;
+use crate::engine::Engine;
+use crate::store::{now_ms, runs};
+use crate::Result;
+
+impl Engine {
+    /// Every project × stage at a glance.
+    pub async fn dashboard(&self) -> Result<Vec<StageSummary>> {
+        let store = self.store();
+        let mut out = Vec::new();
+        for p in self.projects().await? {
+            for s in &p.stages {
+                let sid = stage_id(&p.id, &s.name);
+                let live = crate::store::releases::live(store, &sid).await?;
+                let current = runs::newest_of_stage(store, &sid, &[RunStatus::Queued, RunStatus::Running]).await?;
+                let current_step = match current.as_ref().filter(|c| c.status == RunStatus::Running) {
+                    Some(c) => runs::running_step_name(store, c.id).await?,
+                    None => None,
+                };
+                let last_failure = runs::newest_of_stage(store, &sid, RunStatus::FAILURES).await?;
+                let last_finished = runs::newest_of_stage(store, &sid, RunStatus::COUNTED).await?.map(|r| r.status);
+                out.push(StageSummary {
+                    project_id: p.id.clone(),
+                    project_name: p.name.clone(),
+                    stage: s.name.clone(),
+                    strategy: s.strategy,
+                    promote_from: s.promote_from.clone(),
+                    health: health(live.is_some(), last_finished),
+                    live,
+                    current,
+                    current_step,
+                    last_failure,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-stage metrics over the last [`WINDOW_DAYS`] days, of one project or all.
+    pub async fn metrics(&self, project: Option<&str>) -> Result<Vec<StageMetrics>> {
+        let now = now_ms();
+        let since = now - WINDOW_DAYS * DAY_MS;
+        let mut out = Vec::new();
+        for p in self.projects().await?.into_iter().filter(|p| project.is_none_or(|id| id == p.id)) {
+            for s in &p.stages {
+                let points = runs::finished_since(self.store(), &stage_id(&p.id, &s.name), since).await?;
+                out.push(compute(&p.id, &s.name, &points, now));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tray's icon state, its last five runs and the promotions waiting for a click.
+    pub async fn tray_summary(&self) -> Result<TraySummary> {
+        let stages = self.dashboard().await?;
+        let recent = runs::recent(self.store(), 5).await?;
+        Ok(TraySummary { state: tray_state(self.auto_deploy_paused(), &stages), recent, promotions: self.pending_promotions().await? })
+    }
+}

@@ -1,0 +1,70 @@
+//! The local listener: the JSON API under `/api/v1` (bearer token), the webhook route
+//! `/hooks/<project>` (signatures), NDJSON streams, and the [`client::Client`] for it.
+//!
+//! Must not be depended on by any other layer: it is the top.
+
+pub mod api;
+pub mod bindings;
+pub mod client;
+pub mod hosts;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::domain::config::Config;
+use crate::domain::events::EngineFile;
+use crate::engine::Engine;
+use crate::Result;
+
+impl Engine {
+    /// Opens the engine ([`Engine::open`]) and starts its listener. A listener that cannot bind
+    /// is reported in the status (and by `listener_error`) rather than failing the start: the
+    /// desktop app stays useful without it, the headless binary decides for itself.
+    pub async fn start(config: Config) -> Result<Engine> {
+        let engine = Engine::open(config).await?;
+        listen(&engine).await;
+        Ok(engine)
+    }
+}
+
+async fn listen(engine: &Engine) {
+    let addr = engine.config().listen;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr().unwrap_or(addr);
+            *engine.inner.listener.lock().unwrap() = Some(local);
+            let mut stopping = engine.inner.stopping.subscribe();
+            let app = api::router(engine.clone());
+            let task = tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!("listener failed: {e}");
+                }
+            });
+            *engine.inner.server.lock().unwrap() = Some(task);
+            let file = EngineFile { url: format!("http://{local}"), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
+            if let Err(e) = std::fs::write(engine.config().engine_file(), serde_json::to_vec_pretty(&file).unwrap_or_default()) {
+                tracing::warn!("cannot write {}: {e}", engine.config().engine_file().display());
+            }
+            tracing::info!("listening on http://{local}");
+        }
+        Err(e) => {
+            let msg = if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("cannot listen on {addr}: the port is in use (is another Slipway running?). Set another port with --listen or SLIPWAY_LISTEN.")
+            } else {
+                format!("cannot listen on {addr}: {e}")
+            };
+            tracing::error!("{msg}");
+            *engine.inner.listener_error.lock().unwrap() = Some(msg);
+        }
+    }
+}
+
+/// `POST /hooks/<project-id>`: the webhook listener's one route (see [`crate::services::hooks`]).
+pub async fn receive_hook(State(engine): State<Engine>, Path(project_id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    crate::services::hooks::handle(engine.core().clone(), project_id, headers, body, None).await.0
+}

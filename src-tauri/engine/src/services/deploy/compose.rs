@@ -1,0 +1,427 @@
+//! Compose stacks without downtime. Services come up in dependency order (waiting for
+//! `service_healthy` dependencies); a service with an HTTP port gets blue-green behind the
+//! edge (the old container serves until the new one is healthy); other services are replaced
+//! in place; services whose image and config did not change are left running as they are.
+//! A failure names the service, puts every touched service back, and says which were touched.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use bollard::Docker;
+
+use crate::domain::compose::{ServiceSpec, StackSpec};
+use crate::domain::deploy::{Health, HealthKind};
+use crate::domain::release::{Release, ReleaseConfig};
+use super::{edge, exec, health, Steps, Stop};
+use crate::domain::project::{stage_id, Project, Stage};
+use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
+use crate::Result;
+
+const SERVICE_LABEL: &str = "dev.slipway.service";
+
+pub(crate) struct StackTarget<'a> {
+    pub project: &'a Project,
+    pub stage: &'a Stage,
+    pub commit: Option<String>,
+    /// Image per service.
+    pub images: BTreeMap<String, String>,
+    /// `compose` is Some.
+    pub config: ReleaseConfig,
+    pub promoted_from: Option<i64>,
+    pub rollback: bool,
+}
+
+/// What a deploy did to one service, so it can be undone.
+enum Touched {
+    /// Blue-green: the route moved from `old` to `new`.
+    Switched { service: String, old: Vec<String>, new: Vec<String> },
+    /// In place: `old` stopped (kept until the end), `new` started.
+    Replaced { old: Vec<String>, new: Vec<String> },
+}
+
+fn network(instance: &str, project: &str, stage: &str) -> String {
+    format!("slipway-{instance}-{project}-{stage}")
+}
+
+fn route_key(sid: &str, service: &str) -> String {
+    format!("{sid}/{service}")
+}
+
+/// The host name of a service: the stack's first HTTP service gets the stage's host, the others
+/// `<service>.<stage host>`.
+fn service_host(stack: &StackSpec, service: &str, stage_host: &str) -> String {
+    let primary = stack.services.iter().find(|s| s.port.is_some()).map(|s| s.name.as_str());
+    if primary == Some(service) {
+        stage_host.to_string()
+    } else {
+        format!("{service}.{stage_host}")
+    }
+}
+
+/// The edge's routes for a live compose release (at start, after a crash).
+pub(super) fn restore_routes(r: &Release, stack: &StackSpec, stage: &Stage, domain: &str, routes: &mut BTreeMap<String, edge::Route>) {
+    let sid = stage_id(&r.project_id, &r.stage);
+    let stage_host = super::host_name(&r.project_id, stage, domain);
+    for s in stack.services.iter().filter(|s| s.port.is_some()) {
+        let Some(names) = r.containers.get(&s.name) else { continue };
+        let port = s.port.unwrap_or(80);
+        routes.insert(route_key(&sid, &s.name), edge::Route { host: service_host(stack, &s.name, &stage_host), upstreams: names.iter().map(|n| (format!("{n}:{port}"), 1)).collect() });
+    }
+}
+
+/// What must match for a service to be left alone: its image and everything it runs with.
+fn fingerprint(s: &ServiceSpec, image: &str) -> String {
+    serde_json::json!({"image": image, "env": s.env, "command": s.command, "port": s.port, "health": s.healthcheck}).to_string()
+}
+
+struct Run<'a> {
+    steps: Steps<'a>,
+    docker: Docker,
+    edge: edge::Edge,
+    sid: String,
+    network: String,
+    stage_host: String,
+    t: &'a StackTarget<'a>,
+    stack: &'a StackSpec,
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Result<Ending> {
+    let engine = ctx.engine;
+    let store = engine.store();
+    let Some(stack) = t.config.compose.clone() else { return Ok(Ending { status: "failed", reason: "no compose stack to deploy".into() }) };
+    let steps = Steps::new(ctx, position);
+    let prep = steps.step("prepare host").await?;
+    let docker = match super::docker_for(engine, t.project).await {
+        Ok(d) => d,
+        Err(msg) => return Ok(ending(steps.fail(prep, "failed", &msg).await)),
+    };
+    let instance = engine.instance_id().to_string();
+    let settings = edge::settings(store).await;
+    let net = network(&instance, &t.project.id, &t.stage.name);
+    let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
+    let ready = async {
+        edge::ensure(&edge, &settings).await?;
+        edge::ensure_network(&docker, &instance, &net).await?;
+        edge::join(&edge, &net).await
+    };
+    if let Err(msg) = ready.await {
+        return Ok(ending(steps.fail(prep, "failed", &msg).await));
+    }
+    let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
+    steps.log(prep, format!("compose stack {}/{}: {} service(s) in order {}", t.project.id, t.stage.name, stack.services.len(), stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → "))).await;
+    steps.done(prep).await;
+    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
+    let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
+
+    let mut containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut touched: Vec<Touched> = Vec::new();
+    for s in &stack.services {
+        let image = t.images.get(&s.name).cloned().unwrap_or_default();
+        let old: Vec<String> = previous.as_ref().and_then(|p| p.containers.get(&s.name).cloned()).unwrap_or_default();
+        let unchanged = previous.as_ref().is_some_and(|p| {
+            let before = p.config.compose.as_ref().and_then(|st| st.services.iter().find(|x| x.name == s.name));
+            before.is_some_and(|b| fingerprint(b, p.digests.get(&s.name).map(String::as_str).unwrap_or("")) == fingerprint(s, &image))
+        });
+        if unchanged && !old.is_empty() && r.all_running(&old).await {
+            let step = r.steps.step(&format!("{}: unchanged", s.name)).await?;
+            r.steps.log(step, format!("{} keeps running {} (same image and config)", s.name, old.join(", "))).await;
+            r.steps.done(step).await;
+            containers.insert(s.name.clone(), old);
+            continue;
+        }
+        match r.deploy_service(s, &image, &old, &containers).await {
+            Ok((new, t)) => {
+                containers.insert(s.name.clone(), new);
+                touched.push(t);
+            }
+            Err(stop) => return Ok(ending(r.undo(touched, &format!("service {} failed: {}", s.name, stop.reason), stop.status).await)),
+        }
+    }
+
+    let window = t.config.rollout.verify_secs;
+    let verify = r.steps.step(&format!("verify ({window} s)")).await?;
+    let routed: Vec<(&ServiceSpec, Vec<String>)> = stack.services.iter().filter(|s| s.port.is_some() || s.healthcheck.is_some()).filter_map(|s| touched_new(&touched, &containers, s).map(|n| (s, n))).collect();
+    let mut cancel = ctx.cancel.clone();
+    let end = std::time::Instant::now() + Duration::from_secs(window as u64);
+    let mut failed = None;
+    for (s, names) in &routed {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if let Err(e) = health::verify(&r.edge, names, s.port, &r.health_for(s), left, &mut cancel).await {
+            failed = Some((s.name.clone(), e));
+            break;
+        }
+    }
+    if let Some((svc, e)) = failed {
+        let (status, why) = match e {
+            health::Unhealthy::Cancelled => ("cancelled", "cancelled during verification".to_string()),
+            health::Unhealthy::Exited(c) => ("rolled_back", format!("a container of {svc} exited with code {c}")),
+            health::Unhealthy::Failing(w) => ("rolled_back", w),
+        };
+        r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
+        return Ok(ending(r.undo(touched, &format!("verification of {svc} failed: {why}"), status).await));
+    }
+    r.steps.done(verify).await;
+
+    let number = crate::store::releases::next_number(store, &r.sid).await?;
+    let primary = stack.services.iter().find(|s| s.port.is_some()).or(stack.services.first()).map(|s| s.name.clone()).unwrap_or_default();
+    crate::store::releases::confirm(
+        store,
+        crate::store::releases::NewRelease {
+            stage_id: &r.sid,
+            number,
+            run_id: ctx.run_id,
+            commit_sha: t.commit.as_deref(),
+            image: t.images.get(&primary).map(String::as_str).unwrap_or(""),
+            digests: &t.images,
+            containers: &containers,
+            config: &t.config,
+            promoted_from: t.promoted_from,
+            replaces_as: if t.rollback { "rolled_back" } else { "retired" },
+        },
+    )
+    .await?;
+    let names: Vec<&str> = touched.iter().map(|x| match x {
+        Touched::Switched { service, .. } => service.as_str(),
+        Touched::Replaced { new, .. } => new.first().map(|n| n.rsplit('-').next().unwrap_or(n)).unwrap_or(""),
+    }).collect();
+    for x in &touched {
+        match x {
+            Touched::Switched { old, .. } | Touched::Replaced { old, .. } => r.remove(old).await,
+        }
+    }
+    engine.release_went_live(&t.project.id, &t.stage.name).await;
+    let reason = if names.is_empty() { format!("release {number} is live: nothing changed") } else { format!("release {number} is live; updated {}", names.join(", ")) };
+    Ok(Ending { status: "succeeded", reason })
+}
+
+fn ending(stop: Stop) -> Ending {
+    Ending { status: stop.status, reason: stop.reason }
+}
+
+fn touched_new(touched: &[Touched], containers: &BTreeMap<String, Vec<String>>, s: &ServiceSpec) -> Option<Vec<String>> {
+    let names = containers.get(&s.name)?;
+    touched.iter().any(|t| match t {
+        Touched::Switched { new, .. } | Touched::Replaced { new, .. } => new == names,
+    })
+    .then(|| names.clone())
+}
+
+impl Run<'_> {
+    /// The gate for a service: its compose healthcheck (Docker's), else the project's HTTP
+    /// check on its port, else "still running".
+    fn health_for(&self, s: &ServiceSpec) -> Health {
+        let base = self.t.config.deploy.health.clone();
+        if let Some(h) = &s.healthcheck {
+            // Docker says "starting" until its own checks pass or fail `retries` times; wait
+            // that long (and some, for slow hosts) before calling it a failure.
+            let patience = h.start_period_ms + (h.interval_ms + h.timeout_ms) * (h.retries as u64 + 1) + 30_000;
+            return Health { kind: HealthKind::Docker, interval_ms: h.interval_ms.clamp(100, 5000) as u32, start_period_ms: patience.min(600_000) as u32, retries: 1, ..base };
+        }
+        if s.port.is_some() {
+            return base;
+        }
+        Health { kind: HealthKind::None, retries: 1, start_period_ms: 0, ..base }
+    }
+
+    async fn all_running(&self, names: &[String]) -> bool {
+        for n in names {
+            match self.docker.inspect_container(n, None::<bollard::query_parameters::InspectContainerOptions>).await {
+                Ok(c) if c.state.as_ref().and_then(|s| s.running) == Some(true) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    async fn deploy_service(&self, s: &ServiceSpec, image: &str, old: &[String], sofar: &BTreeMap<String, Vec<String>>) -> std::result::Result<(Vec<String>, Touched), Stop> {
+        let stepf = |e: crate::Error| Stop { status: "failed", reason: e.to_string() };
+        let step = self.steps.step(&format!("{}: {}", s.name, if s.port.is_some() { "blue-green" } else { "replace" })).await.map_err(stepf)?;
+        if let Err(why) = self.wait_dependencies(step, s, sofar).await {
+            return Err(self.steps.fail(step, "failed", &why).await);
+        }
+        let name = format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
+        let new = vec![name.clone()];
+        if s.port.is_none() && !old.is_empty() {
+            self.stop(old).await;
+            self.steps.log(step, format!("stopped {}", old.join(", "))).await;
+        }
+        if let Err(why) = self.start(s, image, &name).await {
+            self.remove(&new).await;
+            self.restart(old, s).await;
+            return Err(self.steps.fail(step, "failed", &why).await);
+        }
+        self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
+        let mut cancel = self.steps.ctx.cancel.clone();
+        let mut seen = Vec::new();
+        let gate = health::wait_healthy(&self.edge, &name, s.port, &self.health_for(s), &mut cancel, |w| seen.push(w.to_string())).await;
+        for w in seen {
+            self.steps.log(step, format!("{name}: not healthy yet: {w}")).await;
+        }
+        if let Err(e) = gate {
+            let why = match e {
+                health::Unhealthy::Cancelled => "cancelled while waiting for health".to_string(),
+                health::Unhealthy::Exited(c) => format!("{name} exited with code {c}"),
+                health::Unhealthy::Failing(w) => format!("{name} never became healthy: {w}"),
+            };
+            self.remove(&new).await;
+            self.restart(old, s).await;
+            return Err(self.steps.fail(step, "failed", &why).await);
+        }
+        if let Some(port) = s.port {
+            let route = edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
+            if let Err(why) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
+                self.remove(&new).await;
+                return Err(self.steps.fail(step, "failed", &why).await);
+            }
+            self.steps.log(step, format!("{} now serves {name}", route.host)).await;
+            self.steps.done(step).await;
+            return Ok((new, Touched::Switched { service: s.name.clone(), old: old.to_vec(), new: vec![name] }));
+        }
+        self.steps.done(step).await;
+        Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name] }))
+    }
+
+    async fn wait_dependencies(&self, step: i64, s: &ServiceSpec, sofar: &BTreeMap<String, Vec<String>>) -> std::result::Result<(), String> {
+        for d in &s.depends_on {
+            let Some(target) = sofar.get(&d.service).and_then(|n| n.first()) else { continue };
+            let dep = self.stack.services.iter().find(|x| x.name == d.service);
+            match d.condition.as_str() {
+                "service_healthy" => {
+                    self.steps.log(step, format!("waiting for {} to be healthy", d.service)).await;
+                    let h = dep.map(|x| self.health_for(x)).unwrap_or_default();
+                    let h = Health { kind: HealthKind::Docker, ..h };
+                    let mut cancel = self.steps.ctx.cancel.clone();
+                    health::wait_healthy(&self.edge, target, None, &h, &mut cancel, |_| {}).await.map_err(|_| format!("dependency {} did not become healthy", d.service))?;
+                }
+                "service_completed_successfully" => {
+                    let end = std::time::Instant::now() + Duration::from_secs(600);
+                    loop {
+                        let c = exec::bounded("inspecting a dependency", self.docker.inspect_container(target, None::<bollard::query_parameters::InspectContainerOptions>)).await?;
+                        let st = c.state.unwrap_or_default();
+                        if st.running != Some(true) {
+                            if st.exit_code == Some(0) {
+                                break;
+                            }
+                            return Err(format!("dependency {} exited with code {}", d.service, st.exit_code.unwrap_or(-1)));
+                        }
+                        if std::time::Instant::now() > end {
+                            return Err(format!("dependency {} did not complete within 600 s", d.service));
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, s: &ServiceSpec, image: &str, name: &str) -> std::result::Result<(), String> {
+        let labels = HashMap::from([
+            (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
+            ("dev.slipway.project".to_string(), self.t.project.id.clone()),
+            ("dev.slipway.stage".to_string(), self.sid.clone()),
+            (edge::ROLE_LABEL.to_string(), "app".to_string()),
+            ("dev.slipway.deploy".to_string(), self.steps.ctx.run_id.to_string()),
+            (SERVICE_LABEL.to_string(), s.name.clone()),
+            ("com.docker.compose.project".to_string(), format!("{}-{}", self.t.project.id, self.t.stage.name)),
+            ("com.docker.compose.service".to_string(), s.name.clone()),
+        ]);
+        let healthcheck = s.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: Some((h.interval_ms * 1_000_000) as i64),
+            timeout: Some((h.timeout_ms * 1_000_000) as i64),
+            retries: Some(h.retries as i64),
+            start_period: Some((h.start_period_ms * 1_000_000) as i64),
+            ..Default::default()
+        });
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: s.command.clone(),
+            env: Some(s.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            healthcheck,
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.clone()),
+                restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
+                ..Default::default()
+            }),
+            // The service's name resolves on the stack's network, as under compose.
+            networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(self.network.clone(), EndpointSettings { aliases: Some(vec![s.name.clone()]), ..Default::default() })])) }),
+            ..Default::default()
+        };
+        crate::adapters::docker::exec::remove_container(&self.docker, name).await;
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        exec::bounded(&format!("creating {name}"), self.docker.create_container(Some(options), body)).await?;
+        exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await
+    }
+
+    async fn stop(&self, names: &[String]) {
+        super::stop_all(&self.docker, names).await
+    }
+
+    /// Starts a replaced service's old containers again (no-op for blue-green, whose old
+    /// containers never stopped).
+    async fn restart(&self, old: &[String], s: &ServiceSpec) {
+        if s.port.is_some() {
+            return;
+        }
+        // Each one, whatever became of the others: this runs on the way out of a failure.
+        for n in old {
+            let _ = self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>).await;
+        }
+    }
+
+    async fn remove(&self, names: &[String]) {
+        super::remove_all(&self.docker, names).await
+    }
+
+    /// Undoes `touched` in reverse order and says what was touched.
+    async fn undo(&self, touched: Vec<Touched>, why: &str, status: &'static str) -> Stop {
+        let step = self.steps.step("roll the stack back").await;
+        let mut names = Vec::new();
+        let mut problems = Vec::new();
+        for t in touched.into_iter().rev() {
+            match t {
+                Touched::Switched { service, old, new } => {
+                    let route = (!old.is_empty()).then(|| {
+                        let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
+                        edge::Route { host: service_host(self.stack, &service, &self.stage_host), upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect() }
+                    });
+                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &service), route).await {
+                        problems.push(format!("{service}: {e}"));
+                    }
+                    self.remove(&new).await;
+                    names.push(service);
+                }
+                Touched::Replaced { old, new } => {
+                    self.remove(&new).await;
+                    for n in &old {
+                        if let Err(e) = exec::bounded(&format!("starting {n} again"), self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await {
+                            problems.push(e);
+                        }
+                    }
+                    names.push(new.first().map(|n| n.rsplit('-').next().unwrap_or(n).to_string()).unwrap_or_default());
+                }
+            }
+        }
+        names.reverse();
+        let touched_words = if names.is_empty() { "no service had been changed".to_string() } else { format!("rolled back {}", names.join(", ")) };
+        let status = if !problems.is_empty() { "failed" } else if status == "rolled_back" || status == "cancelled" { status } else { "failed" };
+        let mut reason = format!("{why}; {touched_words}");
+        if !problems.is_empty() {
+            reason.push_str(&format!("; undoing failed for: {}", problems.join("; ")));
+        }
+        match step {
+            Ok(s) if problems.is_empty() => {
+                self.steps.log(s, reason.clone()).await;
+                self.steps.done(s).await;
+                Stop { status, reason }
+            }
+            Ok(s) => self.steps.fail(s, status, &reason).await,
+            Err(_) => Stop { status, reason },
+        }
+    }
+}

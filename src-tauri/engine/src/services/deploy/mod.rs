@@ -1,0 +1,583 @@
+//! Deploys: a run that produced (or names) an image puts it live on the stage's Docker host
+//! with the stage's strategy, behind a health gate, and records a release. A failed gate or
+//! verification puts the previous release back without a failed request.
+//!
+//! What is live is decided by the store: a release row is written only once the new containers
+//! took over and passed verification. After a crash, [`reconcile`] makes the host match the
+//! store again (containers of unconfirmed deploys removed, the live release's routes restored).
+
+pub(crate) mod compose;
+mod edge;
+pub mod exec;
+mod health;
+pub mod promotions;
+pub mod shell;
+mod strategy;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::Docker;
+use futures::StreamExt;
+
+pub use edge::{Edge, EdgeSettings, Routes};
+use crate::domain::release::ReleaseConfig;
+
+use crate::domain::project::{stage_id, Project, Stage};
+use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
+use crate::services::Core;
+use crate::{Result};
+
+const STAGE_LABEL: &str = "dev.slipway.stage";
+const DEPLOY_LABEL: &str = "dev.slipway.deploy";
+
+/// What a deploy puts live.
+pub struct Target<'a> {
+    pub project: &'a Project,
+    pub stage: &'a Stage,
+    pub image: String,
+    pub commit: Option<String>,
+    pub config: ReleaseConfig,
+    pub promoted_from: Option<i64>,
+    /// Rollbacks mark the release they replace `rolled_back`.
+    pub rollback: bool,
+}
+
+/// The host name of a stage: `stage-{stage}-{project}.{domain}` unless the stage overrides it.
+pub fn host_name(project: &str, stage: &Stage, domain: &str) -> String {
+    match &stage.rollout.subdomain {
+        Some(s) => format!("{s}.{domain}"),
+        None => format!("stage-{}-{project}.{domain}", stage.name),
+    }
+}
+
+/// The id of the Docker host a project deploys to (`local` unless it names one).
+pub(crate) fn host_of(project: &Project) -> String {
+    project.host_id.clone().unwrap_or_else(|| crate::domain::host::LOCAL_ID.to_string())
+}
+
+/// The Docker host a project deploys to.
+pub(crate) async fn docker_for(engine: &Core, project: &Project) -> std::result::Result<Docker, String> {
+    engine.docker_for(project.host_id.as_deref()).await.map_err(|e| e.to_string())
+}
+
+/// One deploy in progress: the handles every strategy needs.
+pub(crate) struct Deploy<'a> {
+    ctx: &'a Ctx<'a>,
+    docker: Docker,
+    edge: edge::Edge,
+    sid: String,
+    host: String,
+    target: &'a Target<'a>,
+    env: Vec<String>,
+    steps: Steps<'a>,
+}
+
+/// Why a deploy ended early, with what to report.
+pub(crate) struct Stop {
+    status: &'static str,
+    reason: String,
+}
+
+impl Stop {
+    fn failed(reason: impl Into<String>) -> Stop {
+        Stop { status: "failed", reason: reason.into() }
+    }
+}
+
+/// Deploys `target` as the next release of its stage. `position` is the first free step slot.
+pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Result<Ending> {
+    let engine = ctx.engine;
+    let store = engine.store();
+    let sid = stage_id(&target.project.id, &target.stage.name);
+    let settings = edge::settings(store).await;
+    let first = crate::services::run::add_step(store, ctx.run_id, position, "prepare host", "deploy").await?;
+    crate::services::run::start_step(store, first).await?;
+    let docker = match docker_for(engine, target.project).await {
+        Ok(d) => d,
+        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await,
+    };
+    let mut env: Vec<String> = target.config.deploy.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for name in &target.config.deploy.secrets {
+        match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
+            Some(v) => env.push(format!("{name}={v}")),
+            None => return crate::services::run::fail_step(ctx, first, "prepare host", None, &format!("secret {name} is not set for project {}", target.project.id), &[]).await,
+        }
+    }
+    if let Err(msg) = image_present(&docker, &target.image).await {
+        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
+    }
+    let edge = engine.routes().edge(&docker, engine.instance_id(), &host_of(target.project));
+    if let Err(msg) = edge::ensure(&edge, &settings).await {
+        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
+    }
+    let host = host_name(&target.project.id, target.stage, &settings.domain);
+    let d = Deploy {
+        ctx,
+        docker,
+        edge,
+        sid: sid.clone(),
+        host: host.clone(),
+        target: &target,
+        env,
+        steps: Steps::new(ctx, position + 1),
+    };
+    let strategy = target.config.strategy;
+    ctx.log(Some(first), format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image))).await;
+    if target.config.deploy.port.is_some() {
+        ctx.log(Some(first), format!("served at http://{host}:{} through the edge", settings.http_port)).await;
+    }
+    crate::services::run::end_step(store, first, "succeeded", None, None).await?;
+
+    let blue = d.live_containers().await?;
+    let outcome = match strategy {
+        crate::domain::project::Strategy::Recreate => strategy::recreate(&d, &blue).await,
+        crate::domain::project::Strategy::BlueGreen => strategy::blue_green(&d, &blue).await,
+        crate::domain::project::Strategy::Rolling => strategy::rolling(&d, &blue).await,
+        crate::domain::project::Strategy::Canary => strategy::canary(&d, &blue).await,
+    };
+    match outcome {
+        Ok(green) => {
+            let number = crate::store::releases::next_number(store, &sid).await?;
+            let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
+            let containers = BTreeMap::from([("app".to_string(), green.clone())]);
+            crate::store::releases::confirm(
+                store,
+                crate::store::releases::NewRelease {
+                    stage_id: &sid,
+                    number,
+                    run_id: ctx.run_id,
+                    commit_sha: target.commit.as_deref(),
+                    image: &target.image,
+                    digests: &digests,
+                    containers: &containers,
+                    config: &target.config,
+                    promoted_from: target.promoted_from,
+                    replaces_as: if target.rollback { "rolled_back" } else { "retired" },
+                },
+            )
+            .await?;
+            // The old containers go only after the store names the new release: a crash in
+            // between leaves both, and reconcile removes the old.
+            d.remove(&blue).await;
+            d.prune().await;
+            engine.release_went_live(&target.project.id, &target.stage.name).await;
+            Ok(Ending { status: "succeeded", reason: format!("release {number} is live on {} ({})", target.stage.name, short(&target.image)) })
+        }
+        Err(stop) => Ok(Ending { status: stop.status, reason: stop.reason }),
+    }
+}
+
+fn strategy_words(s: crate::domain::project::Strategy) -> &'static str {
+    match s {
+        crate::domain::project::Strategy::Recreate => "recreate (stop, then start: has downtime)",
+        crate::domain::project::Strategy::BlueGreen => "blue-green",
+        crate::domain::project::Strategy::Rolling => "rolling",
+        crate::domain::project::Strategy::Canary => "canary",
+    }
+}
+
+pub fn short(image: &str) -> &str {
+    match image.strip_prefix("sha256:") {
+        Some(rest) => &rest[..rest.len().min(12)],
+        None => image,
+    }
+}
+
+async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), String> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => Err(format!("image {} is not on the host (was it pruned?)", short(image))),
+        Err(e) => Err(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e))),
+    }
+}
+
+/// A run's steps as a deploy adds them, one after another.
+pub(crate) struct Steps<'a> {
+    pub ctx: &'a Ctx<'a>,
+    position: std::sync::atomic::AtomicI64,
+}
+
+impl<'a> Steps<'a> {
+    pub fn new(ctx: &'a Ctx<'a>, first_position: i64) -> Self {
+        Steps { ctx, position: std::sync::atomic::AtomicI64::new(first_position) }
+    }
+
+    pub async fn step(&self, name: &str) -> Result<i64> {
+        let pos = self.position.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let store = self.ctx.engine.store();
+        let id = crate::services::run::add_step(store, self.ctx.run_id, pos, name, "deploy").await?;
+        crate::services::run::start_step(store, id).await?;
+        Ok(id)
+    }
+
+    pub async fn done(&self, step: i64) {
+        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, "succeeded", None, None).await;
+    }
+
+    pub async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
+        let step_status = if status == "cancelled" { "cancelled" } else { "failed" };
+        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, step_status, None, Some(why)).await;
+        self.ctx.log(Some(step), why.to_string()).await;
+        Stop { status, reason: why.to_string() }
+    }
+
+    pub async fn log(&self, step: i64, text: impl Into<String>) {
+        self.ctx.log(Some(step), text).await;
+    }
+}
+
+impl Deploy<'_> {
+    async fn step(&self, name: &str) -> Result<i64> {
+        self.steps.step(name).await
+    }
+
+    async fn done(&self, step: i64) {
+        self.steps.done(step).await
+    }
+
+    async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
+        self.steps.fail(step, status, why).await
+    }
+
+    async fn log(&self, step: i64, text: impl Into<String>) {
+        self.steps.log(step, text).await
+    }
+
+    fn name(&self, i: usize) -> String {
+        format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.target.project.id, self.target.stage.name, self.ctx.run_id, i)
+    }
+
+    fn names(&self, range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| self.name(i)).collect()
+    }
+
+    fn replicas(&self) -> usize {
+        self.target.config.deploy.replicas.max(1) as usize
+    }
+
+    fn port(&self) -> Option<u16> {
+        self.target.config.deploy.port
+    }
+
+    /// Running containers of the stage's live release.
+    async fn live_containers(&self) -> Result<Vec<String>> {
+        let Some(live) = crate::store::releases::live(self.ctx.engine.store(), &self.sid).await? else { return Ok(vec![]) };
+        Ok(app_containers(&self.docker, &self.edge.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
+    }
+
+    /// Creates and starts `names`, all at once: a batch is up when its slowest container is.
+    async fn start(&self, names: &[String]) -> std::result::Result<(), String> {
+        futures::future::try_join_all(names.iter().map(|name| async move {
+            self.create(name).await?;
+            exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    async fn create(&self, name: &str) -> std::result::Result<(), String> {
+        let t = self.target;
+        let labels = HashMap::from([
+            (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
+            ("dev.slipway.project".to_string(), t.project.id.clone()),
+            (STAGE_LABEL.to_string(), self.sid.clone()),
+            (edge::ROLE_LABEL.to_string(), "app".to_string()),
+            (DEPLOY_LABEL.to_string(), self.ctx.run_id.to_string()),
+            ("dev.slipway.commit".to_string(), t.commit.clone().unwrap_or_default()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(t.image.clone()),
+            cmd: t.config.deploy.command.clone(),
+            env: Some(self.env.clone()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(edge::network_name(&self.edge.instance)),
+                restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let what = format!("creating {name}");
+        match tokio::time::timeout(exec::CALL_TIMEOUT, self.docker.create_container(Some(options.clone()), body.clone())).await {
+            Ok(Ok(_)) => return Ok(()),
+            // A name of this run is taken only by what an earlier attempt of it left.
+            Ok(Err(e)) if crate::adapters::docker::exec::status(&e) == Some(409) => crate::adapters::docker::exec::remove_container(&self.docker, name).await,
+            Ok(Err(e)) => return Err(format!("{what}: {}", crate::adapters::docker::exec::describe(&e))),
+            Err(_) => return Err(exec::no_answer(&what)),
+        }
+        exec::bounded(&what, self.docker.create_container(Some(options), body)).await.map(|_| ())
+    }
+
+    /// Waits until each of `names` is healthy (all probed at once). On failure the message
+    /// carries the container's last log lines.
+    async fn gate(&self, step: i64, names: &[String]) -> std::result::Result<(), (&'static str, String)> {
+        futures::future::try_join_all(names.iter().map(|name| self.gate_one(step, name))).await.map(|_| ())
+    }
+
+    async fn gate_one(&self, step: i64, name: &str) -> std::result::Result<(), (&'static str, String)> {
+        let h = &self.target.config.deploy.health;
+        let mut cancel = self.ctx.cancel.clone();
+        let mut seen = Vec::new();
+        let r = health::wait_healthy(&self.edge, name, self.port(), h, &mut cancel, |why| seen.push(why.to_string())).await;
+        for why in seen {
+            self.log(step, format!("{name}: not healthy yet: {why}")).await;
+        }
+        match r {
+            Ok(()) => {
+                self.log(step, format!("{name} is healthy")).await;
+                Ok(())
+            }
+            Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled while waiting for health".into())),
+            Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("{name} exited with code {code} before becoming healthy{}", self.tail(name).await))),
+            Err(health::Unhealthy::Failing(why)) => Err(("failed", format!("{name} never became healthy: {why}{}", self.tail(name).await))),
+        }
+    }
+
+    /// Probes `names` for `window`; Err says why (or that it was cancelled).
+    async fn verify(&self, names: &[String], window: Duration) -> std::result::Result<(), (&'static str, String)> {
+        let mut cancel = self.ctx.cancel.clone();
+        match health::verify(&self.edge, names, self.port(), &self.target.config.deploy.health, window, &mut cancel).await {
+            Ok(()) => Ok(()),
+            Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled during verification".into())),
+            Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("a container of the new release exited with code {code}"))),
+            Err(health::Unhealthy::Failing(why)) => Err(("failed", why)),
+        }
+    }
+
+    /// Points the stage's host name at `upstreams` (name, weight). Nothing to do without a port.
+    async fn route(&self, upstreams: &[(String, u32)]) -> std::result::Result<(), String> {
+        let Some(port) = self.port() else { return Ok(()) };
+        let route = if upstreams.is_empty() {
+            None
+        } else {
+            Some(edge::Route { host: self.host.clone(), upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect() })
+        };
+        self.ctx.engine.routes().set(&self.edge, &self.sid, route).await
+    }
+
+    async fn route_all(&self, names: &[String]) -> std::result::Result<(), String> {
+        self.route(&names.iter().map(|n| (n.clone(), 1)).collect::<Vec<_>>()).await
+    }
+
+    /// Lets in-flight requests on containers just taken out of the route finish.
+    async fn drain(&self, step: i64) {
+        let secs = self.target.config.rollout.drain_secs;
+        if secs > 0 {
+            self.log(step, format!("draining the old containers for {secs} s")).await;
+            let mut cancel = self.ctx.cancel.clone();
+            health::sleep_or_cancel(Duration::from_secs(secs as u64), &mut cancel).await;
+        }
+    }
+
+    async fn post_deploy(&self, container: &str) -> std::result::Result<(), String> {
+        for cmd in &self.target.config.deploy.post_deploy {
+            let step = self.step(&format!("post-deploy: {cmd}")).await.map_err(|e| e.to_string())?;
+            let out = exec::run(&self.docker, container, &["sh", "-c", cmd], Duration::from_secs(600)).await;
+            match out {
+                Ok(o) => {
+                    for line in o.text.lines() {
+                        self.ctx.engine.logs().push(self.ctx.run_id, Some(step), "stdout", line.to_string()).await;
+                    }
+                    if o.code != 0 {
+                        let why = format!("post-deploy command `{cmd}` exited with code {}", o.code);
+                        self.fail(step, "failed", &why).await;
+                        return Err(why);
+                    }
+                    self.done(step).await;
+                }
+                Err(e) => {
+                    self.fail(step, "failed", &e).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, names: &[String]) {
+        stop_all(&self.docker, names).await
+    }
+
+    async fn restart(&self, names: &[String]) -> std::result::Result<(), String> {
+        start_all(&self.docker, names).await
+    }
+
+    async fn remove(&self, names: &[String]) {
+        remove_all(&self.docker, names).await
+    }
+
+    /// ", last lines: …" from a container's log, for failure messages.
+    async fn tail(&self, name: &str) -> String {
+        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail("5").build();
+        let mut logs = self.docker.logs(name, Some(opts));
+        let mut lines = Vec::new();
+        let read = async {
+            while let Some(Ok(chunk)) = logs.next().await {
+                for l in String::from_utf8_lossy(&chunk.into_bytes()).lines() {
+                    if !l.trim().is_empty() {
+                        lines.push(l.trim().to_string());
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("; last lines: {}", lines.join(" ⏎ "))
+        }
+    }
+
+    /// Removes images no retained release uses any more.
+    async fn prune(&self) {
+        let keep = self.target.config.rollout.keep_releases.max(1);
+        match crate::store::releases::prune(self.ctx.engine.store(), &self.sid, keep).await {
+            Ok(images) => {
+                for image in images {
+                    let opts = RemoveImageOptionsBuilder::default().force(true).build();
+                    match self.docker.remove_image(&image, Some(opts), None).await {
+                        Ok(_) => self.ctx.log(None, format!("pruned image {} (older than the last {keep} releases)", short(&image))).await,
+                        Err(e) => tracing::warn!("could not prune image {image}: {}", crate::adapters::docker::exec::describe(&e)),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("could not prune releases of {}: {e}", self.sid),
+        }
+    }
+}
+
+/// Whether live release `r` owns container `c`: by the release's container list, or (releases
+/// recorded before lists existed) by the deploy label.
+fn owns(r: &crate::domain::release::Release, c: &AppContainer) -> bool {
+    if !r.containers.is_empty() {
+        return r.containers.values().any(|names| names.contains(&c.name));
+    }
+    stage_id(&r.project_id, &r.stage) == c.stage && r.run_id.is_some() && r.run_id == c.deploy
+}
+
+/// Stops `names` (10 s grace each); a failure is only logged, as the caller moves on anyway.
+pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
+    for n in names {
+        let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
+        if let Err(e) = exec::bounded(&format!("stopping {n}"), docker.stop_container(n, Some(opts))).await {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Starts stopped containers again; the first failure is the answer.
+pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result::Result<(), String> {
+    for n in names {
+        exec::bounded(&format!("starting {n} again"), docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn remove_all(docker: &Docker, names: &[String]) {
+    for n in names {
+        crate::adapters::docker::exec::remove_container(docker, n).await;
+    }
+}
+
+struct AppContainer {
+    name: String,
+    deploy: Option<i64>,
+    running: bool,
+    stage: String,
+}
+
+async fn app_containers(docker: &Docker, instance: &str, sid: &str) -> Vec<AppContainer> {
+    let mine = format!("{INSTANCE_LABEL}={instance}");
+    let role = format!("{}=app", edge::ROLE_LABEL);
+    let stage = format!("{STAGE_LABEL}={sid}");
+    let mut labels = vec![mine.as_str(), role.as_str()];
+    if !sid.is_empty() {
+        labels.push(stage.as_str());
+    }
+    let filters = HashMap::from([("label", labels)]);
+    let list = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
+    list.into_iter()
+        .map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            AppContainer {
+                name: c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string(),
+                deploy: labels.get(DEPLOY_LABEL).and_then(|v| v.parse().ok()),
+                running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                stage: labels.get(STAGE_LABEL).cloned().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// After a crash (or at any start): every stage's containers are those of its live release,
+/// started; anything an unfinished deploy left is removed; the edge routes what the store
+/// says is live. Nothing happens on a host Slipway never deployed to.
+pub async fn reconcile(engine: &Core) -> Result<()> {
+    let store = engine.store();
+    let live = crate::store::releases::all_live(store).await?;
+    let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
+    let mut by_project = HashMap::new();
+    for r in &live {
+        if let Ok(p) = engine.project(&r.project_id).await {
+            let h = host_of(&p);
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+            by_project.insert(r.project_id.clone(), p);
+        }
+    }
+    for host in hosts {
+        let Ok(docker) = engine.docker_for(Some(&host)).await else { continue };
+        let mine: Vec<&crate::domain::release::Release> = live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
+        reconcile_host(engine, &docker, &host, &mine, &by_project).await;
+    }
+    Ok(())
+}
+
+async fn reconcile_host(engine: &Core, docker: &Docker, host: &str, live: &[&crate::domain::release::Release], projects: &HashMap<String, Project>) {
+    let instance = engine.instance_id();
+    let containers = app_containers(docker, instance, "").await;
+    if live.is_empty() && containers.is_empty() {
+        return;
+    }
+    let settings = edge::settings(engine.store()).await;
+    let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
+    // Live containers first (started if a crash stopped them), then the routes, and only then
+    // the leftovers go: traffic never points at a container that is about to disappear.
+    for c in containers.iter().filter(|c| owned(c) && !c.running) {
+        tracing::info!("starting {} again: it belongs to the live release", c.name);
+        let _ = docker.start_container(&c.name, None::<bollard::query_parameters::StartContainerOptions>).await;
+    }
+    let mut routes = BTreeMap::new();
+    for r in live {
+        let Some(project) = projects.get(&r.project_id) else { continue };
+        let Some(stage) = project.stages.iter().find(|s| s.name == r.stage) else { continue };
+        if let Some(stack) = &r.config.compose {
+            compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
+            continue;
+        }
+        let Some(port) = r.config.deploy.port else { continue };
+        let sid = stage_id(&r.project_id, &r.stage);
+        let upstreams: Vec<(String, u32)> = containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
+        if !upstreams.is_empty() {
+            routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
+        }
+    }
+    let edge = engine.routes().edge(docker, instance, host);
+    match edge::ensure(&edge, &settings).await {
+        Ok(()) => {
+            if let Err(e) = engine.routes().replace(&edge, routes).await {
+                tracing::warn!("could not restore the edge's routes on {host}: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("edge not ready on {host} at start: {e}"),
+    }
+    for c in containers.iter().filter(|c| !owned(c)) {
+        tracing::info!("removing {}: no live release owns it (a deploy that did not finish)", c.name);
+        crate::adapters::docker::exec::remove_container(docker, &c.name).await;
+    }
+}

@@ -1,0 +1,205 @@
+//! A webhook delivery, from the listener's `POST /hooks/<project-id>` or replayed from the inbox.
+//!
+//! Every delivery gets a real status and a short JSON body, and a row in the inbox, whatever
+//! happens to it. Checks run cheapest-first, and nothing is queued for any 4xx.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::adapters::forge::webhook::{self, Provider};
+use crate::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
+use crate::services::Core;
+use crate::store::{deliveries, now_ms};
+use crate::{ApiError, ErrorCode};
+
+/// GitHub's own cap on a payload; forges don't send more, so anything bigger is not a forge.
+pub const MAX_BODY: usize = 25 * 1024 * 1024;
+
+enum BodyError {
+    TooLarge,
+    Broken(String),
+}
+
+/// Reads at most [`MAX_BODY`] bytes. Past that it keeps reading (and dropping) up to twice the
+/// limit, so the sender is still listening when the 413 comes, instead of seeing a reset.
+async fn read_limited(body: Body) -> Result<Vec<u8>, BodyError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+        seen += chunk.len();
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&chunk);
+        } else if seen > 2 * MAX_BODY {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        Err(BodyError::TooLarge)
+    } else {
+        Ok(buf)
+    }
+}
+
+pub fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Github => "github",
+        Provider::Gitlab => "gitlab",
+        Provider::Gitea => "gitea",
+        Provider::Forgejo => "forgejo",
+        Provider::Bitbucket => "bitbucket",
+    }
+}
+
+/// Bodies kept for "redeliver locally"; older ones are dropped as new ones come.
+const KEPT_BODIES: i64 = 200;
+
+/// Headers a replay needs to be told apart and verified the way the original was.
+fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "content-type" || n == "user-agent" || n.starts_with("x-")
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), serde_json::Value::String(value.to_str().ok()?.to_string()))))
+        .collect()
+}
+
+/// What one delivery left behind for [`keep_body`]: its body, once read, and its inbox row.
+#[derive(Default)]
+struct Seen {
+    body: Option<axum::body::Bytes>,
+    delivery: Option<i64>,
+}
+
+/// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
+/// replays, which gets a fresh delivery id so it is not taken for the original). Returns the
+/// answer and the inbox row it recorded.
+pub(crate) async fn handle(engine: Core, project_id: String, headers: HeaderMap, body: Body, redelivery_of: Option<i64>) -> (Response, Option<i64>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let response = decide(engine.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
+    let Seen { body, delivery } = std::mem::take(&mut *seen.lock().unwrap());
+    if let (Some(body), Some(id)) = (body, delivery) {
+        let headers = serde_json::Value::Object(kept_headers(&headers)).to_string();
+        // Off the answer's path: a burst of deliveries must not wait for these writes.
+        let store = engine.store().clone();
+        tokio::spawn(async move {
+            if let Err(e) = deliveries::keep(&store, id, &headers, body.as_ref(), KEPT_BODIES).await {
+                tracing::warn!("cannot keep the body of delivery {id} for redelivery: {e}");
+            }
+        });
+    }
+    (response, delivery)
+}
+
+async fn decide(engine: Core, project_id: String, headers: &HeaderMap, body: Body, redelivery_of: Option<i64>, seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> Response {
+    let headers = headers.clone();
+    let mut source = Source { received_at: now_ms(), started: Some(Instant::now()), ..Default::default() };
+    let provider = webhook::detect(&headers);
+    if let Some(p) = provider {
+        source.provider = provider_name(p).to_string();
+        source.event = webhook::event_name(p, &headers).unwrap_or_default();
+        source.delivery_id = webhook::delivery_id(p, &headers);
+    }
+    if let Some(original) = redelivery_of {
+        source.delivery_id = Some(format!("local-redelivery-of-{original}-{}", crate::adapters::token::random_hex(3)));
+    }
+    let reject = |status: StatusCode, code: ErrorCode, message: String, project: Option<String>| {
+        let engine = engine.clone();
+        let source = source.clone();
+        let seen = seen.clone();
+        async move {
+            match engine.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
+                Ok(id) => seen.lock().unwrap().delivery = Some(id),
+                Err(e) => tracing::error!("cannot record a rejected delivery: {e}"),
+            }
+            tracing::info!(status = status.as_u16(), project = project.as_deref().unwrap_or("-"), "webhook refused: {message}");
+            (status, Json(ApiError { code, message })).into_response()
+        }
+    };
+
+    let project = match engine.project_for_hook(&project_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            let msg = format!("no project with id {project_id:?}: check the hook URL (it ends in /hooks/<project-id>)");
+            return reject(StatusCode::NOT_FOUND, ErrorCode::NotFound, msg, None).await;
+        }
+        Err(e) => return reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), None).await,
+    };
+    let pid = Some(project.id.clone());
+
+    let body = match read_limited(body).await {
+        Ok(b) => {
+            let b = axum::body::Bytes::from(b);
+            seen.lock().unwrap().body = Some(b.clone());
+            b
+        }
+        Err(BodyError::TooLarge) => {
+            let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
+            return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
+        }
+        Err(BodyError::Broken(e)) => {
+            return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("the body could not be read: {e}"), pid).await;
+        }
+    };
+
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && mime != "application/x-www-form-urlencoded" {
+        let msg = format!("content type {content_type:?} is not a webhook's: send application/json (or form-encoded `payload=`)");
+        return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, msg, pid).await;
+    }
+
+    let Some(provider) = provider else {
+        let msg = "no forge headers: expected X-GitHub-Event, X-Gitlab-Event, X-Gitea-Event, X-Forgejo-Event or X-Event-Key".to_string();
+        return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await;
+    };
+    if source.event.is_empty() {
+        let msg = format!("{} delivery without an event header", source.provider);
+        return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await;
+    }
+
+    let secret = match engine.webhook_secret(&project.id).await {
+        Ok(s) => s,
+        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string(), pid).await,
+    };
+    if let Err(e) = webhook::verify(provider, &headers, &body, secret.as_bytes()) {
+        let msg = format!("{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}", source.provider, project.id);
+        return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, msg, pid).await;
+    }
+
+    let events = match webhook::payload_json(&headers, &body)
+        .and_then(|json| webhook::normalize(provider, &source.event, source.delivery_id.as_deref(), &json))
+    {
+        Ok(events) => events,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid).await,
+    };
+    let changes: Vec<Change> = events.iter().map(Change::from).collect();
+    // An image was pushed: look at the registry now instead of at the next poll. What is found
+    // goes through the intake like any poll (and shows in the inbox as such).
+    if project.image_repo.is_some() && changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e))) {
+        let (engine, project) = (engine.clone(), project.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::services::poll::poll_registry(&engine, &project).await {
+                tracing::warn!(project = %project.id, "registry check after a package event failed: {e}");
+            }
+        });
+    }
+    let id = project.id.clone();
+    match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
+        Ok(verdict) => {
+            seen.lock().unwrap().delivery = Some(verdict.delivery);
+            let status = if verdict.outcome == Outcome::Queued { StatusCode::ACCEPTED } else { StatusCode::OK };
+            tracing::info!(project = %id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "webhook: {}", verdict.reason);
+            (status, Json(verdict)).into_response()
+        }
+        Err(e) => reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), pid).await,
+    }
+}

@@ -1,0 +1,591 @@
+//! Runs: takes queued runs one per stage, fetches the exact commit, runs the pipeline's steps
+//! in containers on the Docker host, builds the image, and records every step and log line.
+//! A run always ends in a final state: succeeded, failed, cancelled, or (after a crash)
+//! interrupted; never "running" forever.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use sqlx::Row;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::adapters::docker::exec::{self, BuildSpec, ExecError, Line, StepSpec, Stream};
+use crate::adapters::forge::status::RunState;
+use crate::domain::pipeline::{self, Pipeline};
+use crate::domain::project::Project;
+use crate::domain::release::ReleaseStatus;
+use crate::store::{now_ms, Store};
+use crate::services::Core;
+use crate::{services::commit_status, adapters::keychain, adapters::git, Result};
+
+/// Runs executing at once across all projects (one per stage at most).
+const PARALLEL_RUNS: usize = 2;
+/// Labels on every container and volume a run creates, so leftovers can be found after a
+/// crash: the run (`<instance>-<run id>`) and the installation that owns it.
+pub const RUN_LABEL: &str = "dev.slipway.run";
+pub const INSTANCE_LABEL: &str = "dev.slipway.instance";
+
+/// Marks what a crash left "running" as interrupted, and removes its containers and volumes.
+pub async fn recover(engine: &Core) -> Result<()> {
+    let store = engine.store();
+    let now = now_ms();
+    let reason = "interrupted: the engine stopped while this run was running (crash, kill or power loss)";
+    let ids: Vec<i64> = sqlx::query_scalar("UPDATE runs SET status = 'interrupted', finished_at = ?, reason = ? WHERE status = 'running' RETURNING id")
+        .bind(now)
+        .bind(reason)
+        .fetch_all(store.pool())
+        .await?;
+    for id in &ids {
+        sqlx::query("UPDATE run_steps SET status = CASE WHEN status = 'running' THEN 'cancelled' ELSE 'skipped' END, finished_at = ? WHERE run_id = ? AND status IN ('running', 'pending')")
+            .bind(now)
+            .bind(id)
+            .execute(store.pool())
+            .await?;
+        engine.logs().push(*id, None, "system", reason.to_string()).await;
+        tracing::warn!(run = id, "{reason}");
+        // The window and the notifications hear of it like of any other ending.
+        engine.run_finished(*id);
+    }
+    if let Ok(docker) = crate::adapters::docker::connect_negotiated(&engine.config().docker_host).await {
+        remove_leftovers(&docker, engine.instance_id()).await;
+    }
+    if let Err(e) = crate::services::deploy::reconcile(engine).await {
+        tracing::warn!("could not reconcile deployed containers: {e}");
+    }
+    Ok(())
+}
+
+async fn remove_leftovers(docker: &Docker, instance: &str) {
+    use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder};
+    // Step containers and workspaces only (they carry the run label); deployed containers and
+    // the edge are the deploy engine's to reconcile.
+    let mine = format!("{INSTANCE_LABEL}={instance}");
+    let filters = HashMap::from([("label", vec![mine.as_str(), RUN_LABEL])]);
+    let containers = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
+    for c in containers {
+        if let Some(id) = c.id {
+            let _ = docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
+        }
+    }
+    if let Ok(v) = docker.list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build())).await {
+        for vol in v.volumes.unwrap_or_default() {
+            let _ = docker.remove_volume(&vol.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+        }
+    }
+}
+
+/// Until the engine stops: claims queued runs and executes them.
+pub async fn run(engine: Core) {
+    if let Err(e) = recover(&engine).await {
+        tracing::error!("could not recover runs left by a crash: {e}");
+    }
+    let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let claimed = if engine.runs_held() { Ok(None) } else { claim_next(engine.store()).await };
+        match claimed {
+            Ok(Some(run_id)) => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    execute(&engine, run_id).await;
+                    drop(permit);
+                    engine.wake_runner();
+                });
+                continue;
+            }
+            Ok(None) => drop(permit),
+            Err(e) => {
+                drop(permit);
+                tracing::error!("cannot claim a run: {e}");
+            }
+        }
+        if engine.wait_for_work(Duration::from_secs(2)).await {
+            return;
+        }
+    }
+}
+
+/// Atomically takes the oldest queued run whose stage has nothing running.
+async fn claim_next(store: &Store) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE runs SET status = 'running', started_at = ?1 WHERE id = ( \
+           SELECT r.id FROM runs r WHERE r.status = 'queued' \
+           AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.stage_id = r.stage_id AND x.status = 'running') \
+           ORDER BY r.id LIMIT 1) RETURNING id",
+    )
+    .bind(now_ms())
+    .fetch_optional(store.pool())
+    .await?)
+}
+
+pub(crate) struct Ctx<'a> {
+    pub engine: &'a Core,
+    pub run_id: i64,
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl Ctx<'_> {
+    pub(crate) async fn log(&self, step: Option<i64>, text: impl Into<String>) {
+        self.engine.logs().push(self.run_id, step, "system", text.into()).await;
+    }
+}
+
+/// The end of a run: its status and the reason shown everywhere.
+pub(crate) struct Ending {
+    pub status: &'static str,
+    pub reason: String,
+}
+
+async fn execute(engine: &Core, run_id: i64) {
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    engine.register_cancel(run_id, cancel_tx);
+    let ctx = Ctx { engine, run_id, cancel: cancel_rx };
+    commit_status::report(engine, run_id, RunState::Running, "building").await;
+    let ending = match steps(&ctx).await {
+        Ok(e) => e,
+        Err(e) => Ending { status: "failed", reason: e.to_string() },
+    };
+    let now = now_ms();
+    let store = engine.store();
+    let _ = sqlx::query("UPDATE run_steps SET status = 'skipped', finished_at = ? WHERE run_id = ? AND status = 'pending'").bind(now).bind(run_id).execute(store.pool()).await;
+    let _ = sqlx::query("UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?")
+        .bind(ending.status)
+        .bind(&ending.reason)
+        .bind(now)
+        .bind(run_id)
+        .execute(store.pool())
+        .await;
+    ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
+    engine.unregister_cancel(run_id);
+    engine.run_finished(run_id);
+    let state = match ending.status {
+        "succeeded" => RunState::Succeeded,
+        "cancelled" => RunState::Cancelled,
+        _ => RunState::Failed,
+    };
+    commit_status::report(engine, run_id, state, &ending.reason).await;
+    engine.logs().flush().await;
+}
+
+pub(crate) async fn add_step(store: &Store, run_id: i64, position: i64, name: &str, kind: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("INSERT INTO run_steps (run_id, position, name, kind, status) VALUES (?, ?, ?, ?, 'pending') RETURNING id")
+        .bind(run_id)
+        .bind(position)
+        .bind(name)
+        .bind(kind)
+        .fetch_one(store.pool())
+        .await?)
+}
+
+pub(crate) async fn start_step(store: &Store, step: i64) -> Result<()> {
+    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = 'running', started_at = ? WHERE id = ? RETURNING run_id").bind(now_ms()).bind(step).fetch_optional(store.pool()).await?;
+    if let Some(run) = run {
+        store.step_changed(run);
+    }
+    Ok(())
+}
+
+pub(crate) async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
+    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ? RETURNING run_id")
+        .bind(status)
+        .bind(exit_code)
+        .bind(message)
+        .bind(now_ms())
+        .bind(step)
+        .fetch_optional(store.pool())
+        .await?;
+    if let Some(run) = run {
+        store.step_changed(run);
+    }
+    Ok(())
+}
+
+async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
+    let engine = ctx.engine;
+    let store = engine.store();
+    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, r.release_id, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
+        .bind(ctx.run_id)
+        .fetch_one(store.pool())
+        .await?;
+    let (project_id, commit, digest, git_ref, trigger, stage): (String, Option<String>, Option<String>, Option<String>, String, String) =
+        (row.get("project_id"), row.get("commit_sha"), row.get("image_digest"), row.get("ref_name"), row.get("trigger"), row.get("stage"));
+    let project = engine.project(&project_id).await?;
+    if let Some(release) = row.get::<Option<i64>, _>("release_id") {
+        return redeploy(ctx, &project, &stage, release, &trigger).await;
+    }
+    let Some(commit) = commit else {
+        return match digest {
+            Some(digest) => pull_image(ctx, &project, &digest).await,
+            None => Ok(Ending { status: "failed", reason: "the run names no commit and no image".into() }),
+        };
+    };
+    ctx.log(None, format!("run {} of {} → {stage} at {commit} ({trigger}{})", ctx.run_id, project.id, git_ref.as_deref().map(|r| format!(", {r}")).unwrap_or_default())).await;
+
+    // 1. Source.
+    let fetch = add_step(store, ctx.run_id, 1, "fetch source", "fetch").await?;
+    start_step(store, fetch).await?;
+    let work = engine.config().data_dir.join("work").join(format!("run-{}", ctx.run_id));
+    let cache = git::cache_dir(&engine.config().data_dir, &project.id);
+    let creds = engine.credentials_for(&project).await?;
+    let (url, forge, c2, w2, r2) = (project.repo_url.clone(), project.forge, commit.clone(), work.clone(), git_ref.clone());
+    let fetched = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&cache, &url, forge, creds.as_ref(), &c2, r2.as_deref(), &w2))
+        .await
+        .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, format!("fetch task failed: {e}")))?;
+    let checkout = match fetched {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.to_string();
+            ctx.log(Some(fetch), &msg).await;
+            end_step(store, fetch, "failed", None, Some(&msg)).await?;
+            return Ok(Ending { status: "failed", reason: format!("fetch source: {msg}") });
+        }
+    };
+    ctx.log(Some(fetch), format!("checked out {} \"{}\"{}", checkout.commit, checkout.subject, if checkout.submodules > 0 { format!(" with {} submodule(s)", checkout.submodules) } else { String::new() })).await;
+    let (pipeline, config_source) = match pipeline::load(&work) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = e.to_string();
+            ctx.log(Some(fetch), &msg).await;
+            end_step(store, fetch, "failed", None, Some(&msg)).await?;
+            return Ok(Ending { status: "failed", reason: msg });
+        }
+    };
+    sqlx::query("UPDATE runs SET config_source = ? WHERE id = ?").bind(config_source.as_str()).bind(ctx.run_id).execute(store.pool()).await?;
+    ctx.log(Some(fetch), format!("pipeline from {}: {} step(s){}", config_source.as_str(), pipeline.steps.len(), if pipeline.build.is_some() { ", then build" } else { "" })).await;
+    end_step(store, fetch, "succeeded", None, None).await?;
+
+    let result = run_pipeline(ctx, &project, &stage, &commit, &work, &pipeline).await;
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &str, work: &std::path::Path, pipeline: &Pipeline) -> Result<Ending> {
+    let store = ctx.engine.store();
+    let mut ids = Vec::new();
+    for (i, s) in pipeline.steps.iter().enumerate() {
+        ids.push(add_step(store, ctx.run_id, i as i64 + 2, &s.name, "step").await?);
+    }
+    let build_step = match &pipeline.build {
+        Some(_) => Some(add_step(store, ctx.run_id, pipeline.steps.len() as i64 + 2, "build image", "build").await?),
+        None => None,
+    };
+    let compose = match (&pipeline.build, &pipeline.compose, &project.deploy) {
+        (None, Some(file), Some(_)) => Some(file.clone()),
+        _ => None,
+    };
+    if ids.is_empty() && build_step.is_none() && compose.is_none() {
+        return Ok(Ending { status: "succeeded", reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into() });
+    }
+    let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
+        Ok(d) => d,
+        Err(msg) => return Ok(Ending { status: "failed", reason: msg }),
+    };
+    let instance = ctx.engine.instance_id();
+    let labels = HashMap::from([
+        (RUN_LABEL.to_string(), format!("{instance}-{}", ctx.run_id)),
+        (INSTANCE_LABEL.to_string(), instance.to_string()),
+        ("dev.slipway.project".to_string(), project.id.clone()),
+        ("dev.slipway.stage".to_string(), stage.to_string()),
+        ("dev.slipway.commit".to_string(), commit.to_string()),
+    ]);
+
+    let mut workspace = None;
+    for (step, id) in pipeline.steps.iter().zip(&ids) {
+        start_step(store, *id).await?;
+        if workspace.is_none() {
+            let name = format!("slipway-{instance}-run-{}", ctx.run_id);
+            match exec::create_workspace(&docker, &name, work, &step.image, &labels).await {
+                Ok(ws) => workspace = Some(ws),
+                Err(e) => return fail_step(ctx, *id, &step.name, None, &e.to_string(), &[]).await,
+            }
+        }
+        let mut env: Vec<(String, String)> = step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut masked = Vec::new();
+        for name in &step.secrets {
+            match keychain::get(&secret_key(&project.id, name)).await? {
+                Some(v) => {
+                    masked.push(v.clone());
+                    env.push((name.clone(), v));
+                }
+                None => {
+                    let msg = format!("secret {name} is not set for project {} (set it in the project's secrets)", project.id);
+                    return fail_step(ctx, *id, &step.name, None, &msg, &[]).await;
+                }
+            }
+        }
+        let spec = StepSpec {
+            container_name: format!("slipway-{instance}-run-{}-step-{}", ctx.run_id, id),
+            image: step.image.clone(),
+            commands: step.commands.clone(),
+            env,
+            workdir: "/src".into(),
+            timeout: Duration::from_secs(step.timeout_secs.unwrap_or(pipeline::DEFAULT_STEP_TIMEOUT_SECS)),
+            labels: labels.clone(),
+        };
+        ctx.log(Some(*id), format!("step {}: {} in {}", step.name, step.commands.join(" && "), step.image)).await;
+        let (result, tail) = stream_into_log(ctx, *id, masked, |on_line| exec::run_step(&docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line)).await;
+        match result {
+            Ok(o) if o.exit_code == 0 => end_step(store, *id, "succeeded", Some(0), None).await?,
+            Ok(o) => {
+                let ending = fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await;
+                cleanup(&docker, workspace.as_ref()).await;
+                return ending;
+            }
+            Err(e) => {
+                let ending = step_error(ctx, *id, &step.name, e, &tail).await;
+                cleanup(&docker, workspace.as_ref()).await;
+                return ending;
+            }
+        }
+    }
+    cleanup(&docker, workspace.as_ref()).await;
+
+    if let Some(file) = compose {
+        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+    }
+    let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
+        return Ok(Ending { status: "succeeded", reason: format!("{} step(s) passed; nothing to build", ids.len()) });
+    };
+    start_step(store, id).await?;
+    let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
+    let spec = BuildSpec {
+        context_dir: work.join(&build.context),
+        dockerfile: build.dockerfile.clone(),
+        target: build.target.clone(),
+        build_args: build.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tag: tag.clone(),
+        labels: labels.into_iter().filter(|(k, _)| k != RUN_LABEL && k != INSTANCE_LABEL).collect(),
+    };
+    ctx.log(Some(id), format!("building {tag} from {}/{}", build.context, build.dockerfile)).await;
+    let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(&docker, &spec, ctx.cancel.clone(), on_line)).await;
+    match result {
+        Ok(image) => {
+            end_step(store, id, "succeeded", None, Some(&image)).await?;
+            sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?").bind(&image).bind(ctx.run_id).execute(store.pool()).await?;
+            match deploy_target(project, stage, &image, Some(commit)) {
+                Some(target) => crate::services::deploy::run(ctx, target, pipeline.steps.len() as i64 + 3).await,
+                None => Ok(Ending { status: "succeeded", reason: format!("built {tag} ({image})") }),
+            }
+        }
+        Err(e) => step_error(ctx, id, "build image", e, &tail).await,
+    }
+}
+
+/// A run of a prebuilt image: nothing to fetch or build; the image, pinned by digest, is
+/// pulled onto the host. (Deploying it is the deploy engine's part.)
+async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<Ending> {
+    use futures::StreamExt;
+    let store = ctx.engine.store();
+    let step = add_step(store, ctx.run_id, 1, "pull image", "pull").await?;
+    start_step(store, step).await?;
+    let Some(repo) = &project.image_repo else {
+        end_step(store, step, "failed", None, Some("the project has no image repository")).await?;
+        return Ok(Ending { status: "failed", reason: "the project has no image repository".into() });
+    };
+    let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
+    let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
+        Ok(d) => d,
+        Err(msg) => return fail_step(ctx, step, "pull image", None, &msg, &[]).await,
+    };
+    ctx.log(Some(step), format!("pulling {reference}")).await;
+    let opts = bollard::query_parameters::CreateImageOptionsBuilder::new().from_image(&reference).build();
+    let mut pull = docker.create_image(Some(opts), None, None);
+    while let Some(item) = pull.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(status) = info.status {
+                    ctx.engine.logs().push(ctx.run_id, Some(step), "stdout", format!("{}{}", info.id.map(|i| format!("{i}: ")).unwrap_or_default(), status)).await;
+                }
+            }
+            Err(e) => return fail_step(ctx, step, "pull image", None, &format!("cannot pull {reference}: {e}"), &[]).await,
+        }
+    }
+    end_step(store, step, "succeeded", None, Some(&reference)).await?;
+    let stage: String = sqlx::query_scalar("SELECT s.name FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?").bind(ctx.run_id).fetch_one(store.pool()).await?;
+    match deploy_target(project, &stage, &reference, None) {
+        Some(target) => crate::services::deploy::run(ctx, target, 2).await,
+        None => Ok(Ending { status: "succeeded", reason: format!("pulled {reference}") }),
+    }
+}
+
+/// A compose stack: its services' images built (those with `build:`), then deployed.
+#[allow(clippy::too_many_arguments)]
+async fn compose_stack(ctx: &Ctx<'_>, docker: &Docker, project: &Project, stage: &str, commit: &str, work: &std::path::Path, file: &str, labels: &HashMap<String, String>, mut position: i64) -> Result<Ending> {
+    let store = ctx.engine.store();
+    let text = match std::fs::read_to_string(work.join(file)) {
+        Ok(t) => t,
+        Err(e) => return Ok(Ending { status: "failed", reason: format!("reading {file}: {e}") }),
+    };
+    let stack = match crate::domain::compose::parse(file, &text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Ending { status: "failed", reason: e.to_string() }),
+    };
+    let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let mut images = std::collections::BTreeMap::new();
+    for svc in &stack.services {
+        let Some((context, dockerfile)) = &svc.build else {
+            images.insert(svc.name.clone(), svc.image.clone().unwrap_or_default());
+            continue;
+        };
+        let id = add_step(store, ctx.run_id, position, &format!("build {}", svc.name), "build").await?;
+        position += 1;
+        start_step(store, id).await?;
+        let tag = format!("slipway/{}:{}-{}-{}", project.id, stage, &commit[..commit.len().min(12)], svc.name);
+        let spec = BuildSpec {
+            context_dir: work.join(context),
+            dockerfile: dockerfile.clone(),
+            target: None,
+            build_args: HashMap::new(),
+            tag: tag.clone(),
+            labels: labels.iter().filter(|(k, _)| k.as_str() != RUN_LABEL && k.as_str() != INSTANCE_LABEL).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
+        match result {
+            Ok(image) => {
+                end_step(store, id, "succeeded", None, Some(&image)).await?;
+                images.insert(svc.name.clone(), image);
+            }
+            Err(e) => return step_error(ctx, id, &format!("build {}", svc.name), e, &tail).await,
+        }
+    }
+    let deploy = project.deploy.clone().unwrap_or_default();
+    let target = crate::services::deploy::compose::StackTarget {
+        project,
+        stage: st,
+        commit: Some(commit.to_string()),
+        images,
+        config: crate::domain::release::ReleaseConfig { deploy, strategy: st.strategy, rollout: st.rollout.clone(), compose: Some(stack) },
+        promoted_from: None,
+        rollback: false,
+    };
+    crate::services::deploy::compose::run(ctx, target, position).await
+}
+
+/// What a run deploys after its build or pull: nothing for projects without `deploy`.
+fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Option<&str>) -> Option<crate::services::deploy::Target<'a>> {
+    let deploy = project.deploy.clone()?;
+    let stage = project.stages.iter().find(|s| s.name == stage)?;
+    Some(crate::services::deploy::Target {
+        project,
+        stage,
+        image: image.to_string(),
+        commit: commit.map(str::to_string),
+        config: crate::domain::release::ReleaseConfig { deploy, strategy: stage.strategy, rollout: stage.rollout.clone(), compose: None },
+        promoted_from: None,
+        rollback: false,
+    })
+}
+
+/// A rollback (the release exactly as it was) or a promotion (the source stage's release,
+/// rolled out with this stage's strategy): no fetch, no build.
+async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64, trigger: &str) -> Result<Ending> {
+    let release = crate::store::releases::get(ctx.engine.store(), release_id).await?;
+    let Some(stage) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let rollback = trigger == "rollback";
+    ctx.log(None, format!("run {}: {trigger} of {}/{} to release {} of {} ({})", ctx.run_id, project.id, stage.name, release.number, release.stage, release.commit_sha.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("image"))).await;
+    if release.status == ReleaseStatus::Pruned {
+        return Ok(Ending { status: "failed", reason: format!("release {} of {} was pruned: its image is gone", release.number, release.stage) });
+    }
+    let config = if rollback {
+        release.config.clone()
+    } else {
+        crate::domain::release::ReleaseConfig { deploy: release.config.deploy.clone(), strategy: stage.strategy, rollout: stage.rollout.clone(), compose: release.config.compose.clone() }
+    };
+    if config.compose.is_some() {
+        let target = crate::services::deploy::compose::StackTarget {
+            project,
+            stage,
+            commit: release.commit_sha.clone(),
+            images: release.digests.clone(),
+            config,
+            promoted_from: if rollback { None } else { Some(release.id) },
+            rollback,
+        };
+        return crate::services::deploy::compose::run(ctx, target, 1).await;
+    }
+    let target = crate::services::deploy::Target {
+        project,
+        stage,
+        image: release.image.clone(),
+        commit: release.commit_sha.clone(),
+        config,
+        promoted_from: if rollback { None } else { Some(release.id) },
+        rollback,
+    };
+    crate::services::deploy::run(ctx, target, 1).await
+}
+
+/// Runs `f` with a line callback that masks secrets and feeds the run's log in order, and
+/// returns its result with the step's last lines (for the failure message).
+async fn stream_into_log<'a, T, F, Fut>(ctx: &Ctx<'a>, step: i64, secrets: Vec<String>, f: F) -> (T, Vec<String>)
+where
+    F: FnOnce(Box<dyn FnMut(Line) + Send + 'a>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Line>();
+    let logs = ctx.engine.logs().clone();
+    let run_id = ctx.run_id;
+    let forward = async move {
+        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        while let Some(line) = rx.recv().await {
+            let text = pipeline::mask(&line.text, &secrets);
+            if tail.len() == 5 {
+                tail.pop_front();
+            }
+            tail.push_back(text.clone());
+            let stream = if line.stream == Stream::Stderr { "stderr" } else { "stdout" };
+            logs.push(run_id, Some(step), stream, text).await;
+        }
+        tail.into_iter().collect::<Vec<_>>()
+    };
+    let work = async move {
+        let out = f(Box::new(move |line| {
+            let _ = tx.send(line);
+        }))
+        .await;
+        out
+    };
+    let (out, tail) = tokio::join!(work, forward);
+    (out, tail)
+}
+
+async fn step_error(ctx: &Ctx<'_>, step: i64, name: &str, e: ExecError, tail: &[String]) -> Result<Ending> {
+    match e {
+        ExecError::Cancelled => {
+            end_step(ctx.engine.store(), step, "cancelled", None, Some("cancelled")).await?;
+            Ok(Ending { status: "cancelled", reason: format!("cancelled during {name}") })
+        }
+        ExecError::TimedOut(d) => fail_step(ctx, step, name, None, &format!("timed out after {} s", d.as_secs()), tail).await,
+        other => fail_step(ctx, step, name, None, &other.to_string(), tail).await,
+    }
+}
+
+pub(crate) async fn fail_step(ctx: &Ctx<'_>, step: i64, name: &str, exit: Option<i64>, why: &str, tail: &[String]) -> Result<Ending> {
+    end_step(ctx.engine.store(), step, "failed", exit, Some(why)).await?;
+    ctx.log(Some(step), format!("step {name} failed: {why}")).await;
+    let mut reason = format!("step {name} failed: {why}");
+    if !tail.is_empty() {
+        reason.push_str("; last lines: ");
+        reason.push_str(&tail.join(" ⏎ "));
+    }
+    Ok(Ending { status: "failed", reason })
+}
+
+async fn cleanup(docker: &Docker, ws: Option<&exec::Workspace>) {
+    if let Some(ws) = ws {
+        if let Err(e) = exec::remove_workspace(docker, ws).await {
+            tracing::warn!("could not remove workspace {}: {e}", ws.volume);
+        }
+    }
+}
+
+/// Keychain entry of a project secret.
+pub fn secret_key(project: &str, name: &str) -> String {
+    format!("project-secret:{project}:{name}")
+}

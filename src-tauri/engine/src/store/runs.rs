@@ -1,0 +1,363 @@
+//! The `runs`, `run_steps` and `webhook_deliveries` tables: the intake's one transaction that
+//! turns a delivery into runs at most once, the inbox, run lists and details, step rows.
+
+use sqlx::Row;
+
+use crate::domain::project::{stage_id, Project};
+use crate::domain::metrics::RunPoint;
+use crate::domain::run::{plan, short_sha, Change, Delivery, Outcome, Plan, RunDetail, RunStatus, RunSummary, Source, StepInfo, Trigger, Verdict};
+use crate::store::{now_ms, Store};
+use crate::Result;
+
+/// Turns one delivery's changes into runs, exactly once, inside the writer's transaction.
+pub async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: &[Change], trigger: Trigger, source: &Source, paused: bool) -> Result<Verdict> {
+
+    // The same delivery again (a forge retry, a "redeliver" click): answer as before.
+    if let Some(id) = &source.delivery_id {
+        let prior = sqlx::query(
+            "SELECT id, run_id FROM webhook_deliveries WHERE project_id = ? AND provider = ? AND delivery_id = ? \
+             AND outcome IN ('queued', 'ignored', 'duplicate') ORDER BY id LIMIT 1",
+        )
+        .bind(&project.id)
+        .bind(&source.provider)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(prior) = prior {
+            let (prior, prior_run): (i64, Option<i64>) = (prior.get("id"), prior.get("run_id"));
+            let mut run_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id")
+                .bind(prior)
+                .fetch_all(&mut *tx)
+                .await?;
+            // The earlier delivery was itself a duplicate: it names the run it duplicated.
+            if run_ids.is_empty() {
+                run_ids.extend(prior_run);
+            }
+            let reason = format!("delivery {id} was received before (inbox #{prior})");
+            let first = changes.first();
+            let delivery = insert_delivery(tx, project, source, first, Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;
+            return Ok(Verdict { outcome: Outcome::Duplicate, delivery, run_ids, reason });
+        }
+    }
+
+    let mut queued: Vec<(String, String, String, bool)> = Vec::new(); // (stage id, ref, commit or digest, is image)
+    let mut duplicates = Vec::new();
+    let mut reasons = Vec::new();
+    for p in plan(project, changes, paused) {
+        match p {
+            Plan::Ignore(reason) => reasons.push(reason),
+            Plan::Deploy { stage, git_ref, commit, image } => {
+                let sid = stage_id(&project.id, &stage.name);
+                let column = if image { "image_digest" } else { "commit_sha" };
+                let existing: Option<(i64, String)> = sqlx::query_as(&format!(
+                    "SELECT id, status FROM runs WHERE stage_id = ? AND {column} = ? AND status IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
+                ))
+                .bind(&sid)
+                .bind(&commit)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((run, status)) = existing {
+                    duplicates.push(run);
+                    reasons.push(format!("{} at {} is already {status} as run {run}", stage.name, short_sha(&commit)));
+                } else if !queued.iter().any(|(s, _, c, _)| s == &sid && c == &commit) {
+                    queued.push((sid, git_ref, commit, image));
+                }
+            }
+        }
+    }
+
+    let (outcome, status) = if !queued.is_empty() {
+        (Outcome::Queued, 202)
+    } else if !duplicates.is_empty() {
+        (Outcome::Duplicate, 200)
+    } else {
+        (Outcome::Ignored, 200)
+    };
+    let reason = if outcome == Outcome::Queued && reasons.is_empty() {
+        format!("queued {} run(s)", queued.len())
+    } else {
+        reasons.join("; ")
+    };
+    let first = changes.first();
+    let delivery = insert_delivery(tx, project, source, first, outcome, status, &reason, duplicates.first().copied()).await?;
+
+    let mut run_ids = Vec::new();
+    let now = now_ms();
+    for (sid, git_ref, commit, image) in &queued {
+        let (commit_sha, digest) = if *image { (None, Some(commit)) } else { (Some(commit), None) };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, ref_name, delivery_id, queued_at) \
+             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&project.id)
+        .bind(sid)
+        .bind(trigger.as_str())
+        .bind(commit_sha)
+        .bind(digest)
+        .bind(git_ref)
+        .bind(delivery)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        // A newer push replaces what is still waiting for the same stage.
+        sqlx::query("UPDATE runs SET status = 'superseded', finished_at = ?, reason = ? WHERE stage_id = ? AND status = 'queued' AND id <> ?")
+            .bind(now)
+            .bind(format!("superseded by run {id} ({})", short_sha(commit)))
+            .bind(sid)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        run_ids.push(id);
+    }
+    // The delivery row's run_id stays NULL for queued runs: runs.delivery_id links them, and
+    // the inbox query derives it, which saves a statement on the hot path.
+    if outcome == Outcome::Duplicate {
+        run_ids = duplicates;
+    }
+    Ok(Verdict { outcome, delivery, run_ids, reason })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_delivery(
+    tx: &mut sqlx::SqliteConnection,
+    project: &Project,
+    source: &Source,
+    change: Option<&Change>,
+    outcome: Outcome,
+    status: u16,
+    reason: &str,
+    run_id: Option<i64>,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (project_id, provider, event, delivery_id, ref_name, commit_sha, outcome, http_status, reason, run_id, received_at, duration_us) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&project.id)
+    .bind(&source.provider)
+    .bind(&source.event)
+    .bind(&source.delivery_id)
+    .bind(change.and_then(|c| c.git_ref.clone()))
+    .bind(change.and_then(|c| c.commit.clone()))
+    .bind(outcome.as_str())
+    .bind(status as i64)
+    .bind(reason)
+    .bind(run_id)
+    .bind(source.received_at)
+    .bind(source.started.map(|s| s.elapsed().as_micros() as i64))
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// Records a delivery that was refused before it reached a project's rules (4xx).
+pub async fn record_rejection(store: &Store, project_id: Option<&str>, source: &Source, status: u16, reason: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (project_id, provider, event, delivery_id, outcome, http_status, reason, received_at, duration_us) \
+         VALUES (?, ?, ?, ?, 'rejected', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(project_id)
+    .bind((!source.provider.is_empty()).then_some(&source.provider))
+    .bind((!source.event.is_empty()).then_some(&source.event))
+    .bind(&source.delivery_id)
+    .bind(status as i64)
+    .bind(reason)
+    .bind(source.received_at)
+    .bind(source.started.map(|s| s.elapsed().as_micros() as i64))
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// The inbox, newest first.
+pub async fn deliveries(store: &Store, project_id: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.project_id, d.provider, d.event, d.delivery_id, d.ref_name, d.commit_sha, d.outcome, d.http_status, d.reason, \
+         COALESCE(d.run_id, (SELECT MIN(r.id) FROM runs r WHERE r.delivery_id = d.id)) AS run_id, d.received_at, d.duration_us, \
+         EXISTS (SELECT 1 FROM delivery_bodies b WHERE b.delivery = d.id) AS replayable \
+         FROM webhook_deliveries d WHERE (?1 IS NULL OR d.project_id = ?1) ORDER BY d.id DESC LIMIT ?2",
+    )
+    .bind(project_id)
+    .bind(limit as i64)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Delivery {
+            id: r.get("id"),
+            project_id: r.get("project_id"),
+            provider: r.get("provider"),
+            event: r.get("event"),
+            delivery_id: r.get("delivery_id"),
+            ref_name: r.get("ref_name"),
+            commit_sha: r.get("commit_sha"),
+            outcome: Outcome::parse(r.get::<&str, _>("outcome")),
+            http_status: r.get::<i64, _>("http_status") as u16,
+            reason: r.get("reason"),
+            run_id: r.get("run_id"),
+            received_at: r.get("received_at"),
+            duration_us: r.get("duration_us"),
+            replayable: r.get("replayable"),
+        })
+        .collect())
+}
+
+pub async fn runs(store: &Store, project_id: Option<&str>, limit: u32) -> Result<Vec<RunSummary>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at \
+         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE (?1 IS NULL OR r.project_id = ?1) ORDER BY r.id DESC LIMIT ?2",
+    )
+    .bind(project_id)
+    .bind(limit as i64)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.iter().map(run_summary).collect())
+}
+
+/// A run row (with its stage's name as `stage`) as lists show it.
+pub(crate) fn run_summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
+    RunSummary {
+        id: r.get("id"),
+        project_id: r.get("project_id"),
+        stage: r.get("stage"),
+        trigger: r.get("trigger"),
+        status: r.get("status"),
+        commit_sha: r.get("commit_sha"),
+        ref_name: r.get("ref_name"),
+        reason: r.get("reason"),
+        delivery_id: r.get("delivery_id"),
+        queued_at: r.get("queued_at"),
+    }
+}
+
+/// Queues a run an operator asked for. No duplicate check: redeploying a commit on purpose is
+/// allowed.
+pub async fn enqueue_manual(store: &Store, project: &Project, stage: &str, git_ref: Option<&str>, commit: &str, trigger: Trigger) -> Result<i64> {
+    let sid = stage_id(&project.id, stage);
+    Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, ref_name, queued_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING id")
+        .bind(&project.id)
+        .bind(&sid)
+        .bind(trigger.as_str())
+        .bind(commit)
+        .bind(git_ref)
+        .bind(now_ms())
+        .fetch_one(store.pool())
+        .await?)
+}
+
+pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
+    let row = sqlx::query(
+        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at, \
+         r.config_source, r.image_digest, r.started_at, r.finished_at FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or_else(|| crate::Error::new(crate::ErrorCode::NotFound, format!("no run {id}")))?;
+    let steps = sqlx::query("SELECT id, position, name, kind, status, exit_code, message, started_at, finished_at FROM run_steps WHERE run_id = ? ORDER BY position")
+        .bind(id)
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| StepInfo {
+            id: r.get("id"),
+            position: r.get("position"),
+            name: r.get("name"),
+            kind: r.get("kind"),
+            status: r.get("status"),
+            exit_code: r.get("exit_code"),
+            message: r.get("message"),
+            started_at: r.get("started_at"),
+            finished_at: r.get("finished_at"),
+        })
+        .collect();
+    Ok(RunDetail {
+        run: run_summary(&row),
+        steps,
+        config_source: row.get("config_source"),
+        image: row.get("image_digest"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+    })
+}
+
+/// Cancels a run that has not started yet; returns false when it is not queued.
+pub async fn cancel_queued(store: &Store, id: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE runs SET status = 'cancelled', finished_at = ?, reason = 'cancelled before it started' WHERE id = ? AND status = 'queued'")
+        .bind(now_ms())
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+const RUN_COLUMNS: &str = "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at FROM runs r JOIN stages s ON s.id = r.stage_id";
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// The newest run of a stage in one of `statuses`.
+pub async fn newest_of_stage(store: &Store, stage_id: &str, statuses: &[RunStatus]) -> Result<Option<RunSummary>> {
+    let sql = format!("{RUN_COLUMNS} WHERE r.stage_id = ? AND r.status IN ({}) ORDER BY r.id DESC LIMIT 1", placeholders(statuses.len()));
+    let mut q = sqlx::query(&sql).bind(stage_id);
+    for s in statuses {
+        q = q.bind(*s);
+    }
+    Ok(q.fetch_optional(store.pool()).await?.map(|r| run_summary(&r)))
+}
+
+/// The name of the step a run is running now, if any.
+pub async fn running_step_name(store: &Store, run_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT name FROM run_steps WHERE run_id = ? AND status = 'running' ORDER BY position DESC LIMIT 1")
+        .bind(run_id)
+        .fetch_optional(store.pool())
+        .await?)
+}
+
+/// The runs of a stage that finished at or after `since` (ms), oldest first, as metrics need them.
+pub async fn finished_since(store: &Store, stage_id: &str, since: i64) -> Result<Vec<RunPoint>> {
+    Ok(sqlx::query("SELECT status, started_at, finished_at FROM runs WHERE stage_id = ? AND finished_at >= ? ORDER BY finished_at, id")
+        .bind(stage_id)
+        .bind(since)
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| RunPoint { status: r.get("status"), started_at: r.get("started_at"), finished_at: r.get("finished_at") })
+        .collect())
+}
+
+/// The newest `n` runs of every project.
+pub async fn recent(store: &Store, n: u32) -> Result<Vec<RunSummary>> {
+    Ok(sqlx::query(&format!("{RUN_COLUMNS} ORDER BY r.id DESC LIMIT ?")).bind(n as i64).fetch_all(store.pool()).await?.iter().map(run_summary).collect())
+}
+
+/// Ids of the runs (of any stage) that finished at or after `since` (ms), in the order they did.
+pub async fn ended_since(store: &Store, since: i64) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM runs WHERE finished_at >= ? ORDER BY finished_at, id").bind(since).fetch_all(store.pool()).await?)
+}
+
+/// A finished run as a notification needs it.
+pub struct Ended {
+    pub summary: RunSummary,
+    pub stage_id: String,
+    pub finished_at: Option<i64>,
+}
+
+pub async fn ended(store: &Store, id: i64) -> Result<Option<Ended>> {
+    let row = sqlx::query(&format!("{RUN_COLUMNS_WITH_STAGE_ID} WHERE r.id = ?")).bind(id).fetch_optional(store.pool()).await?;
+    Ok(row.map(|r| Ended { summary: run_summary(&r), stage_id: r.get("stage_id"), finished_at: r.get("finished_at") }))
+}
+
+const RUN_COLUMNS_WITH_STAGE_ID: &str = "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at, r.stage_id, r.finished_at FROM runs r JOIN stages s ON s.id = r.stage_id";
+
+/// How the run of the same stage that finished just before run `id` (at `finished_at`) ended.
+pub async fn previous_end(store: &Store, stage_id: &str, id: i64, finished_at: i64) -> Result<Option<RunStatus>> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM runs WHERE stage_id = ?1 AND id != ?2 AND finished_at IS NOT NULL \
+         AND status IN ('succeeded', 'failed', 'interrupted', 'rolled_back') \
+         AND (finished_at < ?3 OR (finished_at = ?3 AND id < ?2)) ORDER BY finished_at DESC, id DESC LIMIT 1",
+    )
+    .bind(stage_id)
+    .bind(id)
+    .bind(finished_at)
+    .fetch_optional(store.pool())
+    .await?)
+}
