@@ -802,8 +802,31 @@ fn every_manifest_fixture_normalizes_to_its_expected_event() {
         manifest.len()
     );
     for (name, entry) in &manifest {
+        // Azure DevOps is not a forge Slipway takes webhooks from yet: see the next test.
+        if name.starts_with("azure-devops/") {
+            continue;
+        }
         let got = receive(name, &entry["event_headers_inferred"]);
         assert_eq!(got, expected(name), "{name}");
+    }
+}
+
+/// Azure DevOps service hooks sign nothing and carry no event header (the event is the body's
+/// `eventType`): Slipway does not take them yet, and says so instead of guessing. Each of its
+/// fixtures, sent as Azure DevOps sends it (JSON, no forge headers), is detected as no forge,
+/// so the listener answers 400 "no forge headers" and queues nothing.
+#[test]
+fn azure_devops_deliveries_are_not_taken_for_another_forge() {
+    let manifest = manifest();
+    let azure: Vec<&String> = manifest.keys().filter(|n| n.starts_with("azure-devops/")).collect();
+    assert!(!azure.is_empty(), "the fixtures have Azure DevOps payloads");
+    for name in azure {
+        let body: serde_json::Value = serde_json::from_slice(&read(name)).unwrap();
+        assert!(body["eventType"].as_str().is_some_and(|t| t.starts_with("git.")), "{name}: an Azure DevOps git event");
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert("user-agent", HeaderValue::from_static("VSServices/16.255.0.0"));
+        assert_eq!(webhook::detect(&h), None, "{name}");
     }
 }
 

@@ -167,7 +167,7 @@ async fn scan_fingerprints(dest: &[String]) -> Vec<String> {
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("slipway-keyscan-{}-{}", std::process::id(), crate::store::now_ms()));
+    let dir = std::env::temp_dir().join(format!("slipway-keyscan-{}-{}", std::process::id(), crate::domain::now_ms()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

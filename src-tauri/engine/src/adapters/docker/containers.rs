@@ -445,7 +445,7 @@ fn sample(container: &str, s: &bollard::models::ContainerStatsResponse) -> Conta
         cpu_percent: (cpu_percent * 10.0).round() / 10.0,
         mem_bytes: usage.saturating_sub(cache),
         mem_limit: mem.and_then(|m| m.limit).unwrap_or(0),
-        at: crate::store::now_ms(),
+        at: crate::domain::now_ms(),
     }
 }
 
