@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use slipway_engine::http::client::Client;
-use slipway_engine::{ApiError, Config, EngineEvent, Error, ErrorCode};
+use slipway_protocol::client::Client;
+use slipway_protocol::ops;
+use slipway_protocol::events::EngineEvent;
+use slipway_protocol::{ApiError, Config, ErrorCode};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::AppState;
@@ -51,7 +53,7 @@ struct PromoteRequest {
 }
 
 /// The engine for `config`'s data directory, started when none answers.
-pub async fn connect_or_start(config: &Config) -> Result<Client, Error> {
+pub async fn connect_or_start(config: &Config) -> Result<Client, ApiError> {
     if let Some(client) = running(config).await {
         return Ok(client);
     }
@@ -69,7 +71,7 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, Error> {
     // Its own process group: a Ctrl-C meant for this window does not stop the engine.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().map_err(|e| Error::new(ErrorCode::Io, format!("cannot start the engine {}: {e}", exe.display())))?;
+    let mut child = cmd.spawn().map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot start the engine {}: {e}", exe.display())))?;
     tracing::info!("started the engine {} (pid {})", exe.display(), child.id());
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -86,7 +88,7 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, Error> {
             return Ok(client);
         }
         if Instant::now() > deadline {
-            return Err(Error::new(ErrorCode::Internal, format!("the engine (pid {}) did not answer within {} s; see {}", child.id(), START_TIMEOUT.as_secs(), config.log_dir().display())));
+            return Err(ApiError::new(ErrorCode::Internal, format!("the engine (pid {}) did not answer within {} s; see {}", child.id(), START_TIMEOUT.as_secs(), config.log_dir().display())));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -94,12 +96,12 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, Error> {
 
 async fn running(config: &Config) -> Option<Client> {
     let client = Client::for_config(config).ok()?;
-    client.status().await.ok()?;
+    client.call(ops::GetStatus {}).await.ok()?;
     Some(client)
 }
 
 /// `slipwayd` beside this executable, or where `SLIPWAY_DAEMON` says.
-fn daemon_path() -> Result<PathBuf, Error> {
+fn daemon_path() -> Result<PathBuf, ApiError> {
     if let Some(p) = std::env::var_os("SLIPWAY_DAEMON") {
         return Ok(PathBuf::from(p));
     }
@@ -108,19 +110,19 @@ fn daemon_path() -> Result<PathBuf, Error> {
     if path.exists() {
         Ok(path)
     } else {
-        Err(Error::new(ErrorCode::NotFound, format!("the engine binary {} is missing (build it with `cargo build --workspace`)", path.display())))
+        Err(ApiError::new(ErrorCode::NotFound, format!("the engine binary {} is missing (build it with `cargo build --workspace`)", path.display())))
     }
 }
 
 /// The engine's own `{code, message}` when it wrote one (SLIPWAY_ERROR_FORMAT=json), else its
 /// last words.
-fn start_failure(err_path: &std::path::Path, status: std::process::ExitStatus) -> Error {
+fn start_failure(err_path: &std::path::Path, status: std::process::ExitStatus) -> ApiError {
     let text = std::fs::read_to_string(err_path).unwrap_or_default();
     if let Some(api) = text.lines().rev().find_map(|l| serde_json::from_str::<ApiError>(l).ok()) {
-        return Error::Coded(api);
+        return api;
     }
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-    Error::new(ErrorCode::Internal, format!("the engine exited ({status}): {last}"))
+    ApiError::new(ErrorCode::Internal, format!("the engine exited ({status}): {last}"))
 }
 
 /// Passes the engine's events to the UI until the engine goes away, then closes the window: a
@@ -139,7 +141,7 @@ pub fn forward_events(app: &AppHandle) {
             if let Err(e) = result.await {
                 tracing::warn!("engine events: {e}");
             }
-            if client.status().await.is_err() {
+            if client.call(ops::GetStatus {}).await.is_err() {
                 tracing::info!("the engine is gone; closing the window");
                 app.exit(0);
                 return;

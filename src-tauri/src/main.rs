@@ -12,8 +12,8 @@ mod link;
 
 use std::sync::Mutex;
 
-use slipway_engine::http::client::Client;
-use slipway_engine::{ApiError, Config};
+use slipway_protocol::client::Client;
+use slipway_protocol::{ApiError, Config};
 
 /// The engine's client, or why no engine could be reached or started: a corrupt store should be
 /// shown in the window, not end the process before a window exists.
@@ -44,60 +44,22 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let _log = slipway_engine::engine::logging::init_named(&config.log_dir(), "slipway-window").map_err(|e| eprintln!("logging: {e}")).ok();
+    let _log = slipway_protocol::logging::init_named(&config.log_dir(), "slipway-window").map_err(|e| eprintln!("logging: {e}")).ok();
     let intent = link::Intent::from_args(std::env::args().skip(1));
     let client = tauri::async_runtime::block_on(link::connect_or_start(&config)).map_err(|e| {
         tracing::error!("no engine: {e}");
-        e.to_api()
+        e
     });
 
     tauri::Builder::default()
         .manage(AppState { client, intent: Mutex::new(intent) })
         .invoke_handler(tauri::generate_handler![
-            commands::engine_status,
-            commands::set_auto_deploy_paused,
+            commands::call,
             commands::quit,
             commands::ui_ready,
             commands::first_paint,
-            commands::list_projects,
-            commands::create_project,
-            commands::delete_project,
-            commands::webhook_info,
-            commands::rotate_webhook_secret,
-            commands::poll_now,
-            commands::list_deliveries,
-            commands::list_runs,
-            commands::start_manual_run,
-            commands::run_detail,
-            commands::cancel_run,
             commands::follow_run_log,
-            commands::set_runs_held,
-            commands::export_project,
-            commands::import_project,
-            commands::notification_settings,
-            commands::set_notification_settings,
-            commands::set_project_notifications,
-            commands::test_project_notifications,
-            console::dashboard,
-            console::metrics,
-            console::releases,
-            console::rollback,
-            console::promote,
-            console::pending_promotions,
-            console::rerun_run,
-            console::redeliver,
-            console::forge_accounts,
-            console::save_forge_account,
             console::open_external,
-            host_commands::list_hosts,
-            host_commands::create_host,
-            host_commands::update_host,
-            host_commands::delete_host,
-            host_commands::test_host,
-            host_commands::import_docker_contexts,
-            host_commands::list_containers,
-            host_commands::inspect_container,
-            host_commands::container_action,
             host_commands::follow_container_logs,
             host_commands::follow_container_stats,
             host_commands::follow_host_events,

@@ -55,8 +55,8 @@ async fn pausing_auto_deploy_is_an_event_and_survives_a_restart() {
     let engine = Engine::start(config(dir.path())).await.unwrap();
     let mut events = engine.subscribe();
     let client = slipway_engine::http::client::Client::for_config(engine.config()).unwrap();
-    assert!(!client.status().await.unwrap().auto_deploy_paused);
-    assert!(client.set_auto_deploy_paused(true).await.unwrap().paused);
+    assert!(!client.call(slipway_protocol::ops::GetStatus {}).await.unwrap().auto_deploy_paused);
+    assert!(client.call(slipway_protocol::ops::SetAutoDeploy { paused: true }).await.unwrap().paused);
     // Other events (a host's first status) may come first.
     let changed = loop {
         match events.recv().await.unwrap() {

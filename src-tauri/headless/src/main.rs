@@ -12,7 +12,9 @@ mod desktop;
 mod tray;
 
 use clap::{Parser, Subcommand};
-use slipway_engine::{http::client::Client, Config, Engine, Error};
+use slipway_engine::http::client::Client;
+use slipway_engine::{Config, Engine, Error};
+use slipway_protocol::ops;
 
 #[derive(Parser)]
 #[command(name = "slipwayd", version, about = "Slipway's deploy engine, headless, and its command line")]
@@ -136,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             serve(config, tray).await
         }
         Command::Status { json } => {
-            let status = Client::for_config(&config)?.status().await?;
+            let status = Client::for_config(&config)?.call(ops::GetStatus {}).await?;
             if json {
                 print_json(&status);
             } else {
@@ -158,9 +160,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Pause { json } => set_paused(&config, true, json).await,
         Command::Resume { json } => set_paused(&config, false, json).await,
-        Command::Quit => Client::for_config(&config)?.quit().await,
+        Command::Quit => Client::for_config(&config)?.call(ops::Quit {}).await.map_err(Error::from),
         Command::Deploy { project, stage, wanted, json } => {
-            let started = Client::for_config(&config)?.start_run(&project, &stage, &wanted).await?;
+            let started = Client::for_config(&config)?.call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() }).await?;
             if json {
                 print_json(&started);
             } else {
@@ -169,7 +171,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Runs { project, json } => {
-            let runs = Client::for_config(&config)?.runs(project.as_deref()).await?;
+            let runs = Client::for_config(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
             if json {
                 print_json(&runs);
             } else {
@@ -181,7 +183,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { id, json } => {
-            let run = Client::for_config(&config)?.run(id).await?;
+            let run = Client::for_config(&config)?.call(ops::GetRun { id }).await?;
             if json {
                 print_json(&run);
             } else {
@@ -197,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Logs { id, follow, json } => logs(&config, id, follow, json).await,
         Command::Export { project } => {
-            print!("{}", Client::for_config(&config)?.export_project(&project).await?);
+            print!("{}", Client::for_config(&config)?.call(ops::ExportProject { id: project.clone() }).await?);
             Ok(())
         }
         Command::Import { file, json } => {
@@ -206,7 +208,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 std::fs::read_to_string(&file)?
             };
-            let r = Client::for_config(&config)?.import_project(yaml).await?;
+            let r = Client::for_config(&config)?.call(ops::ImportProject { yaml }).await?;
             if json {
                 print_json(&r);
             } else {
@@ -219,7 +221,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Hosts { test, import_contexts, json } => hosts(&config, test, import_contexts, json).await,
         Command::Cancel { id } => {
-            Client::for_config(&config)?.cancel(id).await?;
+            Client::for_config(&config)?.call(ops::CancelRun { id }).await?;
             println!("run {id}: cancel requested");
             Ok(())
         }
@@ -227,7 +229,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Error> {
-    let r = Client::for_config(config)?.set_auto_deploy_paused(paused).await?;
+    let r = Client::for_config(config)?.call(ops::SetAutoDeploy { paused }).await?;
     if json {
         print_json(&r);
     } else {
@@ -240,7 +242,7 @@ async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), 
     let client = Client::for_config(config)?;
     let mut after = 0;
     loop {
-        let lines = client.logs(id, after).await?;
+        let lines = client.call(ops::RunLogs { id, after: Some(after), limit: None }).await?;
         for l in &lines {
             if json {
                 println!("{}", serde_json::to_string(l).expect("serializable"));
@@ -255,10 +257,10 @@ async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), 
             return Ok(());
         }
         if lines.is_empty() {
-            let status = client.run(id).await?.run.status;
+            let status = client.call(ops::GetRun { id }).await?.run.status;
             if !matches!(status.as_str(), "queued" | "running") {
                 // One more read: lines written just before the end.
-                for l in client.logs(id, after).await? {
+                for l in client.call(ops::RunLogs { id, after: Some(after), limit: None }).await? {
                     println!("{}", l.line);
                 }
                 return Ok(());
@@ -324,7 +326,7 @@ async fn shutdown_signal() {
 async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, json: bool) -> Result<(), Error> {
     let client = Client::for_config(config)?;
     if import_contexts {
-        let r = client.import_docker_contexts().await?;
+        let r = client.call(ops::ImportDockerContexts {}).await?;
         if json {
             print_json(&r);
         } else {
@@ -338,7 +340,7 @@ async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, jso
         return Ok(());
     }
     if let Some(id) = test {
-        let t = client.test_host(&id).await?;
+        let t = client.call(ops::TestHost { id: id.clone() }).await?;
         if json {
             print_json(&t);
         } else {
@@ -355,7 +357,7 @@ async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, jso
         }
         return Ok(());
     }
-    let hosts = client.hosts().await?;
+    let hosts = client.call(ops::ListHosts {}).await?;
     if json {
         print_json(&hosts);
     } else {

@@ -4,7 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
-  ApiError, ContainerAction, ContainerGroup, ContainerLogLine, ContainerStats, ContextImport, Delivery, EngineEvent, EngineStatus, ForgeAccount, Host, HostEntry, HostEvent, HostInput, HostTest, ImportResult, LogLine, NewProject, NotificationSettings, PendingPromotion, Project, Release, RunDetail, RunSummary, StageMetrics, StageSummary, WebhookInfo,
+  ApiError, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations,
 } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
@@ -18,7 +18,7 @@ export function toApiError(thrown: unknown): ApiError {
   return { code: "internal", message: message || "unknown error" };
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function invokeCommand<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
@@ -26,57 +26,68 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/** Any operation of the engine's API, by its declared name (`Operations` is generated from the
+ * declarations in the protocol crate): the window's one `call` command forwards it. */
+export function op<K extends keyof Operations>(name: K, request: Operations[K]["request"]): Promise<Operations[K]["response"]> {
+  return invokeCommand<Operations[K]["response"]>("call", { op: name, request });
+}
+
 export const api = {
-  engineStatus: () => call<EngineStatus>("engine_status"),
-  setAutoDeployPaused: (paused: boolean) => call<boolean>("set_auto_deploy_paused", { paused }),
-  setRunsHeld: (held: boolean) => call<boolean>("set_runs_held", { held }),
-  quit: () => call<void>("quit"),
+  engineStatus: () => op("engine_status", {}),
+  setAutoDeployPaused: (paused: boolean) => op("set_auto_deploy_paused", { paused }).then((r) => r.paused),
+  setRunsHeld: (held: boolean) => op("set_runs_held", { held }).then((r) => r.held),
+  /** Ends the engine and this window (the tray's Quit). */
+  quit: () => invokeCommand<void>("quit"),
   /** The UI listens for open-run and promote-request: the window gets what it was opened for. */
-  uiReady: () => call<void>("ui_ready"),
-  firstPaint: () => call<void>("first_paint"),
-  projects: () => call<Project[]>("list_projects"),
-  createProject: (project: NewProject) => call<Project>("create_project", { project }),
-  deleteProject: (id: string) => call<void>("delete_project", { id }),
-  webhookInfo: (id: string) => call<WebhookInfo>("webhook_info", { id }),
-  rotateWebhookSecret: (id: string) => call<WebhookInfo>("rotate_webhook_secret", { id }),
-  pollNow: (id: string) => call<Project>("poll_now", { id }),
-  exportProject: (id: string) => call<string>("export_project", { id }),
-  importProject: (yaml: string) => call<ImportResult>("import_project", { yaml }),
-  deliveries: (project: string | null = null, limit = 200) => call<Delivery[]>("list_deliveries", { project, limit }),
-  runs: (project: string | null = null, limit = 200) => call<RunSummary[]>("list_runs", { project, limit }),
-  startRun: (project: string, stage: string, wanted: string) => call<number>("start_manual_run", { project, stage, wanted }),
-  runDetail: (id: number) => call<RunDetail>("run_detail", { id }),
-  cancelRun: (id: number) => call<void>("cancel_run", { id }),
-  rerun: (id: number) => call<number>("rerun_run", { id }),
-  dashboard: () => call<StageSummary[]>("dashboard"),
-  metrics: (project: string | null = null) => call<StageMetrics[]>("metrics", { project }),
-  releases: (project: string, stage: string) => call<Release[]>("releases", { project, stage }),
-  rollback: (project: string, stage: string, number: number) => call<number>("rollback", { project, stage, number }),
+  uiReady: () => invokeCommand<void>("ui_ready"),
+  firstPaint: () => invokeCommand<void>("first_paint"),
+  projects: () => op("list_projects", {}),
+  createProject: (project: NewProject) => op("create_project", { project }),
+  deleteProject: (id: string) => op("delete_project", { id }).then(() => {}),
+  webhookInfo: (id: string) => op("webhook_info", { id }),
+  rotateWebhookSecret: (id: string) => op("rotate_webhook_secret", { id }),
+  pollNow: (id: string) => op("poll_now", { id }),
+  exportProject: (id: string) => op("export_project", { id }),
+  importProject: (yaml: string) => op("import_project", { yaml }),
+  deliveries: (project: string | null = null, limit = 200) => op("list_deliveries", { project, limit }),
+  runs: (project: string | null = null, limit = 200) => op("list_runs", { project, limit }),
+  startRun: (project: string, stage: string, wanted: string) => op("start_manual_run", { project, stage, wanted }).then((r) => r.run_id),
+  runDetail: (id: number) => op("run_detail", { id }),
+  cancelRun: (id: number) => op("cancel_run", { id }).then(() => {}),
+  rerun: (id: number) => op("rerun_run", { id }).then((r) => r.run_id),
+  dashboard: () => op("dashboard", {}),
+  metrics: (project: string | null = null) => op("metrics", { project }),
+  releases: (project: string, stage: string) => op("releases", { project, stage }),
+  rollback: (project: string, stage: string, number: number) => op("rollback", { project, stage, number }).then((r) => r.run_id),
   /** `confirmed`: the operator confirmed in the dialog that listed the commits. */
-  promote: (project: string, stage: string, confirmed: boolean) => call<number>("promote", { project, stage, confirmed }),
-  pendingPromotions: () => call<PendingPromotion[]>("pending_promotions"),
-  redeliver: (id: number) => call<Delivery>("redeliver", { id }),
-  forgeAccounts: () => call<ForgeAccount[]>("forge_accounts"),
-  saveForgeAccount: (account: ForgeAccount, token: string) => call<ForgeAccount>("save_forge_account", { account, token }),
+  promote: (project: string, stage: string, confirmed: boolean) => op("promote", { project, stage, confirm: confirmed }).then((r) => r.run_id),
+  pendingPromotions: () => op("pending_promotions", {}),
+  redeliver: (id: number) => op("redeliver", { id }),
+  forgeAccounts: () => op("forge_accounts", {}),
+  /** The token goes to the keychain; nothing returns it. */
+  saveForgeAccount: (account: ForgeAccount, token: string) =>
+    op("save_forge_account", { name: account.name, forge: account.forge, api_base: account.api_base, username: account.username, token }),
   /** In the desktop's browser, not in this window. */
-  openExternal: (url: string) => call<void>("open_external", { url }),
-  notificationSettings: () => call<NotificationSettings>("notification_settings"),
-  setNotificationSettings: (settings: NotificationSettings) => call<NotificationSettings>("set_notification_settings", { settings }),
+  openExternal: (url: string) => invokeCommand<void>("open_external", { url }),
+  notificationSettings: () => op("notification_settings", {}),
+  setNotificationSettings: (settings: NotificationSettings) => op("set_notification_settings", { settings }),
+  setProjectNotifications: (id: string, channels: NotifyChannel[]) => op("set_project_notifications", { id, channels }),
+  testProjectNotifications: (id: string) => op("test_project_notifications", { id }),
   /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */
   followRunLog: (id: number, after: number, onLines: (lines: LogLine[]) => void) => {
     const channel = new Channel<LogLine[]>();
     channel.onmessage = onLines;
-    return call<void>("follow_run_log", { id, after, onLines: channel });
+    return invokeCommand<void>("follow_run_log", { id, after, onLines: channel });
   },
-  hosts: () => call<HostEntry[]>("list_hosts"),
-  createHost: (host: HostInput) => call<Host>("create_host", { host }),
-  updateHost: (id: string, host: HostInput) => call<Host>("update_host", { id, host }),
-  deleteHost: (id: string) => call<void>("delete_host", { id }),
-  testHost: (id: string) => call<HostTest>("test_host", { id }),
-  importDockerContexts: () => call<ContextImport>("import_docker_contexts"),
-  containers: (host: string) => call<ContainerGroup[]>("list_containers", { host }),
+  hosts: () => op("list_hosts", {}),
+  createHost: (host: HostInput) => op("create_host", { host }),
+  updateHost: (id: string, host: HostInput) => op("update_host", { id, host }),
+  deleteHost: (id: string) => op("delete_host", { id }).then(() => {}),
+  testHost: (id: string) => op("test_host", { id }),
+  importDockerContexts: () => op("import_docker_contexts", {}),
+  containers: (host: string) => op("list_containers", { host }),
   containerAction: (host: string, container: string, action: ContainerAction, force = false) =>
-    call<void>("container_action", { host, container, action, force }),
+    op("container_action", { host, container, action, grace: null, force }).then(() => {}),
   followContainerLogs: (host: string, container: string, tail: number | null, onLines: (lines: ContainerLogLine[]) => void) =>
     stream("follow_container_logs", { host, container, tail }, onLines),
   followContainerStats: (host: string, container: string, onSample: (s: ContainerStats) => void) =>
@@ -110,12 +121,12 @@ function stream<T>(command: string, args: Record<string, unknown>, onItem: (item
   channel.onmessage = (item) => {
     if (!stopped) onItem(item);
   };
-  const done = call<void>(command, { ...args, streamId, onItem: channel });
+  const done = invokeCommand<void>(command, { ...args, streamId, onItem: channel });
   return {
     done,
     stop: () => {
       stopped = true;
-      call<void>("stop_stream", { streamId }).catch(() => {});
+      invokeCommand<void>("stop_stream", { streamId }).catch(() => {});
     },
   };
 }

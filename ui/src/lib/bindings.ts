@@ -514,6 +514,144 @@ kind: string,
  */
 action: string, id: string | null, name: string | null, time: number, };
 
+export type GetStatus = Record<string, never>;
+
+export type SetAutoDeploy = { paused: boolean, };
+
+export type SetRunnerHold = { held: boolean, };
+
+export type Quit = Record<string, never>;
+
+export type ListProjects = Record<string, never>;
+
+export type CreateProject = { project: NewProject, };
+
+export type GetProject = { id: string, };
+
+export type DeleteProject = { id: string, };
+
+export type WebhookInfoOf = { id: string, };
+
+export type ExportProject = { id: string, };
+
+export type ImportProject = { yaml: string, };
+
+export type RotateWebhookSecret = { id: string, };
+
+export type PollNow = { id: string, };
+
+export type StartRun = { project: string, stage: string, wanted: string, };
+
+export type SetSecret = { project: string, name: string, value: string, };
+
+export type ListReleases = { project: string, stage: string, };
+
+export type Rollback = { project: string, stage: string, number: number, };
+
+export type Promote = { project: string, stage: string, confirm: boolean | null, };
+
+export type PendingPromotions = Record<string, never>;
+
+export type SetProjectNotifications = { id: string, channels: Array<NotifyChannel>, };
+
+export type TestProjectNotifications = { id: string, };
+
+export type GetNotificationSettings = Record<string, never>;
+
+export type SetNotificationSettings = { settings: NotificationSettings, };
+
+export type ListDeliveries = { project: string | null, limit: number | null, };
+
+export type ListRuns = { project: string | null, limit: number | null, };
+
+export type GetRun = { id: number, };
+
+export type RunLogs = { id: number, after: number | null, limit: number | null, };
+
+export type CancelRun = { id: number, };
+
+export type Rerun = { id: number, };
+
+export type Redeliver = { id: number, };
+
+export type SaveForgeAccount = { name: string, forge: Forge, api_base: string | null, username: string | null, token: string, };
+
+export type ListForgeAccounts = Record<string, never>;
+
+export type SaveRegistryAccount = { name: string, username: string, password: string, };
+
+export type Dashboard = Record<string, never>;
+
+export type Metrics = { project: string | null, };
+
+export type ListHosts = Record<string, never>;
+
+export type CreateHost = { host: HostInput, };
+
+export type ImportDockerContexts = Record<string, never>;
+
+export type GetHost = { id: string, };
+
+export type UpdateHost = { id: string, host: HostInput, };
+
+export type DeleteHost = { id: string, };
+
+export type TestHost = { id: string, };
+
+export type ListContainers = { host: string, };
+
+export type InspectContainer = { host: string, container: string, };
+
+export type ContainerActionOn = { host: string, container: string, action: ContainerAction, grace: number | null, force: boolean, };
+
+export type Operations = {
+  engine_status: { request: GetStatus, response: EngineStatus },
+  set_auto_deploy_paused: { request: SetAutoDeploy, response: AutoDeploy },
+  set_runs_held: { request: SetRunnerHold, response: RunnerHold },
+  quit_engine: { request: Quit, response: null },
+  list_projects: { request: ListProjects, response: Array<Project> },
+  create_project: { request: CreateProject, response: Project },
+  get_project: { request: GetProject, response: Project },
+  delete_project: { request: DeleteProject, response: null },
+  webhook_info: { request: WebhookInfoOf, response: WebhookInfo },
+  export_project: { request: ExportProject, response: string },
+  import_project: { request: ImportProject, response: ImportResult },
+  rotate_webhook_secret: { request: RotateWebhookSecret, response: WebhookInfo },
+  poll_now: { request: PollNow, response: Project },
+  start_manual_run: { request: StartRun, response: RunStarted },
+  set_project_secret: { request: SetSecret, response: null },
+  releases: { request: ListReleases, response: Array<Release> },
+  rollback: { request: Rollback, response: RunStarted },
+  promote: { request: Promote, response: RunStarted },
+  pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
+  set_project_notifications: { request: SetProjectNotifications, response: Project },
+  test_project_notifications: { request: TestProjectNotifications, response: Array<ChannelResult> },
+  notification_settings: { request: GetNotificationSettings, response: NotificationSettings },
+  set_notification_settings: { request: SetNotificationSettings, response: NotificationSettings },
+  list_deliveries: { request: ListDeliveries, response: Array<Delivery> },
+  list_runs: { request: ListRuns, response: Array<RunSummary> },
+  run_detail: { request: GetRun, response: RunDetail },
+  run_logs: { request: RunLogs, response: Array<LogLine> },
+  cancel_run: { request: CancelRun, response: null },
+  rerun_run: { request: Rerun, response: RunStarted },
+  redeliver: { request: Redeliver, response: Delivery },
+  save_forge_account: { request: SaveForgeAccount, response: ForgeAccount },
+  forge_accounts: { request: ListForgeAccounts, response: Array<ForgeAccount> },
+  save_registry_account: { request: SaveRegistryAccount, response: null },
+  dashboard: { request: Dashboard, response: Array<StageSummary> },
+  metrics: { request: Metrics, response: Array<StageMetrics> },
+  list_hosts: { request: ListHosts, response: Array<HostEntry> },
+  create_host: { request: CreateHost, response: Host },
+  import_docker_contexts: { request: ImportDockerContexts, response: ContextImport },
+  get_host: { request: GetHost, response: HostEntry },
+  update_host: { request: UpdateHost, response: Host },
+  delete_host: { request: DeleteHost, response: null },
+  test_host: { request: TestHost, response: HostTest },
+  list_containers: { request: ListContainers, response: Array<ContainerGroup> },
+  inspect_container: { request: InspectContainer, response: ContainerInfo },
+  container_action: { request: ContainerActionOn, response: null },
+}
+
 export const RUN_STATUSES: readonly RunStatus[] = ["queued", "running", "succeeded", "failed", "rolled_back", "interrupted", "cancelled", "superseded"];
 
 export const STEP_STATUSES: readonly StepStatus[] = ["pending", "running", "succeeded", "failed", "skipped", "cancelled"];

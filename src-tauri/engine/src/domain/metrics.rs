@@ -2,78 +2,13 @@
 //! metrics over the last 30 days, and the tray's state. All computed on demand from `runs`,
 //! `run_steps` and `releases`; nothing is stored twice, so nothing can disagree with the lists.
 
-use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
-use crate::domain::project::Strategy;
-use crate::domain::release::{PendingPromotion, Release};
-use crate::domain::run::{RunStatus, RunSummary};
+use crate::domain::run::RunStatus;
+
+pub use slipway_protocol::metrics::{DayCount, StageHealth, StageMetrics, StageSummary, TrayState, TraySummary};
 
 pub const WINDOW_DAYS: i64 = 30;
 pub const DAY_MS: i64 = 86_400_000;
-
-
-/// How a stage is doing, from its live release and its last finished run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum StageHealth {
-    /// A live release, and the last deploy succeeded.
-    Healthy,
-    /// The last deploy failed, but an older release still serves.
-    Degraded,
-    /// The last deploy failed and nothing serves.
-    Failing,
-    /// Nothing deployed yet.
-    Unknown,
-}
-
-/// The dashboard's row for one project × stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct StageSummary {
-    pub project_id: String,
-    pub project_name: String,
-    pub stage: String,
-    pub strategy: Strategy,
-    pub promote_from: Option<String>,
-    pub live: Option<Release>,
-    /// The newest queued or running run of the stage.
-    pub current: Option<RunSummary>,
-    /// The step `current` is in, while it runs.
-    pub current_step: Option<String>,
-    pub last_failure: Option<RunSummary>,
-    pub health: StageHealth,
-}
-
-/// Deploys finished on one day (UTC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct DayCount {
-    /// Start of the day, Unix ms.
-    #[ts(type = "number")]
-    pub day: i64,
-    pub succeeded: u32,
-    pub failed: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct StageMetrics {
-    pub project_id: String,
-    pub stage: String,
-    /// One entry per day of the window, oldest first.
-    pub days: Vec<DayCount>,
-    pub deploys: u32,
-    pub succeeded: u32,
-    /// succeeded / deploys; None without deploys.
-    pub success_rate: Option<f64>,
-    #[ts(type = "number | null")]
-    pub median_ms: Option<i64>,
-    #[ts(type = "number | null")]
-    pub p95_ms: Option<i64>,
-    /// Failures followed by a success within the window.
-    pub restores: u32,
-    /// Median time from a failed (or rolled back) run to the next succeeded one.
-    #[ts(type = "number | null")]
-    pub restore_median_ms: Option<i64>,
-}
 
 /// A finished or unfinished run as the metrics need it.
 #[derive(Debug, Clone)]
@@ -148,16 +83,6 @@ pub fn health(live: bool, last_finished: Option<RunStatus>) -> StageHealth {
     }
 }
 
-/// What the tray icon shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TrayState {
-    Idle,
-    Running,
-    Failed,
-    Paused,
-}
-
 /// Paused wins (nothing new starts), then running, then a stage whose last deploy failed.
 pub fn tray_state(paused: bool, stages: &[StageSummary]) -> TrayState {
     if paused {
@@ -171,18 +96,11 @@ pub fn tray_state(paused: bool, stages: &[StageSummary]) -> TrayState {
     }
 }
 
-/// Everything the tray menu lists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct TraySummary {
-    pub state: TrayState,
-    pub recent: Vec<RunSummary>,
-    pub promotions: Vec<PendingPromotion>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::run::Trigger;
+    use crate::domain::project::Strategy;
+    use crate::domain::run::{RunSummary, Trigger};
 
     fn run(status: RunStatus, start: i64, end: i64) -> RunPoint {
         RunPoint { status, started_at: Some(start), finished_at: Some(end) }

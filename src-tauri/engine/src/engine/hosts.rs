@@ -6,7 +6,8 @@ use crate::adapters::docker::containers::{self, ContainerAction, ContainerGroup,
 use crate::domain::events::EngineEvent;
 use crate::domain::host::{ContextImport, Host, HostInput, HostTest};
 use crate::engine::Engine;
-use crate::services::hosts::{unknown, watch, HostEntry};
+use crate::domain::host::HostEntry;
+use crate::services::hosts::{unknown, watch};
 use bollard::Docker;
 use crate::domain::host::HostState;
 use crate::{ErrorCode, Result};

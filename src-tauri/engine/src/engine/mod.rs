@@ -7,9 +7,10 @@
 
 mod console;
 mod hosts;
-pub mod logging;
 mod metrics;
 mod ops;
+
+pub use slipway_protocol::logging;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

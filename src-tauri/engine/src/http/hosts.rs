@@ -5,83 +5,22 @@ use std::future::Future;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::http::api::ApiFailure;
-use crate::adapters::docker::containers::{ContainerAction, ContainerGroup, ContainerInfo};
-use crate::services::hosts::HostEntry;
-use crate::domain::host::{ContextImport, Host, HostInput, HostTest};
 use crate::{Engine, Result};
 
+/// The host streams (NDJSON); the host and container operations are declared in
+/// [`slipway_protocol::ops`] and routed with the others.
 pub fn routes() -> Router<Engine> {
     Router::new()
-        .route("/hosts", get(list).post(create))
-        .route("/hosts/import-contexts", post(import_contexts))
-        .route("/hosts/{id}", get(one).put(update).delete(remove))
-        .route("/hosts/{id}/test", post(test))
         .route("/hosts/{id}/events", get(events))
-        .route("/hosts/{id}/containers", get(containers))
-        .route("/hosts/{id}/containers/{container}", get(container))
         .route("/hosts/{id}/containers/{container}/logs", get(logs))
         .route("/hosts/{id}/containers/{container}/stats", get(stats))
-        .route("/hosts/{id}/containers/{container}/{action}", post(act))
-}
-
-async fn list(State(engine): State<Engine>) -> Result<Json<Vec<HostEntry>>, ApiFailure> {
-    Ok(Json(engine.hosts().await?))
-}
-
-async fn create(State(engine): State<Engine>, Json(input): Json<HostInput>) -> Result<(StatusCode, Json<Host>), ApiFailure> {
-    Ok((StatusCode::CREATED, Json(engine.create_host(input).await?)))
-}
-
-async fn one(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<HostEntry>, ApiFailure> {
-    Ok(Json(engine.host(&id).await?))
-}
-
-async fn update(State(engine): State<Engine>, Path(id): Path<String>, Json(input): Json<HostInput>) -> Result<Json<Host>, ApiFailure> {
-    Ok(Json(engine.update_host(&id, input).await?))
-}
-
-async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
-    engine.delete_host(&id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn test(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<HostTest>, ApiFailure> {
-    Ok(Json(engine.test_host(&id).await?))
-}
-
-async fn import_contexts(State(engine): State<Engine>) -> Result<Json<ContextImport>, ApiFailure> {
-    Ok(Json(engine.import_docker_contexts().await?))
-}
-
-async fn containers(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<Vec<ContainerGroup>>, ApiFailure> {
-    Ok(Json(engine.containers(&id).await?))
-}
-
-async fn container(State(engine): State<Engine>, Path((id, c)): Path<(String, String)>) -> Result<Json<ContainerInfo>, ApiFailure> {
-    Ok(Json(engine.container(&id, &c).await?))
-}
-
-#[derive(Debug, Deserialize)]
-struct ActQuery {
-    /// Seconds a stop or restart waits before killing.
-    grace: Option<u32>,
-    #[serde(default)]
-    force: bool,
-}
-
-async fn act(State(engine): State<Engine>, Path((id, c, action)): Path<(String, String, String)>, Query(q): Query<ActQuery>) -> Result<StatusCode, ApiFailure> {
-    let action: ContainerAction = serde_json::from_value(serde_json::Value::String(action.clone()))
-        .map_err(|_| crate::Error::new(crate::ErrorCode::NotFound, format!("no container action {action:?} (start, stop, restart, remove)")))?;
-    engine.container_action(&id, &c, action, q.grace, q.force).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]

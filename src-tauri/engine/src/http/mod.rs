@@ -1,12 +1,14 @@
 //! The local listener: the JSON API under `/api/v1` (bearer token), the webhook route
-//! `/hooks/<project>` (signatures), NDJSON streams, and the [`client::Client`] for it.
+//! `/hooks/<project>` (signatures) and the NDJSON streams. The operations it routes are
+//! declared in [`slipway_protocol::ops`], whose client ([`client::Client`]) calls them.
 //!
 //! Must not be depended on by any other layer: it is the top.
 
 pub mod api;
-pub mod bindings;
-pub mod client;
 pub mod hosts;
+mod ops;
+
+pub use slipway_protocol::{bindings, client};
 
 use axum::body::Body;
 use axum::extract::{Path, State};

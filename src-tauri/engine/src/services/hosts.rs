@@ -9,7 +9,7 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::task::JoinHandle;
 
-use crate::domain::host::{Host, HostState, HostStatus, LOCAL_ID};
+use crate::domain::host::{HostState, HostStatus, LOCAL_ID};
 use crate::store::now_ms;
 use crate::domain::events::EngineEvent;
 use crate::services::Core;
@@ -26,13 +26,6 @@ pub struct HostPool {
     pub(crate) clients: Mutex<HashMap<String, Docker>>,
     pub(crate) status: Mutex<HashMap<String, HostStatus>>,
     pub(crate) pingers: Mutex<HashMap<String, JoinHandle<()>>>,
-}
-
-/// A host with its last known status, as the host list shows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
-pub struct HostEntry {
-    pub host: Host,
-    pub status: HostStatus,
 }
 
 pub(crate) fn unknown(id: &str) -> HostStatus {

@@ -8,29 +8,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use ts_rs::TS;
 
 use crate::store::{now_ms, Store};
 use crate::Result;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct LogLine {
-    #[ts(type = "number")]
-    pub run_id: i64,
-    /// Order within the run, from 1.
-    #[ts(type = "number")]
-    pub seq: i64,
-    #[ts(type = "number | null")]
-    pub step_id: Option<i64>,
-    /// `stdout`, `stderr` or `system` (Slipway's own lines).
-    pub stream: String,
-    #[ts(type = "number")]
-    pub ts: i64,
-    pub line: String,
-}
+pub use crate::domain::run::LogLine;
 
 /// How long a line may wait before its batch is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);

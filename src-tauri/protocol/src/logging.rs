@@ -1,4 +1,4 @@
-//! tracing to stderr and to a daily-rotated file in the data directory; `RUST_LOG` filters both.
+//! Logging for Slipway's processes (the engine and the window): tracing to stderr and to a daily-rotated file in the data directory; `RUST_LOG` filters both.
 
 use std::path::Path;
 
@@ -19,14 +19,14 @@ pub fn init(log_dir: &Path) -> crate::Result<WorkerGuard> {
 
 /// Like [`init`], into files named `<prefix>.<date>.log`: the window process keeps its own.
 pub fn init_named(log_dir: &Path, prefix: &str) -> crate::Result<WorkerGuard> {
-    std::fs::create_dir_all(log_dir)?;
+    std::fs::create_dir_all(log_dir).map_err(|e| crate::ApiError::new(crate::ErrorCode::Io, format!("cannot create {}: {e}", log_dir.display())))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(prefix)
         .filename_suffix("log")
         .max_log_files(KEEP_LOG_FILES)
         .build(log_dir)
-        .map_err(|e| crate::Error::new(crate::ErrorCode::Io, format!("cannot open log files in {}: {e}", log_dir.display())))?;
+        .map_err(|e| crate::ApiError::new(crate::ErrorCode::Io, format!("cannot open log files in {}: {e}", log_dir.display())))?;
     let (file, guard) = tracing_appender::non_blocking(appender);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 #[test]
 fn generated_typescript_is_up_to_date() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(slipway_engine::http::bindings::PATH);
-    let want = slipway_engine::http::bindings::typescript();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(slipway_protocol::bindings::PATH);
+    let want = slipway_protocol::bindings::typescript();
     if std::env::var_os("SLIPWAY_BLESS").is_some() {
         std::fs::write(&path, &want).unwrap();
         return;
@@ -14,6 +14,6 @@ fn generated_typescript_is_up_to_date() {
     assert!(
         have == want,
         "{} is stale: run ./scripts/gen-types and commit the result",
-        slipway_engine::http::bindings::PATH
+        slipway_protocol::bindings::PATH
     );
 }

@@ -1,0 +1,206 @@
+//! The engine's side of every declared operation ([`slipway_protocol::ops`]): one method per
+//! operation, each a call into [`Engine`], and the routes built from the declarations.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::{Json, Router};
+use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, RunStarted, RunnerHold, ROUTES};
+use slipway_protocol::Result;
+
+use crate::domain::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
+use crate::domain::host::{ContextImport, Host, HostEntry, HostTest};
+use crate::domain::metrics::{StageMetrics, StageSummary};
+use crate::domain::notice::{ChannelResult, NotificationSettings};
+use crate::domain::project::Project;
+use crate::domain::release::{PendingPromotion, Release};
+use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
+use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
+use crate::engine::Engine;
+use crate::http::api::ApiFailure;
+
+/// The default and the ceiling of list lengths.
+const LIST_DEFAULT: u32 = 100;
+
+/// Every declared operation, routed to [`ops::handle`].
+pub fn routes() -> Router<Engine> {
+    let mut router = Router::new();
+    for route in ROUTES {
+        let name = route.name;
+        let filter = match route.method {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Delete => MethodFilter::DELETE,
+        };
+        let handler = move |State(engine): State<Engine>, Path(path): Path<HashMap<String, String>>, Query(query): Query<HashMap<String, String>>, body: Bytes| async move {
+            let parts = Parts { path, query, body: body.to_vec() };
+            answer(ops::handle(&engine, name, &parts).await)
+        };
+        router = router.route(route.path, on(filter, handler));
+    }
+    router
+}
+
+fn answer(result: Result<(u16, Answer, serde_json::Value)>) -> Response {
+    match result {
+        Ok((status, kind, value)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            match (status, kind, value) {
+                (StatusCode::NO_CONTENT, _, _) => status.into_response(),
+                (_, Answer::Text, serde_json::Value::String(text)) => (status, [(header::CONTENT_TYPE, "application/yaml")], text).into_response(),
+                (_, _, serde_json::Value::Null) => status.into_response(),
+                (_, _, value) => (status, Json(value)).into_response(),
+            }
+        }
+        Err(e) => ApiFailure(e).into_response(),
+    }
+}
+
+fn limit(l: Option<u32>) -> u32 {
+    l.unwrap_or(LIST_DEFAULT)
+}
+
+impl Handler for Engine {
+    async fn engine_status(&self, _: ops::GetStatus) -> Result<EngineStatus> {
+        Ok(self.status().await?)
+    }
+    async fn set_auto_deploy_paused(&self, op: ops::SetAutoDeploy) -> Result<AutoDeploy> {
+        Ok(AutoDeploy { paused: Engine::set_auto_deploy_paused(self, op.paused).await? })
+    }
+    async fn set_runs_held(&self, op: ops::SetRunnerHold) -> Result<RunnerHold> {
+        Ok(RunnerHold { held: Engine::set_runs_held(self, op.held).await? })
+    }
+    async fn quit_engine(&self, _: ops::Quit) -> Result<()> {
+        self.request_quit();
+        Ok(())
+    }
+    async fn list_projects(&self, _: ops::ListProjects) -> Result<Vec<Project>> {
+        Ok(self.projects().await?)
+    }
+    async fn create_project(&self, op: ops::CreateProject) -> Result<Project> {
+        Ok(Engine::create_project(self, op.project).await?)
+    }
+    async fn get_project(&self, op: ops::GetProject) -> Result<Project> {
+        Ok(self.project(&op.id).await?)
+    }
+    async fn delete_project(&self, op: ops::DeleteProject) -> Result<()> {
+        Ok(Engine::delete_project(self, &op.id).await?)
+    }
+    async fn webhook_info(&self, op: ops::WebhookInfoOf) -> Result<WebhookInfo> {
+        Ok(Engine::webhook_info(self, &op.id).await?)
+    }
+    async fn export_project(&self, op: ops::ExportProject) -> Result<String> {
+        Ok(Engine::export_project(self, &op.id).await?)
+    }
+    async fn import_project(&self, op: ops::ImportProject) -> Result<ImportResult> {
+        Ok(Engine::import_project(self, &op.yaml).await?)
+    }
+    async fn rotate_webhook_secret(&self, op: ops::RotateWebhookSecret) -> Result<WebhookInfo> {
+        Ok(Engine::rotate_webhook_secret(self, &op.id).await?)
+    }
+    async fn poll_now(&self, op: ops::PollNow) -> Result<Project> {
+        Ok(Engine::poll_now(self, &op.id).await?)
+    }
+    async fn start_manual_run(&self, op: ops::StartRun) -> Result<RunStarted> {
+        Ok(RunStarted { run_id: Engine::start_manual_run(self, &op.project, &op.stage, &op.wanted).await? })
+    }
+    async fn set_project_secret(&self, op: ops::SetSecret) -> Result<()> {
+        Ok(Engine::set_project_secret(self, &op.project, &op.name, &op.value).await?)
+    }
+    async fn releases(&self, op: ops::ListReleases) -> Result<Vec<Release>> {
+        Ok(Engine::releases(self, &op.project, &op.stage).await?)
+    }
+    async fn rollback(&self, op: ops::Rollback) -> Result<RunStarted> {
+        Ok(RunStarted { run_id: Engine::rollback(self, &op.project, &op.stage, op.number).await? })
+    }
+    async fn promote(&self, op: ops::Promote) -> Result<RunStarted> {
+        Ok(RunStarted { run_id: Engine::promote(self, &op.project, &op.stage, op.confirm.unwrap_or(false)).await? })
+    }
+    async fn pending_promotions(&self, _: ops::PendingPromotions) -> Result<Vec<PendingPromotion>> {
+        Ok(Engine::pending_promotions(self).await?)
+    }
+    async fn set_project_notifications(&self, op: ops::SetProjectNotifications) -> Result<Project> {
+        Ok(Engine::set_project_notifications(self, &op.id, op.channels).await?)
+    }
+    async fn test_project_notifications(&self, op: ops::TestProjectNotifications) -> Result<Vec<ChannelResult>> {
+        Ok(Engine::test_project_notifications(self, &op.id).await?)
+    }
+    async fn notification_settings(&self, _: ops::GetNotificationSettings) -> Result<NotificationSettings> {
+        Ok(Engine::notification_settings(self).await?)
+    }
+    async fn set_notification_settings(&self, op: ops::SetNotificationSettings) -> Result<NotificationSettings> {
+        Ok(Engine::set_notification_settings(self, op.settings).await?)
+    }
+    async fn list_deliveries(&self, op: ops::ListDeliveries) -> Result<Vec<Delivery>> {
+        Ok(self.deliveries(op.project.as_deref(), limit(op.limit)).await?)
+    }
+    async fn list_runs(&self, op: ops::ListRuns) -> Result<Vec<RunSummary>> {
+        Ok(self.runs(op.project.as_deref(), limit(op.limit)).await?)
+    }
+    async fn run_detail(&self, op: ops::GetRun) -> Result<RunDetail> {
+        Ok(Engine::run_detail(self, op.id).await?)
+    }
+    async fn run_logs(&self, op: ops::RunLogs) -> Result<Vec<LogLine>> {
+        Ok(Engine::run_logs(self, op.id, op.after.unwrap_or(0), op.limit.unwrap_or(10_000)).await?)
+    }
+    async fn cancel_run(&self, op: ops::CancelRun) -> Result<()> {
+        Ok(Engine::cancel_run(self, op.id).await?)
+    }
+    async fn rerun_run(&self, op: ops::Rerun) -> Result<RunStarted> {
+        Ok(RunStarted { run_id: self.rerun(op.id).await? })
+    }
+    async fn redeliver(&self, op: ops::Redeliver) -> Result<Delivery> {
+        Ok(Engine::redeliver(self, op.id).await?)
+    }
+    async fn save_forge_account(&self, op: ops::SaveForgeAccount) -> Result<ForgeAccount> {
+        let account = ForgeAccount { name: op.name, forge: op.forge, api_base: op.api_base, username: op.username };
+        Ok(Engine::save_forge_account(self, account, &op.token).await?)
+    }
+    async fn forge_accounts(&self, _: ops::ListForgeAccounts) -> Result<Vec<ForgeAccount>> {
+        Ok(Engine::forge_accounts(self).await?)
+    }
+    async fn save_registry_account(&self, op: ops::SaveRegistryAccount) -> Result<()> {
+        Ok(Engine::save_registry_account(self, &op.name, &op.username, &op.password).await?)
+    }
+    async fn dashboard(&self, _: ops::Dashboard) -> Result<Vec<StageSummary>> {
+        Ok(Engine::dashboard(self).await?)
+    }
+    async fn metrics(&self, op: ops::Metrics) -> Result<Vec<StageMetrics>> {
+        Ok(Engine::metrics(self, op.project.as_deref()).await?)
+    }
+    async fn list_hosts(&self, _: ops::ListHosts) -> Result<Vec<HostEntry>> {
+        Ok(self.hosts().await?)
+    }
+    async fn create_host(&self, op: ops::CreateHost) -> Result<Host> {
+        Ok(Engine::create_host(self, op.host).await?)
+    }
+    async fn import_docker_contexts(&self, _: ops::ImportDockerContexts) -> Result<ContextImport> {
+        Ok(Engine::import_docker_contexts(self).await?)
+    }
+    async fn get_host(&self, op: ops::GetHost) -> Result<HostEntry> {
+        Ok(self.host(&op.id).await?)
+    }
+    async fn update_host(&self, op: ops::UpdateHost) -> Result<Host> {
+        Ok(Engine::update_host(self, &op.id, op.host).await?)
+    }
+    async fn delete_host(&self, op: ops::DeleteHost) -> Result<()> {
+        Ok(Engine::delete_host(self, &op.id).await?)
+    }
+    async fn test_host(&self, op: ops::TestHost) -> Result<HostTest> {
+        Ok(Engine::test_host(self, &op.id).await?)
+    }
+    async fn list_containers(&self, op: ops::ListContainers) -> Result<Vec<ContainerGroup>> {
+        Ok(self.containers(&op.host).await?)
+    }
+    async fn inspect_container(&self, op: ops::InspectContainer) -> Result<ContainerInfo> {
+        Ok(self.container(&op.host, &op.container).await?)
+    }
+    async fn container_action(&self, op: ops::ContainerActionOn) -> Result<()> {
+        Ok(Engine::container_action(self, &op.host, &op.container, op.action, op.grace, op.force).await?)
+    }
+}

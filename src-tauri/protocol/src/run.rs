@@ -1,0 +1,271 @@
+//! Runs: what started them, where they are in their life, their steps and log lines, and
+//! what a delivery came to.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What started a run. Stored as its snake_case name (`runs.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "TEXT", rename_all = "snake_case"))]
+pub enum Trigger {
+    Webhook,
+    Poll,
+    Manual,
+    Rollback,
+    Promote,
+    Registry,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Webhook => "webhook",
+            Trigger::Poll => "poll",
+            Trigger::Manual => "manual",
+            Trigger::Rollback => "rollback",
+            Trigger::Promote => "promote",
+            Trigger::Registry => "registry",
+        }
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a run is in its life. Stored as its snake_case name (`runs.status`); the UI gets the
+/// same names as a TypeScript union and switches on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "TEXT", rename_all = "snake_case"))]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// Deployed, then went back to the previous release (health gate, verification window).
+    RolledBack,
+    /// The engine stopped (crash, kill) while it ran; recovery marks it so at start.
+    Interrupted,
+    Cancelled,
+    /// A newer push to the same stage replaced it while it was queued.
+    Superseded,
+}
+
+impl RunStatus {
+    pub const ALL: &'static [RunStatus] = &[
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::RolledBack,
+        RunStatus::Interrupted,
+        RunStatus::Cancelled,
+        RunStatus::Superseded,
+    ];
+    /// Ends that count for the metrics: cancelled and superseded runs were stopped by someone,
+    /// not by the code, so they count neither way.
+    pub const COUNTED: &'static [RunStatus] = &[RunStatus::Succeeded, RunStatus::Failed, RunStatus::RolledBack, RunStatus::Interrupted];
+    /// Ends that mean the code did not reach a good release.
+    pub const FAILURES: &'static [RunStatus] = &[RunStatus::Failed, RunStatus::RolledBack, RunStatus::Interrupted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::RolledBack => "rolled_back",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Superseded => "superseded",
+        }
+    }
+
+    /// Still queued or running: its log may grow.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+
+    pub fn is_failure(self) -> bool {
+        RunStatus::FAILURES.contains(&self)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a step is. Stored as its snake_case name (`run_steps.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", sqlx(type_name = "TEXT", rename_all = "snake_case"))]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StepStatus {
+    pub const ALL: &'static [StepStatus] =
+        &[StepStatus::Pending, StepStatus::Running, StepStatus::Succeeded, StepStatus::Failed, StepStatus::Skipped, StepStatus::Cancelled];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Queued,
+    Ignored,
+    Duplicate,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Queued => "queued",
+            Outcome::Ignored => "ignored",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Outcome {
+        match s {
+            "queued" => Outcome::Queued,
+            "ignored" => Outcome::Ignored,
+            "duplicate" => Outcome::Duplicate,
+            _ => Outcome::Rejected,
+        }
+    }
+}
+
+/// What a delivery came to: the listener's answer and the inbox row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The inbox row recording this delivery.
+    #[ts(type = "number")]
+    pub delivery: i64,
+    /// Runs queued for it, or for duplicates the runs it duplicates.
+    #[ts(type = "number[]")]
+    pub run_ids: Vec<i64>,
+    pub reason: String,
+}
+
+/// An inbox row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Delivery {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub project_id: Option<String>,
+    pub provider: Option<String>,
+    pub event: Option<String>,
+    pub delivery_id: Option<String>,
+    pub ref_name: Option<String>,
+    pub commit_sha: Option<String>,
+    pub outcome: Outcome,
+    pub http_status: u16,
+    pub reason: Option<String>,
+    #[ts(type = "number | null")]
+    pub run_id: Option<i64>,
+    #[ts(type = "number")]
+    pub received_at: i64,
+    #[ts(type = "number | null")]
+    pub duration_us: Option<i64>,
+    /// Its body is still kept, so it can be redelivered locally.
+    #[serde(default)]
+    pub replayable: bool,
+}
+
+/// A run as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RunSummary {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub project_id: String,
+    pub stage: String,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub commit_sha: Option<String>,
+    pub ref_name: Option<String>,
+    pub reason: Option<String>,
+    #[ts(type = "number | null")]
+    pub delivery_id: Option<i64>,
+    #[ts(type = "number")]
+    pub queued_at: i64,
+}
+
+/// One step of a run, as the run view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StepInfo {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub position: i64,
+    pub name: String,
+    pub kind: String,
+    pub status: StepStatus,
+    #[ts(type = "number | null")]
+    pub exit_code: Option<i64>,
+    pub message: Option<String>,
+    #[ts(type = "number | null")]
+    pub started_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub steps: Vec<StepInfo>,
+    pub config_source: Option<String>,
+    pub image: Option<String>,
+    #[ts(type = "number | null")]
+    pub started_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LogLine {
+    #[ts(type = "number")]
+    pub run_id: i64,
+    /// Order within the run, from 1.
+    #[ts(type = "number")]
+    pub seq: i64,
+    #[ts(type = "number | null")]
+    pub step_id: Option<i64>,
+    /// `stdout`, `stderr` or `system` (Slipway's own lines).
+    pub stream: String,
+    #[ts(type = "number")]
+    pub ts: i64,
+    pub line: String,
+}
