@@ -5,12 +5,12 @@
 //!
 //! Run with `scripts/bench run-view` (Xvfb, tauri-driver, a D-Bus session with a keychain).
 
-#[path = "../../tests/e2e/kit.rs"]
-#[allow(dead_code)]
-mod kit;
 #[path = "../../tests/e2e/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "../../tests/e2e/kit.rs"]
+#[allow(dead_code)]
+mod kit;
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,9 @@ const LINES: u32 = 1_000_000;
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let print = format!("awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) printf \"%07d the quick brown fox jumps over the lazy dog, step output\\n\", i }}'");
+    let print = format!(
+        "awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) printf \"%07d the quick brown fox jumps over the lazy dog, step output\\n\", i }}'"
+    );
     let yml = format!(
         "steps:\n  - name: print\n    image: {}\n    commands:\n      - {}\nbuild:\n  dockerfile: Dockerfile\n",
         busybox_image(),
@@ -57,7 +59,10 @@ async fn main() {
     let clicked = Instant::now();
     row.click().await.unwrap();
     let open = loop {
-        let seen = client.execute("const b = document.querySelector('[data-testid=run-log]'); return b ? b.textContent : ''", vec![]).await.unwrap();
+        let seen = client
+            .execute("const b = document.querySelector('[data-testid=run-log]'); return b ? b.textContent : ''", vec![])
+            .await
+            .unwrap();
         if seen.as_str().is_some_and(|t| t.contains(&last)) {
             break clicked.elapsed();
         }
@@ -96,7 +101,13 @@ async fn main() {
     let fps = s["frames"].as_f64().unwrap() / (s["ms"].as_f64().unwrap() / 1000.0);
     println!("\nrun view, {LINES} lines (debug = {}):", cfg!(debug_assertions));
     println!("  open: click → last line on screen: {} ms", open.as_millis());
-    println!("  scroll: {fps:.1} frames/s over {} frames; frame time p50 {:.1} ms, p95 {:.1} ms, worst {:.1} ms", s["frames"], s["p50"].as_f64().unwrap(), s["p95"].as_f64().unwrap(), s["worst"].as_f64().unwrap());
+    println!(
+        "  scroll: {fps:.1} frames/s over {} frames; frame time p50 {:.1} ms, p95 {:.1} ms, worst {:.1} ms",
+        s["frames"],
+        s["p50"].as_f64().unwrap(),
+        s["p95"].as_f64().unwrap(),
+        s["worst"].as_f64().unwrap()
+    );
     let _ = client.close().await;
     drop(driver);
 }

@@ -11,12 +11,12 @@
 //! Run with `scripts/bench zero-downtime` (needs dockerd, the edge test image, a D-Bus session
 //! with a keychain: the same set-up as the tests).
 
-#[path = "../../tests/e2e/kit.rs"]
-#[allow(dead_code)]
-mod kit;
 #[path = "../../tests/e2e/deploys.rs"]
 #[allow(dead_code)]
 mod deploys;
+#[path = "../../tests/e2e/kit.rs"]
+#[allow(dead_code)]
+mod kit;
 
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,9 @@ async fn main() {
     }
     println!("\nimage boot time, idle (create + start through the Docker API → first 200; median of 3): {} ms; one health interval: {HEALTH_INTERVAL_MS} ms", boot.as_millis());
     println!("target with the idle boot: {} ms", ((boot.as_millis() as f64 + HEALTH_INTERVAL_MS as f64) * 1.1) as u64);
-    println!("each row's target: 1.1 × (the image's boot under that row's load, measured just before its trigger + {HEALTH_INTERVAL_MS} ms)\n");
+    println!(
+        "each row's target: 1.1 × (the image's boot under that row's load, measured just before its trigger + {HEALTH_INTERVAL_MS} ms)\n"
+    );
     let _ = kit::docker(&["network", "rm", BOOT_NET]);
     println!("| scenario | keep-alive | run | sent | failed | trigger → first new | deploy step → first new | boot under the same load | target | met |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
@@ -154,7 +156,14 @@ async fn series(keep_alive: bool, n: usize) -> (bool, Vec<Sample>) {
         let report = load.finish().await;
         assert_eq!(r["run"]["status"], "succeeded", "{r}");
         let first_new = report.first_seen.get(wanted).and_then(|d| d.checked_sub(trigger)).expect("the new release answered");
-        eprintln!("series (keep-alive {keep_alive}) {k}: first {wanted} {} ms, boot {} ms, {} of {} failed · {}", first_new.as_millis(), boot.as_millis(), report.failed, report.sent, step_times(&r));
+        eprintln!(
+            "series (keep-alive {keep_alive}) {k}: first {wanted} {} ms, boot {} ms, {} of {} failed · {}",
+            first_new.as_millis(),
+            boot.as_millis(),
+            report.failed,
+            report.sent,
+            step_times(&r)
+        );
         samples.push(Sample { first_new, boot, failed: report.failed });
     }
     (keep_alive, samples)
@@ -238,7 +247,10 @@ async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, 
         Change::NeverHealthy => "rollback: never healthy".into(),
         Change::FailsAfterSwitch => "rollback: fails after switch".into(),
     };
-    eprintln!("{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
+    eprintln!(
+        "{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}",
+        r["run"]["status"], report.sent, report.failed, report.errors
+    );
     eprintln!("  steps: {}", step_times(&r));
     Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new, boot }
 }
@@ -274,8 +286,12 @@ async fn promote(keep_alive: bool, clients: usize) -> Row {
     let report = load.finish().await;
     let first_new = report.first_seen.get("v2").and_then(|d| d.checked_sub(trigger));
     let deploy_to_new = deploy_to_new(&r, first_new);
-    let label = if clients == CLIENTS { "promote (no build)".to_string() } else { format!("promote (no build), {clients} client every 10 ms") };
-    eprintln!("{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}", r["run"]["status"], report.sent, report.failed, report.errors);
+    let label =
+        if clients == CLIENTS { "promote (no build)".to_string() } else { format!("promote (no build), {clients} client every 10 ms") };
+    eprintln!(
+        "{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}",
+        r["run"]["status"], report.sent, report.failed, report.errors
+    );
     eprintln!("  steps: {}", step_times(&r));
     Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new, boot }
 }
@@ -347,8 +363,20 @@ fn build_plain_images() -> (String, String) {
         let tag = format!("slipway-bench/plain:{version}");
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), format!("{version}\n")).unwrap();
-        std::fs::write(dir.path().join("Dockerfile"), format!("FROM {}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n", busybox_image())).unwrap();
-        let out = std::process::Command::new("docker").args(["build", "-q", "-t", &tag, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!(
+                "FROM {}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+                busybox_image()
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", &tag, "."])
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
         assert!(out.status.success());
         tag
     };
@@ -375,11 +403,16 @@ async fn boot_now() -> Duration {
     for i in 0..3 {
         let name = format!("slipway-bench-boot-{}-{i}", std::process::id());
         let ip = format!("172.31.250.{}", 10 + i);
-        let endpoint = EndpointSettings { ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }), ..Default::default() };
+        let endpoint = EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(ip.clone()), ..Default::default() }),
+            ..Default::default()
+        };
         let body = ContainerCreateBody {
             image: Some(v2.clone()),
             host_config: Some(HostConfig { network_mode: Some(BOOT_NET.into()), ..Default::default() }),
-            networking_config: Some(NetworkingConfig { endpoints_config: Some(std::collections::HashMap::from([(BOOT_NET.to_string(), endpoint)])) }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(std::collections::HashMap::from([(BOOT_NET.to_string(), endpoint)])),
+            }),
             ..Default::default()
         };
         let start = Instant::now();

@@ -9,7 +9,10 @@ fn main() {
         // A real page, so WebKit starts its web process as it does for any app (about:blank
         // would not).
         .register_uri_scheme_protocol("empty", |_ctx, _request| {
-            tauri::http::Response::builder().header("Content-Type", "text/html").body(b"<!doctype html><p>empty</p>".to_vec()).expect("a response")
+            tauri::http::Response::builder()
+                .header("Content-Type", "text/html")
+                .body(b"<!doctype html><p>empty</p>".to_vec())
+                .expect("a response")
         })
         .setup(|app| {
             let url = tauri::WebviewUrl::External("empty://localhost/".parse().expect("a URL"));

@@ -56,5 +56,5 @@ pub fn first_paint() {
 /// ends or the view closes the channel.
 #[tauri::command]
 pub async fn follow_run_log(state: State<'_, AppState>, id: i64, after: i64, on_lines: Channel<Vec<LogLine>>) -> Answer<()> {
-    Ok(state.client()?.stream(&ops::streams::run_log(id, after), |batch| on_lines.send(batch).is_ok()).await?)
+    state.client()?.stream(&ops::streams::run_log(id, after), |batch| on_lines.send(batch).is_ok()).await
 }

@@ -38,19 +38,34 @@ pub fn stop_stream(stream_id: String) {
 }
 
 #[tauri::command]
-pub async fn follow_container_logs(state: State<'_, AppState>, host: String, container: String, tail: Option<u32>, stream_id: String, on_item: Channel<Vec<ContainerLogLine>>) -> Answer<()> {
+pub async fn follow_container_logs(
+    state: State<'_, AppState>,
+    host: String,
+    container: String,
+    tail: Option<u32>,
+    stream_id: String,
+    on_item: Channel<Vec<ContainerLogLine>>,
+) -> Answer<()> {
     let path = ops::streams::container_logs(&host, &container, tail, true);
     until_stopped(stream_id, state.client()?.stream(&path, |batch| on_item.send(batch).is_ok())).await
 }
 
 #[tauri::command]
-pub async fn follow_container_stats(state: State<'_, AppState>, host: String, container: String, stream_id: String, on_item: Channel<ContainerStats>) -> Answer<()> {
+pub async fn follow_container_stats(
+    state: State<'_, AppState>,
+    host: String,
+    container: String,
+    stream_id: String,
+    on_item: Channel<ContainerStats>,
+) -> Answer<()> {
     let path = ops::streams::container_stats(&host, &container);
-    until_stopped(stream_id, state.client()?.stream(&path, |batch: Vec<ContainerStats>| batch.into_iter().all(|s| on_item.send(s).is_ok()))).await
+    until_stopped(stream_id, state.client()?.stream(&path, |batch: Vec<ContainerStats>| batch.into_iter().all(|s| on_item.send(s).is_ok())))
+        .await
 }
 
 #[tauri::command]
 pub async fn follow_host_events(state: State<'_, AppState>, host: String, stream_id: String, on_item: Channel<HostEvent>) -> Answer<()> {
     let path = ops::streams::host_events(&host);
-    until_stopped(stream_id, state.client()?.stream(&path, |batch: Vec<HostEvent>| batch.into_iter().all(|e| on_item.send(e).is_ok()))).await
+    until_stopped(stream_id, state.client()?.stream(&path, |batch: Vec<HostEvent>| batch.into_iter().all(|e| on_item.send(e).is_ok())))
+        .await
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use slipway_protocol::client::Client;
-use slipway_protocol::ops;
 use slipway_protocol::events::EngineEvent;
+use slipway_protocol::ops;
 use slipway_protocol::{ApiError, Config, ErrorCode};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -88,7 +88,15 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, ApiError> {
             return Ok(client);
         }
         if Instant::now() > deadline {
-            return Err(ApiError::new(ErrorCode::Internal, format!("the engine (pid {}) did not answer within {} s; see {}", child.id(), START_TIMEOUT.as_secs(), config.log_dir().display())));
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                format!(
+                    "the engine (pid {}) did not answer within {} s; see {}",
+                    child.id(),
+                    START_TIMEOUT.as_secs(),
+                    config.log_dir().display()
+                ),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -110,7 +118,10 @@ fn daemon_path() -> Result<PathBuf, ApiError> {
     if path.exists() {
         Ok(path)
     } else {
-        Err(ApiError::new(ErrorCode::NotFound, format!("the engine binary {} is missing (build it with `cargo build --workspace`)", path.display())))
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("the engine binary {} is missing (build it with `cargo build --workspace`)", path.display()),
+        ))
     }
 }
 
@@ -155,7 +166,8 @@ fn on_event(app: &AppHandle, event: EngineEvent) {
     match &event {
         EngineEvent::OpenRun { run_id } => show(app, Some(Intent::Run(*run_id))),
         EngineEvent::ShowWindow { run_id, promote } => {
-            let intent = run_id.map(Intent::Run).or_else(|| promote.clone().map(|p| Intent::Promote { project_id: p.project_id, stage: p.stage }));
+            let intent =
+                run_id.map(Intent::Run).or_else(|| promote.clone().map(|p| Intent::Promote { project_id: p.project_id, stage: p.stage }));
             show(app, intent);
         }
         EngineEvent::ShuttingDown => app.exit(0),

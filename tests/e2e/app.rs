@@ -37,10 +37,7 @@ pub(crate) fn start_driver(data_dir: &Path) -> Driver {
 
 /// Like [`start_driver`], with more of the app's environment (the deploy tests' edge, say).
 pub(crate) fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Driver {
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the app's end-to-end tests need an X display: run them through ./scripts/test (Xvfb)"
-    );
+    assert!(std::env::var_os("DISPLAY").is_some(), "the app's end-to-end tests need an X display: run them through ./scripts/test (Xvfb)");
     let (port, native) = (free_port(), free_port());
     let child = Command::new("tauri-driver")
         .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
@@ -53,9 +50,7 @@ pub(crate) fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Drive
         .spawn()
         .expect("tauri-driver is not installed: ./scripts/test installs it");
     let guard = Guard(child);
-    wait_for("tauri-driver to listen", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    wait_for("tauri-driver to listen", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
     Driver { _guard: guard, port, data_dir: data_dir.to_path_buf() }
 }
 
@@ -96,9 +91,16 @@ pub(crate) async fn listener_url(client: &Client) -> String {
 }
 
 async fn click(client: &Client, css: &str) {
-    client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
-
 
 /// The whole X screen (Xvfb) into an artifact: what was painted, by the path the user sees.
 /// Not WebDriver's screenshot: WebKitWebDriver's snapshot of some views (SVG charts, the error
@@ -146,7 +148,11 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let windows = window_pids(dir.path());
     assert_eq!(windows.len(), 1, "{windows:?}");
     let window = windows[0];
-    assert!(child_names(window).iter().any(|n| n.starts_with("WebKitWebProces")), "no WebKit process while the window is open? {:?}", child_names(window));
+    assert!(
+        child_names(window).iter().any(|n| n.starts_with("WebKitWebProces")),
+        "no WebKit process while the window is open? {:?}",
+        child_names(window)
+    );
 
     // Close the only window (Ctrl+W, as its close button would): the window's process and its
     // WebKit processes end, the engine stays up with the tray. WebDriver's own "close window"
@@ -166,7 +172,9 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
 
     // The tray, clicked over D-Bus as a panel would: the icon opens a new window process...
     tray_click(pid, None);
-    let reopened = wait_for("the tray to open a window", Duration::from_secs(20), || window_pids(dir.path()).into_iter().find(|w| child_names(*w).iter().any(|n| n.starts_with("WebKitWebProces"))));
+    let reopened = wait_for("the tray to open a window", Duration::from_secs(20), || {
+        window_pids(dir.path()).into_iter().find(|w| child_names(*w).iter().any(|n| n.starts_with("WebKitWebProces")))
+    });
     assert_ne!(reopened, window);
     // ...and a second click brings that one forward instead of opening another.
     wait_for("the window to follow the engine's events", Duration::from_secs(20), || {
@@ -210,7 +218,9 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let listener = listener_url(&client).await;
     let api = Api::new(&listener, dir.path());
 
-    let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "web", "repo_url": "https://example.invalid/web.git", "forge": "github"})).await;
+    let (status, p) = api
+        .send(reqwest::Method::POST, "/projects", json!({"name": "web", "repo_url": "https://example.invalid/web.git", "forge": "github"}))
+        .await;
     assert_eq!(status, 201, "{p}");
     let hook = api.get("/projects/web/webhook").await;
 
@@ -232,7 +242,11 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     area.send_keys("name: web\nrepo_url: [broken\n").await.unwrap();
     client.find(Locator::Css("[data-testid=yaml-save-web]")).await.unwrap().click().await.unwrap();
     wait_text(&client, "[data-testid=yaml-error-web]", |t| t.starts_with("project file:")).await;
-    let edited: String = yaml.lines().flat_map(|l| if l.trim() == "- main" { vec![l.to_string(), l.replace("main", "release/*")] } else { vec![l.to_string()] }).map(|l| l + "\n").collect();
+    let edited: String = yaml
+        .lines()
+        .flat_map(|l| if l.trim() == "- main" { vec![l.to_string(), l.replace("main", "release/*")] } else { vec![l.to_string()] })
+        .map(|l| l + "\n")
+        .collect();
     let area = client.find(Locator::Css("[data-testid=yaml-web]")).await.unwrap();
     area.clear().await.unwrap();
     // Typed as a person would: Enter (U+E007) for each line break.
@@ -430,14 +444,26 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
 
     // A deploy started in the window: its steps go by live in the run view.
     click(&client, "[data-testid=tab-runs]").await;
-    client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap().send_keys("main").await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=deploy-ref]"))
+        .await
+        .unwrap()
+        .send_keys("main")
+        .await
+        .unwrap();
     click(&client, "[data-testid=deploy-submit]").await;
-    until("the first step to run", 60, || async { attr(&client, "[data-testid=run-detail] li[data-status=running]", "data-status").await }).await;
+    until("the first step to run", 60, || async { attr(&client, "[data-testid=run-detail] li[data-status=running]", "data-status").await })
+        .await;
     shot("console-run-live.png");
     let seen = watch_run(&client, "succeeded").await;
     // Seen one after the other while the run went on (a fast step may pass between two looks).
     let deploy_steps = ["prepare host", "start new release", "health gate: new release", "switch traffic", "verify (1 s)"];
-    assert!(seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| deploy_steps.contains(&s.as_str())), "steps seen running: {seen:?}");
+    assert!(
+        seen.len() >= 3 && seen.iter().any(|s| s == "build image") && seen.iter().any(|s| deploy_steps.contains(&s.as_str())),
+        "steps seen running: {seen:?}"
+    );
     wait_text(&client, "[data-testid=run-timeline]", |_| true).await;
     shot("console-run.png");
 
@@ -484,7 +510,10 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
     assert!(commits.contains("first"), "{commits}");
     shot("console-promote-dialog.png");
     client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E00C}").await.unwrap();
-    until("Esc to close the dialog", 10, || async { client.find(Locator::Css("[data-testid=promote-dialog]")).await.is_err().then_some(()) }).await;
+    until("Esc to close the dialog", 10, || async {
+        client.find(Locator::Css("[data-testid=promote-dialog]")).await.is_err().then_some(())
+    })
+    .await;
     assert!(api.get("/promotions").await.as_array().unwrap().len() == 1, "Esc promoted nothing");
     shot("console-project.png");
     click(&client, "[data-testid=promote-prod]").await;
@@ -507,7 +536,15 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
 
     // Settings: a forge account with a bad name is refused next to the field; the theme switches.
     click(&client, "[data-testid=tab-settings]").await;
-    client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=account-name]")).await.unwrap().send_keys("Work GitHub").await.unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=account-name]"))
+        .await
+        .unwrap()
+        .send_keys("Work GitHub")
+        .await
+        .unwrap();
     click(&client, "[data-testid=account-save]").await;
     wait_text(&client, "[data-testid=account-name-error]", |t| t.contains("lowercase")).await;
     wait_text(&client, "[data-testid=account-token-error]", |t| t.contains("token")).await;

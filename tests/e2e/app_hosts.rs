@@ -21,7 +21,9 @@ async fn hosts_view_adds_a_host_follows_a_container_log_live_and_stops_it() {
     let listener = listener_url(&client).await;
     let find = |css: String| {
         let client = client.clone();
-        async move { client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(&css)).await.unwrap_or_else(|e| panic!("{css}: {e}")) }
+        async move {
+            client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(&css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
+        }
     };
 
     find("[data-testid=tab-hosts]".into()).await.click().await.unwrap();

@@ -40,7 +40,15 @@ fn web_dockerfile() -> String {
 }
 
 fn ids(instance: &str) -> std::collections::BTreeMap<String, String> {
-    let out = docker(&["ps", "--format", "{{.Label \"dev.slipway.service\"}} {{.ID}}", "--filter", &format!("label=dev.slipway.instance={instance}"), "--filter", "label=dev.slipway.role=app"]);
+    let out = docker(&[
+        "ps",
+        "--format",
+        "{{.Label \"dev.slipway.service\"}} {{.ID}}",
+        "--filter",
+        &format!("label=dev.slipway.instance={instance}"),
+        "--filter",
+        "label=dev.slipway.role=app",
+    ]);
     String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_once(' ')).map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
@@ -48,7 +56,8 @@ fn ids(instance: &str) -> std::collections::BTreeMap<String, String> {
 async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_downtime() {
     let root = tempfile::tempdir().unwrap();
     let (c, df) = (compose("a"), web_dockerfile());
-    let served = serve_repo_with(root.path(), &[("compose.yaml", &c), ("web/Dockerfile", &df), ("web/index.html", "v1\n"), ("web/health", "ok\n")]);
+    let served =
+        serve_repo_with(root.path(), &[("compose.yaml", &c), ("web/Dockerfile", &df), ("web/index.html", "v1\n"), ("web/health", "ok\n")]);
     let dir = tempfile::tempdir().unwrap();
     let edge_port = stable_port();
     let (_engine, base) = start_headless_env(dir.path(), &env(edge_port));
@@ -63,7 +72,12 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     let pos = |n: &str| steps.iter().position(|s| *s == n).unwrap_or_else(|| panic!("no step {n} in {steps:?}"));
-    assert!(pos("build web") < pos("worker: replace") && pos("db: replace") < pos("web: blue-green") && pos("worker: replace") < pos("web: blue-green"), "{steps:?}");
+    assert!(
+        pos("build web") < pos("worker: replace")
+            && pos("db: replace") < pos("web: blue-green")
+            && pos("worker: replace") < pos("web: blue-green"),
+        "{steps:?}"
+    );
     assert_eq!(get_via_edge(edge_port, &host("dev", "stack")).await, (200, "v1".to_string()));
     let before = ids(&instance);
     assert_eq!(before.len(), 3, "{before:?}");
@@ -81,7 +95,11 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     assert!(report.sent > 50);
     assert_eq!(get_via_edge(edge_port, &host("dev", "stack")).await, (200, "v2".to_string()));
     let after = ids(&instance);
-    assert_eq!((after["db"].as_str(), after["worker"].as_str()), (before["db"].as_str(), before["worker"].as_str()), "db and worker untouched");
+    assert_eq!(
+        (after["db"].as_str(), after["worker"].as_str()),
+        (before["db"].as_str(), before["worker"].as_str()),
+        "db and worker untouched"
+    );
     assert_ne!(after["web"], before["web"]);
     let rel = api.get("/projects/stack/stages/dev/releases").await;
     assert_eq!(rel[0]["digests"].as_object().unwrap().len(), 3, "{rel}");
@@ -97,7 +115,9 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     assert!(reason.starts_with("service web failed:") && reason.contains("rolled back worker"), "{reason}");
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(get_via_edge(edge_port, &host("dev", "stack")).await, (200, "v2".to_string()));
-    wait_for("the old worker to run again", Duration::from_secs(20), || (ids(&instance).get("worker") == after.get("worker")).then_some(()));
+    wait_for("the old worker to run again", Duration::from_secs(20), || {
+        (ids(&instance).get("worker") == after.get("worker")).then_some(())
+    });
     let now = ids(&instance);
     assert_eq!(now, after, "the stack is exactly as before the failed deploy");
 }

@@ -47,7 +47,9 @@ pub async fn stack(name: &str, deploy: Value, stages: Value) -> Stack {
     let api = Api::new(&base, dir.path());
     let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
     let cleanup = DockerCleanup(instance.clone());
-    let (status, p) = api.send(Method::POST, "/projects", json!({"name": name, "repo_url": served.url, "forge": "git", "deploy": deploy, "stages": stages})).await;
+    let (status, p) = api
+        .send(Method::POST, "/projects", json!({"name": name, "repo_url": served.url, "forge": "git", "deploy": deploy, "stages": stages}))
+        .await;
     assert_eq!(status, 201, "{p}");
     Stack { _root: root, served, dir, engine: Some(engine), api, edge_port, instance, _cleanup: cleanup }
 }
@@ -219,11 +221,14 @@ async fn rolling_canary_and_recreate_each_reach_the_new_release() {
         assert_eq!(get_via_edge(s.edge_port, &host(st, "many")).await, (200, "v2".to_string()), "{st}");
         let steps: Vec<String> = r["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
         if st == "roll" {
-            assert!(steps.contains(&"start replicas 1-1 of 2".to_string()) && steps.contains(&"start replicas 2-2 of 2".to_string()), "{steps:?}");
+            assert!(
+                steps.contains(&"start replicas 1-1 of 2".to_string()) && steps.contains(&"start replicas 2-2 of 2".to_string()),
+                "{steps:?}"
+            );
         } else {
             assert!(steps.contains(&"canary: 50 % for 3 s".to_string()), "{steps:?}");
             // During the trial both versions answered.
-            assert!(report.bodies.get("v1").is_some() && report.bodies.get("v2").is_some(), "{:?}", report.bodies);
+            assert!(report.bodies.contains_key("v1") && report.bodies.contains_key("v2"), "{:?}", report.bodies);
         }
     }
     let r = finish(&s.api, run(&s.api, "many", "re", "main").await).await;
@@ -267,7 +272,8 @@ async fn promote_to_prod_needs_the_confirmation_and_deploys_the_same_image() {
 /// Kills the engine at a step of a blue-green deploy and starts it again: the run is
 /// interrupted, the new release's containers are gone, and the previous release serves.
 async fn crash_at(step: &str, project: &str) {
-    let slow = json!({"port": 80, "health": {"path": "/health", "interval_ms": 200, "timeout_ms": 1000, "retries": 3, "start_period_ms": 60000}});
+    let slow =
+        json!({"port": 80, "health": {"path": "/health", "interval_ms": 200, "timeout_ms": 1000, "retries": 3, "start_period_ms": 60000}});
     let mut s = stack(project, slow, json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 60}))])).await;
     first_release(&s, project, "dev").await;
     // For the health gate: v2 has no health endpoint, so the gate waits out its start period.
@@ -295,7 +301,9 @@ async fn crash_at(step: &str, project: &str) {
     s.api = Api::new(&base, s.dir.path());
     let r = s.api.get(&format!("/runs/{id}")).await;
     assert_eq!(r["run"]["status"], "interrupted", "{r}");
-    wait_for("the new release's containers to go", Duration::from_secs(30), || (containers_with(&s.instance, "app").len() == 1).then_some(()));
+    wait_for("the new release's containers to go", Duration::from_secs(30), || {
+        (containers_with(&s.instance, "app").len() == 1).then_some(())
+    });
     // Recovery runs in the background right after start; the edge is back on v1 within moments.
     let start = std::time::Instant::now();
     loop {

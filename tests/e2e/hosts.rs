@@ -122,7 +122,10 @@ async fn local_host_lists_groups_inspects_streams_and_acts_on_containers() {
     wait_host_state(&api, "local", "reachable", Duration::from_secs(20)).await;
     let test = api.send(Method::POST, "/hosts/local/test", json!({})).await;
     assert_eq!(test.0, 200, "{test:?}");
-    assert!(test.1["engine_version"].as_str().is_some_and(|v| !v.is_empty()) && test.1["arch"].is_string() && test.1["os"].is_string(), "{test:?}");
+    assert!(
+        test.1["engine_version"].as_str().is_some_and(|v| !v.is_empty()) && test.1["arch"].is_string() && test.1["os"].is_string(),
+        "{test:?}"
+    );
     assert!(test.1["containers_running"].as_u64().unwrap() >= 2 && test.1["latency_ms"].as_f64().unwrap() > 0.0, "{test:?}");
 
     // Grouped by Slipway project first, compose project otherwise.
@@ -236,7 +239,9 @@ async fn tcp_host_works_through_a_loopback_port_and_a_wrong_port_is_refused() {
     let port = proxy.port;
     let c = TestContainer::start("tcp", &[]);
 
-    let (code, host) = api.send(Method::POST, "/hosts", json!({"name": "Loopback TCP", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{port}")})).await;
+    let (code, host) = api
+        .send(Method::POST, "/hosts", json!({"name": "Loopback TCP", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{port}")}))
+        .await;
     assert_eq!(code, 201, "{host}");
     assert_eq!(host["id"], "loopback-tcp");
     let (code, test) = api.send(Method::POST, "/hosts/loopback-tcp/test", json!({})).await;
@@ -247,12 +252,17 @@ async fn tcp_host_works_through_a_loopback_port_and_a_wrong_port_is_refused() {
 
     let listed = slipwayd(dir.path(), &["hosts"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.lines().any(|l| l.starts_with("loopback-tcp") && l.contains("reachable") && l.contains(&format!("tcp://127.0.0.1:{port}"))), "{listed}");
+    assert!(
+        listed.lines().any(|l| l.starts_with("loopback-tcp") && l.contains("reachable") && l.contains(&format!("tcp://127.0.0.1:{port}"))),
+        "{listed}"
+    );
     let tested = slipwayd(dir.path(), &["hosts", "--test", "loopback-tcp"]);
     assert!(tested.status.success() && String::from_utf8_lossy(&tested.stdout).starts_with("loopback-tcp: Docker "), "{tested:?}");
 
     let wrong = free_port();
-    let (code, _) = api.send(Method::POST, "/hosts", json!({"name": "wrong port", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{wrong}")})).await;
+    let (code, _) = api
+        .send(Method::POST, "/hosts", json!({"name": "wrong port", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{wrong}")}))
+        .await;
     assert_eq!(code, 201);
     let (code, err) = api.send(Method::POST, "/hosts/wrong-port/test", json!({})).await;
     assert_eq!((code, err["code"].as_str()), (502, Some("host_unreachable")), "{err}");
@@ -265,12 +275,15 @@ async fn tcp_host_works_through_a_loopback_port_and_a_wrong_port_is_refused() {
     let (code, err) = api.send(Method::POST, "/hosts", json!({"name": "x", "kind": "tcp", "endpoint": "ssh://box"})).await;
     assert_eq!(code, 400);
     assert!(err["message"].as_str().unwrap().starts_with("endpoint:"), "{err}");
-    let (code, err) = api.send(Method::POST, "/hosts", json!({"name": "Loopback TCP", "kind": "tcp", "endpoint": "tcp://127.0.0.1:1"})).await;
+    let (code, err) =
+        api.send(Method::POST, "/hosts", json!({"name": "Loopback TCP", "kind": "tcp", "endpoint": "tcp://127.0.0.1:1"})).await;
     assert_eq!(code, 400);
     assert!(err["message"].as_str().unwrap().starts_with("name:"), "{err}");
 
     // Edit keeps the id; remove forgets the host.
-    let (code, edited) = api.send(Method::PUT, "/hosts/wrong-port", json!({"name": "fixed port", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{port}")})).await;
+    let (code, edited) = api
+        .send(Method::PUT, "/hosts/wrong-port", json!({"name": "fixed port", "kind": "tcp", "endpoint": format!("tcp://127.0.0.1:{port}")}))
+        .await;
     assert_eq!((code, edited["id"].as_str()), (200, Some("wrong-port")), "{edited}");
     wait_host_state(&api, "wrong-port", "reachable", Duration::from_secs(20)).await;
     let (code, _) = api.send(Method::DELETE, "/hosts/wrong-port", Value::Null).await;
@@ -302,14 +315,53 @@ fn openssl(dir: &Path, args: &[&str]) {
 fn make_certs(tls: &Path) {
     std::fs::create_dir_all(tls).unwrap();
     for ca in ["ca", "other-ca"] {
-        openssl(tls, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={ca}"), "-keyout", &format!("{ca}.key"), "-out", &format!("{ca}.pem")]);
+        openssl(
+            tls,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+            ],
+        );
     }
     std::fs::write(tls.join("server.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
     std::fs::write(tls.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
     for (name, ca, ext) in [("server", "ca", "server.cnf"), ("client", "ca", "client.cnf"), ("stranger", "other-ca", "client.cnf")] {
         let cn = if name == "server" { "/CN=127.0.0.1".to_string() } else { format!("/CN={name}") };
-        openssl(tls, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &cn, "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr")]);
-        openssl(tls, &["x509", "-req", "-in", &format!("{name}.csr"), "-CA", &format!("{ca}.pem"), "-CAkey", &format!("{ca}.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", &format!("{name}.pem")]);
+        openssl(
+            tls,
+            &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &cn, "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr")],
+        );
+        openssl(
+            tls,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
     }
 }
 
@@ -326,7 +378,10 @@ fn tls_proxy(tls: &Path) -> (u16, tokio::task::JoinHandle<()>) {
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![CertificateDer::from_pem_file(tls.join("server.pem")).unwrap()], PrivateKeyDer::from_pem_file(tls.join("server.key")).unwrap())
+        .with_single_cert(
+            vec![CertificateDer::from_pem_file(tls.join("server.pem")).unwrap()],
+            PrivateKeyDer::from_pem_file(tls.join("server.key")).unwrap(),
+        )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -357,8 +412,18 @@ async fn tls_host_works_with_its_certificates_and_names_verification_failures() 
     let api = Api::new(&url, dir.path());
     let p = |f: &str| tls.join(f).display().to_string();
     let endpoint = format!("tcp://127.0.0.1:{port}");
-    for (name, ca, cert, key) in [("tls box", "ca.pem", "client.pem", "client.key"), ("wrong ca", "other-ca.pem", "client.pem", "client.key"), ("stranger", "ca.pem", "stranger.pem", "stranger.key")] {
-        let (code, body) = api.send(Method::POST, "/hosts", json!({"name": name, "kind": "tcp", "endpoint": endpoint, "tls_ca": p(ca), "tls_cert": p(cert), "tls_key": p(key)})).await;
+    for (name, ca, cert, key) in [
+        ("tls box", "ca.pem", "client.pem", "client.key"),
+        ("wrong ca", "other-ca.pem", "client.pem", "client.key"),
+        ("stranger", "ca.pem", "stranger.pem", "stranger.key"),
+    ] {
+        let (code, body) = api
+            .send(
+                Method::POST,
+                "/hosts",
+                json!({"name": name, "kind": "tcp", "endpoint": endpoint, "tls_ca": p(ca), "tls_cert": p(cert), "tls_key": p(key)}),
+            )
+            .await;
         assert_eq!(code, 201, "{body}");
     }
 
@@ -371,7 +436,12 @@ async fn tls_host_works_with_its_certificates_and_names_verification_failures() 
     let (code, err) = api.send(Method::POST, "/hosts/wrong-ca/test", json!({})).await;
     assert_eq!(code, 502, "{err}");
     let msg = err["message"].as_str().unwrap();
-    assert!(msg.starts_with(&format!("host wrong ca: TLS verification failed for {endpoint}: the engine's certificate is not signed by the CA")), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "host wrong ca: TLS verification failed for {endpoint}: the engine's certificate is not signed by the CA"
+        )),
+        "{msg}"
+    );
 
     let (code, err) = api.send(Method::POST, "/hosts/stranger/test", json!({})).await;
     assert_eq!(code, 502, "{err}");
@@ -407,7 +477,11 @@ impl Sshd {
         // A login whose PATH has no docker, as on a host without the docker CLI.
         let nodocker = std::fs::read_to_string(dir.join("nodocker_id.pub")).unwrap();
         let id = std::fs::read_to_string(dir.join("id.pub")).unwrap();
-        std::fs::write(dir.join("authorized_keys"), format!("{id}command=\"PATH=/nonexistent; eval \\\"$SSH_ORIGINAL_COMMAND\\\"\" {nodocker}")).unwrap();
+        std::fs::write(
+            dir.join("authorized_keys"),
+            format!("{id}command=\"PATH=/nonexistent; eval \\\"$SSH_ORIGINAL_COMMAND\\\"\" {nodocker}"),
+        )
+        .unwrap();
         let port = free_port();
         let pubkey = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap().split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         std::fs::write(dir.join("known_hosts"), format!("[127.0.0.1]:{port} {}\n", pubkey("host_key.pub"))).unwrap();
@@ -425,7 +499,13 @@ impl Sshd {
         .unwrap();
         let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
         let mut config = String::new();
-        for (alias, id, known) in [("box", "id", "known_hosts"), ("unknown", "id", "known_hosts_empty"), ("changed", "id", "known_hosts_changed"), ("wrongkey", "wrong_id", "known_hosts"), ("nodocker", "nodocker_id", "known_hosts")] {
+        for (alias, id, known) in [
+            ("box", "id", "known_hosts"),
+            ("unknown", "id", "known_hosts_empty"),
+            ("changed", "id", "known_hosts_changed"),
+            ("wrongkey", "wrong_id", "known_hosts"),
+            ("nodocker", "nodocker_id", "known_hosts"),
+        ] {
             config.push_str(&format!(
                 "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {d}/{id}\n  IdentitiesOnly yes\n  \
                  IdentityAgent none\n  UserKnownHostsFile {d}/{known}\n  GlobalKnownHostsFile /dev/null\n  LogLevel ERROR\n"
@@ -488,7 +568,9 @@ fn descendants(pid: u32) -> Vec<u32> {
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let Some(ppid) = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Some(ppid) = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
         parents.entry(ppid).or_default().push(p);
     }
     let mut out = Vec::new();
@@ -512,7 +594,8 @@ async fn ssh_host_reaches_the_engine_through_sshd_and_refuses_unknown_keys_and_b
     let api = Api::new(&url, dir.path());
     let c = TestContainer::start("ssh", &[]);
     for alias in ["box", "unknown", "changed", "wrongkey", "nodocker"] {
-        let (code, body) = api.send(Method::POST, "/hosts", json!({"name": alias, "kind": "ssh", "endpoint": format!("ssh://{alias}")})).await;
+        let (code, body) =
+            api.send(Method::POST, "/hosts", json!({"name": alias, "kind": "ssh", "endpoint": format!("ssh://{alias}")})).await;
         assert_eq!(code, 201, "{body}");
     }
 
@@ -613,7 +696,13 @@ async fn a_blue_green_deploy_over_ssh_probes_inside_the_host_and_drops_nothing()
     let (code, body) = api.send(Method::POST, "/hosts", json!({"name": "box", "kind": "ssh", "endpoint": "ssh://box"})).await;
     assert_eq!(code, 201, "{body}");
     let stages = json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 2}))]);
-    let (code, p) = api.send(Method::POST, "/projects", json!({"name": "far", "repo_url": served.url, "forge": "git", "deploy": fast_deploy(), "stages": stages, "host_id": "box"})).await;
+    let (code, p) = api
+        .send(
+            Method::POST,
+            "/projects",
+            json!({"name": "far", "repo_url": served.url, "forge": "git", "deploy": fast_deploy(), "stages": stages, "host_id": "box"}),
+        )
+        .await;
     assert_eq!(code, 201, "{p}");
 
     let r = finish(&api, run(&api, "far", "dev", "main").await).await;
@@ -637,7 +726,19 @@ async fn a_blue_green_deploy_over_ssh_probes_inside_the_host_and_drops_nothing()
     // a dozen execs or more; the kept shells need at most one each.
     let edge = format!("slipway-edge-{instance}");
     let out = Command::new("docker")
-        .args(["events", "--since", &since.to_string(), "--until", &until.to_string(), "--filter", &format!("container={edge}"), "--filter", "event=exec_create", "--format", "{{.ID}}"])
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+            "--filter",
+            &format!("container={edge}"),
+            "--filter",
+            "event=exec_create",
+            "--format",
+            "{{.ID}}",
+        ])
         .output()
         .unwrap();
     let execs = String::from_utf8_lossy(&out.stdout).lines().count();

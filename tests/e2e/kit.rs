@@ -23,9 +23,13 @@ pub fn bin(name: &str) -> PathBuf {
 /// traffic: a port from [`free_port`] can be taken by an outgoing connection (a load without
 /// keep-alive uses thousands) between the check and the bind.
 pub fn stable_port() -> u16 {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok().and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok()).unwrap_or(32768);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
     let start = 20000u16.min(low.saturating_sub(2000));
-    let seed = std::process::id() as u64 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let seed =
+        std::process::id() as u64 ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     let span = (low - start) as u64;
     for i in 0..span {
         let port = start + ((seed + i * 7919) % span) as u16;
@@ -82,12 +86,7 @@ pub fn log_text(data_dir: &Path) -> String {
 
 /// Runs `slipwayd` with `args` against `data_dir` and waits for it.
 pub fn slipwayd(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin("slipwayd"))
-        .args(args)
-        .env("SLIPWAY_DATA_DIR", data_dir)
-        .env_remove("SLIPWAY_LISTEN")
-        .output()
-        .unwrap()
+    Command::new(bin("slipwayd")).args(args).env("SLIPWAY_DATA_DIR", data_dir).env_remove("SLIPWAY_LISTEN").output().unwrap()
 }
 
 /// A child process killed when dropped, so a failing test leaves nothing running.
@@ -194,7 +193,15 @@ pub fn tray_click(engine_pid: u32, label: Option<&str>) {
     // Items read `(7, {'label': <'Quit'>}, @av [])`: the id is the number before the label.
     let marker = format!("{{'label': <'{label}'>}}");
     let at = layout.find(&marker).unwrap_or_else(|| panic!("no tray item {label:?} in {layout}"));
-    let id: String = layout[..at].trim_end_matches([' ', ',']).chars().rev().take_while(char::is_ascii_digit).collect::<String>().chars().rev().collect();
+    let id: String = layout[..at]
+        .trim_end_matches([' ', ','])
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect();
     gdbus(&["--object-path", "/MenuBar", "--method", "com.canonical.dbusmenu.Event", &id, "clicked", "<0>", "0"]);
 }
 
@@ -217,14 +224,8 @@ impl Api {
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp =
+            self.http.request(method, format!("{}/api/v1{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -233,7 +234,8 @@ impl Api {
 /// A fixture payload from shared/fixtures/webhooks, byte for byte.
 pub fn fixture(path: &str) -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/webhooks");
-    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("fixture {path} in {}: {e} (the user's shared/ folder must sit beside the repository)", root.display()))
+    std::fs::read(root.join(path))
+        .unwrap_or_else(|e| panic!("fixture {path} in {}: {e} (the user's shared/ folder must sit beside the repository)", root.display()))
 }
 
 /// Lowercase hex HMAC-SHA256 of `body` with `secret`, as GitHub, Gitea and Bitbucket sign.
@@ -302,7 +304,13 @@ pub fn serve_repo_with(root: &Path, files: &[(&str, &str)]) -> Served {
     let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
     let daemon_bin = PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
     let daemon = Command::new(daemon_bin)
-        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}"), &format!("--base-path={}", root.join("srv").display())])
+        .args([
+            "--reuseaddr",
+            "--export-all",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={}", root.join("srv").display()),
+        ])
         .arg(root.join("srv"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -323,7 +331,13 @@ pub fn docker(args: &[&str]) -> Output {
 pub fn busybox_image() -> &'static str {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     const TAG: &str = "slipway-test/busybox:latest";
-    BUILT.get_or_init(|| build_test_image(TAG, &[], "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n"));
+    BUILT.get_or_init(|| {
+        build_test_image(
+            TAG,
+            &[],
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n",
+        )
+    });
     TAG
 }
 
@@ -339,7 +353,8 @@ fn build_test_image(tag: &str, files: &[(&str, PathBuf)], dockerfile: &str) {
         std::fs::copy(src, dir.path().join(name)).unwrap();
     }
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    let out = Command::new("docker").args(["build", "-q", "-t", tag, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
+    let out =
+        Command::new("docker").args(["build", "-q", "-t", tag, "."]).env("DOCKER_BUILDKIT", "0").current_dir(dir.path()).output().unwrap();
     assert!(out.status.success(), "building {tag}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -394,7 +409,9 @@ pub fn start_headless_env(data_dir: &Path, env: &[(&str, String)]) -> (Guard, St
         cmd.env(k, v);
     }
     let guard = Guard(cmd.spawn().unwrap());
-    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from)));
+    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
+        engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from))
+    });
     (guard, url)
 }
 
@@ -444,7 +461,16 @@ impl Drop for DockerCleanup {
 
 /// Names of the containers of an engine instance with the given role (`app`, `edge`).
 pub fn containers_with(instance: &str, role: &str) -> Vec<String> {
-    let out = docker(&["ps", "-a", "--format", "{{.Names}}", "--filter", &format!("label=dev.slipway.instance={instance}"), "--filter", &format!("label=dev.slipway.role={role}")]);
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=dev.slipway.instance={instance}"),
+        "--filter",
+        &format!("label=dev.slipway.role={role}"),
+    ]);
     String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
 }
 
@@ -543,7 +569,8 @@ impl Load {
 
 /// One GET through the edge: (status, body).
 pub async fn get_via_edge(port: u16, host: &str) -> (u16, String) {
-    match reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).header("host", host).timeout(Duration::from_secs(5)).send().await {
+    match reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).header("host", host).timeout(Duration::from_secs(5)).send().await
+    {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default().trim().to_string()),
         Err(e) => (0, e.to_string()),
     }

@@ -4,14 +4,14 @@
 
 mod app;
 mod app_hosts;
+mod compose;
+pub mod deploys;
 mod headless;
 mod hosts;
 mod kit;
 mod notify;
 mod polling;
 mod registry;
-mod compose;
-pub mod deploys;
 mod runs;
 mod tokens;
 mod webhooks;

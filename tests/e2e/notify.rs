@@ -28,7 +28,8 @@ struct Received {
 
 impl Received {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} sent no JSON ({e}): {}", self.path, String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} sent no JSON ({e}): {}", self.path, String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -119,7 +120,16 @@ async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a
     assert_eq!(channels[0]["target"], format!("{hooks}/…"));
     assert_eq!(channels[2]["signed"], true);
     assert!(channels.iter().all(|c| c.get("url").is_none() && c.get("secret").is_none()), "{p}");
-    let yaml = api.http.get(format!("{base}/api/v1/projects/{project}/export")).bearer_auth(&api.token).send().await.unwrap().text().await.unwrap();
+    let yaml = api
+        .http
+        .get(format!("{base}/api/v1/projects/{project}/export"))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(yaml.contains("notifications:") && yaml.contains("kind: discord"), "{yaml}");
 
     let head = git(&served.work, &["rev-parse", "HEAD"]);
@@ -168,7 +178,10 @@ async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a
         .iter()
         .map(|f| (f["name"].as_str().unwrap().into(), f["value"].as_str().unwrap().into(), f["inline"].as_bool().unwrap()))
         .collect();
-    assert_eq!(fields, [("Project".into(), project.into(), true), ("Stage".into(), "dev".into(), true), ("Commit".into(), head[..12].to_string(), true)]);
+    assert_eq!(
+        fields,
+        [("Project".into(), project.into(), true), ("Stage".into(), "dev".into(), true), ("Commit".into(), head[..12].to_string(), true)]
+    );
     assert_eq!(d["allowed_mentions"], json!({"parse": []}));
 
     // The generic webhook: flat fields, signed with the channel's secret over the exact body.
@@ -200,7 +213,8 @@ async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a
     assert!(dead[0].contains("503"), "{dead:?}");
 
     // The tokens in the URLs went to the keychain, and nowhere else.
-    let everything = format!("{}{}{:?}{:?}", log_text(dir.path()), api.get(&format!("/projects/{project}")).await, output(dir.path()), lines);
+    let everything =
+        format!("{}{}{:?}{:?}", log_text(dir.path()), api.get(&format!("/projects/{project}")).await, output(dir.path()), lines);
     for token in ["xoxSLACKTOKEN", "DISCORDTOKEN"] {
         assert!(!everything.contains(token), "{token} leaked");
     }
@@ -213,12 +227,20 @@ async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a
 /// The session bus address the test runs on; the desktop test needs one (and an X display for
 /// the notification daemon): run it as the README says, under dbus-run-session and xvfb-run.
 fn session_bus() -> String {
-    std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("no D-Bus session: run the e2e tests under `dbus-run-session -- xvfb-run -a …` (./scripts/test does)")
+    std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .expect("no D-Bus session: run the e2e tests under `dbus-run-session -- xvfb-run -a …` (./scripts/test does)")
 }
 
 fn notification_daemon_running() -> bool {
     let out = Command::new("dbus-send")
-        .args(["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.Notifications"])
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.Notifications",
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).contains("boolean true")
@@ -256,7 +278,8 @@ async fn a_failed_run_shows_one_desktop_notification_naming_project_and_stage_an
         None
     } else {
         assert!(std::env::var_os("DISPLAY").is_some(), "dunst needs an X display: run the e2e tests under xvfb-run (./scripts/test does)");
-        let g = Guard(Command::new("dunst").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dunst is installed (TEST_PACKAGES)"));
+        let g =
+            Guard(Command::new("dunst").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dunst is installed (TEST_PACKAGES)"));
         wait_for("dunst to own org.freedesktop.Notifications", Duration::from_secs(10), || notification_daemon_running().then_some(()));
         Some(g)
     };
@@ -304,11 +327,22 @@ async fn a_failed_run_shows_one_desktop_notification_naming_project_and_stage_an
     let (sender, serial) = (header_field(call, "sender").unwrap(), header_field(call, "serial").unwrap());
     let reply = messages
         .iter()
-        .find(|m| m.starts_with("method return") && header_field(m, "destination") == Some(sender) && header_field(m, "reply_serial") == Some(serial))
+        .find(|m| {
+            m.starts_with("method return")
+                && header_field(m, "destination") == Some(sender)
+                && header_field(m, "reply_serial") == Some(serial)
+        })
         .unwrap_or_else(|| panic!("no reply to the Notify call: {messages:#?}"));
     let id = reply.lines().nth(1).and_then(|l| l.trim().strip_prefix("uint32 ")).unwrap_or_else(|| panic!("no id in {reply}"));
     let out = Command::new("dbus-send")
-        .args(["--session", "--type=signal", "/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", &format!("uint32:{id}"), "string:default"])
+        .args([
+            "--session",
+            "--type=signal",
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications.ActionInvoked",
+            &format!("uint32:{id}"),
+            "string:default",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

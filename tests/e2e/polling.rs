@@ -94,7 +94,8 @@ async fn an_unreachable_remote_is_a_readable_poll_error() {
     let api = Api::new(&base, dir.path());
     let port = free_port();
     let url = format!("git://127.0.0.1:{port}/gone.git");
-    let (status, _) = api.send(Method::POST, "/projects", json!({"name": "gone", "repo_url": url, "forge": "git", "poll_interval_secs": 60})).await;
+    let (status, _) =
+        api.send(Method::POST, "/projects", json!({"name": "gone", "repo_url": url, "forge": "git", "poll_interval_secs": 60})).await;
     assert_eq!(status, 201);
     let (status, err) = api.send(Method::POST, "/projects/gone/poll", json!({})).await;
     assert_eq!(status, 502, "{err}");

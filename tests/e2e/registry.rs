@@ -14,7 +14,10 @@ fn start_registry(dir: &std::path::Path) -> (Guard, String) {
     let config = dir.join("registry.yml");
     std::fs::write(
         &config,
-        format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.join("data").display()),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        ),
     )
     .unwrap();
     let child = Command::new("docker-registry")
@@ -119,7 +122,9 @@ async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
     wait_polled(&api, "hooked", Duration::from_secs(10)).await;
     let pushed = push(&registry, "dev-8");
     let hook = api.get("/projects/hooked/webhook").await;
-    let body = serde_json::to_vec(&json!({"action": "published", "registry_package": {"name": "web", "package_version": {"version": "dev-8"}}})).unwrap();
+    let body =
+        serde_json::to_vec(&json!({"action": "published", "registry_package": {"name": "web", "package_version": {"version": "dev-8"}}}))
+            .unwrap();
     let resp = reqwest::Client::new()
         .post(hook["url"].as_str().unwrap())
         .header("Content-Type", "application/json")

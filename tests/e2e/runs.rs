@@ -69,7 +69,6 @@ async fn deploy(api: &Api, project: &str, wanted: &str) -> i64 {
     v["run_id"].as_i64().unwrap()
 }
 
-
 async fn log_text(api: &Api, run: i64) -> String {
     let lines = api.get(&format!("/runs/{run}/logs")).await;
     lines.as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n")
@@ -99,11 +98,17 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
     // Commit statuses go to a Gitea-shaped stub through a forge account with a keychain token.
     let (api_base, statuses) = status_stub().await;
     let account = format!("gitea-{}", std::process::id());
-    let (status, _) = s.api.send(Method::PUT, &format!("/forge-accounts/{account}"), json!({"forge": "gitea", "api_base": api_base, "token": "gt0k"})).await;
+    let (status, _) = s
+        .api
+        .send(Method::PUT, &format!("/forge-accounts/{account}"), json!({"forge": "gitea", "api_base": api_base, "token": "gt0k"}))
+        .await;
     assert_eq!(status, 200);
     let (status, _) = s.api.send(Method::DELETE, "/projects/piped", json!({})).await;
     assert_eq!(status, 204);
-    let (status, p) = s.api.send(Method::POST, "/projects", json!({"name": "piped", "repo_url": s.served.url, "forge": "gitea", "token_ref": account})).await;
+    let (status, p) = s
+        .api
+        .send(Method::POST, "/projects", json!({"name": "piped", "repo_url": s.served.url, "forge": "gitea", "token_ref": account}))
+        .await;
     assert_eq!(status, 201, "{p}");
     s.api.send(Method::PUT, "/projects/piped/secrets/API_TOKEN", json!({"value": "s3cr3t-value"})).await;
     let inst = instance(&s.api).await;
@@ -114,7 +119,8 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
     assert_eq!(r["run"]["commit_sha"], head.as_str());
     assert_eq!(r["run"]["trigger"], "manual");
     assert_eq!(r["config_source"], "slipway.yml");
-    let steps: Vec<(&str, &str)> = r["steps"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    let steps: Vec<(&str, &str)> =
+        r["steps"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
     assert_eq!(steps, vec![("fetch source", "succeeded"), ("test", "succeeded"), ("build image", "succeeded")]);
 
     let log = log_text(&s.api, run).await;
@@ -137,7 +143,10 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
     let states: Vec<&str> = seen.iter().map(|(_, _, b)| b["state"].as_str().unwrap()).collect();
     assert_eq!(states, vec!["pending", "success"], "{seen:?}");
     let path = format!("/api/v1/repos/team/app/statuses/{head}");
-    assert!(seen.iter().all(|(p, auth, b)| p == &path && auth == "token gt0k" && b["context"] == "slipway/dev"), "{seen:?} (expected {path})");
+    assert!(
+        seen.iter().all(|(p, auth, b)| p == &path && auth == "token gt0k" && b["context"] == "slipway/dev"),
+        "{seen:?} (expected {path})"
+    );
     let _ = docker(&["image", "rm", "-f", &tag]);
 
     // The command line sees the same: the run, its steps, its log.
@@ -174,7 +183,8 @@ async fn a_failing_step_fails_the_run_and_skips_the_build() {
     assert_eq!(steps[2]["status"], "skipped");
     // The command after the failing one never ran (only Slipway's own line quotes it).
     let lines = s.api.get(&format!("/runs/{run}/logs")).await;
-    let output: Vec<&str> = lines.as_array().unwrap().iter().filter(|l| l["stream"] != "system").map(|l| l["line"].as_str().unwrap()).collect();
+    let output: Vec<&str> =
+        lines.as_array().unwrap().iter().filter(|l| l["stream"] != "system").map(|l| l["line"].as_str().unwrap()).collect();
     assert_eq!(output, vec!["before"]);
 }
 
@@ -195,7 +205,9 @@ async fn cancel_stops_the_step_and_a_timeout_fails_the_run() {
     let start = std::time::Instant::now();
     loop {
         let r = s.api.get(&format!("/runs/{run}")).await;
-        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == "test" && st["status"] == "running") && !running_containers_of(&inst, run).is_empty() {
+        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == "test" && st["status"] == "running")
+            && !running_containers_of(&inst, run).is_empty()
+        {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "step never started: {r}");
@@ -296,5 +308,8 @@ async fn submodules_are_checked_out_and_a_missing_commit_is_named() {
     let run = deploy(&s.api, "modular", "0123456789abcdef0123456789abcdef01234568").await;
     let r = wait_status(&s.api, run, finished, Duration::from_secs(60)).await;
     let reason = r["run"]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("fetch source: cannot fetch commit 0123456789abcdef0123456789abcdef01234568 from git://127.0.0.1:"), "{reason}");
+    assert!(
+        reason.starts_with("fetch source: cannot fetch commit 0123456789abcdef0123456789abcdef01234568 from git://127.0.0.1:"),
+        "{reason}"
+    );
 }

@@ -33,7 +33,8 @@ async fn cgi(root: PathBuf, method: Method, uri: Uri, headers: HeaderMap, body: 
         .unwrap();
     child.stdin.take().unwrap().write_all(&body).await.unwrap();
     let out = child.wait_with_output().await.unwrap().stdout;
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4)).or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
+    let split =
+        out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4)).or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
     let (at, sep) = split.expect("CGI output has headers");
     let mut status = StatusCode::OK;
     let mut resp_headers = Vec::new();
@@ -90,9 +91,8 @@ async fn a_private_repository_is_polled_with_the_keychain_token_and_a_wrong_one_
     let db = std::fs::read(dir.path().join("slipway.db")).unwrap();
     assert!(!db.windows(11).any(|w| w == b"right-token"));
 
-    let (status, p) = api
-        .send(M::POST, "/projects", json!({"name": "private", "repo_url": url, "forge": "gitea", "token_ref": account}))
-        .await;
+    let (status, p) =
+        api.send(M::POST, "/projects", json!({"name": "private", "repo_url": url, "forge": "gitea", "token_ref": account})).await;
     assert_eq!(status, 201, "{p}");
     let (status, p) = api.send(M::POST, "/projects/private/poll", json!({})).await;
     assert_eq!(status, 200, "{p}");

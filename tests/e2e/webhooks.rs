@@ -12,7 +12,12 @@ fn forge_headers(provider: &str, event: &str, delivery: &str, body: &[u8], secre
         "github" => vec![("X-GitHub-Event", event.into()), ("X-GitHub-Delivery", delivery.into())],
         "gitlab" => vec![("X-Gitlab-Event", event.into()), ("Idempotency-Key", delivery.into()), ("X-Gitlab-Event-UUID", delivery.into())],
         // Gitea and Forgejo also send the GitHub-compatible headers; detection must not be fooled.
-        "gitea" => vec![("X-Gitea-Event", event.into()), ("X-Gitea-Delivery", delivery.into()), ("X-GitHub-Event", event.into()), ("X-GitHub-Delivery", delivery.into())],
+        "gitea" => vec![
+            ("X-Gitea-Event", event.into()),
+            ("X-Gitea-Delivery", delivery.into()),
+            ("X-GitHub-Event", event.into()),
+            ("X-GitHub-Delivery", delivery.into()),
+        ],
         "forgejo" => vec![
             ("X-Forgejo-Event", event.into()),
             ("X-Forgejo-Delivery", delivery.into()),
@@ -62,7 +67,11 @@ async fn deliver(url: &str, secret: &str, provider: &str, event: &str, file: &st
 
 async fn create_project(api: &Api, name: &str, stages: Value) -> (String, String) {
     let (status, project) = api
-        .send(Method::POST, "/projects", json!({"name": name, "repo_url": "https://example.invalid/app.git", "forge": "github", "stages": stages}))
+        .send(
+            Method::POST,
+            "/projects",
+            json!({"name": name, "repo_url": "https://example.invalid/app.git", "forge": "github", "stages": stages}),
+        )
         .await;
     assert_eq!(status, 201, "{project}");
     let id = project["id"].as_str().unwrap().to_string();
@@ -107,7 +116,8 @@ async fn every_provider_queues_verified_pushes_and_refuses_the_rest() {
         let delivery = format!("{provider}-delivery-1");
 
         // Wrong secret, then no signature at all: 401, and nothing queued.
-        let (status, err) = post(&url, &forge_headers(provider, event, &delivery, &body, Some("not-the-secret")), "application/json", body.clone()).await;
+        let (status, err) =
+            post(&url, &forge_headers(provider, event, &delivery, &body, Some("not-the-secret")), "application/json", body.clone()).await;
         assert_eq!(status, 401, "{provider}: {err}");
         assert_eq!(err["code"], "unauthorized");
         let (status, _) = post(&url, &forge_headers(provider, event, &delivery, &body, None), "application/json", body.clone()).await;
@@ -120,7 +130,8 @@ async fn every_provider_queues_verified_pushes_and_refuses_the_rest() {
         assert_eq!(status, 400, "{provider}: {err}");
 
         // The real payload, signed: 202 with the run id; the run builds the pushed commit.
-        let (status, verdict) = post(&url, &forge_headers(provider, event, &delivery, &body, Some(&secret)), "application/json", body.clone()).await;
+        let (status, verdict) =
+            post(&url, &forge_headers(provider, event, &delivery, &body, Some(&secret)), "application/json", body.clone()).await;
         assert_eq!(status, 202, "{provider}: {verdict}");
         assert_eq!(verdict["outcome"], "queued");
         let run_id = verdict["run_ids"][0].as_i64().unwrap();
@@ -133,7 +144,8 @@ async fn every_provider_queues_verified_pushes_and_refuses_the_rest() {
         }
 
         // The forge retries the same delivery: 200 duplicate, naming the original run.
-        let (status, verdict) = post(&url, &forge_headers(provider, event, &delivery, &body, Some(&secret)), "application/json", body.clone()).await;
+        let (status, verdict) =
+            post(&url, &forge_headers(provider, event, &delivery, &body, Some(&secret)), "application/json", body.clone()).await;
         assert_eq!(status, 200, "{provider}: {verdict}");
         assert_eq!(verdict["outcome"], "duplicate");
         assert_eq!(verdict["run_ids"][0], run_id);
@@ -352,7 +364,8 @@ async fn pull_requests_deploy_only_where_opted_in() {
     assert_eq!(all[0]["ref_name"], "refs/pull/2/head");
 
     let body = fixture("github/pull_request-closed-merged.json");
-    let (status, v) = post(&url, &forge_headers("github", "pull_request", "pr-merged", &body, Some(&secret)), "application/json", body).await;
+    let (status, v) =
+        post(&url, &forge_headers("github", "pull_request", "pr-merged", &body, Some(&secret)), "application/json", body).await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("ignored")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains("merged"), "{v}");
 }

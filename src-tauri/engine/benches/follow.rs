@@ -35,7 +35,6 @@ fn peak_rss_kib() -> u64 {
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
-
 /// Follows `name` to its end and returns (lines, bytes of JSON handed to the channel).
 async fn follow(name: &str) -> (u64, u64) {
     let (tx, rx) = mpsc::channel(16);
@@ -89,7 +88,16 @@ async fn main() {
     let peak = peak_rss_kib();
     let _ = docker.remove_container(&name, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await;
 
-    println!("live:   {LINES} lines ({} MiB of JSON to the channel) in {:.2} s = {:.0} lines/s", bytes >> 20, live.as_secs_f64(), LINES as f64 / live.as_secs_f64());
-    println!("replay: {LINES} lines in {:.2} s = {:.0} lines/s; Slipway's side used {replay_cpu:.2} CPU s of it", replay.as_secs_f64(), LINES as f64 / replay.as_secs_f64());
+    println!(
+        "live:   {LINES} lines ({} MiB of JSON to the channel) in {:.2} s = {:.0} lines/s",
+        bytes >> 20,
+        live.as_secs_f64(),
+        LINES as f64 / live.as_secs_f64()
+    );
+    println!(
+        "replay: {LINES} lines in {:.2} s = {:.0} lines/s; Slipway's side used {replay_cpu:.2} CPU s of it",
+        replay.as_secs_f64(),
+        LINES as f64 / replay.as_secs_f64()
+    );
     println!("peak RSS: {} MiB (before following: {} MiB)", peak >> 10, before >> 10);
 }

@@ -37,7 +37,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let docker = slipway_engine::adapters::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();
@@ -59,11 +58,27 @@ async fn main() {
     let commit = git(&work, &["rev-parse", "HEAD"]);
 
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///var/run/docker.sock".into() })
-        .await
-        .unwrap();
+    let engine = Engine::start(Config {
+        data_dir: dir.path().into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        docker_host: "unix:///var/run/docker.sock".into(),
+    })
+    .await
+    .unwrap();
     engine
-        .create_project(NewProject { name: "bench".into(), repo_url: bare.display().to_string(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
+        .create_project(NewProject {
+            name: "bench".into(),
+            repo_url: bare.display().to_string(),
+            forge: Forge::Git,
+            token_ref: None,
+            poll_interval_secs: None,
+            stages: vec![],
+            image_repo: None,
+            registry_account: None,
+            deploy: None,
+            notifications: vec![],
+            host_id: None,
+        })
         .await
         .unwrap();
 

@@ -71,11 +71,27 @@ async fn server_latencies(store: &Store, from_id: i64) -> Vec<f64> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config { data_dir: dir.path().to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///var/run/docker.sock".into() };
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        docker_host: "unix:///var/run/docker.sock".into(),
+    };
     let engine = Engine::start(config).await.unwrap();
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     engine
-        .create_project(NewProject { name: "bench".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
+        .create_project(NewProject {
+            name: "bench".into(),
+            repo_url: "https://example.invalid/b.git".into(),
+            forge: Forge::Gitea,
+            token_ref: None,
+            poll_interval_secs: None,
+            stages: vec![stage],
+            image_repo: None,
+            registry_account: None,
+            deploy: None,
+            notifications: vec![],
+            host_id: None,
+        })
         .await
         .unwrap();
     let hook = engine.webhook_info("bench").await.unwrap();
@@ -95,7 +111,12 @@ async fn main() {
     rtt.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let server = server_latencies(engine.store(), 0).await;
     println!("sequential, {LATENCY_DELIVERIES} signed deliveries, each queueing a run:");
-    println!("  received → run queued (in the engine): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms", percentile(&server, 0.5), percentile(&server, 0.99), server[server.len() - 1]);
+    println!(
+        "  received → run queued (in the engine): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&server, 0.5),
+        percentile(&server, 0.99),
+        server[server.len() - 1]
+    );
     println!("  client round trip:                     p50 {:.2} ms  p99 {:.2} ms", percentile(&rtt, 0.5), percentile(&rtt, 0.99));
 
     // 2. Sustained load from many clients.
@@ -129,10 +150,18 @@ async fn main() {
 
     // Durably recorded: count the rows in a fresh connection to the checkpointed file.
     let store = Store::open(&dir.path().join("slipway.db")).await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE id > ? AND outcome = 'queued'").bind(last_id).fetch_one(store.pool()).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE id > ? AND outcome = 'queued'")
+        .bind(last_id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs").fetch_one(store.pool()).await.unwrap();
     println!("sustained, {LOAD_CLIENTS} concurrent clients (keep-alive), {LOAD_DELIVERIES} deliveries:");
-    println!("  accepted (202): {accepted} in {:.2} s = {:.0} deliveries/s", elapsed.as_secs_f64(), accepted as f64 / elapsed.as_secs_f64());
+    println!(
+        "  accepted (202): {accepted} in {:.2} s = {:.0} deliveries/s",
+        elapsed.as_secs_f64(),
+        accepted as f64 / elapsed.as_secs_f64()
+    );
     println!("  recorded after restart: {rows} deliveries, {runs} runs in total");
     println!("  received → run queued under load: p50 {:.2} ms  p99 {:.2} ms", percentile(&server, 0.5), percentile(&server, 0.99));
     assert_eq!(rows as usize, accepted, "every accepted delivery must be on disk");

@@ -3,11 +3,7 @@
 use slipway_engine::{ApiError, Config, Engine, EngineStatus, ErrorCode};
 
 fn config(dir: &std::path::Path) -> Config {
-    Config {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        docker_host: "unix:///var/run/docker.sock".into(),
-    }
+    Config { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///var/run/docker.sock".into() }
 }
 
 #[tokio::test]
@@ -33,7 +29,8 @@ async fn status_needs_the_token_and_reports_the_engine() {
         let mode = std::fs::metadata(dir.path().join("api-token")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    let status: EngineStatus = http.get(format!("{base}/api/v1/status")).bearer_auth(token.trim()).send().await.unwrap().json().await.unwrap();
+    let status: EngineStatus =
+        http.get(format!("{base}/api/v1/status")).bearer_auth(token.trim()).send().await.unwrap().json().await.unwrap();
     assert_eq!(status.listener.as_deref(), Some(base.as_str()));
     assert!(status.docker.reachable, "{:?}", status.docker);
     assert_eq!(status.store_path, dir.path().join("slipway.db").display().to_string());

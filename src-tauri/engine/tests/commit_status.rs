@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
-use slipway_engine::domain::events::ForgeAccount;
 use slipway_engine::adapters::forge::status::RunState;
-use slipway_engine::domain::run::{Change, ChangeKind, Source, Trigger};
+use slipway_engine::domain::events::ForgeAccount;
 use slipway_engine::domain::project::{Forge, NewProject};
+use slipway_engine::domain::run::{Change, ChangeKind, Source, Trigger};
 use slipway_engine::{services::commit_status, Config, Engine};
 
 type Seen = Arc<Mutex<Vec<(Method, String, HeaderMap, Value)>>>;
@@ -37,9 +37,10 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     let answer = Arc::new(AtomicU16::new(201));
     let (api, seen) = stub(answer.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
-        .await
-        .unwrap();
+    let engine =
+        Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
+            .await
+            .unwrap();
     // Only the intake's "pending" is under test here; keep the runner from starting the run.
     engine.set_runs_held(true).await.unwrap();
     let account = format!("gh-{}", std::process::id());
@@ -66,7 +67,13 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     engine.store().set_setting(commit_status::LINK_SETTING, "http://console.local/{project}/{stage}/runs/{run}").await.unwrap();
 
     let sha = "366701fde727cb7a9e7f21eb88264f59f6f9b89c";
-    let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(sha.into()), target_branch: None, image: None };
+    let change = Change {
+        kind: ChangeKind::Branch,
+        git_ref: Some("refs/heads/main".into()),
+        commit: Some(sha.into()),
+        target_branch: None,
+        image: None,
+    };
     let source = Source { provider: "github".into(), event: "push".into(), delivery_id: Some("d1".into()), ..Default::default() };
     let verdict = engine.accept_changes(std::sync::Arc::new(project), vec![change], Trigger::Webhook, source).await.unwrap();
     let run = verdict.run_ids[0];

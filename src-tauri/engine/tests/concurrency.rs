@@ -3,27 +3,46 @@
 
 use std::sync::Arc;
 
-use slipway_engine::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
 use slipway_engine::domain::project::{Forge, NewProject, Stage};
+use slipway_engine::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
 use slipway_engine::{Config, Engine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
-        .await
-        .unwrap();
+    let engine =
+        Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
+            .await
+            .unwrap();
     engine.set_runs_held(true).await.unwrap();
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     let project = Arc::new(
         engine
-            .create_project(NewProject { name: "busy".into(), repo_url: "https://example.invalid/b.git".into(), forge: Forge::Gitea, token_ref: None, poll_interval_secs: None, stages: vec![stage], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
+            .create_project(NewProject {
+                name: "busy".into(),
+                repo_url: "https://example.invalid/b.git".into(),
+                forge: Forge::Gitea,
+                token_ref: None,
+                poll_interval_secs: None,
+                stages: vec![stage],
+                image_repo: None,
+                registry_account: None,
+                deploy: None,
+                notifications: vec![],
+                host_id: None,
+            })
             .await
             .unwrap(),
     );
 
     // Run 1 exists before its log does (log lines reference their run).
-    let first = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", 100_000)), target_branch: None, image: None };
+    let first = Change {
+        kind: ChangeKind::Branch,
+        git_ref: Some("refs/heads/main".into()),
+        commit: Some(format!("{:040x}", 100_000)),
+        target_branch: None,
+        image: None,
+    };
     let source = Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some("first".into()), ..Default::default() };
     let run = engine.accept_changes(project.clone(), vec![first], Trigger::Webhook, source).await.unwrap().run_ids[0];
     assert_eq!(run, 1);
@@ -41,7 +60,19 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let churn = tokio::spawn(async move {
         for i in 0..20 {
             let p = e2
-                .create_project(NewProject { name: format!("churn-{i}"), repo_url: "x".into(), forge: Forge::Git, token_ref: None, poll_interval_secs: None, stages: vec![], image_repo: None, registry_account: None, deploy: None, notifications: vec![], host_id: None })
+                .create_project(NewProject {
+                    name: format!("churn-{i}"),
+                    repo_url: "x".into(),
+                    forge: Forge::Git,
+                    token_ref: None,
+                    poll_interval_secs: None,
+                    stages: vec![],
+                    image_repo: None,
+                    registry_account: None,
+                    deploy: None,
+                    notifications: vec![],
+                    host_id: None,
+                })
                 .await
                 .unwrap();
             e2.delete_project(&p.id).await.unwrap();
@@ -60,8 +91,15 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     for i in 0..300 {
         let (engine, project) = (engine.clone(), project.clone());
         deliveries.push(tokio::spawn(async move {
-            let change = Change { kind: ChangeKind::Branch, git_ref: Some("refs/heads/main".into()), commit: Some(format!("{:040x}", i + 1)), target_branch: None, image: None };
-            let source = Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some(format!("d{i}")), ..Default::default() };
+            let change = Change {
+                kind: ChangeKind::Branch,
+                git_ref: Some("refs/heads/main".into()),
+                commit: Some(format!("{:040x}", i + 1)),
+                target_branch: None,
+                image: None,
+            };
+            let source =
+                Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some(format!("d{i}")), ..Default::default() };
             engine.accept_changes(project, vec![change], Trigger::Webhook, source).await
         }));
     }

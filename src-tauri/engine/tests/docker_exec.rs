@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use slipway_engine::adapters::docker::exec::{
-    build_image, create_workspace, remove_workspace, run_step, BuildSpec, ExecError, Line,
-    StepSpec, Stream, Workspace,
+    build_image, create_workspace, remove_workspace, run_step, BuildSpec, ExecError, Line, StepSpec, Stream, Workspace,
 };
 use tokio::sync::{watch, OnceCell};
 
@@ -88,32 +87,20 @@ fn step(container: &str, commands: &[&str]) -> StepSpec {
 }
 
 /// Runs a step to completion, collecting its lines.
-async fn run(
-    docker: &Docker,
-    ws: Option<&Workspace>,
-    spec: &StepSpec,
-) -> (Result<i64, ExecError>, Vec<Line>) {
+async fn run(docker: &Docker, ws: Option<&Workspace>, spec: &StepSpec) -> (Result<i64, ExecError>, Vec<Line>) {
     let mut lines = Vec::new();
-    let result = run_step(docker, ws, spec, no_cancel(), |l| lines.push(l))
-        .await
-        .map(|o| o.exit_code);
+    let result = run_step(docker, ws, spec, no_cancel(), |l| lines.push(l)).await.map(|o| o.exit_code);
     (result, lines)
 }
 
 fn texts(lines: &[Line], stream: Stream) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|l| l.stream == stream)
-        .map(|l| l.text.clone())
-        .collect()
+    lines.iter().filter(|l| l.stream == stream).map(|l| l.text.clone()).collect()
 }
 
 async fn container_exists(docker: &Docker, name: &str) -> bool {
     match docker.inspect_container(name, None).await {
         Ok(_) => true,
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => false,
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => false,
         Err(e) => panic!("inspecting {name}: {e}"),
     }
 }
@@ -121,17 +108,13 @@ async fn container_exists(docker: &Docker, name: &str) -> bool {
 async fn volume_exists(docker: &Docker, name: &str) -> bool {
     match docker.inspect_volume(name).await {
         Ok(_) => true,
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => false,
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => false,
         Err(e) => panic!("inspecting volume {name}: {e}"),
     }
 }
 
 async fn workspace(docker: &Docker, volume: &str, dir: &Path) -> Workspace {
-    create_workspace(docker, volume, dir, BUSYBOX, &labels())
-        .await
-        .unwrap_or_else(|e| panic!("creating workspace {volume}: {e}"))
+    create_workspace(docker, volume, dir, BUSYBOX, &labels()).await.unwrap_or_else(|e| panic!("creating workspace {volume}: {e}"))
 }
 
 #[tokio::test]
@@ -141,23 +124,13 @@ async fn builds_the_busybox_image_with_its_label_and_output() {
     assert!(id.starts_with("sha256:"), "{id}");
     let out = texts(lines, Stream::Stdout);
     // The labels come last, as a LABEL step of their own: "Step 1/5 : FROM scratch".
-    assert!(
-        out.iter()
-            .any(|l| l.starts_with("Step 1/") && l.ends_with(" : FROM scratch")),
-        "{out:#?}"
-    );
-    assert!(
-        out.iter().any(|l| l.starts_with("Successfully tagged")),
-        "{out:#?}"
-    );
+    assert!(out.iter().any(|l| l.starts_with("Step 1/") && l.ends_with(" : FROM scratch")), "{out:#?}");
+    assert!(out.iter().any(|l| l.starts_with("Successfully tagged")), "{out:#?}");
     assert!(out.iter().all(|l| !l.ends_with('\n')), "{out:#?}");
     let image = docker.inspect_image(BUSYBOX).await.unwrap();
     assert_eq!(image.id.as_deref(), Some(id.as_str()));
     let labels = image.config.and_then(|c| c.labels).unwrap_or_default();
-    assert_eq!(
-        labels.get("dev.slipway.commit").map(String::as_str),
-        Some("busybox-test")
-    );
+    assert_eq!(labels.get("dev.slipway.commit").map(String::as_str), Some("busybox-test"));
 }
 
 #[tokio::test]
@@ -174,40 +147,18 @@ async fn a_step_sees_the_workspace_and_streams_are_told_apart() {
     std::fs::write(p.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        std::fs::set_permissions(
-            p.join("private.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        std::fs::set_permissions(p.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(p.join("private.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::symlink("bin/run.sh", p.join("run")).unwrap();
     }
     let volume = name("ws-hello");
     let ws = workspace(&docker, &volume, p).await;
-    assert!(
-        !container_exists(&docker, &format!("{volume}-fill")).await,
-        "the filler container is removed"
-    );
+    assert!(!container_exists(&docker, &format!("{volume}-fill")).await, "the filler container is removed");
 
-    let (result, lines) = run(
-        &docker,
-        Some(&ws),
-        &step(
-            &name("hello"),
-            &[
-                "cat hello.txt && echo err >&2",
-                "echo second",
-                "echo err2 >&2",
-            ],
-        ),
-    )
-    .await;
+    let (result, lines) =
+        run(&docker, Some(&ws), &step(&name("hello"), &["cat hello.txt && echo err >&2", "echo second", "echo err2 >&2"])).await;
     assert_eq!(result.unwrap(), 0);
-    assert_eq!(
-        texts(&lines, Stream::Stdout),
-        ["hello from the source", "second"]
-    );
+    assert_eq!(texts(&lines, Stream::Stdout), ["hello from the source", "second"]);
     assert_eq!(texts(&lines, Stream::Stderr), ["err", "err2"]);
 
     let (result, lines) = run(
@@ -224,17 +175,7 @@ async fn a_step_sees_the_workspace_and_streams_are_told_apart() {
     )
     .await;
     assert_eq!(result.unwrap(), 0, "{lines:#?}");
-    assert_eq!(
-        texts(&lines, Stream::Stdout),
-        [
-            "hello.txt 644 0",
-            "bin/run.sh 755 0",
-            "private.key 600 0",
-            "bin/run.sh",
-            "ran",
-            "no-git"
-        ]
-    );
+    assert_eq!(texts(&lines, Stream::Stdout), ["hello.txt 644 0", "bin/run.sh 755 0", "private.key 600 0", "bin/run.sh", "ran", "no-git"]);
 
     remove_workspace(&docker, &ws).await.unwrap();
     assert!(!volume_exists(&docker, &volume).await);
@@ -247,21 +188,11 @@ async fn a_failing_command_fails_the_step_with_its_code() {
     busybox().await;
     let docker = docker().await;
     let container = name("exit3");
-    let (result, lines) = run(
-        &docker,
-        None,
-        &step(&container, &["echo before", "exit 3", "echo after"]),
-    )
-    .await;
+    let (result, lines) = run(&docker, None, &step(&container, &["echo before", "exit 3", "echo after"])).await;
     assert_eq!(result.unwrap(), 3);
     assert_eq!(texts(&lines, Stream::Stdout), ["before"]);
     // `sh -e`: a failing command in the middle stops the script too.
-    let (result, lines) = run(
-        &docker,
-        None,
-        &step(&container, &["echo one", "false", "echo two"]),
-    )
-    .await;
+    let (result, lines) = run(&docker, None, &step(&container, &["echo one", "false", "echo two"])).await;
     assert_eq!(result.unwrap(), 1);
     assert_eq!(texts(&lines, Stream::Stdout), ["one"]);
     assert!(!container_exists(&docker, &container).await);
@@ -271,28 +202,12 @@ async fn a_failing_command_fails_the_step_with_its_code() {
 async fn env_workdir_and_a_last_line_without_newline() {
     busybox().await;
     let docker = docker().await;
-    let mut spec = step(
-        &name("env"),
-        &[
-            "pwd",
-            "echo \"$GREETING\"",
-            "printf 'crlf\\r\\n\\033[32mgreen\\033[0m\\r\\nno newline'",
-        ],
-    );
+    let mut spec = step(&name("env"), &["pwd", "echo \"$GREETING\"", "printf 'crlf\\r\\n\\033[32mgreen\\033[0m\\r\\nno newline'"]);
     spec.env = vec![("GREETING".into(), "hi there".into())];
     spec.workdir = "/work/dir".into();
     let (result, lines) = run(&docker, None, &spec).await;
     assert_eq!(result.unwrap(), 0);
-    assert_eq!(
-        texts(&lines, Stream::Stdout),
-        [
-            "/work/dir",
-            "hi there",
-            "crlf",
-            "\u{1b}[32mgreen\u{1b}[0m",
-            "no newline"
-        ]
-    );
+    assert_eq!(texts(&lines, Stream::Stdout), ["/work/dir", "hi there", "crlf", "\u{1b}[32mgreen\u{1b}[0m", "no newline"]);
 }
 
 #[tokio::test]
@@ -304,26 +219,11 @@ async fn outputs_stay_in_the_workspace_for_later_steps() {
     let volume = name("ws-outputs");
     let ws = workspace(&docker, &volume, src.path()).await;
 
-    let (result, _) = run(
-        &docker,
-        Some(&ws),
-        &step(
-            &name("write"),
-            &[
-                "mkdir -p dist",
-                "cat input.txt > dist/out.txt",
-                "echo built >> dist/out.txt",
-            ],
-        ),
-    )
-    .await;
+    let (result, _) =
+        run(&docker, Some(&ws), &step(&name("write"), &["mkdir -p dist", "cat input.txt > dist/out.txt", "echo built >> dist/out.txt"]))
+            .await;
     assert_eq!(result.unwrap(), 0);
-    let (result, lines) = run(
-        &docker,
-        Some(&ws),
-        &step(&name("read"), &["cat dist/out.txt"]),
-    )
-    .await;
+    let (result, lines) = run(&docker, Some(&ws), &step(&name("read"), &["cat dist/out.txt"])).await;
     assert_eq!(result.unwrap(), 0);
     assert_eq!(texts(&lines, Stream::Stdout), ["in", "built"]);
     remove_workspace(&docker, &ws).await.unwrap();
@@ -342,10 +242,7 @@ async fn a_step_past_its_timeout_is_killed_and_removed() {
     let (result, lines) = run(&docker, None, &spec).await;
     let took = started.elapsed();
     eprintln!("timed-out step returned after {took:?}");
-    assert!(
-        matches!(result, Err(ExecError::TimedOut(d)) if d == Duration::from_secs(3)),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ExecError::TimedOut(d)) if d == Duration::from_secs(3)), "{result:?}");
     assert!(took < Duration::from_secs(6), "{took:?}");
     assert_eq!(texts(&lines, Stream::Stdout), ["started"]);
     assert!(!container_exists(&docker, &container).await);
@@ -378,11 +275,7 @@ async fn a_cancelled_step_stops_promptly_and_is_removed() {
     let lines = seen.lock().unwrap().clone();
     let took = flipped.lock().unwrap().expect("cancel was sent").elapsed();
     eprintln!("cancelled step returned {took:?} after the cancel");
-    assert!(
-        matches!(result, Err(ExecError::Cancelled)),
-        "{:?}",
-        result.map(|o| o.exit_code)
-    );
+    assert!(matches!(result, Err(ExecError::Cancelled)), "{:?}", result.map(|o| o.exit_code));
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(texts(&lines, Stream::Stdout), ["started"]);
     assert!(!container_exists(&docker, &container).await);
@@ -405,10 +298,7 @@ async fn a_missing_image_is_named_and_not_pulled() {
     match result {
         Err(e @ ExecError::ImageMissing(..)) => {
             let message = e.to_string();
-            assert!(
-                message.contains("slipway-test/no-such-image:nope"),
-                "{message}"
-            );
+            assert!(message.contains("slipway-test/no-such-image:nope"), "{message}");
             assert!(message.contains("No such image"), "{message}");
         }
         other => panic!("expected ImageMissing, got {other:?}"),
@@ -417,19 +307,8 @@ async fn a_missing_image_is_named_and_not_pulled() {
 
     let src = tempfile::tempdir().unwrap();
     let volume = name("ws-missing");
-    let result = create_workspace(
-        &docker,
-        &volume,
-        src.path(),
-        "slipway-test/no-such-image:nope",
-        &labels(),
-    )
-    .await;
-    assert!(
-        matches!(result, Err(ExecError::ImageMissing(..))),
-        "{:?}",
-        result.err()
-    );
+    let result = create_workspace(&docker, &volume, src.path(), "slipway-test/no-such-image:nope", &labels()).await;
+    assert!(matches!(result, Err(ExecError::ImageMissing(..))), "{:?}", result.err());
     assert!(!volume_exists(&docker, &volume).await);
 }
 
@@ -438,20 +317,10 @@ async fn an_unreadable_source_fails_the_workspace_and_leaves_nothing() {
     busybox().await;
     let docker = docker().await;
     let volume = name("ws-nosource");
-    let result = create_workspace(
-        &docker,
-        &volume,
-        Path::new("/no/such/source"),
-        BUSYBOX,
-        &labels(),
-    )
-    .await;
+    let result = create_workspace(&docker, &volume, Path::new("/no/such/source"), BUSYBOX, &labels()).await;
     match result {
         Err(ExecError::Docker(message)) => {
-            assert!(
-                message.starts_with("reading the source tree: /no/such/source"),
-                "{message}"
-            )
+            assert!(message.starts_with("reading the source tree: /no/such/source"), "{message}")
         }
         other => panic!("expected a Docker error, got {:?}", other.map(|w| w.volume)),
     }
@@ -464,11 +333,7 @@ async fn a_failing_run_instruction_is_a_build_error_with_the_builders_message() 
     busybox().await;
     let docker = docker().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!("FROM {BUSYBOX}\nRUN echo about to fail && exit 3\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {BUSYBOX}\nRUN echo about to fail && exit 3\n")).unwrap();
     let spec = BuildSpec {
         context_dir: dir.path().to_path_buf(),
         dockerfile: "Dockerfile".into(),
@@ -481,27 +346,13 @@ async fn a_failing_run_instruction_is_a_build_error_with_the_builders_message() 
     let result = build_image(&docker, &spec, no_cancel(), |l| lines.push(l)).await;
     match result {
         Err(ExecError::Build(message)) => {
-            assert_eq!(
-                message,
-                "The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3"
-            );
+            assert_eq!(message, "The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3");
         }
         other => panic!("expected a build error, got {other:?}\n{lines:#?}"),
     }
-    assert!(
-        texts(&lines, Stream::Stdout).contains(&"about to fail".to_string()),
-        "{lines:#?}"
-    );
-    assert!(
-        texts(&lines, Stream::Stderr)
-            .iter()
-            .any(|l| l.contains("non-zero code: 3")),
-        "{lines:#?}"
-    );
-    assert!(
-        docker.inspect_image(&spec.tag).await.is_err(),
-        "no image is tagged"
-    );
+    assert!(texts(&lines, Stream::Stdout).contains(&"about to fail".to_string()), "{lines:#?}");
+    assert!(texts(&lines, Stream::Stderr).iter().any(|l| l.contains("non-zero code: 3")), "{lines:#?}");
+    assert!(docker.inspect_image(&spec.tag).await.is_err(), "no image is tagged");
 }
 
 #[tokio::test]
@@ -520,19 +371,8 @@ async fn the_context_honours_dockerignore_build_args_and_target() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        p.join(".dockerignore"),
-        "# comment\n*.log\nnode_modules\n**/secret*\n!keep.log\ndocker\n",
-    )
-    .unwrap();
-    for file in [
-        "keep.log",
-        "drop.log",
-        "src/main.rs",
-        "src/secret.txt",
-        "node_modules/x/index.js",
-        ".git/HEAD",
-    ] {
+    std::fs::write(p.join(".dockerignore"), "# comment\n*.log\nnode_modules\n**/secret*\n!keep.log\ndocker\n").unwrap();
+    for file in ["keep.log", "drop.log", "src/main.rs", "src/secret.txt", "node_modules/x/index.js", ".git/HEAD"] {
         let path = p.join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "x").unwrap();
@@ -546,22 +386,12 @@ async fn the_context_honours_dockerignore_build_args_and_target() {
         labels: labels(),
     };
     let mut lines = Vec::new();
-    let id = build_image(&docker, &spec, no_cancel(), |l| lines.push(l))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    let id = build_image(&docker, &spec, no_cancel(), |l| lines.push(l)).await.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
     let out = texts(&lines, Stream::Stdout);
-    let files: Vec<&str> = out
-        .iter()
-        .filter(|l| l.starts_with("./"))
-        .map(String::as_str)
-        .collect();
+    let files: Vec<&str> = out.iter().filter(|l| l.starts_with("./")).map(String::as_str).collect();
     // The Dockerfile is sent although `docker` excludes it (else the build could not start);
     // the daemon itself then drops it from the context, as `docker build` users know it.
-    assert_eq!(
-        files,
-        ["./.dockerignore", "./keep.log", "./src/main.rs"],
-        "{out:#?}"
-    );
+    assert_eq!(files, ["./.dockerignore", "./keep.log", "./src/main.rs"], "{out:#?}");
     assert!(out.contains(&"flavour=spicy".to_string()), "{out:#?}");
     assert!(out.contains(&"in-test-stage".to_string()), "{out:#?}");
     assert!(!out.contains(&"in-release-stage".to_string()), "{out:#?}");
@@ -576,11 +406,7 @@ async fn a_cancelled_build_stops_promptly() {
     let docker = docker().await;
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("building-{}", std::process::id());
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!("FROM {BUSYBOX}\nRUN echo {marker} && sleep 30\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("FROM {BUSYBOX}\nRUN echo {marker} && sleep 30\n")).unwrap();
     let spec = BuildSpec {
         context_dir: dir.path().to_path_buf(),
         dockerfile: String::new(),
@@ -608,24 +434,14 @@ async fn a_cancelled_build_stops_promptly() {
     // The daemon notices the closed request and removes the RUN's container itself.
     let started = Instant::now();
     loop {
-        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
-            .all(true)
-            .build();
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default().all(true).build();
         let containers = docker.list_containers(Some(options)).await.unwrap();
-        let left = containers
-            .iter()
-            .any(|c| c.command.as_deref().unwrap_or("").contains(&marker));
+        let left = containers.iter().any(|c| c.command.as_deref().unwrap_or("").contains(&marker));
         if !left {
-            eprintln!(
-                "the daemon removed the build's container {:?} after the cancel",
-                started.elapsed()
-            );
+            eprintln!("the daemon removed the build's container {:?} after the cancel", started.elapsed());
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the RUN container is still there"
-        );
+        assert!(started.elapsed() < Duration::from_secs(10), "the RUN container is still there");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -635,12 +451,7 @@ async fn ten_thousand_lines_all_arrive_in_order() {
     busybox().await;
     let docker = docker().await;
     let started = Instant::now();
-    let (result, lines) = run(
-        &docker,
-        None,
-        &step(&name("seq"), &["seq 1 10000", "seq 1 500 >&2"]),
-    )
-    .await;
+    let (result, lines) = run(&docker, None, &step(&name("seq"), &["seq 1 10000", "seq 1 500 >&2"])).await;
     eprintln!("10,000-line step took {:?}", started.elapsed());
     assert_eq!(result.unwrap(), 0);
     let expected: Vec<String> = (1..=10000).map(|n| n.to_string()).collect();
@@ -680,11 +491,7 @@ async fn start_sleeper(docker: &Docker, name: &str) {
 async fn freezable_proxy(path: &Path, frozen: Arc<AtomicBool>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::UnixListener::bind(path).unwrap();
-    async fn pump(
-        mut from: impl tokio::io::AsyncRead + Unpin,
-        mut to: impl tokio::io::AsyncWrite + Unpin,
-        frozen: Arc<AtomicBool>,
-    ) {
+    async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, mut to: impl tokio::io::AsyncWrite + Unpin, frozen: Arc<AtomicBool>) {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = match from.read(&mut buf).await {
@@ -725,11 +532,7 @@ async fn a_host_that_stops_answering_mid_step_ends_in_an_error() {
     let frozen = Arc::new(AtomicBool::new(false));
     freezable_proxy(&socket, frozen.clone()).await;
     let proxied =
-        Docker::connect_with_unix(socket.to_str().unwrap(), 120, bollard::API_DEFAULT_VERSION)
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
+        Docker::connect_with_unix(socket.to_str().unwrap(), 120, bollard::API_DEFAULT_VERSION).unwrap().negotiate_version().await.unwrap();
     let container = name("frozen");
     let mut spec = step(&container, &["echo started", "sleep 120"]);
     spec.timeout = Duration::from_secs(600);
@@ -742,40 +545,26 @@ async fn a_host_that_stops_answering_mid_step_ends_in_an_error() {
     })
     .await;
     let took = frozen_at.expect("the step started").elapsed();
-    eprintln!(
-        "lost host noticed {took:?} after it froze: {:?}",
-        result.as_ref().err()
-    );
+    eprintln!("lost host noticed {took:?} after it froze: {:?}", result.as_ref().err());
     match result {
         Err(ExecError::Docker(message)) => {
             assert!(message.contains("stopped answering"), "{message}")
         }
-        other => panic!(
-            "expected a Docker error, got {:?}",
-            other.map(|o| o.exit_code)
-        ),
+        other => panic!("expected a Docker error, got {:?}", other.map(|o| o.exit_code)),
     }
     assert!(took < Duration::from_secs(40), "{took:?}");
     // The proxied client could not remove it; the real socket can.
     frozen.store(false, Ordering::SeqCst);
     let docker = docker().await;
-    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .build();
+    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build();
     // The step's own clean-up request was held by the proxy and reaches the daemon now, so the
     // first attempts may find a removal already in progress.
     let started = Instant::now();
     while container_exists(&docker, &container).await {
-        if let Err(e) = docker
-            .remove_container(&container, Some(options.clone()))
-            .await
-        {
+        if let Err(e) = docker.remove_container(&container, Some(options.clone())).await {
             eprintln!("removing {container} after {:?}: {e}", started.elapsed());
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{container} is still there"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{container} is still there");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -797,19 +586,11 @@ fn the_futures_can_be_spawned() {
     send(build_image(&docker, &build, no_cancel(), |_| {}));
     let ws = Workspace { volume: "x".into() };
     send(remove_workspace(&docker, &ws));
-    send(create_workspace(
-        &docker,
-        "x",
-        Path::new("."),
-        "x",
-        &HashMap::new(),
-    ));
+    send(create_workspace(&docker, "x", Path::new("."), "x", &HashMap::new()));
 }
 
 async fn remove_image(docker: &Docker, tag: &str) {
-    let options = bollard::query_parameters::RemoveImageOptionsBuilder::default()
-        .force(true)
-        .build();
+    let options = bollard::query_parameters::RemoveImageOptionsBuilder::default().force(true).build();
     if let Err(e) = docker.remove_image(tag, Some(options), None).await {
         eprintln!("could not remove {tag}: {e}");
     }
@@ -847,18 +628,27 @@ async fn a_kept_shell_runs_many_commands_through_one_exec() {
     let out = pool.run(&docker, &container, &["echo", "after the timeout"], limit).await.unwrap();
     assert_eq!(out.text, "after the timeout\n");
 
-    docker.restart_container(&container, Some(bollard::query_parameters::RestartContainerOptionsBuilder::default().t(0).build())).await.unwrap();
+    docker
+        .restart_container(&container, Some(bollard::query_parameters::RestartContainerOptionsBuilder::default().t(0).build()))
+        .await
+        .unwrap();
     let out = pool.run(&docker, &container, &["echo", "after the restart"], limit).await.unwrap();
     assert_eq!((out.code, out.text.as_str()), (0, "after the restart\n"));
     let out = pool.run(&docker, &container, &["false"], limit).await.unwrap();
     assert_eq!(out.code, 1);
-    let _ = docker.remove_container(&container, Some(bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build())).await;
+    let _ = docker
+        .remove_container(&container, Some(bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).build()))
+        .await;
 }
 
 /// How many execs were created in `container` between two times (seconds since the epoch).
 async fn exec_creates(docker: &Docker, container: &str, since: u64, until: u64) -> usize {
     use futures::StreamExt;
     let filters = HashMap::from([("container", vec![container]), ("event", vec!["exec_create"])]);
-    let opts = bollard::query_parameters::EventsOptionsBuilder::new().since(&since.to_string()).until(&until.to_string()).filters(&filters).build();
+    let opts = bollard::query_parameters::EventsOptionsBuilder::new()
+        .since(&since.to_string())
+        .until(&until.to_string())
+        .filters(&filters)
+        .build();
     docker.events(Some(opts)).collect::<Vec<_>>().await.into_iter().filter(|e| e.is_ok()).count()
 }

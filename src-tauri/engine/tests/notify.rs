@@ -5,14 +5,19 @@
 use std::time::Duration;
 
 use slipway_engine::domain::notice::{self, ChannelKind, NoticeKind, NotifyChannel};
-use slipway_engine::services::notify;
 use slipway_engine::domain::project::{Forge, NewProject};
+use slipway_engine::services::notify;
 use slipway_engine::{adapters::keychain, Config, Engine, EngineEvent};
 
 async fn engine(dir: &std::path::Path) -> Engine {
-    let engine = Engine::start(Config { data_dir: dir.into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() }).await.unwrap();
+    let engine = Engine::start(Config { data_dir: dir.into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
+        .await
+        .unwrap();
     // These tests look at decisions, not at a desktop (the e2e test does that).
-    let off = engine.set_notification_settings(notice::NotificationSettings { desktop: false, desktop_env_override: None, desktop_active: false }).await.unwrap();
+    let off = engine
+        .set_notification_settings(notice::NotificationSettings { desktop: false, desktop_env_override: None, desktop_active: false })
+        .await
+        .unwrap();
     assert!(!off.desktop && !off.desktop_active, "{off:?}");
     engine
 }
@@ -66,7 +71,10 @@ async fn failures_are_announced_once_and_success_only_when_it_ends_a_failure() {
 
     let failed = ended(&engine, &p.id, "failed", "webhook", 1_000).await;
     let notice = notify::run_changed(engine.core(), failed).await.unwrap().expect("a failure is announced");
-    assert_eq!((notice.kind, notice.project.as_str(), notice.stage.as_str(), notice.run_id), (NoticeKind::Failed, "classy", "dev", Some(failed)));
+    assert_eq!(
+        (notice.kind, notice.project.as_str(), notice.stage.as_str(), notice.run_id),
+        (NoticeKind::Failed, "classy", "dev", Some(failed))
+    );
     assert_eq!(notice.title, format!("classy/dev: run #{failed} failed"));
     assert_eq!(kind_of(&engine, failed).await, None, "told once, however often the run is reported changed");
     // The UI and API clients hear of it as an event.
@@ -121,24 +129,50 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
     assert_eq!(
         p.notifications,
         vec![
-            NotifyChannel { kind: ChannelKind::Slack, name: "slack".into(), url: None, secret: None, target: Some("https://hooks.slack.com/…".into()), signed: false },
-            NotifyChannel { kind: ChannelKind::Webhook, name: "ops".into(), url: None, secret: None, target: Some("https://ops.example/…".into()), signed: true },
+            NotifyChannel {
+                kind: ChannelKind::Slack,
+                name: "slack".into(),
+                url: None,
+                secret: None,
+                target: Some("https://hooks.slack.com/…".into()),
+                signed: false
+            },
+            NotifyChannel {
+                kind: ChannelKind::Webhook,
+                name: "ops".into(),
+                url: None,
+                secret: None,
+                target: Some("https://ops.example/…".into()),
+                signed: true
+            },
         ]
     );
-    assert_eq!(keychain::get(&notice::url_key(&p.id, "slack")).await.unwrap().as_deref(), Some("https://hooks.slack.com/services/T0/B0/SLACKSECRET"));
+    assert_eq!(
+        keychain::get(&notice::url_key(&p.id, "slack")).await.unwrap().as_deref(),
+        Some("https://hooks.slack.com/services/T0/B0/SLACKSECRET")
+    );
     assert_eq!(keychain::get(&notice::secret_key(&p.id, "ops")).await.unwrap().as_deref(), Some("hmac-key"));
-    let stored: String = sqlx::query_scalar("SELECT config_json FROM projects WHERE id = ?").bind(&p.id).fetch_one(engine.store().pool()).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT config_json FROM projects WHERE id = ?").bind(&p.id).fetch_one(engine.store().pool()).await.unwrap();
     assert!(!stored.contains("SLACKSECRET") && !stored.contains("hmac-key"), "{stored}");
 
     // Other keys of config_json belong to other parts of Slipway and survive an edit here.
-    sqlx::query("UPDATE projects SET config_json = json_set(config_json, '$.other', 7) WHERE id = ?").bind(&p.id).execute(engine.store().pool()).await.unwrap();
+    sqlx::query("UPDATE projects SET config_json = json_set(config_json, '$.other', 7) WHERE id = ?")
+        .bind(&p.id)
+        .execute(engine.store().pool())
+        .await
+        .unwrap();
     // Kept without a new URL, and the dropped channel's keychain entries go.
     let p = engine.set_project_notifications(&p.id, vec![channel(ChannelKind::Slack, "slack", None, None)]).await.unwrap();
     assert_eq!(p.notifications[0].target.as_deref(), Some("https://hooks.slack.com/…"));
     assert_eq!(p.notifications.len(), 1);
     assert!(keychain::get(&notice::url_key(&p.id, "ops")).await.unwrap().is_none());
     assert!(keychain::get(&notice::secret_key(&p.id, "ops")).await.unwrap().is_none());
-    let other: i64 = sqlx::query_scalar("SELECT json_extract(config_json, '$.other') FROM projects WHERE id = ?").bind(&p.id).fetch_one(engine.store().pool()).await.unwrap();
+    let other: i64 = sqlx::query_scalar("SELECT json_extract(config_json, '$.other') FROM projects WHERE id = ?")
+        .bind(&p.id)
+        .fetch_one(engine.store().pool())
+        .await
+        .unwrap();
     assert_eq!(other, 7);
 
     // The YAML names the channel, never its URL; importing it back keeps the channel.
@@ -155,7 +189,10 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
     assert!(imported.notes.iter().any(|n| n.contains("slack has no URL in the keychain")), "{:?}", imported.notes);
 
     // Bad channels are refused before anything is stored.
-    let err = engine.set_project_notifications(&p.id, vec![channel(ChannelKind::Discord, "d", Some("ftp://x.example/h"), None)]).await.unwrap_err();
+    let err = engine
+        .set_project_notifications(&p.id, vec![channel(ChannelKind::Discord, "d", Some("ftp://x.example/h"), None)])
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), slipway_engine::ErrorCode::InvalidInput);
     engine.delete_project(&p.id).await.unwrap();
     engine.stop().await;

@@ -9,10 +9,8 @@ async fn migrations_apply_to_an_empty_file_and_are_idempotent() {
     let path = dir.path().join("nested/slipway.db");
     let store = Store::open(&path).await.unwrap();
     assert_eq!(store.applied_version().await.unwrap(), Some(latest_known_version()));
-    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetch_all(store.pool()).await.unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
     for want in ["hosts", "projects", "stages", "runs", "run_steps", "log_lines", "releases", "webhook_deliveries", "settings"] {
         assert!(names.contains(&want), "table {want} missing from {names:?}");
@@ -87,7 +85,11 @@ async fn upgrading_a_pre_deploy_store_keeps_runs_steps_and_logs() {
         pool.close().await;
     }
     let store = Store::open(&path).await.unwrap();
-    let counts: (i64, i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM run_steps), (SELECT COUNT(*) FROM log_lines)").fetch_one(store.pool()).await.unwrap();
+    let counts: (i64, i64, i64) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM run_steps), (SELECT COUNT(*) FROM log_lines)")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
     assert_eq!(counts, (1, 1, 1));
     sqlx::query("UPDATE runs SET status = 'rolled_back' WHERE id = 7").execute(store.pool()).await.unwrap();
     // Foreign keys still hold and still cascade.

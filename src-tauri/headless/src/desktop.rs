@@ -44,7 +44,12 @@ pub async fn start(engine: &Engine) {
             match events.recv().await {
                 Ok(EngineEvent::OpenRun { run_id }) if events_engine.ui_clients() == 0 => open_window(&events_engine, Some(run_id), None),
                 Ok(EngineEvent::ShuttingDown) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                Ok(EngineEvent::AutoDeployChanged { .. } | EngineEvent::RunChanged { .. } | EngineEvent::ReleaseChanged { .. } | EngineEvent::ProjectsChanged) => dirty.notify_one(),
+                Ok(
+                    EngineEvent::AutoDeployChanged { .. }
+                    | EngineEvent::RunChanged { .. }
+                    | EngineEvent::ReleaseChanged { .. }
+                    | EngineEvent::ProjectsChanged,
+                ) => dirty.notify_one(),
                 _ => {}
             }
         }

@@ -162,7 +162,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Resume { json } => set_paused(&config, false, json).await,
         Command::Quit => Client::for_config(&config)?.call(ops::Quit {}).await.map_err(Error::from),
         Command::Deploy { project, stage, wanted, json } => {
-            let started = Client::for_config(&config)?.call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() }).await?;
+            let started = Client::for_config(&config)?
+                .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() })
+                .await?;
             if json {
                 print_json(&started);
             } else {
@@ -177,7 +179,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 for r in runs {
                     let sha = r.commit_sha.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
-                    println!("{:>6}  {:<12} {:<14} {:<8} {sha}  {}", r.id, r.status, format!("{}/{}", r.project_id, r.stage), r.trigger, r.reason.unwrap_or_default());
+                    println!(
+                        "{:>6}  {:<12} {:<14} {:<8} {sha}  {}",
+                        r.id,
+                        r.status,
+                        format!("{}/{}", r.project_id, r.stage),
+                        r.trigger,
+                        r.reason.unwrap_or_default()
+                    );
                 }
             }
             Ok(())
@@ -189,7 +198,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 println!("run {} {} ({}/{}, {})", run.run.id, run.run.status, run.run.project_id, run.run.stage, run.run.trigger);
                 for s in &run.steps {
-                    println!("  {:>2}. {:<24} {}{}", s.position, s.name, s.status, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+                    println!(
+                        "  {:>2}. {:<24} {}{}",
+                        s.position,
+                        s.name,
+                        s.status,
+                        s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                    );
                 }
                 if let Some(reason) = run.run.reason {
                     println!("  {reason}");
@@ -203,11 +218,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Import { file, json } => {
-            let yaml = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&file)?
-            };
+            let yaml = if file.as_os_str() == "-" { std::io::read_to_string(std::io::stdin())? } else { std::fs::read_to_string(&file)? };
             let r = Client::for_config(&config)?.call(ops::ImportProject { yaml }).await?;
             if json {
                 print_json(&r);
@@ -363,7 +374,13 @@ async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, jso
     } else {
         for h in hosts {
             let state = serde_json::to_value(h.status.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-            println!("{:<16} {:<12} {}{}", h.host.id, state, h.host.endpoint, h.status.error.map(|e| format!("\n  {e}")).unwrap_or_default());
+            println!(
+                "{:<16} {:<12} {}{}",
+                h.host.id,
+                state,
+                h.host.endpoint,
+                h.status.error.map(|e| format!("\n  {e}")).unwrap_or_default()
+            );
         }
     }
     Ok(())

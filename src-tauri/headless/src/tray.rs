@@ -38,7 +38,6 @@ impl Handle {
     pub async fn set(&self, model: TrayModel) {
         self.0.update(move |t| t.model = model).await;
     }
-
 }
 
 /// Starts the tray on the session bus. An error means there is no tray this time (no session
@@ -106,9 +105,7 @@ impl Tray for SlipwayTray {
             for p in &m.promotions {
                 let (project_id, stage) = (p.project_id.clone(), p.stage.clone());
                 let label = format!("Promote {} {} to {}…", p.project_id, p.from_release.number, p.stage);
-                items.push(item(&label, move |t| {
-                    t.send(TrayAction::Promote { project_id: project_id.clone(), stage: stage.clone() })
-                }));
+                items.push(item(&label, move |t| t.send(TrayAction::Promote { project_id: project_id.clone(), stage: stage.clone() })));
             }
         }
         items.push(MenuItem::Separator);
@@ -197,7 +194,18 @@ mod tests {
     #[test]
     fn menu_labels_and_clicks() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let run = RunSummary { id: 7, project_id: "web_app".into(), stage: "prod".into(), trigger: Trigger::Webhook, status: RunStatus::RolledBack, commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
+        let run = RunSummary {
+            id: 7,
+            project_id: "web_app".into(),
+            stage: "prod".into(),
+            trigger: Trigger::Webhook,
+            status: RunStatus::RolledBack,
+            commit_sha: None,
+            ref_name: None,
+            reason: None,
+            delivery_id: None,
+            queued_at: 0,
+        };
         let summary = TraySummary { state: TrayState::Failed, recent: vec![run], promotions: vec![] };
         let mut tray = SlipwayTray { model: TrayModel { summary, paused: true }, actions: tx };
         let labels: Vec<String> = tray

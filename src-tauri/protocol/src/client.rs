@@ -143,7 +143,10 @@ fn read_engine_file(path: &Path) -> Result<EngineFile> {
     let text = std::fs::read_to_string(path).map_err(|_| {
         ApiError::new(
             ErrorCode::NotFound,
-            format!("no Slipway engine is running for this data directory ({} is missing). Start one with `slipwayd serve`.", path.display()),
+            format!(
+                "no Slipway engine is running for this data directory ({} is missing). Start one with `slipwayd serve`.",
+                path.display()
+            ),
         )
     })?;
     serde_json::from_str(&text).map_err(|e| ApiError::new(ErrorCode::Io, format!("{} is not readable: {e}", path.display())))

@@ -29,7 +29,15 @@ pub struct DeployConfig {
 
 impl Default for DeployConfig {
     fn default() -> Self {
-        DeployConfig { port: Some(80), env: BTreeMap::new(), secrets: vec![], command: None, health: Health::default(), replicas: 1, post_deploy: vec![] }
+        DeployConfig {
+            port: Some(80),
+            env: BTreeMap::new(),
+            secrets: vec![],
+            command: None,
+            health: Health::default(),
+            replicas: 1,
+            post_deploy: vec![],
+        }
     }
 }
 
@@ -66,14 +74,23 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Self {
-        Health { kind: HealthKind::Http, path: "/".into(), expect: "200-399".into(), timeout_ms: 2000, interval_ms: 1000, retries: 3, start_period_ms: 30_000 }
+        Health {
+            kind: HealthKind::Http,
+            path: "/".into(),
+            expect: "200-399".into(),
+            timeout_ms: 2000,
+            interval_ms: 1000,
+            retries: 3,
+            start_period_ms: 30_000,
+        }
     }
 }
 
 impl Health {
     /// The accepted status range, from `expect`.
     pub fn range(&self) -> Result<(u16, u16)> {
-        let bad = || ApiError::new(ErrorCode::InvalidInput, format!("health.expect: {:?} is not a status or a range like 200-399", self.expect));
+        let bad =
+            || ApiError::new(ErrorCode::InvalidInput, format!("health.expect: {:?} is not a status or a range like 200-399", self.expect));
         let (a, b) = match self.expect.split_once('-') {
             Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
             None => {

@@ -36,7 +36,9 @@ pub struct EngineStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineEvent {
-    AutoDeployChanged { paused: bool },
+    AutoDeployChanged {
+        paused: bool,
+    },
     ProjectsChanged,
     /// A run was queued, started, or ended.
     RunChanged {
@@ -56,10 +58,15 @@ pub enum EngineEvent {
         outcome: Outcome,
     },
     /// A stage got a new live release (deploy, rollback or promotion).
-    ReleaseChanged { project_id: String, stage: String },
+    ReleaseChanged {
+        project_id: String,
+        stage: String,
+    },
     /// Something the operator should hear of (a run failed, recovered, …); the desktop
     /// notification and the chat channels are sent by the engine itself.
-    Notice { notice: Notice },
+    Notice {
+        notice: Notice,
+    },
     /// The operator clicked a desktop notification: show that run.
     OpenRun {
         #[ts(type = "number")]
@@ -68,7 +75,9 @@ pub enum EngineEvent {
     /// A host was added, edited, removed or imported.
     HostsChanged,
     /// A host became reachable or unreachable (or failed differently).
-    HostStatusChanged { status: HostStatus },
+    HostStatusChanged {
+        status: HostStatus,
+    },
     /// The tray asked for the window: the open one comes forward (showing a run or the promote
     /// dialog when one is named).
     ShowWindow {

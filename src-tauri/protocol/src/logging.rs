@@ -19,7 +19,8 @@ pub fn init(log_dir: &Path) -> crate::Result<WorkerGuard> {
 
 /// Like [`init`], into files named `<prefix>.<date>.log`: the window process keeps its own.
 pub fn init_named(log_dir: &Path, prefix: &str) -> crate::Result<WorkerGuard> {
-    std::fs::create_dir_all(log_dir).map_err(|e| crate::ApiError::new(crate::ErrorCode::Io, format!("cannot create {}: {e}", log_dir.display())))?;
+    std::fs::create_dir_all(log_dir)
+        .map_err(|e| crate::ApiError::new(crate::ErrorCode::Io, format!("cannot create {}: {e}", log_dir.display())))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(prefix)

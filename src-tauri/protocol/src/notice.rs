@@ -109,6 +109,7 @@ impl ChannelKind {
 /// store keeps only where it points (`target`). `url` and `secret` are accepted on the way in
 /// (API, YAML import), moved to the keychain, and never stored or returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct NotifyChannel {
     pub kind: ChannelKind,
     /// Names the channel within the project (lowercase, digits, dashes); default: the kind.

@@ -158,7 +158,8 @@ impl Param for ContainerAction {
     }
     fn read(s: Option<&str>) -> std::result::Result<Self, String> {
         let s = s.ok_or("it is missing")?;
-        serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| format!("no container action {s:?} (start, stop, restart, remove)"))
+        serde_json::from_value(serde_json::Value::String(s.into()))
+            .map_err(|_| format!("no container action {s:?} (start, stop, restart, remove)"))
     }
 }
 
@@ -220,7 +221,8 @@ macro_rules! put {
 /// Takes one field from where its location says.
 macro_rules! take {
     (path, $p:ident, $json:ident, $name:expr, $ty:ty) => {
-        <$ty as Param>::read($p.path.get($name).map(String::as_str)).map_err(|e| ApiError::new(ErrorCode::NotFound, format!("{}: {e}", $name)))?
+        <$ty as Param>::read($p.path.get($name).map(String::as_str))
+            .map_err(|e| ApiError::new(ErrorCode::NotFound, format!("{}: {e}", $name)))?
     };
     (query, $p:ident, $json:ident, $name:expr, $ty:ty) => {
         <$ty as Param>::read($p.query.get($name).map(String::as_str)).map_err(|e| bad($name, e))?
@@ -497,7 +499,8 @@ mod tests {
 
     #[test]
     fn a_request_decodes_from_what_it_encodes_to() {
-        let op = ContainerActionOn { host: "h".into(), container: "c".into(), action: ContainerAction::Restart, grace: Some(3), force: true };
+        let op =
+            ContainerActionOn { host: "h".into(), container: "c".into(), action: ContainerAction::Restart, grace: Some(3), force: true };
         let e = op.encode().unwrap();
         let parts = Parts {
             path: HashMap::from([("id".into(), "h".into()), ("container".into(), "c".into()), ("action".into(), "restart".into())]),
@@ -513,7 +516,11 @@ mod tests {
         let e = GetRun::decode(&parts).unwrap_err();
         assert_eq!(e.code, ErrorCode::NotFound);
         assert!(e.message.starts_with("id: \"abc\" is not a i64"), "{}", e.message);
-        let parts = Parts { body: br#"{"confirm": "yes"}"#.to_vec(), path: HashMap::from([("id".into(), "p".into()), ("stage".into(), "s".into())]), ..Default::default() };
+        let parts = Parts {
+            body: br#"{"confirm": "yes"}"#.to_vec(),
+            path: HashMap::from([("id".into(), "p".into()), ("stage".into(), "s".into())]),
+            ..Default::default()
+        };
         assert!(Promote::decode(&parts).unwrap_err().message.starts_with("confirm:"));
     }
 

@@ -74,7 +74,7 @@ impl Strategy {
 
 /// A deploy target of a project (`dev`, `rel`, `prod`) and the refs that feed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Stage {
     pub name: String,
     /// Branches whose pushes deploy here; default `["main"]`.
@@ -140,8 +140,10 @@ pub struct Project {
     pub last_poll_error: Option<String>,
 }
 
-/// What the operator fills in to create a project.
+/// What the operator fills in to create a project, and what a project file says. Unknown keys
+/// are refused: a misspelt one must not be dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct NewProject {
     pub name: String,
     pub repo_url: String,

@@ -24,7 +24,8 @@ pub enum ReleaseStatus {
 }
 
 impl ReleaseStatus {
-    pub const ALL: &'static [ReleaseStatus] = &[ReleaseStatus::Live, ReleaseStatus::Retired, ReleaseStatus::RolledBack, ReleaseStatus::Pruned];
+    pub const ALL: &'static [ReleaseStatus] =
+        &[ReleaseStatus::Live, ReleaseStatus::Retired, ReleaseStatus::RolledBack, ReleaseStatus::Pruned];
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseStatus::Live => "live",

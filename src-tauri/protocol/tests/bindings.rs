@@ -11,9 +11,5 @@ fn generated_typescript_is_up_to_date() {
         return;
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        have == want,
-        "{} is stale: run ./scripts/gen-types and commit the result",
-        slipway_protocol::bindings::PATH
-    );
+    assert!(have == want, "{} is stale: run ./scripts/gen-types and commit the result", slipway_protocol::bindings::PATH);
 }

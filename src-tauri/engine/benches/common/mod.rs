@@ -14,7 +14,18 @@ pub async fn ensure_image(docker: &bollard::Docker) {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n").unwrap();
-    let spec = BuildSpec { context_dir: dir.path().into(), dockerfile: "Dockerfile".into(), target: None, build_args: HashMap::new(), tag: IMAGE.into(), labels: HashMap::new() };
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+    )
+    .unwrap();
+    let spec = BuildSpec {
+        context_dir: dir.path().into(),
+        dockerfile: "Dockerfile".into(),
+        target: None,
+        build_args: HashMap::new(),
+        tag: IMAGE.into(),
+        labels: HashMap::new(),
+    };
     exec::build_image(docker, &spec, tokio::sync::watch::channel(false).1, |_| {}).await.unwrap();
 }

@@ -1,8 +1,6 @@
 //! Desktop notifications: the freedesktop notification server over D-Bus on Linux and the BSDs
 //! (with a clickable "Open run"), the OS's own elsewhere.
 
-
-
 pub use imp::show;
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -74,4 +72,3 @@ pub fn possible() -> bool {
         true
     }
 }
-

@@ -69,16 +69,23 @@ pub fn git_error(doing: &str, url: &str, forge: Forge, creds: Option<&Credential
     Error::new(ErrorCode::Git, msg)
 }
 
-
-
 /// Brings the cache up to date with the remote's branches and tags (and `extra_ref`, e.g. a
 /// pull request's head, which forges don't advertise as a branch), then checks `commit` out
 /// into `dest`, with submodules. Blocking: call it from `spawn_blocking`.
-pub fn fetch_and_checkout(cache: &Path, url: &str, forge: Forge, creds: Option<&Credentials>, commit: &str, extra_ref: Option<&str>, dest: &Path) -> Result<Checkout> {
+pub fn fetch_and_checkout(
+    cache: &Path,
+    url: &str,
+    forge: Forge,
+    creds: Option<&Credentials>,
+    commit: &str,
+    extra_ref: Option<&str>,
+    dest: &Path,
+) -> Result<Checkout> {
     std::fs::create_dir_all(cache)?;
     let repo = match git2::Repository::open_bare(cache) {
         Ok(r) => r,
-        Err(_) => git2::Repository::init_bare(cache).map_err(|e| Error::new(ErrorCode::Git, format!("cannot create the cache {}: {e}", cache.display())))?,
+        Err(_) => git2::Repository::init_bare(cache)
+            .map_err(|e| Error::new(ErrorCode::Git, format!("cannot create the cache {}: {e}", cache.display())))?,
     };
     let mut remote = repo.remote_anonymous(url).map_err(|e| git_error(&format!("fetch commit {commit} from"), url, forge, creds, e))?;
     let mut refspecs = vec!["+refs/heads/*:refs/heads/*".to_string(), "+refs/tags/*:refs/tags/*".to_string()];
@@ -91,7 +98,13 @@ pub fn fetch_and_checkout(cache: &Path, url: &str, forge: Forge, creds: Option<&
 
     let oid = git2::Oid::from_str(commit).map_err(|_| Error::new(ErrorCode::InvalidInput, format!("{commit:?} is not a commit id")))?;
     let found = repo.find_commit(oid).map_err(|_| {
-        Error::new(ErrorCode::Git, format!("commit {commit} is not in {url} (fetched its branches and tags{}); was it force-pushed away?", extra_ref.map(|r| format!(" and {r}")).unwrap_or_default()))
+        Error::new(
+            ErrorCode::Git,
+            format!(
+                "commit {commit} is not in {url} (fetched its branches and tags{}); was it force-pushed away?",
+                extra_ref.map(|r| format!(" and {r}")).unwrap_or_default()
+            ),
+        )
     })?;
     let subject = found.summary().unwrap_or("").to_string();
 
@@ -149,7 +162,11 @@ pub fn commits_between(cache: &std::path::Path, new: &str, old: Option<&str>) ->
     walk.filter_map(|id| id.ok())
         .take(50)
         .filter_map(|id| repo.find_commit(id).ok())
-        .map(|c| crate::domain::release::CommitLine { sha: c.id().to_string(), subject: c.summary().unwrap_or("").to_string(), author: c.author().name().unwrap_or("").to_string() })
+        .map(|c| crate::domain::release::CommitLine {
+            sha: c.id().to_string(),
+            subject: c.summary().unwrap_or("").to_string(),
+            author: c.author().name().unwrap_or("").to_string(),
+        })
         .collect()
 }
 
@@ -165,9 +182,7 @@ pub struct Credentials {
 pub fn ls_remote(url: &str, forge: Forge, creds: Option<&Credentials>) -> Result<HashMap<String, String>> {
     let git_error = |e| crate::adapters::git::git_error("list the refs of", url, forge, creds, e);
     let mut remote = git2::Remote::create_detached(url).map_err(git_error)?;
-    let connection = remote
-        .connect_auth(git2::Direction::Fetch, Some(crate::adapters::git::callbacks(creds)), None)
-        .map_err(git_error)?;
+    let connection = remote.connect_auth(git2::Direction::Fetch, Some(crate::adapters::git::callbacks(creds)), None).map_err(git_error)?;
     let heads = connection.list().map_err(git_error)?;
     let mut refs = HashMap::new();
     let mut peeled = Vec::new();

@@ -40,9 +40,7 @@ fn entry(name: &str) -> Result<keyring::Entry> {
 // The Secret Service client talks D-Bus synchronously from the caller's point of view; keep it
 // off the async worker threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("keychain task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorCode::Internal, format!("keychain task failed: {e}")))?
 }
 
 fn map_err(name: &str, e: keyring::Error) -> Error {

@@ -34,7 +34,13 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(base: String, name: String, basic: Option<(String, String)>) -> Registry {
-        Registry { http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap_or_default(), base, name, basic, bearer: None }
+        Registry {
+            http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap_or_default(),
+            base,
+            name,
+            basic,
+            bearer: None,
+        }
     }
 
     /// Sends `req`, answering a Bearer challenge (GHCR, Gitea, Docker Hub) with a token fetched
@@ -52,9 +58,13 @@ impl Registry {
         }
         let challenge = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let Some(params) = challenge.strip_prefix("Bearer ") else { return Ok(resp) };
-        let field = |k: &str| params.split(',').find_map(|p| p.trim().strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_string()));
+        let field =
+            |k: &str| params.split(',').find_map(|p| p.trim().strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_string()));
         let realm = field("realm").ok_or_else(|| self.error("its token challenge has no realm"))?;
-        let mut token_req = self.http.get(&realm).query(&[("service", field("service").unwrap_or_default()), ("scope", field("scope").unwrap_or_default())]);
+        let mut token_req = self
+            .http
+            .get(&realm)
+            .query(&[("service", field("service").unwrap_or_default()), ("scope", field("scope").unwrap_or_default())]);
         if let Some((u, p)) = &self.basic {
             token_req = token_req.basic_auth(u, Some(p));
         }
@@ -63,7 +73,13 @@ impl Registry {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let t: Token = token_req.send().await.map_err(|e| self.unreachable(e))?.json().await.map_err(|e| self.error(&format!("its token answer: {e}")))?;
+        let t: Token = token_req
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .json()
+            .await
+            .map_err(|e| self.error(&format!("its token answer: {e}")))?;
         self.bearer = t.token.or(t.access_token);
         let mut req = make(&self.http);
         if let Some(t) = &self.bearer {
@@ -110,4 +126,3 @@ impl Registry {
             .ok_or_else(|| self.error(&format!("sent no digest for tag {tag}")))
     }
 }
-

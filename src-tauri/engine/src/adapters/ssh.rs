@@ -108,7 +108,7 @@ pub fn explain(endpoint: &str, code: Option<i32>, stderr: &str, fingerprints: &[
 }
 
 fn last_line(stderr: &str) -> String {
-    let line = stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("Warning:")).last().unwrap_or("no message from ssh");
+    let line = stderr.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("Warning:")).unwrap_or("no message from ssh");
     line.trim_end_matches('.').to_string()
 }
 
@@ -180,7 +180,8 @@ mod tests {
 
     #[test]
     fn unknown_key_names_the_fingerprint() {
-        let stderr = "No ED25519 host key is known for [box]:2222 and you have requested strict checking.\r\nHost key verification failed.\r\n";
+        let stderr =
+            "No ED25519 host key is known for [box]:2222 and you have requested strict checking.\r\nHost key verification failed.\r\n";
         let m = explain(E, Some(255), stderr, &["ED25519 SHA256:abcd".into()]);
         assert!(m.contains("not in known_hosts") && m.contains("ED25519 SHA256:abcd") && m.contains(E), "{m}");
     }

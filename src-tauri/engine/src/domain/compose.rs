@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_yaml::Value;
+use serde_norway::Value;
 
 use crate::{Error, ErrorCode, Result};
 
@@ -16,7 +16,7 @@ fn invalid(file: &str, msg: impl std::fmt::Display) -> Error {
 }
 
 pub fn parse(file: &str, text: &str) -> Result<StackSpec> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| invalid(file, e))?;
+    let doc: Value = serde_norway::from_str(text).map_err(|e| invalid(file, e))?;
     let services = doc.get("services").and_then(Value::as_mapping).ok_or_else(|| invalid(file, "no services"))?;
     let mut parsed = Vec::new();
     for (name, s) in services {
@@ -32,7 +32,10 @@ fn service(file: &str, name: String, s: &Value) -> Result<ServiceSpec> {
     let build = match s.get("build") {
         None => None,
         Some(Value::String(ctx)) => Some((ctx.clone(), "Dockerfile".to_string())),
-        Some(b) => Some((b.get("context").and_then(Value::as_str).unwrap_or(".").to_string(), b.get("dockerfile").and_then(Value::as_str).unwrap_or("Dockerfile").to_string())),
+        Some(b) => Some((
+            b.get("context").and_then(Value::as_str).unwrap_or(".").to_string(),
+            b.get("dockerfile").and_then(Value::as_str).unwrap_or("Dockerfile").to_string(),
+        )),
     };
     if image.is_none() && build.is_none() {
         return Err(at("needs an image or a build"));
@@ -44,10 +47,14 @@ fn service(file: &str, name: String, s: &Value) -> Result<ServiceSpec> {
     let env = match s.get("environment") {
         None => BTreeMap::new(),
         Some(Value::Mapping(m)) => m.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v)))).collect(),
-        Some(Value::Sequence(l)) => l.iter().filter_map(Value::as_str).map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv.to_string(), String::new()),
-        }).collect(),
+        Some(Value::Sequence(l)) => l
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (kv.to_string(), String::new()),
+            })
+            .collect(),
         Some(_) => return Err(at("environment must be a map or a list")),
     };
     let command = match s.get("command") {
@@ -58,10 +65,17 @@ fn service(file: &str, name: String, s: &Value) -> Result<ServiceSpec> {
     };
     let depends_on = match s.get("depends_on") {
         None => vec![],
-        Some(Value::Sequence(l)) => l.iter().filter_map(Value::as_str).map(|d| Dependency { service: d.to_string(), condition: "service_started".into() }).collect(),
+        Some(Value::Sequence(l)) => {
+            l.iter().filter_map(Value::as_str).map(|d| Dependency { service: d.to_string(), condition: "service_started".into() }).collect()
+        }
         Some(Value::Mapping(m)) => m
             .iter()
-            .filter_map(|(k, v)| Some(Dependency { service: k.as_str()?.to_string(), condition: v.get("condition").and_then(Value::as_str).unwrap_or("service_started").to_string() }))
+            .filter_map(|(k, v)| {
+                Some(Dependency {
+                    service: k.as_str()?.to_string(),
+                    condition: v.get("condition").and_then(Value::as_str).unwrap_or("service_started").to_string(),
+                })
+            })
             .collect(),
         Some(_) => return Err(at("depends_on must be a list or a map")),
     };
@@ -74,7 +88,13 @@ fn service(file: &str, name: String, s: &Value) -> Result<ServiceSpec> {
                 Some(Value::Sequence(l)) => l.iter().map(scalar).collect(),
                 _ => return Err(at("healthcheck needs a test")),
             };
-            let dur = |k: &str, default: u64| h.get(k).and_then(Value::as_str).map(duration_ms).unwrap_or(Some(default)).ok_or_else(|| at(&format!("healthcheck {k} is not a duration like 5s or 500ms")));
+            let dur = |k: &str, default: u64| {
+                h.get(k)
+                    .and_then(Value::as_str)
+                    .map(duration_ms)
+                    .unwrap_or(Some(default))
+                    .ok_or_else(|| at(&format!("healthcheck {k} is not a duration like 5s or 500ms")))
+            };
             Some(Healthcheck {
                 test,
                 interval_ms: dur("interval", 30_000)?,
@@ -93,7 +113,7 @@ fn scalar(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
     }
 }
 
@@ -125,7 +145,13 @@ fn duration_ms(s: &str) -> Option<u64> {
         };
         let v: f64 = num.parse().ok()?;
         num.clear();
-        total += (v * match unit.as_str() { "ms" => 1.0, "s" => 1000.0, "m" => 60_000.0, "h" => 3_600_000.0, _ => return None }) as u64;
+        total += (v * match unit.as_str() {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => return None,
+        }) as u64;
     }
     if !num.is_empty() {
         return None;
@@ -148,7 +174,12 @@ fn order(file: &str, services: Vec<ServiceSpec>) -> Result<Vec<ServiceSpec>> {
         let ready = left.iter().position(|s| s.depends_on.iter().all(|d| done.iter().any(|x| x.name == d.service)));
         match ready {
             Some(i) => done.push(left.remove(i)),
-            None => return Err(invalid(file, format!("a depends_on cycle among {}", left.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")))),
+            None => {
+                return Err(invalid(
+                    file,
+                    format!("a depends_on cycle among {}", left.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+                ))
+            }
         }
     }
     Ok(done)

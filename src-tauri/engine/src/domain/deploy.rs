@@ -1,8 +1,6 @@
 //! What a project deploys and how a stage rolls it out. Kept apart from the pipeline
 //! (`slipway.yml`): a prebuilt image has no repository to read it from.
 
-
-
 use crate::{Error, ErrorCode, Result};
 
 pub use slipway_protocol::deploy::{DeployConfig, Health, HealthKind, Rollout};
@@ -59,11 +57,11 @@ mod tests {
 
     #[test]
     fn yaml_defaults_fill_in() {
-        let d: DeployConfig = serde_yaml::from_str("port: 8080\nhealth: {path: /healthz}\n").unwrap();
+        let d: DeployConfig = serde_norway::from_str("port: 8080\nhealth: {path: /healthz}\n").unwrap();
         assert_eq!(d.port, Some(8080));
         assert_eq!(d.health.path, "/healthz");
         assert_eq!(d.health.retries, 3);
         assert_eq!(d.replicas, 1);
-        assert!(serde_yaml::from_str::<DeployConfig>("prot: 1\n").unwrap_err().to_string().contains("unknown field"));
+        assert!(serde_norway::from_str::<DeployConfig>("prot: 1\n").unwrap_err().to_string().contains("unknown field"));
     }
 }

@@ -5,10 +5,11 @@
 
 use std::path::Path;
 
-
 use crate::{Error, ErrorCode, Result};
 
-pub use slipway_protocol::host::{ContextImport, Host, HostEntry, HostInput, HostKind, HostState, HostStatus, HostTest, CONNECT_TIMEOUT, LOCAL_ID, MIN_API};
+pub use slipway_protocol::host::{
+    ContextImport, Host, HostEntry, HostInput, HostKind, HostState, HostStatus, HostTest, CONNECT_TIMEOUT, LOCAL_ID, MIN_API,
+};
 
 // ---- Store ----
 
@@ -30,7 +31,9 @@ pub fn validate(mut input: HostInput) -> Result<HostInput> {
     }
     let scheme_ok = match input.kind {
         HostKind::Local => input.endpoint.starts_with("unix://") || input.endpoint.starts_with("npipe://"),
-        HostKind::Tcp => input.endpoint.starts_with("tcp://") || input.endpoint.starts_with("https://") || input.endpoint.starts_with("http://"),
+        HostKind::Tcp => {
+            input.endpoint.starts_with("tcp://") || input.endpoint.starts_with("https://") || input.endpoint.starts_with("http://")
+        }
         HostKind::Ssh => input.endpoint.starts_with("ssh://"),
     };
     if !scheme_ok {
@@ -54,7 +57,13 @@ pub fn validate(mut input: HostInput) -> Result<HostInput> {
     }
     let given = tls.iter().filter(|t| t.is_some()).count();
     if given != 0 && given != 3 {
-        let missing = if input.tls_ca.is_none() { "tls_ca" } else if input.tls_cert.is_none() { "tls_cert" } else { "tls_key" };
+        let missing = if input.tls_ca.is_none() {
+            "tls_ca"
+        } else if input.tls_cert.is_none() {
+            "tls_cert"
+        } else {
+            "tls_key"
+        };
         return Err(invalid(format!("{missing}: give the CA, the certificate and the key together, as docker --tlsverify takes them")));
     }
     for (field, path) in [("tls_ca", &input.tls_ca), ("tls_cert", &input.tls_cert), ("tls_key", &input.tls_key)] {

@@ -2,7 +2,6 @@
 //! metrics over the last 30 days, and the tray's state. All computed on demand from `runs`,
 //! `run_steps` and `releases`; nothing is stored twice, so nothing can disagree with the lists.
 
-
 use crate::domain::run::RunStatus;
 
 pub use slipway_protocol::metrics::{DayCount, StageHealth, StageMetrics, StageSummary, TrayState, TraySummary};
@@ -168,7 +167,18 @@ mod tests {
             last_failure: None,
             health,
         };
-        let running = RunSummary { id: 1, project_id: "p".into(), stage: "dev".into(), trigger: Trigger::Manual, status: RunStatus::Running, commit_sha: None, ref_name: None, reason: None, delivery_id: None, queued_at: 0 };
+        let running = RunSummary {
+            id: 1,
+            project_id: "p".into(),
+            stage: "dev".into(),
+            trigger: Trigger::Manual,
+            status: RunStatus::Running,
+            commit_sha: None,
+            ref_name: None,
+            reason: None,
+            delivery_id: None,
+            queued_at: 0,
+        };
         assert_eq!(tray_state(false, &[row(StageHealth::Healthy, None)]), TrayState::Idle);
         assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None)]), TrayState::Failed);
         assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None), row(StageHealth::Healthy, Some(running))]), TrayState::Running);

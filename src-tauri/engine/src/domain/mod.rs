@@ -17,11 +17,9 @@ pub mod pipeline;
 pub mod project;
 pub mod release;
 pub mod run;
+pub mod yaml;
 
 /// Now as Unix milliseconds, the store's time unit.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::domain::run::{RunStatus, Trigger};
+use crate::domain::run::{RunStatus, RunSummary, Trigger};
 use crate::{Error, ErrorCode, Result};
 
 pub use slipway_protocol::notice::{ChannelKind, ChannelResult, Notice, NoticeKind, NotificationSettings, NotifyChannel};
@@ -107,7 +107,15 @@ impl Default for RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_key: Duration, window: Duration, max_in_window: usize) -> RateLimiter {
-        RateLimiter { per_key, window, max_in_window, last_by_key: HashMap::new(), shown: VecDeque::new(), held: Vec::new(), held_since: None }
+        RateLimiter {
+            per_key,
+            window,
+            max_in_window,
+            last_by_key: HashMap::new(),
+            shown: VecDeque::new(),
+            held: Vec::new(),
+            held_since: None,
+        }
     }
 
     fn prune(&mut self, now: Instant) {
@@ -160,11 +168,7 @@ fn summarise(mut held: Vec<Notice>) -> Notice {
     let n = held.len() + 1;
     let all_same = |f: &dyn Fn(&Notice) -> &str| held.iter().all(|h| f(h) == f(&last));
     let same_kind = held.iter().all(|h| h.kind == last.kind);
-    let title = if same_kind {
-        format!("{n} more runs {}", last.kind.summary_verb())
-    } else {
-        format!("{n} more run notifications")
-    };
+    let title = if same_kind { format!("{n} more runs {}", last.kind.summary_verb()) } else { format!("{n} more run notifications") };
     let mut lines: Vec<String> = held.iter().chain(std::iter::once(&last)).rev().take(5).map(|h| h.title.clone()).collect();
     if n > 5 {
         lines.push(format!("… and {} more", n - 5));
@@ -199,9 +203,11 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// The notice for a run that ended as `kind`.
-pub fn run_notice(kind: NoticeKind, project_name: &str, project: &str, stage: &str, run_id: i64, status: &str, commit: Option<&str>, reason: Option<&str>, url: Option<String>) -> Notice {
+pub fn run_notice(kind: NoticeKind, project_name: &str, run: &RunSummary, url: Option<String>) -> Notice {
+    let (project, stage, run_id, status) = (&run.project_id, &run.stage, run.id, run.status);
+    let (commit, reason) = (run.commit_sha.as_deref(), run.reason.as_deref());
     let what = match (kind, status) {
-        (NoticeKind::Failed, "interrupted") => "was interrupted".to_string(),
+        (NoticeKind::Failed, RunStatus::Interrupted) => "was interrupted".to_string(),
         (NoticeKind::Failed, _) => "failed".to_string(),
         (NoticeKind::RolledBack, _) => "was rolled back".to_string(),
         (NoticeKind::Recovered, _) => "succeeded again".to_string(),
@@ -224,7 +230,7 @@ pub fn run_notice(kind: NoticeKind, project_name: &str, project: &str, stage: &s
         project: project.to_string(),
         stage: stage.to_string(),
         run_id: Some(run_id),
-        status: status.to_string(),
+        status: status.as_str().to_string(),
         commit: commit.map(String::from),
         reason: reason.map(String::from),
         title,
@@ -321,7 +327,25 @@ mod tests {
     use super::*;
 
     fn failed() -> Notice {
-        run_notice(NoticeKind::Failed, "Web", "web", "prod", 12, "failed", Some("0123456789abcdef0123456789abcdef01234567"), Some("step test failed: exit code 1"), Some("https://ci.example/web/prod/12".into()))
+        let mut run = ended("web", "prod", 12, RunStatus::Failed);
+        run.commit_sha = Some("0123456789abcdef0123456789abcdef01234567".into());
+        run.reason = Some("step test failed: exit code 1".into());
+        run_notice(NoticeKind::Failed, "Web", &run, Some("https://ci.example/web/prod/12".into()))
+    }
+
+    fn ended(project: &str, stage: &str, id: i64, status: RunStatus) -> RunSummary {
+        RunSummary {
+            id,
+            project_id: project.into(),
+            stage: stage.into(),
+            trigger: Trigger::Webhook,
+            status,
+            commit_sha: None,
+            ref_name: None,
+            reason: None,
+            delivery_id: None,
+            queued_at: 0,
+        }
     }
 
     #[test]
@@ -345,7 +369,7 @@ mod tests {
         let n = failed();
         assert_eq!(n.title, "Web/prod: run #12 failed");
         assert_eq!(n.body, "step test failed: exit code 1\ncommit 0123456789ab");
-        let i = run_notice(NoticeKind::Failed, "Web", "web", "dev", 3, "interrupted", None, None, None);
+        let i = run_notice(NoticeKind::Failed, "Web", &ended("web", "dev", 3, RunStatus::Interrupted), None);
         assert_eq!(i.title, "Web/dev: run #3 was interrupted");
         assert_eq!(i.body, "");
     }
@@ -422,7 +446,10 @@ mod tests {
     #[test]
     fn signature_is_hmac_sha256_of_the_body() {
         // RFC 4231 test case 2.
-        assert_eq!(signature("Jefe", b"what do ya want for nothing?"), "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]
@@ -434,7 +461,14 @@ mod tests {
 
     #[test]
     fn channels_get_names_and_bad_ones_are_refused() {
-        let ch = |kind, name: &str, url: Option<&str>| NotifyChannel { kind, name: name.into(), url: url.map(String::from), secret: None, target: None, signed: false };
+        let ch = |kind, name: &str, url: Option<&str>| NotifyChannel {
+            kind,
+            name: name.into(),
+            url: url.map(String::from),
+            secret: None,
+            target: None,
+            signed: false,
+        };
         let mut ok = vec![ch(ChannelKind::Slack, "", Some("https://hooks.slack.com/x")), ch(ChannelKind::Webhook, "ops", None)];
         normalise_channels(&mut ok).unwrap();
         assert_eq!(ok[0].name, "slack");
@@ -444,7 +478,7 @@ mod tests {
     }
 
     fn at(kind: NoticeKind, stage: &str, run: i64) -> Notice {
-        let mut n = run_notice(kind, "web", "web", stage, run, "failed", None, None, None);
+        let mut n = run_notice(kind, "web", &ended("web", stage, run, RunStatus::Failed), None);
         n.kind = kind;
         n
     }
@@ -470,7 +504,8 @@ mod tests {
     fn a_burst_shows_five_then_one_summary() {
         let mut rl = RateLimiter::default();
         let t0 = Instant::now();
-        let shown: Vec<bool> = (0..12).map(|i| rl.admit(t0 + Duration::from_millis(i * 10), &at(NoticeKind::Failed, &format!("s{i}"), i as i64))).collect();
+        let shown: Vec<bool> =
+            (0..12).map(|i| rl.admit(t0 + Duration::from_millis(i * 10), &at(NoticeKind::Failed, &format!("s{i}"), i as i64))).collect();
         assert_eq!(shown.iter().filter(|s| **s).count(), 5);
         assert!(shown[..5].iter().all(|s| *s));
         assert_eq!(rl.held(), 7);

@@ -96,7 +96,18 @@ pub fn load(root: &Path) -> Result<(Pipeline, ConfigSource)> {
         return Ok((p, ConfigSource::SlipwayYml));
     }
     if root.join("Dockerfile").exists() {
-        return Ok((Pipeline { build: Some(BuildConfig { dockerfile: default_dockerfile(), context: default_context(), target: None, args: BTreeMap::new() }), ..Default::default() }, ConfigSource::Dockerfile));
+        return Ok((
+            Pipeline {
+                build: Some(BuildConfig {
+                    dockerfile: default_dockerfile(),
+                    context: default_context(),
+                    target: None,
+                    args: BTreeMap::new(),
+                }),
+                ..Default::default()
+            },
+            ConfigSource::Dockerfile,
+        ));
     }
     if let Some(c) = COMPOSE_FILES.iter().find(|f| root.join(f).exists()) {
         return Ok((Pipeline { compose: Some(c.to_string()), ..Default::default() }, ConfigSource::Compose));
@@ -105,10 +116,13 @@ pub fn load(root: &Path) -> Result<(Pipeline, ConfigSource)> {
 }
 
 pub fn parse(text: &str) -> Result<Pipeline> {
-    let p: Pipeline = serde_yaml::from_str(text).map_err(|e| Error::new(ErrorCode::InvalidInput, format!("slipway.yml: {e}")))?;
+    let p: Pipeline = crate::domain::yaml::parse("slipway.yml", text)?;
     for (i, s) in p.steps.iter().enumerate() {
         if s.name.trim().is_empty() || s.image.trim().is_empty() || s.commands.is_empty() {
-            return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} needs a name, an image and at least one command", i + 1)));
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("slipway.yml: step {} needs a name, an image and at least one command", i + 1),
+            ));
         }
         if s.timeout_secs == Some(0) {
             return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} has timeout_secs 0", s.name)));
@@ -137,7 +151,10 @@ mod tests {
 
     #[test]
     fn parses_steps_and_build() {
-        let p = parse("steps:\n  - name: test\n    image: busybox\n    commands: [\"make test\"]\n    secrets: [TOKEN]\nbuild:\n  target: prod\n").unwrap();
+        let p = parse(
+            "steps:\n  - name: test\n    image: busybox\n    commands: [\"make test\"]\n    secrets: [TOKEN]\nbuild:\n  target: prod\n",
+        )
+        .unwrap();
         assert_eq!(p.steps[0].secrets, vec!["TOKEN"]);
         assert_eq!(p.build.as_ref().unwrap().dockerfile, "Dockerfile");
         assert_eq!(p.build.unwrap().target.as_deref(), Some("prod"));

@@ -1,6 +1,5 @@
 //! Projects and their stages: which repository, which forge, and which refs deploy where.
 
-
 use crate::{Error, ErrorCode, Result};
 
 pub use slipway_protocol::project::{Forge, NewProject, Project, Stage, Strategy};
@@ -77,9 +76,42 @@ pub fn to_yaml(p: &Project) -> String {
         host_id: p.host_id.clone(),
         notifications: p.notifications.clone(),
     };
-    serde_yaml::to_string(&spec).unwrap_or_default()
+    crate::domain::yaml::render(&spec)
 }
 
+/// A project file. Unknown keys are refused with their line and the nearest known key.
 pub fn from_yaml(text: &str) -> Result<NewProject> {
-    serde_yaml::from_str(text).map_err(|e| invalid(format!("project file: {e}")))
+    crate::domain::yaml::parse("project file", text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "name: web\nrepo_url: https://git.example/web.git\nforge: gitea\nstages:\n  - name: dev\n    auto_deploy: true\n    branch_pattern: [main]\n";
+
+    #[test]
+    fn an_unknown_key_in_a_project_file_is_refused_with_its_line_and_the_key_meant() {
+        let e = from_yaml(FILE).unwrap_err().to_api();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.contains("unknown field `branch_pattern`"), "{}", e.message);
+        assert!(e.message.contains("line 7"), "{}", e.message);
+        assert!(e.message.ends_with("(did you mean `branch_patterns`?)"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_top_level_key_is_refused_too() {
+        let e = from_yaml("name: web\nrepo_url: x\nforge: git\npoll_interval: 60\n").unwrap_err().to_api();
+        assert!(
+            e.message.contains("unknown field `poll_interval`") && e.message.contains("did you mean `poll_interval_secs`?"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_exported_project_reads_back_the_same() {
+        let spec = from_yaml("name: web\nrepo_url: https://git.example/web.git\nforge: gitea\n").unwrap();
+        assert_eq!(from_yaml(&crate::domain::yaml::render(&spec)).unwrap(), spec);
+    }
 }

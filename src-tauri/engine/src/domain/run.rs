@@ -4,9 +4,8 @@
 //! Webhooks, polls and registry checks all reduce what they saw to [`Change`]s; the intake
 //! ([`crate::services::intake`]) records them and queues what [`plan`] says, at most once.
 
-
-use crate::domain::patterns::any_matches;
 use crate::domain::forge::{Event, EventKind, PrAction};
+use crate::domain::patterns::any_matches;
 use crate::domain::project::{Project, Stage};
 
 pub use slipway_protocol::run::{Delivery, LogLine, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, Trigger, Verdict};
@@ -72,7 +71,12 @@ pub struct Source {
 
 pub enum Plan<'a> {
     /// `commit` is a git commit, or for registry images the image digest (`image` is true).
-    Deploy { stage: &'a Stage, git_ref: String, commit: String, image: bool },
+    Deploy {
+        stage: &'a Stage,
+        git_ref: String,
+        commit: String,
+        image: bool,
+    },
     Ignore(String),
 }
 
@@ -96,7 +100,9 @@ pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<P
                 continue;
             }
             ChangeKind::Other(event) if is_package_event(event) && project.image_repo.is_some() => {
-                out.push(Plan::Ignore("registry package event: the image repository is being checked; new tags start runs from there".into()));
+                out.push(Plan::Ignore(
+                    "registry package event: the image repository is being checked; new tags start runs from there".into(),
+                ));
                 continue;
             }
             ChangeKind::Other(event) => {
@@ -115,7 +121,10 @@ pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<P
                     if paused {
                         out.push(Plan::Ignore(format!("auto-deploy is paused; image {tag} → {} not started", stage.name)));
                     } else if !stage.auto_deploy {
-                        out.push(Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); image {tag} waits for a click", stage.name)));
+                        out.push(Plan::Ignore(format!(
+                            "stage {} deploys manually (auto-deploy off); image {tag} waits for a click",
+                            stage.name
+                        )));
                     } else {
                         out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true });
                     }
@@ -139,7 +148,8 @@ pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<P
                     }
                 }
                 let target = c.target_branch.as_deref().unwrap_or("");
-                let matched: Vec<&Stage> = project.stages.iter().filter(|s| s.pr_events && any_matches(&s.branch_patterns, target)).collect();
+                let matched: Vec<&Stage> =
+                    project.stages.iter().filter(|s| s.pr_events && any_matches(&s.branch_patterns, target)).collect();
                 if matched.is_empty() {
                     out.push(Plan::Ignore(format!(
                         "pull request into {target}: no stage deploys pull requests into it (pull request events are opt-in per stage)"
@@ -161,7 +171,11 @@ pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<P
             if paused {
                 out.push(Plan::Ignore(format!("auto-deploy is paused; {short} → {} not started", stage.name)));
             } else if !stage.auto_deploy {
-                out.push(Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); {short} at {} waits for a click", stage.name, short_sha(&commit))));
+                out.push(Plan::Ignore(format!(
+                    "stage {} deploys manually (auto-deploy off); {short} at {} waits for a click",
+                    stage.name,
+                    short_sha(&commit)
+                )));
             } else {
                 out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false });
             }

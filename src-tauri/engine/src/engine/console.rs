@@ -19,7 +19,10 @@ impl Engine {
                 format!("run {run_id} is a {}: start it again from the stage's release list", old.trigger),
             ));
         }
-        let commit = old.commit_sha.as_deref().ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("run {run_id} names no commit to run again")))?;
+        let commit = old
+            .commit_sha
+            .as_deref()
+            .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("run {run_id} names no commit to run again")))?;
         let project = self.project(&old.project_id).await?;
         if !project.stages.iter().any(|s| s.name == old.stage) {
             return Err(Error::new(ErrorCode::NotFound, format!("project {} no longer has stage {:?}", project.id, old.stage)));
@@ -38,16 +41,21 @@ impl Engine {
         let kept = deliveries::kept(self.store(), delivery)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("delivery {delivery}: its body is not kept (Slipway keeps the bodies of the last 200 deliveries that reached a project)")))?;
-        let project = kept.project_id.ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("delivery {delivery} belongs to no project (any more)")))?;
+        let project = kept
+            .project_id
+            .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("delivery {delivery} belongs to no project (any more)")))?;
         let body = kept.body;
         let kept: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&kept.headers_json).unwrap_or_default();
         let mut headers = axum::http::HeaderMap::new();
         for (name, value) in kept {
-            if let (Ok(n), Some(Ok(v))) = (axum::http::HeaderName::try_from(name.as_str()), value.as_str().map(axum::http::HeaderValue::from_str)) {
+            if let (Ok(n), Some(Ok(v))) =
+                (axum::http::HeaderName::try_from(name.as_str()), value.as_str().map(axum::http::HeaderValue::from_str))
+            {
                 headers.insert(n, v);
             }
         }
-        let (_, id) = crate::services::hooks::handle(self.core.clone(), project.clone(), headers, axum::body::Body::from(body), Some(delivery)).await;
+        let (_, id) =
+            crate::services::hooks::handle(self.core.clone(), project.clone(), headers, axum::body::Body::from(body), Some(delivery)).await;
         let id = id.ok_or_else(|| Error::new(ErrorCode::Internal, "the redelivery was not recorded in the inbox"))?;
         let rows = self.deliveries(Some(&project), 50).await?;
         rows.into_iter().find(|d| d.id == id).ok_or_else(|| Error::new(ErrorCode::Internal, "the redelivery's inbox row is missing"))

@@ -2,15 +2,17 @@
 
 use tokio::sync::mpsc;
 
-use crate::adapters::docker::containers::{self, ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, HostEvent};
+use crate::adapters::docker::containers::{
+    self, ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, HostEvent,
+};
 use crate::domain::events::EngineEvent;
+use crate::domain::host::HostEntry;
+use crate::domain::host::HostState;
 use crate::domain::host::{ContextImport, Host, HostInput, HostTest};
 use crate::engine::Engine;
-use crate::domain::host::HostEntry;
 use crate::services::hosts::{unknown, watch};
-use bollard::Docker;
-use crate::domain::host::HostState;
 use crate::{ErrorCode, Result};
+use bollard::Docker;
 
 impl Engine {
     pub async fn hosts(&self) -> Result<Vec<HostEntry>> {
@@ -60,7 +62,9 @@ impl Engine {
         .await;
         match &result {
             Ok(t) => self.set_host_status(id, HostState::Reachable, None, Some(t.latency_ms)),
-            Err(e) if matches!(e.code(), ErrorCode::HostUnreachable | ErrorCode::HostIncompatible) => self.host_lost(id, &e.to_api().message),
+            Err(e) if matches!(e.code(), ErrorCode::HostUnreachable | ErrorCode::HostIncompatible) => {
+                self.host_lost(id, &e.to_api().message)
+            }
             Err(_) => {}
         }
         result
@@ -78,7 +82,10 @@ impl Engine {
                     continue;
                 }
             };
-            if let Some(h) = existing.iter().find(|h| h.endpoint == input.endpoint || h.name == input.name || h.id == crate::domain::project::slug(&input.name)) {
+            if let Some(h) = existing
+                .iter()
+                .find(|h| h.endpoint == input.endpoint || h.name == input.name || h.id == crate::domain::project::slug(&input.name))
+            {
                 report.skipped.push(format!("{}: already a host ({})", input.name, h.name));
                 continue;
             }
@@ -115,7 +122,14 @@ impl Engine {
         self.host_failed(host_id, found)
     }
 
-    pub async fn container_action(&self, host_id: &str, container: &str, action: ContainerAction, grace_secs: Option<u32>, force: bool) -> Result<()> {
+    pub async fn container_action(
+        &self,
+        host_id: &str,
+        container: &str,
+        action: ContainerAction,
+        grace_secs: Option<u32>,
+        force: bool,
+    ) -> Result<()> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         tracing::info!(host = host_id, container, ?action, "container action");
         let done = containers::act(&docker, &name, container, action, grace_secs, force).await;
@@ -123,14 +137,27 @@ impl Engine {
     }
 
     /// See [`containers::logs`].
-    pub async fn container_logs(&self, host_id: &str, container: &str, tail: Option<u32>, follow: bool, out: mpsc::Sender<Vec<ContainerLogLine>>) -> Result<()> {
+    pub async fn container_logs(
+        &self,
+        host_id: &str,
+        container: &str,
+        tail: Option<u32>,
+        follow: bool,
+        out: mpsc::Sender<Vec<ContainerLogLine>>,
+    ) -> Result<()> {
         let host = crate::store::hosts::get(self.store(), host_id).await?;
         let done = containers::logs_on_own_thread(host, self.config().docker_host.clone(), container.to_string(), tail, follow, out).await;
         self.host_failed(host_id, done)
     }
 
     /// See [`containers::stats`].
-    pub async fn container_stats(&self, host_id: &str, container: &str, samples: Option<u32>, out: mpsc::Sender<ContainerStats>) -> Result<()> {
+    pub async fn container_stats(
+        &self,
+        host_id: &str,
+        container: &str,
+        samples: Option<u32>,
+        out: mpsc::Sender<ContainerStats>,
+    ) -> Result<()> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         let done = containers::stats(&docker, &name, container, samples, out).await;
         self.host_failed(host_id, done)

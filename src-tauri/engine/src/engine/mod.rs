@@ -23,8 +23,8 @@ use crate::domain::config::Config;
 use crate::domain::events::{EngineEvent, EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::domain::project::{NewProject, Project};
 use crate::domain::run::{Delivery, RunDetail, RunSummary, Trigger};
-use crate::services::{Core, Inner};
 use crate::services::{forge_token_key, webhook_key};
+use crate::services::{Core, Inner};
 use crate::store::logs::LogLine;
 use crate::store::{self, Store};
 use crate::{Error, ErrorCode, Result};
@@ -177,7 +177,10 @@ impl Engine {
     /// Creates or updates a project from its YAML (see [`projects::apply`]).
     pub async fn import_project(&self, yaml: &str) -> Result<ImportResult> {
         let spec = crate::domain::project::from_yaml(yaml)?;
-        let previous = crate::store::projects::find(&self.inner.store, &crate::domain::project::slug(&spec.name)).await?.map(|p| p.notifications).unwrap_or_default();
+        let previous = crate::store::projects::find(&self.inner.store, &crate::domain::project::slug(&spec.name))
+            .await?
+            .map(|p| p.notifications)
+            .unwrap_or_default();
         let mut channels = spec.notifications.clone();
         let (mut project, created, mut notes) = crate::store::projects::apply(&self.inner.store, spec).await?;
         if created {
@@ -193,7 +196,10 @@ impl Engine {
             project = self.store_channels(&project.id, &mut channels, &previous).await?;
             for c in &project.notifications {
                 if keychain::get(&crate::domain::notice::url_key(&project.id, &c.name)).await?.is_none() {
-                    notes.push(format!("notification channel {} has no URL in the keychain: set it with PUT /api/v1/projects/{}/notifications", c.name, project.id));
+                    notes.push(format!(
+                        "notification channel {} has no URL in the keychain: set it with PUT /api/v1/projects/{}/notifications",
+                        c.name, project.id
+                    ));
                 }
             }
         }
@@ -287,12 +293,12 @@ impl Engine {
             let refs = tokio::task::spawn_blocking(move || crate::adapters::git::ls_remote(&url, forge, creds.as_ref()))
                 .await
                 .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
-            let (r, c) = crate::adapters::git::resolve(&refs, wanted).ok_or_else(|| {
-                Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url))
-            })?;
+            let (r, c) = crate::adapters::git::resolve(&refs, wanted)
+                .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url)))?;
             (Some(r), c)
         };
-        let id = crate::store::runs::enqueue_manual(&self.inner.store, &project, stage, git_ref.as_deref(), &commit, Trigger::Manual).await?;
+        let id =
+            crate::store::runs::enqueue_manual(&self.inner.store, &project, stage, git_ref.as_deref(), &commit, Trigger::Manual).await?;
         tracing::info!(run = id, project = project_id, stage, commit, "manual run queued");
         self.emit(EngineEvent::RunChanged { run_id: id });
         self.wake_runner();
@@ -381,14 +387,23 @@ impl Engine {
     /// Replaces the project's outbound notification channels. A channel given with a `url`
     /// (and, for webhooks, a `secret`) has them put in the keychain; one given without keeps
     /// what the keychain holds under its name. Channels left out are forgotten.
-    pub async fn set_project_notifications(&self, project_id: &str, mut channels: Vec<crate::domain::notice::NotifyChannel>) -> Result<Project> {
+    pub async fn set_project_notifications(
+        &self,
+        project_id: &str,
+        mut channels: Vec<crate::domain::notice::NotifyChannel>,
+    ) -> Result<Project> {
         let previous = crate::store::projects::get(&self.inner.store, project_id).await?.notifications;
         let project = self.store_channels(project_id, &mut channels, &previous).await?;
         self.projects_changed();
         Ok(project)
     }
 
-    async fn store_channels(&self, project_id: &str, channels: &mut [crate::domain::notice::NotifyChannel], previous: &[crate::domain::notice::NotifyChannel]) -> Result<Project> {
+    async fn store_channels(
+        &self,
+        project_id: &str,
+        channels: &mut [crate::domain::notice::NotifyChannel],
+        previous: &[crate::domain::notice::NotifyChannel],
+    ) -> Result<Project> {
         crate::services::notify::store_channel_secrets(project_id, channels, previous).await?;
         crate::store::projects::set_notifications(&self.inner.store, project_id, channels).await
     }
@@ -403,7 +418,10 @@ impl Engine {
     }
 
     /// Turns desktop notifications on or off (`desktop`; the read-only fields are ignored).
-    pub async fn set_notification_settings(&self, settings: crate::domain::notice::NotificationSettings) -> Result<crate::domain::notice::NotificationSettings> {
+    pub async fn set_notification_settings(
+        &self,
+        settings: crate::domain::notice::NotificationSettings,
+    ) -> Result<crate::domain::notice::NotificationSettings> {
         crate::services::notify::set_settings(self, &settings).await
     }
 

@@ -27,9 +27,16 @@ impl Engine {
     /// `confirm: true` needs `confirmed` (the operator's click in the confirm dialog).
     pub async fn promote(&self, project: &str, stage: &str, confirmed: bool) -> Result<i64> {
         let p = self.project(project).await?;
-        let s = p.stages.iter().find(|s| s.name == stage).ok_or_else(|| Error::new(ErrorCode::NotFound, format!("project {project} has no stage {stage:?}")))?;
+        let s = p
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("project {project} has no stage {stage:?}")))?;
         if s.confirm && !confirmed {
-            return Err(Error::new(ErrorCode::ConfirmationRequired, format!("promoting to {stage} needs a confirmation (the stage has confirm: true)")));
+            return Err(Error::new(
+                ErrorCode::ConfirmationRequired,
+                format!("promoting to {stage} needs a confirmation (the stage has confirm: true)"),
+            ));
         }
         let (id, from) = crate::store::releases::enqueue_promote(self.store(), &p, stage).await?;
         tracing::info!(run = id, project, stage, from = from.number, "promotion queued");

@@ -2,12 +2,12 @@
 //! by the bearer token in the data directory. Webhook routes join this router later; they carry
 //! their own authentication (signatures), not the token.
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::extract::DefaultBodyLimit;
 use axum::{Json, Router};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -22,9 +22,7 @@ pub fn router(engine: Engine) -> Router {
         .layer(middleware::from_fn_with_state(engine.clone(), require_token));
     // Webhooks carry their own authentication (signatures), not the API token, and read their
     // body themselves so that an oversized one is answered and recorded, not just dropped.
-    let hooks = Router::new()
-        .route("/hooks/{project}", post(crate::http::receive_hook))
-        .layer(DefaultBodyLimit::disable());
+    let hooks = Router::new().route("/hooks/{project}", post(crate::http::receive_hook)).layer(DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(hooks)
@@ -42,7 +40,10 @@ struct LogQuery {
 /// ones until the run ends.
 async fn follow_run_logs(State(engine): State<Engine>, Path(id): Path<i64>, Query(q): Query<LogQuery>) -> axum::response::Response {
     let after = q.after.unwrap_or(0);
-    crate::http::hosts::ndjson(move |tx| async move { engine.follow_log(id, after, tx).await }, |batch: Vec<crate::store::logs::LogLine>| batch)
+    crate::http::hosts::ndjson(
+        move |tx| async move { engine.follow_log(id, after, tx).await },
+        |batch: Vec<crate::store::logs::LogLine>| batch,
+    )
 }
 
 /// The engine's events as NDJSON, for the window. An empty line every second keeps the stream
@@ -87,21 +88,14 @@ async fn events(State(engine): State<Engine>) -> axum::response::Response {
 }
 
 async fn require_token(State(engine): State<Engine>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let presented =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if bool::from(presented.as_bytes().ct_eq(engine.token().as_bytes())) {
         next.run(req).await
     } else {
         ApiFailure(ApiError {
             code: ErrorCode::Unauthorized,
-            message: format!(
-                "missing or wrong bearer token: the token is in {}",
-                engine.config().token_path().display()
-            ),
+            message: format!("missing or wrong bearer token: the token is in {}", engine.config().token_path().display()),
         })
         .into_response()
     }

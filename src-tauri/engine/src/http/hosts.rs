@@ -31,7 +31,10 @@ struct LogsQuery {
 }
 
 async fn logs(State(engine): State<Engine>, Path((id, c)): Path<(String, String)>, Query(q): Query<LogsQuery>) -> Response {
-    ndjson(move |tx| async move { engine.container_logs(&id, &c, q.tail, q.follow, tx).await }, |batch: Vec<crate::adapters::docker::containers::ContainerLogLine>| batch)
+    ndjson(
+        move |tx| async move { engine.container_logs(&id, &c, q.tail, q.follow, tx).await },
+        |batch: Vec<crate::adapters::docker::containers::ContainerLogLine>| batch,
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -48,7 +48,8 @@ async fn listen(engine: &Engine) {
                 }
             });
             *engine.inner.server.lock().unwrap() = Some(task);
-            let file = EngineFile { url: format!("http://{local}"), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
+            let file =
+                EngineFile { url: format!("http://{local}"), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
             if let Err(e) = std::fs::write(engine.config().engine_file(), serde_json::to_vec_pretty(&file).unwrap_or_default()) {
                 tracing::warn!("cannot write {}: {e}", engine.config().engine_file().display());
             }

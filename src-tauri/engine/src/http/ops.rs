@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, RunStarted, RunnerHold, ROUTES};
 use slipway_protocol::Result;
 
+use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
 use crate::domain::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::domain::host::{ContextImport, Host, HostEntry, HostTest};
 use crate::domain::metrics::{StageMetrics, StageSummary};
@@ -19,7 +20,6 @@ use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
 use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
-use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
 use crate::engine::Engine;
 use crate::http::api::ApiFailure;
 
@@ -37,7 +37,10 @@ pub fn routes() -> Router<Engine> {
             Method::Put => MethodFilter::PUT,
             Method::Delete => MethodFilter::DELETE,
         };
-        let handler = move |State(engine): State<Engine>, Path(path): Path<HashMap<String, String>>, Query(query): Query<HashMap<String, String>>, body: Bytes| async move {
+        let handler = move |State(engine): State<Engine>,
+                            Path(path): Path<HashMap<String, String>>,
+                            Query(query): Query<HashMap<String, String>>,
+                            body: Bytes| async move {
             let parts = Parts { path, query, body: body.to_vec() };
             answer(ops::handle(&engine, name, &parts).await)
         };
@@ -52,7 +55,9 @@ fn answer(result: Result<(u16, Answer, serde_json::Value)>) -> Response {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             match (status, kind, value) {
                 (StatusCode::NO_CONTENT, _, _) => status.into_response(),
-                (_, Answer::Text, serde_json::Value::String(text)) => (status, [(header::CONTENT_TYPE, "application/yaml")], text).into_response(),
+                (_, Answer::Text, serde_json::Value::String(text)) => {
+                    (status, [(header::CONTENT_TYPE, "application/yaml")], text).into_response()
+                }
                 (_, _, serde_json::Value::Null) => status.into_response(),
                 (_, _, value) => (status, Json(value)).into_response(),
             }

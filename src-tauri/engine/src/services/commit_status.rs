@@ -2,13 +2,11 @@
 //! [`crate::adapters::forge::status`]; this decides when to send, to where, and what to do when it fails
 //! (log it on the run, never fail the deploy).
 
-use sqlx::Row;
-
 use crate::adapters::forge::status::{self, RunState, StatusReport, StatusTarget};
-use crate::domain::project::{Forge, Project};
-use crate::store::Store;
 use crate::adapters::forge::webhook::Provider;
+use crate::domain::project::{Forge, Project};
 use crate::services::Core;
+use crate::store::Store;
 use crate::{adapters::keychain, Result};
 
 /// Settings key of the link a status points at; `{project}`, `{stage}` and `{run}` are filled in.
@@ -54,10 +52,7 @@ fn default_api_base(forge: Forge, host: &str) -> String {
 async fn target(store: &Store, project: &Project) -> Result<Option<StatusTarget>> {
     let (Some(provider), Some(account)) = (provider(project.forge), &project.token_ref) else { return Ok(None) };
     let Some((host, repo)) = repo_path(&project.repo_url) else { return Ok(None) };
-    let api_base: Option<Option<String>> = sqlx::query_scalar("SELECT api_base FROM forge_accounts WHERE name = ?")
-        .bind(account)
-        .fetch_optional(store.pool())
-        .await?;
+    let api_base = crate::store::accounts::forge_api_base(store, account).await?;
     let Some(token) = keychain::get(&format!("forge-token:{account}")).await? else { return Ok(None) };
     let api_base = api_base.flatten().unwrap_or_else(|| default_api_base(project.forge, &host));
     Ok(Some(StatusTarget { provider, api_base, repo, token }))
@@ -74,19 +69,16 @@ pub async fn report(engine: &Core, run_id: i64, state: RunState, description: &s
 
 async fn try_report(engine: &Core, run_id: i64, state: RunState, description: &str) -> std::result::Result<(), String> {
     let store = engine.store();
-    let row = sqlx::query("SELECT r.project_id, r.commit_sha, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
-        .bind(run_id)
-        .fetch_optional(store.pool())
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no run {run_id}"))?;
-    let (project_id, commit, stage): (String, Option<String>, String) = (row.get("project_id"), row.get("commit_sha"), row.get("stage"));
+    let work = crate::store::runs::work(store, run_id).await.map_err(|e| e.to_string())?;
+    let (project_id, commit, stage) = (work.project_id, work.commit, work.stage);
     let Some(commit) = commit else { return Ok(()) };
     let project = engine.project(&project_id).await.map_err(|e| e.to_string())?;
     let Some(target) = target(store, &project).await.map_err(|e| e.to_string())? else { return Ok(()) };
-    let link = store.setting(LINK_SETTING).await.map_err(|e| e.to_string())?.map(|t| {
-        t.replace("{project}", &project.id).replace("{stage}", &stage).replace("{run}", &run_id.to_string())
-    });
+    let link = store
+        .setting(LINK_SETTING)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|t| t.replace("{project}", &project.id).replace("{stage}", &stage).replace("{run}", &run_id.to_string()));
     let context = format!("slipway/{stage}");
     let report = StatusReport { state, context: &context, description, target_url: link.as_deref() };
     status::report(&reqwest::Client::new(), &target, &commit, &report).await.map_err(|e| e.to_string())?;

@@ -82,7 +82,13 @@ struct Seen {
 /// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
 /// replays, which gets a fresh delivery id so it is not taken for the original). Returns the
 /// answer and the inbox row it recorded.
-pub(crate) async fn handle(engine: Core, project_id: String, headers: HeaderMap, body: Body, redelivery_of: Option<i64>) -> (Response, Option<i64>) {
+pub(crate) async fn handle(
+    engine: Core,
+    project_id: String,
+    headers: HeaderMap,
+    body: Body,
+    redelivery_of: Option<i64>,
+) -> (Response, Option<i64>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
     let response = decide(engine.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
     let Seen { body, delivery } = std::mem::take(&mut *seen.lock().unwrap());
@@ -99,7 +105,14 @@ pub(crate) async fn handle(engine: Core, project_id: String, headers: HeaderMap,
     (response, delivery)
 }
 
-async fn decide(engine: Core, project_id: String, headers: &HeaderMap, body: Body, redelivery_of: Option<i64>, seen: std::sync::Arc<std::sync::Mutex<Seen>>) -> Response {
+async fn decide(
+    engine: Core,
+    project_id: String,
+    headers: &HeaderMap,
+    body: Body,
+    redelivery_of: Option<i64>,
+    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+) -> Response {
     let headers = headers.clone();
     let mut source = Source { received_at: now_ms(), started: Some(Instant::now()), ..Default::default() };
     let provider = webhook::detect(&headers);
@@ -171,7 +184,10 @@ async fn decide(engine: Core, project_id: String, headers: &HeaderMap, body: Bod
         Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string(), pid).await,
     };
     if let Err(e) = webhook::verify(provider, &headers, &body, secret.as_bytes()) {
-        let msg = format!("{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}", source.provider, project.id);
+        let msg = format!(
+            "{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}",
+            source.provider, project.id
+        );
         return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, msg, pid).await;
     }
 
@@ -179,12 +195,17 @@ async fn decide(engine: Core, project_id: String, headers: &HeaderMap, body: Bod
         .and_then(|json| webhook::normalize(provider, &source.event, source.delivery_id.as_deref(), &json))
     {
         Ok(events) => events,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid).await,
+        Err(e) => {
+            return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid)
+                .await
+        }
     };
     let changes: Vec<Change> = events.iter().map(Change::from).collect();
     // An image was pushed: look at the registry now instead of at the next poll. What is found
     // goes through the intake like any poll (and shows in the inbox as such).
-    if project.image_repo.is_some() && changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e))) {
+    if project.image_repo.is_some()
+        && changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e)))
+    {
         let (engine, project) = (engine.clone(), project.clone());
         tokio::spawn(async move {
             if let Err(e) = crate::services::poll::poll_registry(&engine, &project).await {

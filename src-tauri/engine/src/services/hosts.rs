@@ -9,10 +9,10 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::task::JoinHandle;
 
-use crate::domain::host::{HostState, HostStatus, LOCAL_ID};
-use crate::store::now_ms;
 use crate::domain::events::EngineEvent;
+use crate::domain::host::{HostState, HostStatus, LOCAL_ID};
 use crate::services::Core;
+use crate::store::now_ms;
 use crate::{ErrorCode, Result};
 
 /// A reachable host is pinged this often.

@@ -37,7 +37,7 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Vec<Result<Verdict>> {
     let fail_all = |e: &crate::Error| -> Vec<Result<Verdict>> { batch.iter().map(|_| Err(crate::Error::from(e.to_api()))).collect() };
     let mut tx = match store.write_tx().await {
         Ok(tx) => tx,
-        Err(e) => return fail_all(&e.into()),
+        Err(e) => return fail_all(&e),
     };
     let mut verdicts = Vec::with_capacity(batch.len());
     for job in batch {

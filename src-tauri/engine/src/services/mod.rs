@@ -51,7 +51,6 @@ impl Drop for UiClient {
     }
 }
 
-
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) store: Store,
@@ -180,7 +179,8 @@ impl Core {
     /// Hands ref changes (from a webhook, a poll, …) to the intake: runs start at most once.
     pub async fn accept_changes(&self, project: Arc<Project>, changes: Vec<Change>, trigger: Trigger, source: Source) -> Result<Verdict> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = crate::services::intake::Job { project: project.clone(), changes, trigger, source, paused: self.auto_deploy_paused(), reply };
+        let job =
+            crate::services::intake::Job { project: project.clone(), changes, trigger, source, paused: self.auto_deploy_paused(), reply };
         let gone = || Error::new(ErrorCode::Internal, "the engine is stopping; nothing was queued");
         self.inner.intake.send(job).await.map_err(|_| gone())?;
         let verdict = answer.await.map_err(|_| gone())??;
@@ -217,7 +217,10 @@ impl Core {
         let Some(account) = &project.token_ref else { return Ok(None) };
         let username = crate::store::accounts::forge_username(self.store(), account).await?;
         let token = keychain::get(&forge_token_key(account)).await?.ok_or_else(|| {
-            Error::new(ErrorCode::Keychain, format!("project {} uses forge account {account:?}, whose token is not in the keychain", project.id))
+            Error::new(
+                ErrorCode::Keychain,
+                format!("project {} uses forge account {account:?}, whose token is not in the keychain", project.id),
+            )
         })?;
         let username = username.flatten().unwrap_or_else(|| {
             match project.forge {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::adapters::{desktop, keychain};
+use crate::domain::events::EngineEvent;
 use crate::domain::notice::*;
 use crate::domain::run::RunStatus;
-use crate::domain::events::EngineEvent;
 use crate::services::Core;
 use crate::store::now_ms;
 use crate::Result;
@@ -61,12 +61,15 @@ pub async fn forget_channel(project: &str, name: &str) {
 }
 
 /// Per-engine notification state: the desktop rate limit, which runs were announced, and the
+/// The (run, kind) pairs told, as a set and in the order they were told (the oldest go first).
+type Announced = (HashSet<(i64, NoticeKind)>, VecDeque<(i64, NoticeKind)>);
+
 /// HTTP client for the channels.
 pub struct Notifier {
     limiter: Mutex<RateLimiter>,
     /// (run, kind) already announced: a run is reported changed several times (and a late
     /// rollback may change a succeeded run), but each outcome is told once.
-    announced: Mutex<(HashSet<(i64, NoticeKind)>, VecDeque<(i64, NoticeKind)>)>,
+    announced: Mutex<Announced>,
     desktop_failed: AtomicBool,
     http: reqwest::Client,
 }
@@ -79,11 +82,7 @@ impl Default for Notifier {
 
 impl Notifier {
     pub fn new() -> Notifier {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
+        let http = reqwest::Client::builder().user_agent(USER_AGENT).timeout(Duration::from_secs(10)).build().unwrap_or_default();
         Notifier {
             limiter: Mutex::new(RateLimiter::default()),
             announced: Mutex::new(Default::default()),
@@ -116,7 +115,6 @@ fn env_override() -> Option<bool> {
         _ => None,
     }
 }
-
 
 pub async fn settings(engine: &Core) -> Result<NotificationSettings> {
     let desktop = engine.store().setting(DESKTOP_SETTING).await?.as_deref() != Some("false");
@@ -187,7 +185,7 @@ pub async fn run_changed(engine: &Core, run_id: i64) -> Result<Option<Notice>> {
     let (project_id, stage) = (run.project_id.clone(), run.stage.clone());
     let project_name = engine.project(&project_id).await.map(|p| p.name).unwrap_or_else(|_| project_id.clone());
     let url = link(engine, &project_id, &stage, Some(run_id)).await;
-    let notice = run_notice(kind, &project_name, &project_id, &stage, run_id, run.status.as_str(), run.commit_sha.as_deref(), run.reason.as_deref(), url);
+    let notice = run_notice(kind, &project_name, &run, url);
     dispatch(engine, notice.clone()).await;
     Ok(Some(notice))
 }
@@ -199,7 +197,13 @@ async fn link(engine: &Core, project: &str, stage: &str, run: Option<i64>) -> Op
 
 /// For the deploy engine: a release of `stage` waits for the operator to confirm its promotion
 /// (`from_release` is live now, `to_release` is waiting; release numbers or labels).
-pub async fn notify_promotion_pending(engine: &Core, project: &str, stage: &str, from_release: impl std::fmt::Display, to_release: impl std::fmt::Display) {
+pub async fn notify_promotion_pending(
+    engine: &Core,
+    project: &str,
+    stage: &str,
+    from_release: impl std::fmt::Display,
+    to_release: impl std::fmt::Display,
+) {
     let project_name = engine.project(project).await.map(|p| p.name).unwrap_or_else(|_| project.to_string());
     let reason = format!("release {to_release} is ready to replace {from_release} and waits for your confirmation");
     let notice = Notice {
@@ -270,7 +274,10 @@ async fn send_channels(engine: &Core, notice: &Notice) {
         if let Err(e) = send(engine, &project.id, channel, notice).await {
             tracing::warn!(project = %project.id, channel = %channel.name, kind = channel.kind.as_str(), "notification not sent: {e}");
             if let Some(run) = notice.run_id {
-                engine.logs().push(run, None, "system", format!("{} notification ({}) not sent: {e}", channel.kind.as_str(), channel.name)).await;
+                engine
+                    .logs()
+                    .push(run, None, "system", format!("{} notification ({}) not sent: {e}", channel.kind.as_str(), channel.name))
+                    .await;
             }
         }
     }

@@ -45,7 +45,13 @@ pub async fn poll_project(engine: &Core, project: &Project) -> Result<()> {
         .collect();
     changes.sort_by(|a, b| a.git_ref.cmp(&b.git_ref));
     if !first_poll && !changes.is_empty() {
-        let source = Source { provider: "poll".into(), event: "ls-remote".into(), delivery_id: None, received_at: now_ms(), started: Some(Instant::now()) };
+        let source = Source {
+            provider: "poll".into(),
+            event: "ls-remote".into(),
+            delivery_id: None,
+            received_at: now_ms(),
+            started: Some(Instant::now()),
+        };
         let verdict = engine.accept_changes(std::sync::Arc::new(project.clone()), changes, Trigger::Poll, source).await?;
         tracing::info!(project = %project.id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "poll: {}", verdict.reason);
     }
@@ -90,9 +96,12 @@ pub async fn run(engine: Core) {
 /// to the intake (matched against each stage's tag patterns). The first look only records.
 pub async fn poll_registry(engine: &Core, project: &Project) -> Result<()> {
     let Some(repo) = &project.image_repo else { return Ok(()) };
-    let (base, name) = split_repo(repo).ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("image_repo {repo:?} is not host/name")))?;
+    let (base, name) =
+        split_repo(repo).ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("image_repo {repo:?} is not host/name")))?;
     let basic = match &project.registry_account {
-        Some(a) => keychain::get(&format!("registry:{a}")).await?.and_then(|v| v.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))),
+        Some(a) => {
+            keychain::get(&format!("registry:{a}")).await?.and_then(|v| v.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
+        }
         None => None,
     };
     let mut reg = Registry::new(base, name, basic);
@@ -109,13 +118,25 @@ pub async fn poll_registry(engine: &Core, project: &Project) -> Result<()> {
     let mut changes: Vec<Change> = seen
         .iter()
         .filter(|(t, d)| !t.is_empty() && known.get(*t) != Some(*d))
-        .map(|(tag, digest)| Change { kind: ChangeKind::Image, git_ref: Some(format!("{repo}:{tag}")), commit: None, target_branch: None, image: Some((tag.clone(), digest.clone())) })
+        .map(|(tag, digest)| Change {
+            kind: ChangeKind::Image,
+            git_ref: Some(format!("{repo}:{tag}")),
+            commit: None,
+            target_branch: None,
+            image: Some((tag.clone(), digest.clone())),
+        })
         .collect();
     changes.sort_by(|a, b| a.git_ref.cmp(&b.git_ref));
     if !first_look {
         for change in changes {
             // One inbox row per tag, so each says what became of that tag.
-            let source = Source { provider: "registry".into(), event: "tag".into(), delivery_id: None, received_at: now_ms(), started: Some(Instant::now()) };
+            let source = Source {
+                provider: "registry".into(),
+                event: "tag".into(),
+                delivery_id: None,
+                received_at: now_ms(),
+                started: Some(Instant::now()),
+            };
             let verdict = engine.accept_changes(std::sync::Arc::new(project.clone()), vec![change], Trigger::Registry, source).await?;
             tracing::info!(project = %project.id, outcome = ?verdict.outcome, "registry: {}", verdict.reason);
         }

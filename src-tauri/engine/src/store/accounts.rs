@@ -38,6 +38,13 @@ pub async fn save_forge_account(store: &Store, account: &ForgeAccount) -> Result
 /// The clone user name of a forge account: `None` when the account is unknown, `Some(None)`
 /// when it names none (the forge's convention applies).
 pub async fn forge_username(store: &Store, account: &str) -> Result<Option<Option<String>>> {
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT username FROM forge_accounts WHERE name = ?").bind(account).fetch_optional(store.pool()).await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT username FROM forge_accounts WHERE name = ?").bind(account).fetch_optional(store.pool()).await?;
     Ok(row.map(|r| r.0))
+}
+
+/// The API root of a forge account (None: the forge's default), or None when the account is
+/// unknown.
+pub async fn forge_api_base(store: &Store, account: &str) -> Result<Option<Option<String>>> {
+    Ok(sqlx::query_scalar("SELECT api_base FROM forge_accounts WHERE name = ?").bind(account).fetch_optional(store.pool()).await?)
 }

@@ -29,9 +29,11 @@ pub async fn keep(store: &Store, delivery: i64, headers_json: &str, body: &[u8],
         .bind(body)
         .execute(store.pool())
         .await?;
-    sqlx::query("DELETE FROM delivery_bodies WHERE delivery <= (SELECT delivery FROM delivery_bodies ORDER BY delivery DESC LIMIT 1 OFFSET ?)")
-        .bind(keep)
-        .execute(store.pool())
-        .await?;
+    sqlx::query(
+        "DELETE FROM delivery_bodies WHERE delivery <= (SELECT delivery FROM delivery_bodies ORDER BY delivery DESC LIMIT 1 OFFSET ?)",
+    )
+    .bind(keep)
+    .execute(store.pool())
+    .await?;
     Ok(())
 }

@@ -7,20 +7,30 @@ use crate::{Error, ErrorCode, Result};
 type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>, i64, i64);
 
 fn from_row(r: Row) -> Host {
-    Host { id: r.0, name: r.1, kind: HostKind::parse(&r.2), endpoint: r.3, tls_ca: r.4, tls_cert: r.5, tls_key: r.6, created_at: r.7, updated_at: r.8 }
+    Host {
+        id: r.0,
+        name: r.1,
+        kind: HostKind::parse(&r.2),
+        endpoint: r.3,
+        tls_ca: r.4,
+        tls_cert: r.5,
+        tls_key: r.6,
+        created_at: r.7,
+        updated_at: r.8,
+    }
 }
 
 const COLUMNS: &str = "id, name, kind, endpoint, tls_ca, tls_cert, tls_key, created_at, updated_at";
 
 pub async fn list(store: &Store) -> Result<Vec<Host>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM hosts ORDER BY id = 'local' DESC, name"))
-        .fetch_all(store.pool())
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM hosts ORDER BY id = 'local' DESC, name")).fetch_all(store.pool()).await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
 
 pub async fn find(store: &Store, id: &str) -> Result<Option<Host>> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM hosts WHERE id = ?")).bind(id).fetch_optional(store.pool()).await?;
+    let row: Option<Row> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM hosts WHERE id = ?")).bind(id).fetch_optional(store.pool()).await?;
     Ok(row.map(from_row))
 }
 
@@ -53,7 +63,8 @@ pub async fn create(store: &Store, input: HostInput) -> Result<Host> {
         return Err(invalid("name: \"local\" is the engine's own host; pick another name"));
     }
     let mut tx = store.write_tx().await?;
-    let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM hosts WHERE id = ? OR name = ?").bind(&id).bind(&input.name).fetch_optional(&mut *tx).await?;
+    let taken: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM hosts WHERE id = ? OR name = ?").bind(&id).bind(&input.name).fetch_optional(&mut *tx).await?;
     if taken.is_some() {
         return Err(invalid(format!("name: a host named {:?} exists already", input.name)));
     }
@@ -81,21 +92,24 @@ pub async fn update(store: &Store, id: &str, input: HostInput) -> Result<Host> {
     }
     let input = validate(input)?;
     let mut tx = store.write_tx().await?;
-    let clash: Option<(String,)> = sqlx::query_as("SELECT id FROM hosts WHERE name = ? AND id <> ?").bind(&input.name).bind(id).fetch_optional(&mut *tx).await?;
+    let clash: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM hosts WHERE name = ? AND id <> ?").bind(&input.name).bind(id).fetch_optional(&mut *tx).await?;
     if clash.is_some() {
         return Err(invalid(format!("name: a host named {:?} exists already", input.name)));
     }
-    let done = sqlx::query("UPDATE hosts SET name = ?, kind = ?, endpoint = ?, tls_ca = ?, tls_cert = ?, tls_key = ?, updated_at = ? WHERE id = ?")
-        .bind(&input.name)
-        .bind(input.kind.as_str())
-        .bind(&input.endpoint)
-        .bind(&input.tls_ca)
-        .bind(&input.tls_cert)
-        .bind(&input.tls_key)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE hosts SET name = ?, kind = ?, endpoint = ?, tls_ca = ?, tls_cert = ?, tls_key = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(&input.name)
+    .bind(input.kind.as_str())
+    .bind(&input.endpoint)
+    .bind(&input.tls_ca)
+    .bind(&input.tls_cert)
+    .bind(&input.tls_key)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(Error::new(ErrorCode::NotFound, format!("no host {id:?}")));
     }

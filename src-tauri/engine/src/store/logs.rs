@@ -133,14 +133,22 @@ async fn write(store: &Store, lines: &[LogLine]) -> Result<()> {
 
 /// Lines of a run after `after_seq`, in order.
 pub async fn read(store: &Store, run_id: i64, after_seq: i64, limit: u32) -> Result<Vec<LogLine>> {
-    let rows = sqlx::query("SELECT run_id, seq, step_id, stream, ts, line FROM log_lines WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-        .bind(run_id)
-        .bind(after_seq)
-        .bind(limit as i64)
-        .fetch_all(store.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT run_id, seq, step_id, stream, ts, line FROM log_lines WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+            .bind(run_id)
+            .bind(after_seq)
+            .bind(limit as i64)
+            .fetch_all(store.pool())
+            .await?;
     Ok(rows
         .iter()
-        .map(|r| LogLine { run_id: r.get("run_id"), seq: r.get("seq"), step_id: r.get("step_id"), stream: r.get("stream"), ts: r.get("ts"), line: r.get("line") })
+        .map(|r| LogLine {
+            run_id: r.get("run_id"),
+            seq: r.get("seq"),
+            step_id: r.get("step_id"),
+            stream: r.get("stream"),
+            ts: r.get("ts"),
+            line: r.get("line"),
+        })
         .collect())
 }

@@ -15,6 +15,7 @@ pub mod poll_state;
 pub mod projects;
 pub mod releases;
 pub mod runs;
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -58,11 +59,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(|e| corrupt_or_store(path, e))?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| corrupt_or_store(path, e))?;
         let store = Store { pool, path: path.to_path_buf(), steps: tokio::sync::broadcast::channel(256).0 };
         store.migrate().await?;
         Ok(store)
@@ -78,10 +75,7 @@ impl Store {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
             MigrateError::VersionMissing(v) => too_new(&self.path, v, known),
             MigrateError::Execute(e) => corrupt_or_store(&self.path, e),
-            other => Error::new(
-                ErrorCode::Store,
-                format!("could not migrate the store at {}: {other}", self.path.display()),
-            ),
+            other => Error::new(ErrorCode::Store, format!("could not migrate the store at {}: {other}", self.path.display())),
         })?;
         self.allow_rolled_back().await
     }
@@ -91,7 +85,8 @@ impl Store {
     /// cascade into run_steps and log_lines; sqlx runs every migration inside a transaction,
     /// where the foreign_keys pragma is a no-op, so this runs here, once, on its own connection.
     async fn allow_rolled_back(&self) -> Result<()> {
-        let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetch_one(&self.pool).await?;
+        let sql: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetch_one(&self.pool).await?;
         if sql.contains("'rolled_back'") {
             return Ok(());
         }
@@ -99,7 +94,11 @@ impl Store {
         sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
         let rebuilt = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let new_sql = sql.replacen("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replacen("'interrupted')", "'interrupted', 'rolled_back')", 1);
+            let new_sql = sql.replacen("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replacen(
+                "'interrupted')",
+                "'interrupted', 'rolled_back')",
+                1,
+            );
             sqlx::query(&new_sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO runs_new SELECT * FROM runs").execute(&mut *tx).await?;
             sqlx::query("DROP TABLE runs").execute(&mut *tx).await?;
@@ -122,12 +121,11 @@ impl Store {
 
     /// The newest migration applied to this file, or None for a fresh file.
     pub async fn applied_version(&self) -> Result<Option<i64>> {
-        let has_table: Option<(String,)> = sqlx::query_as(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| corrupt_or_store(&self.path, e))?;
+        let has_table: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| corrupt_or_store(&self.path, e))?;
         if has_table.is_none() {
             return Ok(None);
         }
@@ -155,10 +153,8 @@ impl Store {
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.0))
     }
 
@@ -209,4 +205,3 @@ fn corrupt_or_store(path: &Path, e: sqlx::Error) -> Error {
     }
     Error::new(ErrorCode::Store, format!("could not open the store at {}: {e}", path.display()))
 }
-

@@ -10,7 +10,8 @@ use crate::Result;
 
 /// Ref name → commit, as the last `ls-remote` of the project saw them.
 pub async fn git_refs(store: &Store, project: &str) -> Result<HashMap<String, String>> {
-    let rows = sqlx::query("SELECT ref_name, commit_sha FROM poll_state WHERE project_id = ?").bind(project).fetch_all(store.pool()).await?;
+    let rows =
+        sqlx::query("SELECT ref_name, commit_sha FROM poll_state WHERE project_id = ?").bind(project).fetch_all(store.pool()).await?;
     Ok(rows.iter().map(|r| (r.get("ref_name"), r.get("commit_sha"))).collect())
 }
 

@@ -22,7 +22,12 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
         image: r.get::<Option<String>, _>("image").unwrap_or_default(),
         digests: serde_json::from_str(r.get("digests_json")).unwrap_or_default(),
         containers: r.get::<Option<&str>, _>("containers_json").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
-        config: serde_json::from_str(r.get("config_json")).unwrap_or_else(|_| ReleaseConfig { deploy: DeployConfig::default(), strategy: Strategy::default(), rollout: Rollout::default(), compose: None }),
+        config: serde_json::from_str(r.get("config_json")).unwrap_or_else(|_| ReleaseConfig {
+            deploy: DeployConfig::default(),
+            strategy: Strategy::default(),
+            rollout: Rollout::default(),
+            compose: None,
+        }),
         status: r.get("status"),
         promoted_from: r.get("promoted_from"),
         created_at: r.get("created_at"),
@@ -31,7 +36,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
 
 /// Newest first.
 pub async fn list(store: &Store, project: &str, stage: &str) -> Result<Vec<Release>> {
-    let rows = sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? ORDER BY r.number DESC")).bind(stage_id(project, stage)).fetch_all(store.pool()).await?;
+    let rows = sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? ORDER BY r.number DESC"))
+        .bind(stage_id(project, stage))
+        .fetch_all(store.pool())
+        .await?;
     Ok(rows.iter().map(from_row).collect())
 }
 
@@ -41,12 +49,17 @@ pub async fn get(store: &Store, id: i64) -> Result<Release> {
 }
 
 pub async fn by_number(store: &Store, project: &str, stage: &str, number: i64) -> Result<Release> {
-    let row = sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? AND r.number = ?")).bind(stage_id(project, stage)).bind(number).fetch_optional(store.pool()).await?;
+    let row = sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? AND r.number = ?"))
+        .bind(stage_id(project, stage))
+        .bind(number)
+        .fetch_optional(store.pool())
+        .await?;
     row.map(|r| from_row(&r)).ok_or_else(|| Error::new(ErrorCode::NotFound, format!("{project}/{stage} has no release {number}")))
 }
 
 pub async fn live(store: &Store, stage_id: &str) -> Result<Option<Release>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? AND r.status = 'live'")).bind(stage_id).fetch_optional(store.pool()).await?;
+    let row =
+        sqlx::query(&format!("{SELECT} WHERE r.stage_id = ? AND r.status = 'live'")).bind(stage_id).fetch_optional(store.pool()).await?;
     Ok(row.map(|r| from_row(&r)))
 }
 
@@ -57,7 +70,8 @@ pub async fn all_live(store: &Store) -> Result<Vec<Release>> {
 }
 
 pub async fn next_number(store: &Store, stage_id: &str) -> Result<i64> {
-    let n: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM releases WHERE stage_id = ?").bind(stage_id).fetch_one(store.pool()).await?;
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(number) FROM releases WHERE stage_id = ?").bind(stage_id).fetch_one(store.pool()).await?;
     Ok(n.unwrap_or(0) + 1)
 }
 
@@ -73,14 +87,19 @@ pub struct NewRelease<'a> {
     pub config: &'a ReleaseConfig,
     pub promoted_from: Option<i64>,
     /// A rollback marks the release it replaces `rolled_back` instead of `retired`.
-    pub replaces_as: &'static str,
+    pub replaces_as: ReleaseStatus,
 }
 
 /// Records a release as live and retires the one it replaces, in one transaction: the store
 /// never names two live releases, or none while one serves.
 pub async fn confirm(store: &Store, r: NewRelease<'_>) -> Result<i64> {
     let mut tx = store.write_tx().await?;
-    sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE stage_id = ? AND status = 'live'").bind(r.replaces_as).bind(now_ms()).bind(r.stage_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE releases SET status = ?, finished_at = ? WHERE stage_id = ? AND status = 'live'")
+        .bind(r.replaces_as)
+        .bind(now_ms())
+        .bind(r.stage_id)
+        .execute(&mut *tx)
+        .await?;
     let digests = serde_json::to_string(r.digests).unwrap_or_default();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO releases (stage_id, number, run_id, commit_sha, digests_json, config_json, status, created_at, image, promoted_from, containers_json) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?, ?, ?) RETURNING id",
@@ -114,7 +133,10 @@ pub async fn prune(store: &Store, stage_id: &str, keep: u32) -> Result<Vec<Strin
     for (id, image) in old {
         sqlx::query("UPDATE releases SET status = 'pruned' WHERE id = ?").bind(id).execute(&mut *tx).await?;
         if let Some(image) = image {
-            let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM releases WHERE image = ? AND status != 'pruned'").bind(&image).fetch_one(&mut *tx).await?;
+            let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM releases WHERE image = ? AND status != 'pruned'")
+                .bind(&image)
+                .fetch_one(&mut *tx)
+                .await?;
             if used == 0 && !images.contains(&image) {
                 images.push(image);
             }
@@ -141,9 +163,17 @@ pub async fn enqueue_rollback(store: &Store, project: &Project, stage: &str, num
 
 /// Queues a run that deploys the live release of the stage `stage` promotes from.
 pub async fn enqueue_promote(store: &Store, project: &Project, stage: &str) -> Result<(i64, Release)> {
-    let s = project.stages.iter().find(|s| s.name == stage).ok_or_else(|| Error::new(ErrorCode::NotFound, format!("{} has no stage {stage:?}", project.id)))?;
-    let from = s.promote_from.as_deref().ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("stage {stage} has no promote_from: it is deployed from its own pushes")))?;
-    let source = live(store, &stage_id(&project.id, from)).await?.ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{from} has no live release to promote")))?;
+    let s = project
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("{} has no stage {stage:?}", project.id)))?;
+    let from = s.promote_from.as_deref().ok_or_else(|| {
+        Error::new(ErrorCode::InvalidInput, format!("stage {stage} has no promote_from: it is deployed from its own pushes"))
+    })?;
+    let source = live(store, &stage_id(&project.id, from))
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{from} has no live release to promote")))?;
     let id = enqueue(store, project, stage, "promote", &source).await?;
     Ok((id, source))
 }

@@ -3,15 +3,23 @@
 
 use sqlx::Row;
 
-use crate::domain::project::{stage_id, Project};
 use crate::domain::metrics::RunPoint;
-use crate::domain::run::{plan, short_sha, Change, Delivery, Outcome, Plan, RunDetail, RunStatus, RunSummary, Source, StepInfo, Trigger, Verdict};
+use crate::domain::project::{stage_id, Project};
+use crate::domain::run::{
+    plan, short_sha, Change, Delivery, Outcome, Plan, RunDetail, RunStatus, RunSummary, Source, StepInfo, Trigger, Verdict,
+};
 use crate::store::{now_ms, Store};
 use crate::Result;
 
 /// Turns one delivery's changes into runs, exactly once, inside the writer's transaction.
-pub async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, changes: &[Change], trigger: Trigger, source: &Source, paused: bool) -> Result<Verdict> {
-
+pub async fn accept_in(
+    tx: &mut sqlx::SqliteConnection,
+    project: &Project,
+    changes: &[Change],
+    trigger: Trigger,
+    source: &Source,
+    paused: bool,
+) -> Result<Verdict> {
     // The same delivery again (a forge retry, a "redeliver" click): answer as before.
     if let Some(id) = &source.delivery_id {
         let prior = sqlx::query(
@@ -25,10 +33,8 @@ pub async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, chang
         .await?;
         if let Some(prior) = prior {
             let (prior, prior_run): (i64, Option<i64>) = (prior.get("id"), prior.get("run_id"));
-            let mut run_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id")
-                .bind(prior)
-                .fetch_all(&mut *tx)
-                .await?;
+            let mut run_ids: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id").bind(prior).fetch_all(&mut *tx).await?;
             // The earlier delivery was itself a duplicate: it names the run it duplicated.
             if run_ids.is_empty() {
                 run_ids.extend(prior_run);
@@ -73,11 +79,8 @@ pub async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, chang
     } else {
         (Outcome::Ignored, 200)
     };
-    let reason = if outcome == Outcome::Queued && reasons.is_empty() {
-        format!("queued {} run(s)", queued.len())
-    } else {
-        reasons.join("; ")
-    };
+    let reason =
+        if outcome == Outcome::Queued && reasons.is_empty() { format!("queued {} run(s)", queued.len()) } else { reasons.join("; ") };
     let first = changes.first();
     let delivery = insert_delivery(tx, project, source, first, outcome, status, &reason, duplicates.first().copied()).await?;
 
@@ -100,13 +103,15 @@ pub async fn accept_in(tx: &mut sqlx::SqliteConnection, project: &Project, chang
         .fetch_one(&mut *tx)
         .await?;
         // A newer push replaces what is still waiting for the same stage.
-        sqlx::query("UPDATE runs SET status = 'superseded', finished_at = ?, reason = ? WHERE stage_id = ? AND status = 'queued' AND id <> ?")
-            .bind(now)
-            .bind(format!("superseded by run {id} ({})", short_sha(commit)))
-            .bind(sid)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE runs SET status = 'superseded', finished_at = ?, reason = ? WHERE stage_id = ? AND status = 'queued' AND id <> ?",
+        )
+        .bind(now)
+        .bind(format!("superseded by run {id} ({})", short_sha(commit)))
+        .bind(sid)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         run_ids.push(id);
     }
     // The delivery row's run_id stays NULL for queued runs: runs.delivery_id links them, and
@@ -229,7 +234,14 @@ pub(crate) fn run_summary(r: &sqlx::sqlite::SqliteRow) -> RunSummary {
 
 /// Queues a run an operator asked for. No duplicate check: redeploying a commit on purpose is
 /// allowed.
-pub async fn enqueue_manual(store: &Store, project: &Project, stage: &str, git_ref: Option<&str>, commit: &str, trigger: Trigger) -> Result<i64> {
+pub async fn enqueue_manual(
+    store: &Store,
+    project: &Project,
+    stage: &str,
+    git_ref: Option<&str>,
+    commit: &str,
+    trigger: Trigger,
+) -> Result<i64> {
     let sid = stage_id(&project.id, stage);
     Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, ref_name, queued_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) RETURNING id")
         .bind(&project.id)
@@ -280,11 +292,13 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
 
 /// Cancels a run that has not started yet; returns false when it is not queued.
 pub async fn cancel_queued(store: &Store, id: i64) -> Result<bool> {
-    let done = sqlx::query("UPDATE runs SET status = 'cancelled', finished_at = ?, reason = 'cancelled before it started' WHERE id = ? AND status = 'queued'")
-        .bind(now_ms())
-        .bind(id)
-        .execute(store.pool())
-        .await?;
+    let done = sqlx::query(
+        "UPDATE runs SET status = 'cancelled', finished_at = ?, reason = 'cancelled before it started' WHERE id = ? AND status = 'queued'",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(store.pool())
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -326,12 +340,21 @@ pub async fn finished_since(store: &Store, stage_id: &str, since: i64) -> Result
 
 /// The newest `n` runs of every project.
 pub async fn recent(store: &Store, n: u32) -> Result<Vec<RunSummary>> {
-    Ok(sqlx::query(&format!("{RUN_COLUMNS} ORDER BY r.id DESC LIMIT ?")).bind(n as i64).fetch_all(store.pool()).await?.iter().map(run_summary).collect())
+    Ok(sqlx::query(&format!("{RUN_COLUMNS} ORDER BY r.id DESC LIMIT ?"))
+        .bind(n as i64)
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(run_summary)
+        .collect())
 }
 
 /// Ids of the runs (of any stage) that finished at or after `since` (ms), in the order they did.
 pub async fn ended_since(store: &Store, since: i64) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM runs WHERE finished_at >= ? ORDER BY finished_at, id").bind(since).fetch_all(store.pool()).await?)
+    Ok(sqlx::query_scalar("SELECT id FROM runs WHERE finished_at >= ? ORDER BY finished_at, id")
+        .bind(since)
+        .fetch_all(store.pool())
+        .await?)
 }
 
 /// A finished run as a notification needs it.
@@ -360,4 +383,99 @@ pub async fn previous_end(store: &Store, stage_id: &str, id: i64, finished_at: i
     .bind(finished_at)
     .fetch_optional(store.pool())
     .await?)
+}
+
+/// Marks every run still "running" as interrupted with `reason` (their running steps cancelled,
+/// pending ones skipped), and returns their ids. Crash recovery calls it at start.
+pub async fn interrupt_running(store: &Store, reason: &str) -> Result<Vec<i64>> {
+    let now = now_ms();
+    let mut tx = store.write_tx().await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("UPDATE runs SET status = 'interrupted', finished_at = ?, reason = ? WHERE status = 'running' RETURNING id")
+            .bind(now)
+            .bind(reason)
+            .fetch_all(&mut *tx)
+            .await?;
+    for id in &ids {
+        sqlx::query(
+            "UPDATE run_steps SET status = CASE WHEN status = 'running' THEN 'cancelled' ELSE 'skipped' END, finished_at = ? \
+             WHERE run_id = ? AND status IN ('running', 'pending')",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Atomically takes the oldest queued run whose stage has nothing running, and marks it running.
+pub async fn claim_next(store: &Store) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE runs SET status = 'running', started_at = ?1 WHERE id = ( \
+           SELECT r.id FROM runs r WHERE r.status = 'queued' \
+           AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.stage_id = r.stage_id AND x.status = 'running') \
+           ORDER BY r.id LIMIT 1) RETURNING id",
+    )
+    .bind(now_ms())
+    .fetch_optional(store.pool())
+    .await?)
+}
+
+/// Ends run `run_id` with `status` and `reason` (shown everywhere).
+pub async fn finish(store: &Store, run_id: i64, status: RunStatus, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?")
+        .bind(status)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(run_id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// What the runner needs to execute a run.
+pub struct Work {
+    pub project_id: String,
+    pub stage: String,
+    pub commit: Option<String>,
+    /// The image a registry run deploys (pinned by digest).
+    pub digest: Option<String>,
+    pub git_ref: Option<String>,
+    pub trigger: Trigger,
+    /// The release a rollback or promotion puts back.
+    pub release_id: Option<i64>,
+}
+
+pub async fn work(store: &Store, run_id: i64) -> Result<Work> {
+    let row = sqlx::query(
+        "SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, r.release_id, s.name AS stage \
+         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?",
+    )
+    .bind(run_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or_else(|| crate::Error::new(crate::ErrorCode::NotFound, format!("no run {run_id}")))?;
+    Ok(Work {
+        project_id: row.get("project_id"),
+        stage: row.get("stage"),
+        commit: row.get("commit_sha"),
+        digest: row.get("image_digest"),
+        git_ref: row.get("ref_name"),
+        trigger: row.get("trigger"),
+        release_id: row.get("release_id"),
+    })
+}
+
+/// Where the run's pipeline came from (`slipway.yml`, a Dockerfile, a compose file).
+pub async fn set_config_source(store: &Store, run_id: i64, source: &str) -> Result<()> {
+    sqlx::query("UPDATE runs SET config_source = ? WHERE id = ?").bind(source).bind(run_id).execute(store.pool()).await?;
+    Ok(())
+}
+
+/// The image the run built or pulled.
+pub async fn set_image(store: &Store, run_id: i64, image: &str) -> Result<()> {
+    sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?").bind(image).bind(run_id).execute(store.pool()).await?;
+    Ok(())
 }

@@ -12,13 +12,15 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::query_parameters::{
-    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RestartContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
+    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 
-pub use slipway_protocol::container::{ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, GroupKind, HostEvent, LogStream};
 use bollard::Docker;
 use futures::{FutureExt, Stream, StreamExt};
+pub use slipway_protocol::container::{
+    ContainerAction, ContainerGroup, ContainerInfo, ContainerLogLine, ContainerStats, GroupKind, HostEvent, LogStream,
+};
 use tokio::sync::mpsc;
 
 use crate::{Error, ErrorCode, Result};
@@ -45,12 +47,19 @@ fn host_error(host: &str, what: &str, e: &bollard::errors::Error) -> Error {
     use bollard::errors::Error as E;
     match e {
         E::DockerResponseServerError { status_code: 404, message } => Error::new(ErrorCode::NotFound, format!("host {host}: {message}")),
-        E::DockerResponseServerError { status_code: 409 | 400 | 304, message } => Error::new(ErrorCode::InvalidInput, format!("host {host}: cannot {what}: {message}")),
+        E::DockerResponseServerError { status_code: 409 | 400 | 304, message } => {
+            Error::new(ErrorCode::InvalidInput, format!("host {host}: cannot {what}: {message}"))
+        }
         _ => Error::new(ErrorCode::HostUnreachable, format!("host {host}: {what} failed: {}", crate::adapters::docker::hosts::cause(e))),
     }
 }
 
-async fn bounded<T>(host: &str, what: &str, limit: Duration, fut: impl Future<Output = std::result::Result<T, bollard::errors::Error>>) -> Result<T> {
+async fn bounded<T>(
+    host: &str,
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = std::result::Result<T, bollard::errors::Error>>,
+) -> Result<T> {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(host_error(host, what, &e)),
@@ -132,11 +141,20 @@ fn info(s: bollard::models::ContainerSummary) -> ContainerInfo {
 
 /// Start, stop, restart or remove. Stop and restart give the container `grace_secs` to exit
 /// before it is killed; remove refuses a running container unless `force`.
-pub async fn act(docker: &Docker, host: &str, container: &str, action: ContainerAction, grace_secs: Option<u32>, force: bool) -> Result<()> {
+pub async fn act(
+    docker: &Docker,
+    host: &str,
+    container: &str,
+    action: ContainerAction,
+    grace_secs: Option<u32>,
+    force: bool,
+) -> Result<()> {
     let grace = grace_secs.unwrap_or(10).min(600);
     let limit = CALL_TIMEOUT + Duration::from_secs(grace as u64);
     match action {
-        ContainerAction::Start => bounded(host, &format!("starting {container}"), CALL_TIMEOUT, docker.start_container(container, None)).await,
+        ContainerAction::Start => {
+            bounded(host, &format!("starting {container}"), CALL_TIMEOUT, docker.start_container(container, None)).await
+        }
         ContainerAction::Stop => {
             let opts = StopContainerOptionsBuilder::new().t(grace as i32).build();
             bounded(host, &format!("stopping {container}"), limit, docker.stop_container(container, Some(opts))).await
@@ -216,7 +234,14 @@ impl Splitter {
 /// Sends a container's output to `out` in batches: the last `tail` lines (all when None), then,
 /// with `follow`, new lines as they come until the container stops or `out` is closed. A host
 /// lost on the way ends it with an error naming the host, within about ten seconds.
-pub async fn logs(docker: &Docker, host: &str, container: &str, tail: Option<u32>, follow: bool, out: mpsc::Sender<Vec<ContainerLogLine>>) -> Result<()> {
+pub async fn logs(
+    docker: &Docker,
+    host: &str,
+    container: &str,
+    tail: Option<u32>,
+    follow: bool,
+    out: mpsc::Sender<Vec<ContainerLogLine>>,
+) -> Result<()> {
     let tail = tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into());
     let opts = LogsOptionsBuilder::new().follow(follow).stdout(true).stderr(true).tail(&tail).build();
     let mut stream = docker.logs(container, Some(opts));
@@ -268,7 +293,14 @@ pub async fn logs(docker: &Docker, host: &str, container: &str, tail: Option<u32
 /// dockerd sends a chatty container's output one HTTP chunk per line; on a multi-thread runtime
 /// each chunk wakes the reader from the connection task across threads, and those wake-ups were
 /// most of the cost. Here both tasks share one thread.
-pub async fn logs_on_own_thread(host: crate::domain::host::Host, default_endpoint: String, container: String, tail: Option<u32>, follow: bool, out: mpsc::Sender<Vec<ContainerLogLine>>) -> Result<()> {
+pub async fn logs_on_own_thread(
+    host: crate::domain::host::Host,
+    default_endpoint: String,
+    container: String,
+    tail: Option<u32>,
+    follow: bool,
+    out: mpsc::Sender<Vec<ContainerLogLine>>,
+) -> Result<()> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("slipway-logs".into())
@@ -291,16 +323,20 @@ pub async fn logs_on_own_thread(host: crate::domain::host::Host, default_endpoin
 async fn ended_cleanly(docker: &Docker, host: &str, container: &str) -> Result<()> {
     let state = bounded(host, &format!("inspecting {container}"), HEARTBEAT_TIMEOUT, docker.inspect_container(container, None)).await?;
     if state.state.and_then(|s| s.running).unwrap_or(false) {
-        return Err(Error::new(ErrorCode::HostUnreachable, format!("host {host}: the log stream of {container} ended while the container still runs")));
+        return Err(Error::new(
+            ErrorCode::HostUnreachable,
+            format!("host {host}: the log stream of {container} ended while the container still runs"),
+        ));
     }
     Ok(())
 }
 
 fn stream_error(host: &str, what: &str, e: &bollard::errors::Error) -> Error {
     match host_error(host, what, e) {
-        err if err.code() == ErrorCode::HostUnreachable => {
-            Error::new(ErrorCode::HostUnreachable, format!("host {host}: lost the connection while {what}: {}", crate::adapters::docker::full_chain(e)))
-        }
+        err if err.code() == ErrorCode::HostUnreachable => Error::new(
+            ErrorCode::HostUnreachable,
+            format!("host {host}: lost the connection while {what}: {}", crate::adapters::docker::full_chain(e)),
+        ),
         err => err,
     }
 }
@@ -337,7 +373,8 @@ pub async fn stats(docker: &Docker, host: &str, container: &str, samples: Option
 fn sample(container: &str, s: &bollard::models::ContainerStatsResponse) -> ContainerStats {
     let cpu = s.cpu_stats.as_ref();
     let pre = s.precpu_stats.as_ref();
-    let total = |c: Option<&bollard::models::ContainerCpuStats>| c.and_then(|c| c.cpu_usage.as_ref()).and_then(|u| u.total_usage).unwrap_or(0);
+    let total =
+        |c: Option<&bollard::models::ContainerCpuStats>| c.and_then(|c| c.cpu_usage.as_ref()).and_then(|u| u.total_usage).unwrap_or(0);
     let system = |c: Option<&bollard::models::ContainerCpuStats>| c.and_then(|c| c.system_cpu_usage).unwrap_or(0);
     let cpu_delta = total(cpu).saturating_sub(total(pre)) as f64;
     let sys_delta = system(cpu).saturating_sub(system(pre)) as f64;
@@ -439,7 +476,15 @@ mod tests {
         s.push(b("o\n\x1b[31mred\x1b[0m"), &mut lines);
         s.finish(&mut lines);
         let got: Vec<(LogStream, &str)> = lines.iter().map(|l| (l.stream, l.line.as_str())).collect();
-        assert_eq!(got, vec![(LogStream::Stdout, "one"), (LogStream::Stderr, "oops"), (LogStream::Stdout, "two"), (LogStream::Stdout, "\x1b[31mred\x1b[0m")]);
+        assert_eq!(
+            got,
+            vec![
+                (LogStream::Stdout, "one"),
+                (LogStream::Stderr, "oops"),
+                (LogStream::Stdout, "two"),
+                (LogStream::Stdout, "\x1b[31mred\x1b[0m")
+            ]
+        );
     }
 
     fn c(name: &str, slipway: Option<&str>, compose: Option<&str>) -> ContainerInfo {
@@ -460,11 +505,17 @@ mod tests {
 
     #[test]
     fn groups_by_slipway_then_compose_project() {
-        let groups = group(vec![c("b", None, None), c("web", Some("shop"), Some("shop-prod")), c("db", None, Some("blog")), c("a", None, None)]);
-        let shape: Vec<(GroupKind, &str, Vec<&str>)> = groups.iter().map(|g| (g.kind, g.name.as_str(), g.containers.iter().map(|c| c.name.as_str()).collect())).collect();
+        let groups =
+            group(vec![c("b", None, None), c("web", Some("shop"), Some("shop-prod")), c("db", None, Some("blog")), c("a", None, None)]);
+        let shape: Vec<(GroupKind, &str, Vec<&str>)> =
+            groups.iter().map(|g| (g.kind, g.name.as_str(), g.containers.iter().map(|c| c.name.as_str()).collect())).collect();
         assert_eq!(
             shape,
-            vec![(GroupKind::Slipway, "shop", vec!["web"]), (GroupKind::Compose, "blog", vec!["db"]), (GroupKind::Standalone, "", vec!["a", "b"])]
+            vec![
+                (GroupKind::Slipway, "shop", vec!["web"]),
+                (GroupKind::Compose, "blog", vec!["db"]),
+                (GroupKind::Standalone, "", vec!["a", "b"])
+            ]
         );
     }
 }

@@ -26,10 +26,15 @@ pub async fn connect(host: &Host, default_endpoint: &str) -> Result<Docker> {
                 .map_err(|e| unreachable(describe(endpoint, &e)))?
         }
         HostKind::Tcp => match (&host.tls_ca, &host.tls_cert, &host.tls_key) {
-            (Some(ca), Some(cert), Some(key)) => {
-                Docker::connect_with_ssl(endpoint, Path::new(key), Path::new(cert), Path::new(ca), REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-                    .map_err(|e| unreachable(describe(endpoint, &e)))?
-            }
+            (Some(ca), Some(cert), Some(key)) => Docker::connect_with_ssl(
+                endpoint,
+                Path::new(key),
+                Path::new(cert),
+                Path::new(ca),
+                REQUEST_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            )
+            .map_err(|e| unreachable(describe(endpoint, &e)))?,
             _ => Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
                 .map_err(|e| unreachable(describe(endpoint, &e)))?,
         },
@@ -60,15 +65,21 @@ pub async fn ping(docker: &Docker, host_name: &str, timeout: Duration) -> Result
     match tokio::time::timeout(timeout, docker.ping()).await {
         Ok(Ok(_)) => Ok(started.elapsed().as_secs_f64() * 1000.0),
         Ok(Err(e)) => Err(Error::new(ErrorCode::HostUnreachable, format!("host {host_name}: the engine does not answer: {}", cause(&e)))),
-        Err(_) => Err(Error::new(ErrorCode::HostUnreachable, format!("host {host_name}: the engine did not answer a ping within {} s", timeout.as_secs()))),
+        Err(_) => Err(Error::new(
+            ErrorCode::HostUnreachable,
+            format!("host {host_name}: the engine did not answer a ping within {} s", timeout.as_secs()),
+        )),
     }
 }
 
 /// The "Test" button: version, OS/arch, container counts and a ping's round trip.
 pub async fn test(host: &Host, docker: &Docker) -> Result<HostTest> {
-    let fail = |e: bollard::errors::Error| Error::new(ErrorCode::HostUnreachable, format!("host {}: {}", host.name, describe(&host.endpoint, &e)));
+    let fail =
+        |e: bollard::errors::Error| Error::new(ErrorCode::HostUnreachable, format!("host {}: {}", host.name, describe(&host.endpoint, &e)));
     let latency_ms = ping(docker, &host.name, CONNECT_TIMEOUT).await?;
-    let bounded = |what: &'static str| Error::new(ErrorCode::HostUnreachable, format!("host {}: {what} did not answer within {} s", host.name, CONNECT_TIMEOUT.as_secs()));
+    let bounded = |what: &'static str| {
+        Error::new(ErrorCode::HostUnreachable, format!("host {}: {what} did not answer within {} s", host.name, CONNECT_TIMEOUT.as_secs()))
+    };
     let version = tokio::time::timeout(CONNECT_TIMEOUT, docker.version()).await.map_err(|_| bounded("version"))?.map_err(fail)?;
     let info = tokio::time::timeout(CONNECT_TIMEOUT, docker.info()).await.map_err(|_| bounded("info"))?.map_err(fail)?;
     Ok(HostTest {
@@ -105,13 +116,25 @@ pub fn cause(e: &bollard::errors::Error) -> String {
 pub fn describe_text(endpoint: &str, text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     // An alert comes from the engine: it refused what Slipway presented.
-    if lower.contains("received fatal alert") && ["unknownca", "badcertificate", "certificaterequired", "accessdenied", "decrypterror", "certificateunknown"].iter().any(|a| lower.contains(a)) {
+    if lower.contains("received fatal alert")
+        && ["unknownca", "badcertificate", "certificaterequired", "accessdenied", "decrypterror", "certificateunknown"]
+            .iter()
+            .any(|a| lower.contains(a))
+    {
         format!("TLS verification failed for {endpoint}: the engine refused Slipway's client certificate (tls_cert/tls_key are not signed by a CA it trusts) ({text})")
-    } else if lower.contains("invalid peer certificate") || lower.contains("unknownissuer") || lower.contains("certificate verify failed") || lower.contains("badsignature") {
+    } else if lower.contains("invalid peer certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("certificate verify failed")
+        || lower.contains("badsignature")
+    {
         format!("TLS verification failed for {endpoint}: the engine's certificate is not signed by the CA given (tls_ca), or names another host ({text})")
     } else if lower.contains("corrupt message") || lower.contains("invalidcontenttype") || lower.contains("received corrupt") {
         format!("TLS handshake with {endpoint} failed: does it speak TLS on this port? ({text})")
-    } else if (lower.contains("connection closed before message completed") || lower.contains("invalid http version") || lower.contains("connection reset")) && endpoint.starts_with("tcp://") {
+    } else if (lower.contains("connection closed before message completed")
+        || lower.contains("invalid http version")
+        || lower.contains("connection reset"))
+        && endpoint.starts_with("tcp://")
+    {
         format!("{text} (a TLS-only endpoint? then give tls_ca, tls_cert and tls_key)")
     } else {
         text.to_string()
@@ -127,7 +150,10 @@ pub fn read_contexts() -> Vec<std::result::Result<HostInput, String>> {
     for entry in entries.flatten() {
         let meta = entry.path().join("meta.json");
         let Ok(text) = std::fs::read_to_string(&meta) else { continue };
-        out.push(context_to_host(&text, &root.join("tls").join(entry.file_name()).join("docker")).map_err(|e| format!("{}: {e}", meta.display())));
+        out.push(
+            context_to_host(&text, &root.join("tls").join(entry.file_name()).join("docker"))
+                .map_err(|e| format!("{}: {e}", meta.display())),
+        );
     }
     out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     out
@@ -155,7 +181,8 @@ pub fn context_to_host(meta_json: &str, tls_dir: &Path) -> std::result::Result<H
         let p = tls_dir.join(f);
         p.is_file().then(|| p.display().to_string())
     };
-    let (tls_ca, tls_cert, tls_key) = if kind == HostKind::Tcp { (file("ca.pem"), file("cert.pem"), file("key.pem")) } else { (None, None, None) };
+    let (tls_ca, tls_cert, tls_key) =
+        if kind == HostKind::Tcp { (file("ca.pem"), file("cert.pem"), file("key.pem")) } else { (None, None, None) };
     Ok(HostInput { name, kind, endpoint, tls_ca, tls_cert, tls_key })
 }
 
@@ -173,7 +200,17 @@ mod tests {
     }
 
     fn host(kind: HostKind, endpoint: &str) -> Host {
-        Host { id: "box".into(), name: "box".into(), kind, endpoint: endpoint.into(), tls_ca: None, tls_cert: None, tls_key: None, created_at: 0, updated_at: 0 }
+        Host {
+            id: "box".into(),
+            name: "box".into(),
+            kind,
+            endpoint: endpoint.into(),
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            created_at: 0,
+            updated_at: 0,
+        }
     }
 
     #[tokio::test]
@@ -187,7 +224,15 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf).await;
                 let body = r#"{"Version":"1.12.6","ApiVersion":"1.24","Os":"linux","Arch":"amd64"}"#;
-                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
             }
         });
         let err = connect(&host(HostKind::Tcp, &format!("tcp://127.0.0.1:{port}")), "").await.unwrap_err();
@@ -219,7 +264,11 @@ mod tests {
         for f in ["ca.pem", "cert.pem", "key.pem"] {
             std::fs::write(dir.path().join(f), "x").unwrap();
         }
-        let tcp = context_to_host(r#"{"Name":"prod","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":false}}}"#, dir.path()).unwrap();
+        let tcp = context_to_host(
+            r#"{"Name":"prod","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":false}}}"#,
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(tcp.kind, HostKind::Tcp);
         assert_eq!(tcp.tls_ca.as_deref(), Some(dir.path().join("ca.pem").to_str().unwrap()));
         let ssh = context_to_host(r#"{"Name":"edge","Endpoints":{"docker":{"Host":"ssh://deploy@edge"}}}"#, dir.path()).unwrap();

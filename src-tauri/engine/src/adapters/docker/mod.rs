@@ -12,7 +12,6 @@ use bollard::Docker;
 
 use crate::domain::events::DockerStatus;
 
-
 /// How long a reachability probe may take before the engine is reported unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,10 +37,7 @@ pub async fn probe(endpoint: &str) -> DockerStatus {
     let result = match connect(endpoint) {
         Err(msg) => Err(msg),
         Ok(docker) => match tokio::time::timeout(PROBE_TIMEOUT, docker.version()).await {
-            Err(_) => Err(format!(
-                "Docker at {endpoint} did not answer within {} s",
-                PROBE_TIMEOUT.as_secs()
-            )),
+            Err(_) => Err(format!("Docker at {endpoint} did not answer within {} s", PROBE_TIMEOUT.as_secs())),
             Ok(Err(e)) => Err(describe(endpoint, &e)),
             Ok(Ok(v)) => Ok(v),
         },

@@ -7,15 +7,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 
+use super::{edge, exec, health, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
-use crate::domain::release::{Release, ReleaseConfig};
-use super::{edge, exec, health, Steps, Stop};
 use crate::domain::project::{stage_id, Project, Stage};
+use crate::domain::release::ReleaseStatus;
+use crate::domain::release::{Release, ReleaseConfig};
+use crate::domain::run::RunStatus;
 use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
 use crate::Result;
 
@@ -67,7 +71,13 @@ pub(super) fn restore_routes(r: &Release, stack: &StackSpec, stage: &Stage, doma
     for s in stack.services.iter().filter(|s| s.port.is_some()) {
         let Some(names) = r.containers.get(&s.name) else { continue };
         let port = s.port.unwrap_or(80);
-        routes.insert(route_key(&sid, &s.name), edge::Route { host: service_host(stack, &s.name, &stage_host), upstreams: names.iter().map(|n| (format!("{n}:{port}"), 1)).collect() });
+        routes.insert(
+            route_key(&sid, &s.name),
+            edge::Route {
+                host: service_host(stack, &s.name, &stage_host),
+                upstreams: names.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+            },
+        );
     }
 }
 
@@ -90,12 +100,14 @@ struct Run<'a> {
 pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Result<Ending> {
     let engine = ctx.engine;
     let store = engine.store();
-    let Some(stack) = t.config.compose.clone() else { return Ok(Ending { status: "failed", reason: "no compose stack to deploy".into() }) };
+    let Some(stack) = t.config.compose.clone() else {
+        return Ok(Ending { status: RunStatus::Failed, reason: "no compose stack to deploy".into() });
+    };
     let steps = Steps::new(ctx, position);
     let prep = steps.step("prepare host").await?;
     let docker = match super::docker_for(engine, t.project).await {
         Ok(d) => d,
-        Err(msg) => return Ok(ending(steps.fail(prep, "failed", &msg).await)),
+        Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg).await)),
     };
     let instance = engine.instance_id().to_string();
     let settings = edge::settings(store).await;
@@ -107,10 +119,21 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
         edge::join(&edge, &net).await
     };
     if let Err(msg) = ready.await {
-        return Ok(ending(steps.fail(prep, "failed", &msg).await));
+        return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
-    steps.log(prep, format!("compose stack {}/{}: {} service(s) in order {}", t.project.id, t.stage.name, stack.services.len(), stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → "))).await;
+    steps
+        .log(
+            prep,
+            format!(
+                "compose stack {}/{}: {} service(s) in order {}",
+                t.project.id,
+                t.stage.name,
+                stack.services.len(),
+                stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → ")
+            ),
+        )
+        .await;
     steps.done(prep).await;
     let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
@@ -142,7 +165,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
 
     let window = t.config.rollout.verify_secs;
     let verify = r.steps.step(&format!("verify ({window} s)")).await?;
-    let routed: Vec<(&ServiceSpec, Vec<String>)> = stack.services.iter().filter(|s| s.port.is_some() || s.healthcheck.is_some()).filter_map(|s| touched_new(&touched, &containers, s).map(|n| (s, n))).collect();
+    let routed: Vec<(&ServiceSpec, Vec<String>)> = stack
+        .services
+        .iter()
+        .filter(|s| s.port.is_some() || s.healthcheck.is_some())
+        .filter_map(|s| touched_new(&touched, &containers, s).map(|n| (s, n)))
+        .collect();
     let mut cancel = ctx.cancel.clone();
     let end = std::time::Instant::now() + Duration::from_secs(window as u64);
     let mut failed = None;
@@ -155,9 +183,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     }
     if let Some((svc, e)) = failed {
         let (status, why) = match e {
-            health::Unhealthy::Cancelled => ("cancelled", "cancelled during verification".to_string()),
-            health::Unhealthy::Exited(c) => ("rolled_back", format!("a container of {svc} exited with code {c}")),
-            health::Unhealthy::Failing(w) => ("rolled_back", w),
+            health::Unhealthy::Cancelled => (RunStatus::Cancelled, "cancelled during verification".to_string()),
+            health::Unhealthy::Exited(c) => (RunStatus::RolledBack, format!("a container of {svc} exited with code {c}")),
+            health::Unhealthy::Failing(w) => (RunStatus::RolledBack, w),
         };
         r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
         return Ok(ending(r.undo(touched, &format!("verification of {svc} failed: {why}"), status).await));
@@ -178,22 +206,29 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
             containers: &containers,
             config: &t.config,
             promoted_from: t.promoted_from,
-            replaces_as: if t.rollback { "rolled_back" } else { "retired" },
+            replaces_as: if t.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
         },
     )
     .await?;
-    let names: Vec<&str> = touched.iter().map(|x| match x {
-        Touched::Switched { service, .. } => service.as_str(),
-        Touched::Replaced { new, .. } => new.first().map(|n| n.rsplit('-').next().unwrap_or(n)).unwrap_or(""),
-    }).collect();
+    let names: Vec<&str> = touched
+        .iter()
+        .map(|x| match x {
+            Touched::Switched { service, .. } => service.as_str(),
+            Touched::Replaced { new, .. } => new.first().map(|n| n.rsplit('-').next().unwrap_or(n)).unwrap_or(""),
+        })
+        .collect();
     for x in &touched {
         match x {
             Touched::Switched { old, .. } | Touched::Replaced { old, .. } => r.remove(old).await,
         }
     }
     engine.release_went_live(&t.project.id, &t.stage.name).await;
-    let reason = if names.is_empty() { format!("release {number} is live: nothing changed") } else { format!("release {number} is live; updated {}", names.join(", ")) };
-    Ok(Ending { status: "succeeded", reason })
+    let reason = if names.is_empty() {
+        format!("release {number} is live: nothing changed")
+    } else {
+        format!("release {number} is live; updated {}", names.join(", "))
+    };
+    Ok(Ending { status: RunStatus::Succeeded, reason })
 }
 
 fn ending(stop: Stop) -> Ending {
@@ -202,10 +237,12 @@ fn ending(stop: Stop) -> Ending {
 
 fn touched_new(touched: &[Touched], containers: &BTreeMap<String, Vec<String>>, s: &ServiceSpec) -> Option<Vec<String>> {
     let names = containers.get(&s.name)?;
-    touched.iter().any(|t| match t {
-        Touched::Switched { new, .. } | Touched::Replaced { new, .. } => new == names,
-    })
-    .then(|| names.clone())
+    touched
+        .iter()
+        .any(|t| match t {
+            Touched::Switched { new, .. } | Touched::Replaced { new, .. } => new == names,
+        })
+        .then(|| names.clone())
 }
 
 impl Run<'_> {
@@ -217,7 +254,13 @@ impl Run<'_> {
             // Docker says "starting" until its own checks pass or fail `retries` times; wait
             // that long (and some, for slow hosts) before calling it a failure.
             let patience = h.start_period_ms + (h.interval_ms + h.timeout_ms) * (h.retries as u64 + 1) + 30_000;
-            return Health { kind: HealthKind::Docker, interval_ms: h.interval_ms.clamp(100, 5000) as u32, start_period_ms: patience.min(600_000) as u32, retries: 1, ..base };
+            return Health {
+                kind: HealthKind::Docker,
+                interval_ms: h.interval_ms.clamp(100, 5000) as u32,
+                start_period_ms: patience.min(600_000) as u32,
+                retries: 1,
+                ..base
+            };
         }
         if s.port.is_some() {
             return base;
@@ -235,13 +278,21 @@ impl Run<'_> {
         true
     }
 
-    async fn deploy_service(&self, s: &ServiceSpec, image: &str, old: &[String], sofar: &BTreeMap<String, Vec<String>>) -> std::result::Result<(Vec<String>, Touched), Stop> {
-        let stepf = |e: crate::Error| Stop { status: "failed", reason: e.to_string() };
-        let step = self.steps.step(&format!("{}: {}", s.name, if s.port.is_some() { "blue-green" } else { "replace" })).await.map_err(stepf)?;
+    async fn deploy_service(
+        &self,
+        s: &ServiceSpec,
+        image: &str,
+        old: &[String],
+        sofar: &BTreeMap<String, Vec<String>>,
+    ) -> std::result::Result<(Vec<String>, Touched), Stop> {
+        let stepf = |e: crate::Error| Stop { status: RunStatus::Failed, reason: e.to_string() };
+        let step =
+            self.steps.step(&format!("{}: {}", s.name, if s.port.is_some() { "blue-green" } else { "replace" })).await.map_err(stepf)?;
         if let Err(why) = self.wait_dependencies(step, s, sofar).await {
-            return Err(self.steps.fail(step, "failed", &why).await);
+            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
         }
-        let name = format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
+        let name =
+            format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
         let new = vec![name.clone()];
         if s.port.is_none() && !old.is_empty() {
             self.stop(old).await;
@@ -250,7 +301,7 @@ impl Run<'_> {
         if let Err(why) = self.start(s, image, &name).await {
             self.remove(&new).await;
             self.restart(old, s).await;
-            return Err(self.steps.fail(step, "failed", &why).await);
+            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
         }
         self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
         let mut cancel = self.steps.ctx.cancel.clone();
@@ -267,13 +318,14 @@ impl Run<'_> {
             };
             self.remove(&new).await;
             self.restart(old, s).await;
-            return Err(self.steps.fail(step, "failed", &why).await);
+            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
         }
         if let Some(port) = s.port {
-            let route = edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
+            let route =
+                edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
             if let Err(why) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
-                return Err(self.steps.fail(step, "failed", &why).await);
+                return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
             }
             self.steps.log(step, format!("{} now serves {name}", route.host)).await;
             self.steps.done(step).await;
@@ -283,7 +335,12 @@ impl Run<'_> {
         Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name] }))
     }
 
-    async fn wait_dependencies(&self, step: i64, s: &ServiceSpec, sofar: &BTreeMap<String, Vec<String>>) -> std::result::Result<(), String> {
+    async fn wait_dependencies(
+        &self,
+        step: i64,
+        s: &ServiceSpec,
+        sofar: &BTreeMap<String, Vec<String>>,
+    ) -> std::result::Result<(), String> {
         for d in &s.depends_on {
             let Some(target) = sofar.get(&d.service).and_then(|n| n.first()) else { continue };
             let dep = self.stack.services.iter().find(|x| x.name == d.service);
@@ -293,12 +350,18 @@ impl Run<'_> {
                     let h = dep.map(|x| self.health_for(x)).unwrap_or_default();
                     let h = Health { kind: HealthKind::Docker, ..h };
                     let mut cancel = self.steps.ctx.cancel.clone();
-                    health::wait_healthy(&self.edge, target, None, &h, &mut cancel, |_| {}).await.map_err(|_| format!("dependency {} did not become healthy", d.service))?;
+                    health::wait_healthy(&self.edge, target, None, &h, &mut cancel, |_| {})
+                        .await
+                        .map_err(|_| format!("dependency {} did not become healthy", d.service))?;
                 }
                 "service_completed_successfully" => {
                     let end = std::time::Instant::now() + Duration::from_secs(600);
                     loop {
-                        let c = exec::bounded("inspecting a dependency", self.docker.inspect_container(target, None::<bollard::query_parameters::InspectContainerOptions>)).await?;
+                        let c = exec::bounded(
+                            "inspecting a dependency",
+                            self.docker.inspect_container(target, None::<bollard::query_parameters::InspectContainerOptions>),
+                        )
+                        .await?;
                         let st = c.state.unwrap_or_default();
                         if st.running != Some(true) {
                             if st.exit_code == Some(0) {
@@ -349,13 +412,22 @@ impl Run<'_> {
                 ..Default::default()
             }),
             // The service's name resolves on the stack's network, as under compose.
-            networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(self.network.clone(), EndpointSettings { aliases: Some(vec![s.name.clone()]), ..Default::default() })])) }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    self.network.clone(),
+                    EndpointSettings { aliases: Some(vec![s.name.clone()]), ..Default::default() },
+                )])),
+            }),
             ..Default::default()
         };
         crate::adapters::docker::exec::remove_container(&self.docker, name).await;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
         exec::bounded(&format!("creating {name}"), self.docker.create_container(Some(options), body)).await?;
-        exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await
+        exec::bounded(
+            &format!("starting {name}"),
+            self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>),
+        )
+        .await
     }
 
     async fn stop(&self, names: &[String]) {
@@ -379,7 +451,7 @@ impl Run<'_> {
     }
 
     /// Undoes `touched` in reverse order and says what was touched.
-    async fn undo(&self, touched: Vec<Touched>, why: &str, status: &'static str) -> Stop {
+    async fn undo(&self, touched: Vec<Touched>, why: &str, status: RunStatus) -> Stop {
         let step = self.steps.step("roll the stack back").await;
         let mut names = Vec::new();
         let mut problems = Vec::new();
@@ -388,7 +460,10 @@ impl Run<'_> {
                 Touched::Switched { service, old, new } => {
                     let route = (!old.is_empty()).then(|| {
                         let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
-                        edge::Route { host: service_host(self.stack, &service, &self.stage_host), upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect() }
+                        edge::Route {
+                            host: service_host(self.stack, &service, &self.stage_host),
+                            upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+                        }
                     });
                     if let Err(e) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &service), route).await {
                         problems.push(format!("{service}: {e}"));
@@ -399,7 +474,12 @@ impl Run<'_> {
                 Touched::Replaced { old, new } => {
                     self.remove(&new).await;
                     for n in &old {
-                        if let Err(e) = exec::bounded(&format!("starting {n} again"), self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await {
+                        if let Err(e) = exec::bounded(
+                            &format!("starting {n} again"),
+                            self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>),
+                        )
+                        .await
+                        {
                             problems.push(e);
                         }
                     }
@@ -408,8 +488,15 @@ impl Run<'_> {
             }
         }
         names.reverse();
-        let touched_words = if names.is_empty() { "no service had been changed".to_string() } else { format!("rolled back {}", names.join(", ")) };
-        let status = if !problems.is_empty() { "failed" } else if status == "rolled_back" || status == "cancelled" { status } else { "failed" };
+        let touched_words =
+            if names.is_empty() { "no service had been changed".to_string() } else { format!("rolled back {}", names.join(", ")) };
+        let status = if !problems.is_empty() {
+            RunStatus::Failed
+        } else if status == RunStatus::RolledBack || status == RunStatus::Cancelled {
+            status
+        } else {
+            RunStatus::Failed
+        };
         let mut reason = format!("{why}; {touched_words}");
         if !problems.is_empty() {
             reason.push_str(&format!("; undoing failed for: {}", problems.join("; ")));

@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
+};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use bollard::Docker;
 use tokio::sync::Mutex;
@@ -139,7 +142,8 @@ impl Routes {
 /// The Caddyfile for `routes`. Retries on a refused connection cover an upstream that has just
 /// stopped; the 404 names the host so a typo in a URL is obvious.
 pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
-    let mut out = format!("{{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}}\n\nhttp:// {{\n\tbind unix/{ROUTER_SOCKET}\n");
+    let mut out =
+        format!("{{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}}\n\nhttp:// {{\n\tbind unix/{ROUTER_SOCKET}\n");
     for (i, (stage, r)) in routes.iter().enumerate() {
         if r.upstreams.is_empty() {
             continue;
@@ -163,7 +167,11 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
 /// one after every reload, with 4/1 it waits 4.
 fn lowest_terms(weights: &[u32]) -> Vec<u32> {
     fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 { a } else { gcd(b, a % b) }
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
     }
     let g = weights.iter().fold(0, |g, w| gcd(g, *w)).max(1);
     weights.iter().map(|w| w / g).collect()
@@ -178,14 +186,28 @@ fn lowest_terms(weights: &[u32]) -> Vec<u32> {
 async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), String> {
     let (docker, name) = (&edge.docker, &edge.name);
     let text = caddyfile(routes);
-    let load = ["wget", "-q", "-O", "/dev/null", "--header", "Content-Type: text/caddyfile", "--header", "Cache-Control: must-revalidate", "--post-data", &text, "http://localhost:2019/load"];
+    let load = [
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "--header",
+        "Content-Type: text/caddyfile",
+        "--header",
+        "Cache-Control: must-revalidate",
+        "--post-data",
+        &text,
+        "http://localhost:2019/load",
+    ];
     let (stored, loaded) = tokio::join!(upload_caddyfile(docker, name, &text), edge.run(&load, Duration::from_secs(30)));
     stored?;
     if loaded.is_ok_and(|out| out.code == 0) {
         return Ok(());
     }
     let file = format!("{CADDYFILE_DIR}/Caddyfile");
-    let out = exec::run(docker, name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30)).await?;
+    let out =
+        exec::run(docker, name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30))
+            .await?;
     if out.code != 0 {
         return Err(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim()));
     }
@@ -207,7 +229,8 @@ async fn upload(docker: &Docker, container: &str, files: &[(&str, &str)]) -> Res
     }
     let bytes = tar.into_inner().map_err(|e| e.to_string())?;
     let options = UploadToContainerOptionsBuilder::default().path(CADDYFILE_DIR).build();
-    exec::bounded("uploading the edge's Caddyfile", docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into()))).await
+    exec::bounded("uploading the edge's Caddyfile", docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into())))
+        .await
 }
 
 /// Creates the bridge network `network` unless it exists.
@@ -221,7 +244,11 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
         Ok(_) => Ok(()),
         Err(e) => {
             let text = crate::adapters::docker::exec::describe(&e);
-            if text.contains("already exists") { Ok(()) } else { Err(format!("creating network {network}: {text}")) }
+            if text.contains("already exists") {
+                Ok(())
+            } else {
+                Err(format!("creating network {network}: {text}"))
+            }
         }
     }
 }
@@ -233,7 +260,11 @@ pub async fn join(edge: &Edge, network: &str) -> Result<(), String> {
         Ok(()) => Ok(()),
         Err(e) => {
             let text = crate::adapters::docker::exec::describe(&e);
-            if text.contains("already exists") { Ok(()) } else { Err(format!("attaching the edge to {network}: {text}")) }
+            if text.contains("already exists") {
+                Ok(())
+            } else {
+                Err(format!("attaching the edge to {network}: {text}"))
+            }
         }
     }
 }
@@ -247,15 +278,20 @@ pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), String> 
     match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
         Ok(c) => {
             if c.state.and_then(|s| s.running) != Some(true) {
-                exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+                exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>))
+                    .await?;
             }
             return Ok(());
         }
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
         Err(e) => return Err(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e))),
     }
-    let labels = HashMap::from([(crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string()), (ROLE_LABEL.to_string(), "edge".to_string())]);
-    let ports = HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
+    let labels = HashMap::from([
+        (crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string()),
+        (ROLE_LABEL.to_string(), "edge".to_string()),
+    ]);
+    let ports =
+        HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
     let body = ContainerCreateBody {
         image: Some(settings.image.clone()),
         cmd: Some(vec![
@@ -299,7 +335,10 @@ mod tests {
     #[test]
     fn caddyfile_routes_by_host_with_weights() {
         let mut routes = BTreeMap::new();
-        routes.insert("web:dev".to_string(), Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)] });
+        routes.insert(
+            "web:dev".to_string(),
+            Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)] },
+        );
         routes.insert("web:prod".to_string(), Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)] });
         let text = caddyfile(&routes);
         assert!(text.contains("@r0 host stage-dev-web.localhost"), "{text}");

@@ -35,10 +35,18 @@ pub fn no_answer(what: &str) -> String {
 /// Runs `cmd` in `container` and waits for it, at most `timeout`.
 pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Duration) -> Result<Output, String> {
     let what = format!("running `{}` in {container}", cmd.join(" "));
-    let config = ExecConfig { cmd: Some(cmd.iter().map(|s| s.to_string()).collect()), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() };
+    let config = ExecConfig {
+        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
     let created = bounded(&what, docker.create_exec(container, config)).await?;
     let work = async {
-        let started = docker.start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None })).await.map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
+        let started = docker
+            .start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None }))
+            .await
+            .map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
         let mut text = String::new();
         if let StartExecResults::Attached { mut output, .. } = started {
             while let Some(chunk) = output.next().await {
@@ -52,7 +60,8 @@ pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Durati
                 }
             }
         }
-        let inspect = docker.inspect_exec(&created.id).await.map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
+        let inspect =
+            docker.inspect_exec(&created.id).await.map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
         Ok(Output { code: inspect.exit_code.unwrap_or(-1), text })
     };
     match tokio::time::timeout(timeout, work).await {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use tokio::sync::watch;
 
-use crate::domain::deploy::{Health, HealthKind};
 use super::edge::Edge;
 use super::exec;
+use crate::domain::deploy::{Health, HealthKind};
 
 /// Docker's own verdict after its retries: final, whatever our start period says.
 const UNHEALTHY: &str = "unhealthy";
@@ -22,7 +22,11 @@ pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) 
     match h.kind {
         HealthKind::None => running(docker, container).await,
         HealthKind::Docker => {
-            let c = exec::bounded("inspecting the container", docker.inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)).await?;
+            let c = exec::bounded(
+                "inspecting the container",
+                docker.inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>),
+            )
+            .await?;
             let state = c.state.unwrap_or_default();
             if state.running != Some(true) {
                 return Err(format!("{container} is not running"));
@@ -63,7 +67,11 @@ pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) 
 }
 
 async fn running(docker: &Docker, container: &str) -> Result<(), String> {
-    let c = exec::bounded("inspecting the container", docker.inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)).await?;
+    let c = exec::bounded(
+        "inspecting the container",
+        docker.inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>),
+    )
+    .await?;
     if c.state.and_then(|s| s.running) == Some(true) {
         Ok(())
     } else {
@@ -99,7 +107,14 @@ pub enum Unhealthy {
 /// a new container usually answers within a few hundred ms of its start, and waiting a whole
 /// interval after a probe that came just too early would add that interval to every deploy.
 /// Failures that count are probed at the interval's pace.
-pub async fn wait_healthy(edge: &Edge, container: &str, port: Option<u16>, h: &Health, cancel: &mut watch::Receiver<bool>, mut on_fail: impl FnMut(&str)) -> Result<(), Unhealthy> {
+pub async fn wait_healthy(
+    edge: &Edge,
+    container: &str,
+    port: Option<u16>,
+    h: &Health,
+    cancel: &mut watch::Receiver<bool>,
+    mut on_fail: impl FnMut(&str),
+) -> Result<(), Unhealthy> {
     let started = Instant::now();
     let interval = Duration::from_millis(h.interval_ms as u64);
     let start_period = Duration::from_millis(h.start_period_ms as u64);
@@ -138,7 +153,14 @@ pub async fn wait_healthy(edge: &Edge, container: &str, port: Option<u16>, h: &H
 const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 /// Keeps probing `containers` for `window`; Err once one fails `retries` times in a row.
-pub async fn verify(edge: &Edge, containers: &[String], port: Option<u16>, h: &Health, window: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), Unhealthy> {
+pub async fn verify(
+    edge: &Edge,
+    containers: &[String],
+    port: Option<u16>,
+    h: &Health,
+    window: Duration,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<(), Unhealthy> {
     let end = Instant::now() + window;
     let mut failures = vec![0u32; containers.len()];
     while Instant::now() < end {
@@ -199,7 +221,10 @@ mod tests {
     #[test]
     fn reads_the_status_busybox_wget_prints() {
         assert_eq!(http_status("  HTTP/1.1 200 OK\n  Content-Type: text/html\n"), Some(200));
-        assert_eq!(http_status("  HTTP/1.1 500 Internal Server Error\nwget: server returned error: HTTP/1.1 500 Internal Server Error\n"), Some(500));
+        assert_eq!(
+            http_status("  HTTP/1.1 500 Internal Server Error\nwget: server returned error: HTTP/1.1 500 Internal Server Error\n"),
+            Some(500)
+        );
         assert_eq!(http_status("wget: can't connect to remote host (172.18.0.3): Connection refused\n"), None);
         assert_eq!(first_line("wget: bad address 'x:80'\n"), "bad address 'x:80'");
     }

@@ -18,17 +18,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveImageOptionsBuilder};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveImageOptionsBuilder,
+};
 use bollard::Docker;
 use futures::StreamExt;
 
-pub use edge::{Edge, EdgeSettings, Routes};
 use crate::domain::release::ReleaseConfig;
+pub use edge::{Edge, EdgeSettings, Routes};
 
 use crate::domain::project::{stage_id, Project, Stage};
+use crate::domain::release::ReleaseStatus;
+use crate::domain::run::{RunStatus, StepStatus};
 use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
 use crate::services::Core;
-use crate::{Result};
+use crate::Result;
 
 const STAGE_LABEL: &str = "dev.slipway.stage";
 const DEPLOY_LABEL: &str = "dev.slipway.deploy";
@@ -77,13 +81,13 @@ pub(crate) struct Deploy<'a> {
 
 /// Why a deploy ended early, with what to report.
 pub(crate) struct Stop {
-    status: &'static str,
+    status: RunStatus,
     reason: String,
 }
 
 impl Stop {
     fn failed(reason: impl Into<String>) -> Stop {
-        Stop { status: "failed", reason: reason.into() }
+        Stop { status: RunStatus::Failed, reason: reason.into() }
     }
 }
 
@@ -103,7 +107,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
     for name in &target.config.deploy.secrets {
         match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
             Some(v) => env.push(format!("{name}={v}")),
-            None => return crate::services::run::fail_step(ctx, first, "prepare host", None, &format!("secret {name} is not set for project {}", target.project.id), &[]).await,
+            None => {
+                return crate::services::run::fail_step(
+                    ctx,
+                    first,
+                    "prepare host",
+                    None,
+                    &format!("secret {name} is not set for project {}", target.project.id),
+                    &[],
+                )
+                .await
+            }
         }
     }
     if let Err(msg) = image_present(&docker, &target.image).await {
@@ -114,22 +128,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
         return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
     }
     let host = host_name(&target.project.id, target.stage, &settings.domain);
-    let d = Deploy {
-        ctx,
-        docker,
-        edge,
-        sid: sid.clone(),
-        host: host.clone(),
-        target: &target,
-        env,
-        steps: Steps::new(ctx, position + 1),
-    };
+    let d = Deploy { ctx, docker, edge, sid: sid.clone(), host: host.clone(), target: &target, env, steps: Steps::new(ctx, position + 1) };
     let strategy = target.config.strategy;
-    ctx.log(Some(first), format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image))).await;
+    ctx.log(
+        Some(first),
+        format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image)),
+    )
+    .await;
     if target.config.deploy.port.is_some() {
         ctx.log(Some(first), format!("served at http://{host}:{} through the edge", settings.http_port)).await;
     }
-    crate::services::run::end_step(store, first, "succeeded", None, None).await?;
+    crate::services::run::end_step(store, first, StepStatus::Succeeded, None, None).await?;
 
     let blue = d.live_containers().await?;
     let outcome = match strategy {
@@ -155,7 +164,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
                     containers: &containers,
                     config: &target.config,
                     promoted_from: target.promoted_from,
-                    replaces_as: if target.rollback { "rolled_back" } else { "retired" },
+                    replaces_as: if target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
                 },
             )
             .await?;
@@ -164,7 +173,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
             d.remove(&blue).await;
             d.prune().await;
             engine.release_went_live(&target.project.id, &target.stage.name).await;
-            Ok(Ending { status: "succeeded", reason: format!("release {number} is live on {} ({})", target.stage.name, short(&target.image)) })
+            Ok(Ending {
+                status: RunStatus::Succeeded,
+                reason: format!("release {number} is live on {} ({})", target.stage.name, short(&target.image)),
+            })
         }
         Err(stop) => Ok(Ending { status: stop.status, reason: stop.reason }),
     }
@@ -189,7 +201,9 @@ pub fn short(image: &str) -> &str {
 async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), String> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(()),
-        Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => Err(format!("image {} is not on the host (was it pruned?)", short(image))),
+        Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {
+            Err(format!("image {} is not on the host (was it pruned?)", short(image)))
+        }
         Err(e) => Err(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e))),
     }
 }
@@ -214,11 +228,11 @@ impl<'a> Steps<'a> {
     }
 
     pub async fn done(&self, step: i64) {
-        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, "succeeded", None, None).await;
+        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, StepStatus::Succeeded, None, None).await;
     }
 
-    pub async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
-        let step_status = if status == "cancelled" { "cancelled" } else { "failed" };
+    pub async fn fail(&self, step: i64, status: RunStatus, why: &str) -> Stop {
+        let step_status = if status == RunStatus::Cancelled { StepStatus::Cancelled } else { StepStatus::Failed };
         let _ = crate::services::run::end_step(self.ctx.engine.store(), step, step_status, None, Some(why)).await;
         self.ctx.log(Some(step), why.to_string()).await;
         Stop { status, reason: why.to_string() }
@@ -238,7 +252,7 @@ impl Deploy<'_> {
         self.steps.done(step).await
     }
 
-    async fn fail(&self, step: i64, status: &'static str, why: &str) -> Stop {
+    async fn fail(&self, step: i64, status: RunStatus, why: &str) -> Stop {
         self.steps.fail(step, status, why).await
     }
 
@@ -265,14 +279,23 @@ impl Deploy<'_> {
     /// Running containers of the stage's live release.
     async fn live_containers(&self) -> Result<Vec<String>> {
         let Some(live) = crate::store::releases::live(self.ctx.engine.store(), &self.sid).await? else { return Ok(vec![]) };
-        Ok(app_containers(&self.docker, &self.edge.instance, &self.sid).await.into_iter().filter(|c| c.running && owns(&live, c)).map(|c| c.name).collect())
+        Ok(app_containers(&self.docker, &self.edge.instance, &self.sid)
+            .await
+            .into_iter()
+            .filter(|c| c.running && owns(&live, c))
+            .map(|c| c.name)
+            .collect())
     }
 
     /// Creates and starts `names`, all at once: a batch is up when its slowest container is.
     async fn start(&self, names: &[String]) -> std::result::Result<(), String> {
         futures::future::try_join_all(names.iter().map(|name| async move {
             self.create(name).await?;
-            exec::bounded(&format!("starting {name}"), self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>)).await
+            exec::bounded(
+                &format!("starting {name}"),
+                self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>),
+            )
+            .await
         }))
         .await
         .map(|_| ())
@@ -305,7 +328,9 @@ impl Deploy<'_> {
         match tokio::time::timeout(exec::CALL_TIMEOUT, self.docker.create_container(Some(options.clone()), body.clone())).await {
             Ok(Ok(_)) => return Ok(()),
             // A name of this run is taken only by what an earlier attempt of it left.
-            Ok(Err(e)) if crate::adapters::docker::exec::status(&e) == Some(409) => crate::adapters::docker::exec::remove_container(&self.docker, name).await,
+            Ok(Err(e)) if crate::adapters::docker::exec::status(&e) == Some(409) => {
+                crate::adapters::docker::exec::remove_container(&self.docker, name).await
+            }
             Ok(Err(e)) => return Err(format!("{what}: {}", crate::adapters::docker::exec::describe(&e))),
             Err(_) => return Err(exec::no_answer(&what)),
         }
@@ -314,11 +339,11 @@ impl Deploy<'_> {
 
     /// Waits until each of `names` is healthy (all probed at once). On failure the message
     /// carries the container's last log lines.
-    async fn gate(&self, step: i64, names: &[String]) -> std::result::Result<(), (&'static str, String)> {
+    async fn gate(&self, step: i64, names: &[String]) -> std::result::Result<(), (RunStatus, String)> {
         futures::future::try_join_all(names.iter().map(|name| self.gate_one(step, name))).await.map(|_| ())
     }
 
-    async fn gate_one(&self, step: i64, name: &str) -> std::result::Result<(), (&'static str, String)> {
+    async fn gate_one(&self, step: i64, name: &str) -> std::result::Result<(), (RunStatus, String)> {
         let h = &self.target.config.deploy.health;
         let mut cancel = self.ctx.cancel.clone();
         let mut seen = Vec::new();
@@ -331,20 +356,26 @@ impl Deploy<'_> {
                 self.log(step, format!("{name} is healthy")).await;
                 Ok(())
             }
-            Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled while waiting for health".into())),
-            Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("{name} exited with code {code} before becoming healthy{}", self.tail(name).await))),
-            Err(health::Unhealthy::Failing(why)) => Err(("failed", format!("{name} never became healthy: {why}{}", self.tail(name).await))),
+            Err(health::Unhealthy::Cancelled) => Err((RunStatus::Cancelled, "cancelled while waiting for health".into())),
+            Err(health::Unhealthy::Exited(code)) => {
+                Err((RunStatus::Failed, format!("{name} exited with code {code} before becoming healthy{}", self.tail(name).await)))
+            }
+            Err(health::Unhealthy::Failing(why)) => {
+                Err((RunStatus::Failed, format!("{name} never became healthy: {why}{}", self.tail(name).await)))
+            }
         }
     }
 
     /// Probes `names` for `window`; Err says why (or that it was cancelled).
-    async fn verify(&self, names: &[String], window: Duration) -> std::result::Result<(), (&'static str, String)> {
+    async fn verify(&self, names: &[String], window: Duration) -> std::result::Result<(), (RunStatus, String)> {
         let mut cancel = self.ctx.cancel.clone();
         match health::verify(&self.edge, names, self.port(), &self.target.config.deploy.health, window, &mut cancel).await {
             Ok(()) => Ok(()),
-            Err(health::Unhealthy::Cancelled) => Err(("cancelled", "cancelled during verification".into())),
-            Err(health::Unhealthy::Exited(code)) => Err(("failed", format!("a container of the new release exited with code {code}"))),
-            Err(health::Unhealthy::Failing(why)) => Err(("failed", why)),
+            Err(health::Unhealthy::Cancelled) => Err((RunStatus::Cancelled, "cancelled during verification".into())),
+            Err(health::Unhealthy::Exited(code)) => {
+                Err((RunStatus::Failed, format!("a container of the new release exited with code {code}")))
+            }
+            Err(health::Unhealthy::Failing(why)) => Err((RunStatus::Failed, why)),
         }
     }
 
@@ -384,13 +415,13 @@ impl Deploy<'_> {
                     }
                     if o.code != 0 {
                         let why = format!("post-deploy command `{cmd}` exited with code {}", o.code);
-                        self.fail(step, "failed", &why).await;
+                        self.fail(step, RunStatus::Failed, &why).await;
                         return Err(why);
                     }
                     self.done(step).await;
                 }
                 Err(e) => {
-                    self.fail(step, "failed", &e).await;
+                    self.fail(step, RunStatus::Failed, &e).await;
                     return Err(e);
                 }
             }
@@ -438,10 +469,13 @@ impl Deploy<'_> {
         match crate::store::releases::prune(self.ctx.engine.store(), &self.sid, keep).await {
             Ok(images) => {
                 for image in images {
-                    let opts = RemoveImageOptionsBuilder::default().force(true).build();
+                    // Not forced: the same image (by id) may be another project's release or the
+                    // cached base of a build running now, and a forced removal pulls it from under
+                    // them. Docker refuses while it is used, and the image then stays (logged).
+                    let opts = RemoveImageOptionsBuilder::default().force(false).build();
                     match self.docker.remove_image(&image, Some(opts), None).await {
                         Ok(_) => self.ctx.log(None, format!("pruned image {} (older than the last {keep} releases)", short(&image))).await,
-                        Err(e) => tracing::warn!("could not prune image {image}: {}", crate::adapters::docker::exec::describe(&e)),
+                        Err(e) => tracing::info!("image {image} kept for now: {}", crate::adapters::docker::exec::describe(&e)),
                     }
                 }
             }
@@ -472,7 +506,8 @@ pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
 /// Starts stopped containers again; the first failure is the answer.
 pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result::Result<(), String> {
     for n in names {
-        exec::bounded(&format!("starting {n} again"), docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>)).await?;
+        exec::bounded(&format!("starting {n} again"), docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>))
+            .await?;
     }
     Ok(())
 }
@@ -499,7 +534,8 @@ async fn app_containers(docker: &Docker, instance: &str, sid: &str) -> Vec<AppCo
         labels.push(stage.as_str());
     }
     let filters = HashMap::from([("label", labels)]);
-    let list = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
+    let list =
+        docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
     list.into_iter()
         .map(|c| {
             let labels = c.labels.unwrap_or_default();
@@ -532,13 +568,20 @@ pub async fn reconcile(engine: &Core) -> Result<()> {
     }
     for host in hosts {
         let Ok(docker) = engine.docker_for(Some(&host)).await else { continue };
-        let mine: Vec<&crate::domain::release::Release> = live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
+        let mine: Vec<&crate::domain::release::Release> =
+            live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
         reconcile_host(engine, &docker, &host, &mine, &by_project).await;
     }
     Ok(())
 }
 
-async fn reconcile_host(engine: &Core, docker: &Docker, host: &str, live: &[&crate::domain::release::Release], projects: &HashMap<String, Project>) {
+async fn reconcile_host(
+    engine: &Core,
+    docker: &Docker,
+    host: &str,
+    live: &[&crate::domain::release::Release],
+    projects: &HashMap<String, Project>,
+) {
     let instance = engine.instance_id();
     let containers = app_containers(docker, instance, "").await;
     if live.is_empty() && containers.is_empty() {
@@ -562,7 +605,8 @@ async fn reconcile_host(engine: &Core, docker: &Docker, host: &str, live: &[&cra
         }
         let Some(port) = r.config.deploy.port else { continue };
         let sid = stage_id(&r.project_id, &r.stage);
-        let upstreams: Vec<(String, u32)> = containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
+        let upstreams: Vec<(String, u32)> =
+            containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
         if !upstreams.is_empty() {
             routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
         }

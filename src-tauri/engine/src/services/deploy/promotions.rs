@@ -1,12 +1,12 @@
 //! Promotions waiting for a click: a stage's source stage has a live release it does not run.
 
 use crate::adapters::git::commits_between;
+use crate::domain::events::EngineEvent;
 use crate::domain::project::{stage_id, Project};
 use crate::domain::release::PendingPromotion;
+use crate::services::Core;
 use crate::store::releases::live;
 use crate::store::Store;
-use crate::domain::events::EngineEvent;
-use crate::services::Core;
 use crate::Result;
 
 /// Promotions an operator could confirm now, over every project.
@@ -24,7 +24,14 @@ pub async fn pending(store: &Store, projects: &[Project], data_dir: &std::path::
                 (Some(new), old) => commits_between(&crate::adapters::git::cache_dir(data_dir, &p.id), new, old.as_deref()),
                 _ => vec![],
             };
-            out.push(PendingPromotion { project_id: p.id.clone(), stage: s.name.clone(), from_stage: from.clone(), from_release: src, current, commits });
+            out.push(PendingPromotion {
+                project_id: p.id.clone(),
+                stage: s.name.clone(),
+                from_stage: from.clone(),
+                from_release: src,
+                current,
+                commits,
+            });
         }
     }
     Ok(out)
@@ -43,8 +50,10 @@ impl Core {
         for s in p.stages.iter().filter(|s| s.promote_from.as_deref() == Some(stage)) {
             if s.confirm || !s.auto_deploy || self.auto_deploy_paused() {
                 tracing::info!(project, from = stage, to = s.name, "promotion waits for a click");
-                let source = crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, stage)).await.ok().flatten();
-                let current = crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, &s.name)).await.ok().flatten();
+                let source =
+                    crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, stage)).await.ok().flatten();
+                let current =
+                    crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, &s.name)).await.ok().flatten();
                 let from = current.map(|r| format!("{} #{}", s.name, r.number)).unwrap_or_else(|| format!("nothing on {}", s.name));
                 let to = source.map(|r| format!("{stage} #{}", r.number)).unwrap_or_default();
                 crate::services::notify::notify_promotion_pending(self, project, &s.name, from, to).await;

@@ -103,7 +103,13 @@ static SHELLS: AtomicU64 = AtomicU64::new(0);
 
 impl Shell {
     async fn open(docker: &Docker, container: &str) -> Result<Shell, String> {
-        let config = ExecConfig { cmd: Some(vec!["sh".into()]), attach_stdin: Some(true), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() };
+        let config = ExecConfig {
+            cmd: Some(vec!["sh".into()]),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
         let what = format!("opening a shell in {container}");
         let created = exec::bounded(&what, docker.create_exec(container, config)).await?;
         let options = StartExecOptions { detach: false, tty: false, output_capacity: None };
@@ -121,7 +127,8 @@ impl Shell {
     async fn run(&mut self, argv: &[&str]) -> Result<Output, String> {
         // stdin from /dev/null: a command must never read the shell's own input (the next
         // commands). The bare `echo` puts the mark on a line of its own.
-        let line = format!("{} </dev/null 2>&1; s=$?; echo; echo {} $s\n", argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "), self.mark);
+        let line =
+            format!("{} </dev/null 2>&1; s=$?; echo; echo {} $s\n", argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "), self.mark);
         self.input.write_all(line.as_bytes()).await.map_err(|e| e.to_string())?;
         self.input.flush().await.map_err(|e| e.to_string())?;
         let end = format!("\n{} ", self.mark);

@@ -2,6 +2,7 @@
 //! once they serve and passed verification; on any failure it first puts traffic back on the
 //! old containers (which stay running until then), then removes the new ones.
 
+use crate::domain::run::RunStatus;
 use std::time::Duration;
 
 use super::{Deploy, Stop};
@@ -18,7 +19,7 @@ impl Deploy<'_> {
         let step = self.step_or_stop(&format!("start {label}")).await?;
         if let Err(why) = self.start(names).await {
             self.remove(names).await;
-            return Err(self.fail(step, "failed", &why).await);
+            return Err(self.fail(step, RunStatus::Failed, &why).await);
         }
         self.log(step, format!("started {}", names.join(", "))).await;
         self.done(step).await;
@@ -32,14 +33,20 @@ impl Deploy<'_> {
     }
 
     /// Traffic back to `old` and the new containers gone: the end of every failed switch.
-    async fn switch_back(&self, step: i64, old: &[String], new: &[String], status: &'static str, why: &str) -> Stop {
+    async fn switch_back(&self, step: i64, old: &[String], new: &[String], status: RunStatus, why: &str) -> Stop {
         let (status, reason) = if old.is_empty() {
             let _ = self.route(&[]).await;
-            (if status == "cancelled" { status } else { "failed" }, format!("{why}; nothing was live before, so the stage now serves nothing"))
+            (
+                if status == RunStatus::Cancelled { status } else { RunStatus::Failed },
+                format!("{why}; nothing was live before, so the stage now serves nothing"),
+            )
         } else {
             match self.route_all(old).await {
-                Ok(()) => (if status == "cancelled" { status } else { "rolled_back" }, format!("{why}; traffic switched back to the previous release")),
-                Err(e) => ("failed", format!("{why}; switching back also failed: {e}")),
+                Ok(()) => (
+                    if status == RunStatus::Cancelled { status } else { RunStatus::RolledBack },
+                    format!("{why}; traffic switched back to the previous release"),
+                ),
+                Err(e) => (RunStatus::Failed, format!("{why}; switching back also failed: {e}")),
             }
         };
         self.remove(new).await;
@@ -51,8 +58,8 @@ impl Deploy<'_> {
         if let Some(first) = new.first() {
             if let Err(why) = self.post_deploy(first).await {
                 let step = self.step_or_stop("switch back").await?;
-                let stop = self.switch_back(step, old, new, "failed", &why).await;
-                return Err(Stop { status: "failed", reason: stop.reason });
+                let stop = self.switch_back(step, old, new, RunStatus::Failed, &why).await;
+                return Err(Stop { status: RunStatus::Failed, reason: stop.reason });
             }
         }
         let r = &self.target.config.rollout;
@@ -75,7 +82,7 @@ pub(super) async fn blue_green(d: &Deploy<'_>, blue: &[String]) -> Outcome {
     d.bring_up(&green, "new release").await?;
     let step = d.step_or_stop("switch traffic").await?;
     if let Err(why) = d.route_all(&green).await {
-        return Err(d.switch_back(step, blue, &green, "failed", &why).await);
+        return Err(d.switch_back(step, blue, &green, RunStatus::Failed, &why).await);
     }
     d.log(step, format!("{} now serves {}", d.host, green.join(", "))).await;
     d.done(step).await;
@@ -95,7 +102,7 @@ pub(super) async fn recreate(d: &Deploy<'_>, old: &[String]) -> Outcome {
     let step = d.step_or_stop("switch traffic").await?;
     if let Err(why) = d.route_all(&new).await {
         d.remove(&new).await;
-        let stop = d.fail(step, "failed", &why).await;
+        let stop = d.fail(step, RunStatus::Failed, &why).await;
         return Err(restore(d, old, stop).await);
     }
     d.done(step).await;
@@ -113,9 +120,12 @@ async fn restore(d: &Deploy<'_>, old: &[String], stop: Stop) -> Stop {
     match d.restart(old).await {
         Ok(()) => {
             let _ = d.route_all(old).await;
-            Stop { status: if stop.status == "cancelled" { "cancelled" } else { "rolled_back" }, reason: format!("{}; the previous release was started again", stop.reason) }
+            Stop {
+                status: if stop.status == RunStatus::Cancelled { RunStatus::Cancelled } else { RunStatus::RolledBack },
+                reason: format!("{}; the previous release was started again", stop.reason),
+            }
         }
-        Err(e) => Stop { status: "failed", reason: format!("{}; restarting the previous release failed: {e}", stop.reason) },
+        Err(e) => Stop { status: RunStatus::Failed, reason: format!("{}; restarting the previous release failed: {e}", stop.reason) },
     }
 }
 
@@ -135,11 +145,12 @@ pub(super) async fn rolling(d: &Deploy<'_>, old: &[String]) -> Outcome {
             return Err(unroll(d, old, &stopped_old, &new_all, stop).await);
         }
         new_all.extend(names);
-        let leaving: Vec<String> = if end == total { std::mem::take(&mut serving_old) } else { serving_old.drain(..batch.min(serving_old.len())).collect() };
+        let leaving: Vec<String> =
+            if end == total { std::mem::take(&mut serving_old) } else { serving_old.drain(..batch.min(serving_old.len())).collect() };
         let step = d.step_or_stop(&format!("shift traffic ({} new, {} old)", new_all.len(), serving_old.len())).await?;
         let upstreams: Vec<String> = serving_old.iter().chain(new_all.iter()).cloned().collect();
         if let Err(why) = d.route_all(&upstreams).await {
-            let stop = d.fail(step, "failed", &why).await;
+            let stop = d.fail(step, RunStatus::Failed, &why).await;
             return Err(unroll(d, old, &stopped_old, &new_all, stop).await);
         }
         if !leaving.is_empty() {
@@ -151,9 +162,7 @@ pub(super) async fn rolling(d: &Deploy<'_>, old: &[String]) -> Outcome {
         d.done(step).await;
         start = end;
     }
-    if let Err(stop) = d.settle_after_stop(old, &stopped_old, &new_all).await {
-        return Err(stop);
-    }
+    d.settle_after_stop(old, &stopped_old, &new_all).await?;
     Ok(new_all)
 }
 
@@ -171,8 +180,8 @@ impl Deploy<'_> {
         if let Err((status, why)) = self.verify(new, Duration::from_secs(r.verify_secs as u64)).await {
             let stop = self.fail(step, status, &format!("verification failed: {why}")).await;
             let mut back = unroll(self, old, stopped, new, stop).await;
-            if back.status == "failed" && !old.is_empty() && !back.reason.contains("also failed") {
-                back.status = "rolled_back";
+            if back.status == RunStatus::Failed && !old.is_empty() && !back.reason.contains("also failed") {
+                back.status = RunStatus::RolledBack;
             }
             return Err(back);
         }
@@ -189,11 +198,11 @@ async fn unroll(d: &Deploy<'_>, old: &[String], stopped: &[String], new: &[Strin
         return stop;
     }
     if let Err(e) = d.restart(stopped).await {
-        return Stop { status: "failed", reason: format!("{}; restarting the previous release failed: {e}", stop.reason) };
+        return Stop { status: RunStatus::Failed, reason: format!("{}; restarting the previous release failed: {e}", stop.reason) };
     }
     if let Ok(step) = d.step("restore previous release").await {
         if let Err((_, why)) = d.gate(step, stopped).await {
-            d.fail(step, "failed", &why).await;
+            d.fail(step, RunStatus::Failed, &why).await;
         } else {
             d.done(step).await;
         }
@@ -201,8 +210,8 @@ async fn unroll(d: &Deploy<'_>, old: &[String], stopped: &[String], new: &[Strin
     let routed = d.route_all(old).await;
     d.remove(new).await;
     match routed {
-        Ok(()) => Stop { status: if stop.status == "cancelled" { "cancelled" } else { stop.status }, reason: format!("{}; traffic is back on the previous release", stop.reason) },
-        Err(e) => Stop { status: "failed", reason: format!("{}; switching back also failed: {e}", stop.reason) },
+        Ok(()) => Stop { status: stop.status, reason: format!("{}; traffic is back on the previous release", stop.reason) },
+        Err(e) => Stop { status: RunStatus::Failed, reason: format!("{}; switching back also failed: {e}", stop.reason) },
     }
 }
 
@@ -219,7 +228,7 @@ pub(super) async fn canary(d: &Deploy<'_>, old: &[String]) -> Outcome {
     let mut upstreams: Vec<(String, u32)> = old.iter().map(|n| (n.clone(), 100 - pct)).collect();
     upstreams.push((canary[0].clone(), pct * old.len() as u32));
     if let Err(why) = d.route(&upstreams).await {
-        return Err(d.switch_back(step, old, &canary, "failed", &why).await);
+        return Err(d.switch_back(step, old, &canary, RunStatus::Failed, &why).await);
     }
     d.log(step, format!("{} sends {pct} % of requests to {}", d.host, canary[0])).await;
     if let Err((status, why)) = d.verify(&canary, Duration::from_secs(r.canary_secs as u64)).await {
@@ -238,7 +247,7 @@ pub(super) async fn canary(d: &Deploy<'_>, old: &[String]) -> Outcome {
     }
     let step = d.step_or_stop("promote canary to 100 %").await?;
     if let Err(why) = d.route_all(&new).await {
-        return Err(d.switch_back(step, old, &new, "failed", &why).await);
+        return Err(d.switch_back(step, old, &new, RunStatus::Failed, &why).await);
     }
     d.done(step).await;
     d.settle(old, &new).await?;

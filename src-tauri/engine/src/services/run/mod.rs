@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
-use sqlx::Row;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::adapters::docker::exec::{self, BuildSpec, ExecError, Line, StepSpec, Stream};
@@ -16,9 +15,10 @@ use crate::adapters::forge::status::RunState;
 use crate::domain::pipeline::{self, Pipeline};
 use crate::domain::project::Project;
 use crate::domain::release::ReleaseStatus;
-use crate::store::{now_ms, Store};
+use crate::domain::run::{RunStatus, StepStatus, Trigger};
 use crate::services::Core;
-use crate::{services::commit_status, adapters::keychain, adapters::git, Result};
+use crate::store::{runs, steps};
+use crate::{adapters::git, adapters::keychain, services::commit_status, Result};
 
 /// Runs executing at once across all projects (one per stage at most).
 const PARALLEL_RUNS: usize = 2;
@@ -30,19 +30,9 @@ pub const INSTANCE_LABEL: &str = "dev.slipway.instance";
 /// Marks what a crash left "running" as interrupted, and removes its containers and volumes.
 pub async fn recover(engine: &Core) -> Result<()> {
     let store = engine.store();
-    let now = now_ms();
     let reason = "interrupted: the engine stopped while this run was running (crash, kill or power loss)";
-    let ids: Vec<i64> = sqlx::query_scalar("UPDATE runs SET status = 'interrupted', finished_at = ?, reason = ? WHERE status = 'running' RETURNING id")
-        .bind(now)
-        .bind(reason)
-        .fetch_all(store.pool())
-        .await?;
+    let ids = runs::interrupt_running(store, reason).await?;
     for id in &ids {
-        sqlx::query("UPDATE run_steps SET status = CASE WHEN status = 'running' THEN 'cancelled' ELSE 'skipped' END, finished_at = ? WHERE run_id = ? AND status IN ('running', 'pending')")
-            .bind(now)
-            .bind(id)
-            .execute(store.pool())
-            .await?;
         engine.logs().push(*id, None, "system", reason.to_string()).await;
         tracing::warn!(run = id, "{reason}");
         // The window and the notifications hear of it like of any other ending.
@@ -63,7 +53,8 @@ async fn remove_leftovers(docker: &Docker, instance: &str) {
     // the edge are the deploy engine's to reconcile.
     let mine = format!("{INSTANCE_LABEL}={instance}");
     let filters = HashMap::from([("label", vec![mine.as_str(), RUN_LABEL])]);
-    let containers = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
+    let containers =
+        docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
     for c in containers {
         if let Some(id) = c.id {
             let _ = docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build())).await;
@@ -84,7 +75,7 @@ pub async fn run(engine: Core) {
     let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let claimed = if engine.runs_held() { Ok(None) } else { claim_next(engine.store()).await };
+        let claimed = if engine.runs_held() { Ok(None) } else { runs::claim_next(engine.store()).await };
         match claimed {
             Ok(Some(run_id)) => {
                 let engine = engine.clone();
@@ -107,19 +98,6 @@ pub async fn run(engine: Core) {
     }
 }
 
-/// Atomically takes the oldest queued run whose stage has nothing running.
-async fn claim_next(store: &Store) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "UPDATE runs SET status = 'running', started_at = ?1 WHERE id = ( \
-           SELECT r.id FROM runs r WHERE r.status = 'queued' \
-           AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.stage_id = r.stage_id AND x.status = 'running') \
-           ORDER BY r.id LIMIT 1) RETURNING id",
-    )
-    .bind(now_ms())
-    .fetch_optional(store.pool())
-    .await?)
-}
-
 pub(crate) struct Ctx<'a> {
     pub engine: &'a Core,
     pub run_id: i64,
@@ -134,7 +112,7 @@ impl Ctx<'_> {
 
 /// The end of a run: its status and the reason shown everywhere.
 pub(crate) struct Ending {
-    pub status: &'static str,
+    pub status: RunStatus,
     pub reason: String,
 }
 
@@ -145,83 +123,52 @@ async fn execute(engine: &Core, run_id: i64) {
     commit_status::report(engine, run_id, RunState::Running, "building").await;
     let ending = match steps(&ctx).await {
         Ok(e) => e,
-        Err(e) => Ending { status: "failed", reason: e.to_string() },
+        Err(e) => Ending { status: RunStatus::Failed, reason: e.to_string() },
     };
-    let now = now_ms();
     let store = engine.store();
-    let _ = sqlx::query("UPDATE run_steps SET status = 'skipped', finished_at = ? WHERE run_id = ? AND status = 'pending'").bind(now).bind(run_id).execute(store.pool()).await;
-    let _ = sqlx::query("UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ?")
-        .bind(ending.status)
-        .bind(&ending.reason)
-        .bind(now)
-        .bind(run_id)
-        .execute(store.pool())
-        .await;
+    // Best effort: a store that fails here is reported by the recovery at the next start.
+    let _ = steps::skip_pending(store, run_id).await;
+    if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
+        tracing::error!(run = run_id, "cannot record the end of the run: {e}");
+    }
     ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
     engine.unregister_cancel(run_id);
     engine.run_finished(run_id);
     let state = match ending.status {
-        "succeeded" => RunState::Succeeded,
-        "cancelled" => RunState::Cancelled,
+        RunStatus::Succeeded => RunState::Succeeded,
+        RunStatus::Cancelled => RunState::Cancelled,
         _ => RunState::Failed,
     };
     commit_status::report(engine, run_id, state, &ending.reason).await;
     engine.logs().flush().await;
 }
 
-pub(crate) async fn add_step(store: &Store, run_id: i64, position: i64, name: &str, kind: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("INSERT INTO run_steps (run_id, position, name, kind, status) VALUES (?, ?, ?, ?, 'pending') RETURNING id")
-        .bind(run_id)
-        .bind(position)
-        .bind(name)
-        .bind(kind)
-        .fetch_one(store.pool())
-        .await?)
-}
-
-pub(crate) async fn start_step(store: &Store, step: i64) -> Result<()> {
-    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = 'running', started_at = ? WHERE id = ? RETURNING run_id").bind(now_ms()).bind(step).fetch_optional(store.pool()).await?;
-    if let Some(run) = run {
-        store.step_changed(run);
-    }
-    Ok(())
-}
-
-pub(crate) async fn end_step(store: &Store, step: i64, status: &str, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
-    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ? RETURNING run_id")
-        .bind(status)
-        .bind(exit_code)
-        .bind(message)
-        .bind(now_ms())
-        .bind(step)
-        .fetch_optional(store.pool())
-        .await?;
-    if let Some(run) = run {
-        store.step_changed(run);
-    }
-    Ok(())
-}
+pub(crate) use crate::store::steps::{add as add_step, end as end_step, start as start_step};
 
 async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     let engine = ctx.engine;
     let store = engine.store();
-    let row = sqlx::query("SELECT r.project_id, r.commit_sha, r.image_digest, r.ref_name, r.trigger, r.release_id, s.name AS stage FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?")
-        .bind(ctx.run_id)
-        .fetch_one(store.pool())
-        .await?;
-    let (project_id, commit, digest, git_ref, trigger, stage): (String, Option<String>, Option<String>, Option<String>, String, String) =
-        (row.get("project_id"), row.get("commit_sha"), row.get("image_digest"), row.get("ref_name"), row.get("trigger"), row.get("stage"));
+    let runs::Work { project_id, stage, commit, digest, git_ref, trigger, release_id } = runs::work(store, ctx.run_id).await?;
     let project = engine.project(&project_id).await?;
-    if let Some(release) = row.get::<Option<i64>, _>("release_id") {
-        return redeploy(ctx, &project, &stage, release, &trigger).await;
+    if let Some(release) = release_id {
+        return redeploy(ctx, &project, &stage, release, trigger).await;
     }
     let Some(commit) = commit else {
         return match digest {
             Some(digest) => pull_image(ctx, &project, &digest).await,
-            None => Ok(Ending { status: "failed", reason: "the run names no commit and no image".into() }),
+            None => Ok(Ending { status: RunStatus::Failed, reason: "the run names no commit and no image".into() }),
         };
     };
-    ctx.log(None, format!("run {} of {} → {stage} at {commit} ({trigger}{})", ctx.run_id, project.id, git_ref.as_deref().map(|r| format!(", {r}")).unwrap_or_default())).await;
+    ctx.log(
+        None,
+        format!(
+            "run {} of {} → {stage} at {commit} ({trigger}{})",
+            ctx.run_id,
+            project.id,
+            git_ref.as_deref().map(|r| format!(", {r}")).unwrap_or_default()
+        ),
+    )
+    .await;
 
     // 1. Source.
     let fetch = add_step(store, ctx.run_id, 1, "fetch source", "fetch").await?;
@@ -230,38 +177,64 @@ async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     let cache = git::cache_dir(&engine.config().data_dir, &project.id);
     let creds = engine.credentials_for(&project).await?;
     let (url, forge, c2, w2, r2) = (project.repo_url.clone(), project.forge, commit.clone(), work.clone(), git_ref.clone());
-    let fetched = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&cache, &url, forge, creds.as_ref(), &c2, r2.as_deref(), &w2))
-        .await
-        .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, format!("fetch task failed: {e}")))?;
+    let fetched =
+        tokio::task::spawn_blocking(move || git::fetch_and_checkout(&cache, &url, forge, creds.as_ref(), &c2, r2.as_deref(), &w2))
+            .await
+            .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, format!("fetch task failed: {e}")))?;
     let checkout = match fetched {
         Ok(c) => c,
         Err(e) => {
             let msg = e.to_string();
             ctx.log(Some(fetch), &msg).await;
-            end_step(store, fetch, "failed", None, Some(&msg)).await?;
-            return Ok(Ending { status: "failed", reason: format!("fetch source: {msg}") });
+            end_step(store, fetch, StepStatus::Failed, None, Some(&msg)).await?;
+            return Ok(Ending { status: RunStatus::Failed, reason: format!("fetch source: {msg}") });
         }
     };
-    ctx.log(Some(fetch), format!("checked out {} \"{}\"{}", checkout.commit, checkout.subject, if checkout.submodules > 0 { format!(" with {} submodule(s)", checkout.submodules) } else { String::new() })).await;
+    ctx.log(
+        Some(fetch),
+        format!(
+            "checked out {} \"{}\"{}",
+            checkout.commit,
+            checkout.subject,
+            if checkout.submodules > 0 { format!(" with {} submodule(s)", checkout.submodules) } else { String::new() }
+        ),
+    )
+    .await;
     let (pipeline, config_source) = match pipeline::load(&work) {
         Ok(p) => p,
         Err(e) => {
             let msg = e.to_string();
             ctx.log(Some(fetch), &msg).await;
-            end_step(store, fetch, "failed", None, Some(&msg)).await?;
-            return Ok(Ending { status: "failed", reason: msg });
+            end_step(store, fetch, StepStatus::Failed, None, Some(&msg)).await?;
+            return Ok(Ending { status: RunStatus::Failed, reason: msg });
         }
     };
-    sqlx::query("UPDATE runs SET config_source = ? WHERE id = ?").bind(config_source.as_str()).bind(ctx.run_id).execute(store.pool()).await?;
-    ctx.log(Some(fetch), format!("pipeline from {}: {} step(s){}", config_source.as_str(), pipeline.steps.len(), if pipeline.build.is_some() { ", then build" } else { "" })).await;
-    end_step(store, fetch, "succeeded", None, None).await?;
+    runs::set_config_source(store, ctx.run_id, config_source.as_str()).await?;
+    ctx.log(
+        Some(fetch),
+        format!(
+            "pipeline from {}: {} step(s){}",
+            config_source.as_str(),
+            pipeline.steps.len(),
+            if pipeline.build.is_some() { ", then build" } else { "" }
+        ),
+    )
+    .await;
+    end_step(store, fetch, StepStatus::Succeeded, None, None).await?;
 
     let result = run_pipeline(ctx, &project, &stage, &commit, &work, &pipeline).await;
     let _ = std::fs::remove_dir_all(&work);
     result
 }
 
-async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &str, work: &std::path::Path, pipeline: &Pipeline) -> Result<Ending> {
+async fn run_pipeline(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+) -> Result<Ending> {
     let store = ctx.engine.store();
     let mut ids = Vec::new();
     for (i, s) in pipeline.steps.iter().enumerate() {
@@ -276,11 +249,14 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
         _ => None,
     };
     if ids.is_empty() && build_step.is_none() && compose.is_none() {
-        return Ok(Ending { status: "succeeded", reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into() });
+        return Ok(Ending {
+            status: RunStatus::Succeeded,
+            reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into(),
+        });
     }
     let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
-        Err(msg) => return Ok(Ending { status: "failed", reason: msg }),
+        Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg }),
     };
     let instance = ctx.engine.instance_id();
     let labels = HashMap::from([
@@ -325,9 +301,11 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
             labels: labels.clone(),
         };
         ctx.log(Some(*id), format!("step {}: {} in {}", step.name, step.commands.join(" && "), step.image)).await;
-        let (result, tail) = stream_into_log(ctx, *id, masked, |on_line| exec::run_step(&docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line)).await;
+        let (result, tail) =
+            stream_into_log(ctx, *id, masked, |on_line| exec::run_step(&docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
+                .await;
         match result {
-            Ok(o) if o.exit_code == 0 => end_step(store, *id, "succeeded", Some(0), None).await?,
+            Ok(o) if o.exit_code == 0 => end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?,
             Ok(o) => {
                 let ending = fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await;
                 cleanup(&docker, workspace.as_ref()).await;
@@ -346,7 +324,7 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
         return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
     }
     let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
-        return Ok(Ending { status: "succeeded", reason: format!("{} step(s) passed; nothing to build", ids.len()) });
+        return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
     };
     start_step(store, id).await?;
     let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
@@ -362,11 +340,11 @@ async fn run_pipeline(ctx: &Ctx<'_>, project: &Project, stage: &str, commit: &st
     let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(&docker, &spec, ctx.cancel.clone(), on_line)).await;
     match result {
         Ok(image) => {
-            end_step(store, id, "succeeded", None, Some(&image)).await?;
-            sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?").bind(&image).bind(ctx.run_id).execute(store.pool()).await?;
+            end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
+            runs::set_image(store, ctx.run_id, &image).await?;
             match deploy_target(project, stage, &image, Some(commit)) {
                 Some(target) => crate::services::deploy::run(ctx, target, pipeline.steps.len() as i64 + 3).await,
-                None => Ok(Ending { status: "succeeded", reason: format!("built {tag} ({image})") }),
+                None => Ok(Ending { status: RunStatus::Succeeded, reason: format!("built {tag} ({image})") }),
             }
         }
         Err(e) => step_error(ctx, id, "build image", e, &tail).await,
@@ -381,8 +359,8 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
     let step = add_step(store, ctx.run_id, 1, "pull image", "pull").await?;
     start_step(store, step).await?;
     let Some(repo) = &project.image_repo else {
-        end_step(store, step, "failed", None, Some("the project has no image repository")).await?;
-        return Ok(Ending { status: "failed", reason: "the project has no image repository".into() });
+        end_step(store, step, StepStatus::Failed, None, Some("the project has no image repository")).await?;
+        return Ok(Ending { status: RunStatus::Failed, reason: "the project has no image repository".into() });
     };
     let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
     let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
@@ -396,34 +374,52 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
         match item {
             Ok(info) => {
                 if let Some(status) = info.status {
-                    ctx.engine.logs().push(ctx.run_id, Some(step), "stdout", format!("{}{}", info.id.map(|i| format!("{i}: ")).unwrap_or_default(), status)).await;
+                    ctx.engine
+                        .logs()
+                        .push(
+                            ctx.run_id,
+                            Some(step),
+                            "stdout",
+                            format!("{}{}", info.id.map(|i| format!("{i}: ")).unwrap_or_default(), status),
+                        )
+                        .await;
                 }
             }
             Err(e) => return fail_step(ctx, step, "pull image", None, &format!("cannot pull {reference}: {e}"), &[]).await,
         }
     }
-    end_step(store, step, "succeeded", None, Some(&reference)).await?;
-    let stage: String = sqlx::query_scalar("SELECT s.name FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?").bind(ctx.run_id).fetch_one(store.pool()).await?;
+    end_step(store, step, StepStatus::Succeeded, None, Some(&reference)).await?;
+    let stage = runs::work(store, ctx.run_id).await?.stage;
     match deploy_target(project, &stage, &reference, None) {
         Some(target) => crate::services::deploy::run(ctx, target, 2).await,
-        None => Ok(Ending { status: "succeeded", reason: format!("pulled {reference}") }),
+        None => Ok(Ending { status: RunStatus::Succeeded, reason: format!("pulled {reference}") }),
     }
 }
 
 /// A compose stack: its services' images built (those with `build:`), then deployed.
 #[allow(clippy::too_many_arguments)]
-async fn compose_stack(ctx: &Ctx<'_>, docker: &Docker, project: &Project, stage: &str, commit: &str, work: &std::path::Path, file: &str, labels: &HashMap<String, String>, mut position: i64) -> Result<Ending> {
+async fn compose_stack(
+    ctx: &Ctx<'_>,
+    docker: &Docker,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    file: &str,
+    labels: &HashMap<String, String>,
+    mut position: i64,
+) -> Result<Ending> {
     let store = ctx.engine.store();
     let text = match std::fs::read_to_string(work.join(file)) {
         Ok(t) => t,
-        Err(e) => return Ok(Ending { status: "failed", reason: format!("reading {file}: {e}") }),
+        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: format!("reading {file}: {e}") }),
     };
     let stack = match crate::domain::compose::parse(file, &text) {
         Ok(s) => s,
-        Err(e) => return Ok(Ending { status: "failed", reason: e.to_string() }),
+        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: e.to_string() }),
     };
     let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
-        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+        return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
     };
     let mut images = std::collections::BTreeMap::new();
     for svc in &stack.services {
@@ -441,12 +437,17 @@ async fn compose_stack(ctx: &Ctx<'_>, docker: &Docker, project: &Project, stage:
             target: None,
             build_args: HashMap::new(),
             tag: tag.clone(),
-            labels: labels.iter().filter(|(k, _)| k.as_str() != RUN_LABEL && k.as_str() != INSTANCE_LABEL).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            labels: labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != RUN_LABEL && k.as_str() != INSTANCE_LABEL)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
-        let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
+        let (result, tail) =
+            stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
         match result {
             Ok(image) => {
-                end_step(store, id, "succeeded", None, Some(&image)).await?;
+                end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
                 images.insert(svc.name.clone(), image);
             }
             Err(e) => return step_error(ctx, id, &format!("build {}", svc.name), e, &tail).await,
@@ -482,20 +483,40 @@ fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Opt
 
 /// A rollback (the release exactly as it was) or a promotion (the source stage's release,
 /// rolled out with this stage's strategy): no fetch, no build.
-async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64, trigger: &str) -> Result<Ending> {
+async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64, trigger: Trigger) -> Result<Ending> {
     let release = crate::store::releases::get(ctx.engine.store(), release_id).await?;
     let Some(stage) = project.stages.iter().find(|s| s.name == stage) else {
-        return Ok(Ending { status: "failed", reason: format!("{} has no stage {stage}", project.id) });
+        return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
     };
-    let rollback = trigger == "rollback";
-    ctx.log(None, format!("run {}: {trigger} of {}/{} to release {} of {} ({})", ctx.run_id, project.id, stage.name, release.number, release.stage, release.commit_sha.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("image"))).await;
+    let rollback = trigger == Trigger::Rollback;
+    ctx.log(
+        None,
+        format!(
+            "run {}: {trigger} of {}/{} to release {} of {} ({})",
+            ctx.run_id,
+            project.id,
+            stage.name,
+            release.number,
+            release.stage,
+            release.commit_sha.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("image")
+        ),
+    )
+    .await;
     if release.status == ReleaseStatus::Pruned {
-        return Ok(Ending { status: "failed", reason: format!("release {} of {} was pruned: its image is gone", release.number, release.stage) });
+        return Ok(Ending {
+            status: RunStatus::Failed,
+            reason: format!("release {} of {} was pruned: its image is gone", release.number, release.stage),
+        });
     }
     let config = if rollback {
         release.config.clone()
     } else {
-        crate::domain::release::ReleaseConfig { deploy: release.config.deploy.clone(), strategy: stage.strategy, rollout: stage.rollout.clone(), compose: release.config.compose.clone() }
+        crate::domain::release::ReleaseConfig {
+            deploy: release.config.deploy.clone(),
+            strategy: stage.strategy,
+            rollout: stage.rollout.clone(),
+            compose: release.config.compose.clone(),
+        }
     };
     if config.compose.is_some() {
         let target = crate::services::deploy::compose::StackTarget {
@@ -558,8 +579,8 @@ where
 async fn step_error(ctx: &Ctx<'_>, step: i64, name: &str, e: ExecError, tail: &[String]) -> Result<Ending> {
     match e {
         ExecError::Cancelled => {
-            end_step(ctx.engine.store(), step, "cancelled", None, Some("cancelled")).await?;
-            Ok(Ending { status: "cancelled", reason: format!("cancelled during {name}") })
+            end_step(ctx.engine.store(), step, StepStatus::Cancelled, None, Some("cancelled")).await?;
+            Ok(Ending { status: RunStatus::Cancelled, reason: format!("cancelled during {name}") })
         }
         ExecError::TimedOut(d) => fail_step(ctx, step, name, None, &format!("timed out after {} s", d.as_secs()), tail).await,
         other => fail_step(ctx, step, name, None, &other.to_string(), tail).await,
@@ -567,14 +588,14 @@ async fn step_error(ctx: &Ctx<'_>, step: i64, name: &str, e: ExecError, tail: &[
 }
 
 pub(crate) async fn fail_step(ctx: &Ctx<'_>, step: i64, name: &str, exit: Option<i64>, why: &str, tail: &[String]) -> Result<Ending> {
-    end_step(ctx.engine.store(), step, "failed", exit, Some(why)).await?;
+    end_step(ctx.engine.store(), step, StepStatus::Failed, exit, Some(why)).await?;
     ctx.log(Some(step), format!("step {name} failed: {why}")).await;
     let mut reason = format!("step {name} failed: {why}");
     if !tail.is_empty() {
         reason.push_str("; last lines: ");
         reason.push_str(&tail.join(" ⏎ "));
     }
-    Ok(Ending { status: "failed", reason })
+    Ok(Ending { status: RunStatus::Failed, reason })
 }
 
 async fn cleanup(docker: &Docker, ws: Option<&exec::Workspace>) {

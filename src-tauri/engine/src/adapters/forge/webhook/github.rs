@@ -8,8 +8,7 @@
 use serde::Deserialize;
 
 use super::{
-    blank, full_ref, is_zero_sha, parse, required, sha, text, Event, EventKind, ParseError,
-    PrAction, Provider, PullRequest, Repo,
+    blank, full_ref, is_zero_sha, parse, required, sha, text, Event, EventKind, ParseError, PrAction, Provider, PullRequest, Repo,
 };
 
 #[derive(Deserialize)]
@@ -48,9 +47,7 @@ struct User {
 
 impl User {
     fn handle(&self) -> Option<String> {
-        text(self.login.as_deref())
-            .or_else(|| text(self.username.as_deref()))
-            .or_else(|| text(self.name.as_deref()))
+        text(self.login.as_deref()).or_else(|| text(self.username.as_deref())).or_else(|| text(self.name.as_deref()))
     }
 }
 
@@ -92,38 +89,22 @@ struct PrEnd {
     repo: Option<Repository>,
 }
 
-pub(super) fn normalize(
-    provider: Provider,
-    event: &str,
-    payload: &[u8],
-) -> Result<Event, ParseError> {
+pub(super) fn normalize(provider: Provider, event: &str, payload: &[u8]) -> Result<Event, ParseError> {
     let p: Payload = parse(payload)?;
     let kind = match event {
         "push" => return push(provider, p),
         "create" | "delete" => return ref_event(provider, event, p),
         "pull_request" => return pull_request(provider, p),
         "ping" => EventKind::Ping,
-        other => EventKind::Other {
-            event: other.to_owned(),
-        },
+        other => EventKind::Other { event: other.to_owned() },
     };
     // Not required: organization hooks ping, and send other events, without a repository.
-    let repo = p
-        .repository
-        .as_ref()
-        .map(Repository::to_repo)
-        .unwrap_or_default();
-    Ok(Event {
-        pusher: p.sender.as_ref().and_then(User::handle),
-        ..blank(provider, kind, repo)
-    })
+    let repo = p.repository.as_ref().map(Repository::to_repo).unwrap_or_default();
+    Ok(Event { pusher: p.sender.as_ref().and_then(User::handle), ..blank(provider, kind, repo) })
 }
 
 fn repo_of(p: &Payload, event: &str) -> Result<Repo, ParseError> {
-    p.repository
-        .as_ref()
-        .map(Repository::to_repo)
-        .ok_or_else(|| ParseError::Missing(format!("{event} payload has no `repository`")))
+    p.repository.as_ref().map(Repository::to_repo).ok_or_else(|| ParseError::Missing(format!("{event} payload has no `repository`")))
 }
 
 fn push(provider: Provider, p: Payload) -> Result<Event, ParseError> {
@@ -143,17 +124,11 @@ fn push(provider: Provider, p: Payload) -> Result<Event, ParseError> {
     // For an annotated tag `after` is the tag object; `head_commit.id` is the commit it points at.
     let commit = match deleted {
         true => None,
-        false => {
-            sha(head.and_then(|c| c.id.as_deref()), "push `head_commit.id`")?.or(after.clone())
-        }
+        false => sha(head.and_then(|c| c.id.as_deref()), "push `head_commit.id`")?.or(after.clone()),
     };
     let listed = p.commits.iter().flatten();
     let message = message_of(head.into_iter().chain(listed), commit.as_deref());
-    let pusher = p
-        .pusher
-        .as_ref()
-        .and_then(User::handle)
-        .or_else(|| p.sender.as_ref().and_then(User::handle));
+    let pusher = p.pusher.as_ref().and_then(User::handle).or_else(|| p.sender.as_ref().and_then(User::handle));
     Ok(Event {
         git_ref: Some(git_ref),
         before,
@@ -168,34 +143,19 @@ fn push(provider: Provider, p: Payload) -> Result<Event, ParseError> {
 
 /// The message of the commit with id `commit`, wherever it sits in `commits` (Gitea lists them
 /// newest first, GitHub oldest first, and old Gitea has no `head_commit`).
-fn message_of<'a>(
-    mut commits: impl Iterator<Item = &'a Commit>,
-    commit: Option<&str>,
-) -> Option<String> {
+fn message_of<'a>(mut commits: impl Iterator<Item = &'a Commit>, commit: Option<&str>) -> Option<String> {
     let commit = commit?;
-    commits
-        .find(|c| {
-            c.id.as_deref()
-                .is_some_and(|id| id.eq_ignore_ascii_case(commit))
-        })
-        .and_then(|c| c.message.clone())
+    commits.find(|c| c.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(commit))).and_then(|c| c.message.clone())
 }
 
 /// `create`/`delete`: a bare ref name plus `ref_type`. Gitea's `create` names the commit,
 /// GitHub's does not (the `push` sent alongside it does).
 fn ref_event(provider: Provider, event: &str, p: Payload) -> Result<Event, ParseError> {
-    let name = required(
-        p.git_ref.as_deref(),
-        &format!("{event} payload has no `ref`"),
-    )?;
+    let name = required(p.git_ref.as_deref(), &format!("{event} payload has no `ref`"))?;
     let is_tag = match p.ref_type.as_deref() {
         Some("tag") => true,
         Some("branch") => false,
-        _ => {
-            return Err(ParseError::Missing(format!(
-                "{event} payload has no `ref_type` of branch or tag"
-            )))
-        }
+        _ => return Err(ParseError::Missing(format!("{event} payload has no `ref_type` of branch or tag"))),
     };
     let git_ref = full_ref(name, is_tag);
     let repo = repo_of(&p, event)?;
@@ -210,42 +170,18 @@ fn ref_event(provider: Provider, event: &str, p: Payload) -> Result<Event, Parse
         "create" => sha(p.sha.as_deref(), "create `sha`")?.filter(|s| !is_zero_sha(s)),
         _ => None,
     };
-    Ok(Event {
-        git_ref: Some(git_ref),
-        after: commit.clone(),
-        commit,
-        pusher,
-        ..blank(provider, kind, repo)
-    })
+    Ok(Event { git_ref: Some(git_ref), after: commit.clone(), commit, pusher, ..blank(provider, kind, repo) })
 }
 
 fn pull_request(provider: Provider, p: Payload) -> Result<Event, ParseError> {
     let repo = repo_of(&p, "pull_request")?;
-    let pr = p
-        .pull_request
-        .as_ref()
-        .ok_or_else(|| ParseError::missing("pull_request payload has no `pull_request`"))?;
-    let number = pr
-        .number
-        .or(p.number)
-        .ok_or_else(|| ParseError::missing("pull_request payload has no `number`"))?;
+    let pr = p.pull_request.as_ref().ok_or_else(|| ParseError::missing("pull_request payload has no `pull_request`"))?;
+    let number = pr.number.or(p.number).ok_or_else(|| ParseError::missing("pull_request payload has no `number`"))?;
     let head = pr.head.as_ref();
-    let source = required(
-        head.and_then(|h| h.git_ref.as_deref()),
-        "pull_request payload has no `head.ref`",
-    )?;
-    let target = required(
-        pr.base.as_ref().and_then(|b| b.git_ref.as_deref()),
-        "pull_request payload has no `base.ref`",
-    )?;
-    let head_sha = sha(
-        head.and_then(|h| h.sha.as_deref()),
-        "pull_request `head.sha`",
-    )?;
-    let merge_commit = sha(
-        pr.merge_commit_sha.as_deref(),
-        "pull_request `merge_commit_sha`",
-    )?;
+    let source = required(head.and_then(|h| h.git_ref.as_deref()), "pull_request payload has no `head.ref`")?;
+    let target = required(pr.base.as_ref().and_then(|b| b.git_ref.as_deref()), "pull_request payload has no `base.ref`")?;
+    let head_sha = sha(head.and_then(|h| h.sha.as_deref()), "pull_request `head.sha`")?;
+    let merge_commit = sha(pr.merge_commit_sha.as_deref(), "pull_request `merge_commit_sha`")?;
     let merged = pr.merged == Some(true);
     let action = match p.action.as_deref() {
         Some("opened") => PrAction::Opened,
@@ -262,9 +198,7 @@ fn pull_request(provider: Provider, p: Payload) -> Result<Event, ParseError> {
         (Some(m), PrAction::Merged) => (full_ref(target, false), Some(m.clone())),
         _ => (format!("refs/pull/{number}/head"), head_sha.clone()),
     };
-    let source_clone_url = head
-        .and_then(|h| h.repo.as_ref())
-        .and_then(|r| text(r.clone_url.as_deref()));
+    let source_clone_url = head.and_then(|h| h.repo.as_ref()).and_then(|r| text(r.clone_url.as_deref()));
     Ok(Event {
         git_ref: Some(git_ref),
         before: sha(p.before.as_deref(), "pull_request `before`")?,

@@ -6,8 +6,7 @@
 use serde::Deserialize;
 
 use super::{
-    blank, full_ref, is_zero_sha, parse, required, sha, text, Event, EventKind, ParseError,
-    PrAction, Provider, PullRequest, Repo,
+    blank, full_ref, is_zero_sha, parse, required, sha, text, Event, EventKind, ParseError, PrAction, Provider, PullRequest, Repo,
 };
 
 #[derive(Deserialize)]
@@ -79,14 +78,9 @@ pub(super) fn normalize(event: &str, payload: &[u8]) -> Result<Event, ParseError
         "Push Hook" | "Tag Push Hook" => push(p),
         "Merge Request Hook" => merge_request(p),
         other => {
-            let kind = EventKind::Other {
-                event: other.to_owned(),
-            };
+            let kind = EventKind::Other { event: other.to_owned() };
             let pusher = p.user.as_ref().and_then(|u| text(u.username.as_deref()));
-            Ok(Event {
-                pusher,
-                ..blank(Provider::Gitlab, kind, repo(&p).unwrap_or_default())
-            })
+            Ok(Event { pusher, ..blank(Provider::Gitlab, kind, repo(&p).unwrap_or_default()) })
         }
     }
 }
@@ -127,49 +121,21 @@ fn push(p: Payload) -> Result<Event, ParseError> {
         false => sha(p.checkout_sha.as_deref(), "push `checkout_sha`")?.or(after.clone()),
     };
     // Only the newest 20 commits are listed, in no order worth relying on: match by id.
-    let message = commit.as_deref().and_then(|c| {
-        p.commits
-            .as_deref()?
-            .iter()
-            .find(|x| x.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(c)))?
-            .message
-            .clone()
-    });
+    let message = commit
+        .as_deref()
+        .and_then(|c| p.commits.as_deref()?.iter().find(|x| x.id.as_deref().is_some_and(|id| id.eq_ignore_ascii_case(c)))?.message.clone());
     let pusher = text(p.user_username.as_deref()).or_else(|| text(p.user_name.as_deref()));
-    Ok(Event {
-        git_ref: Some(git_ref),
-        before,
-        after,
-        commit,
-        pusher,
-        message,
-        ..blank(Provider::Gitlab, kind, repo)
-    })
+    Ok(Event { git_ref: Some(git_ref), before, after, commit, pusher, message, ..blank(Provider::Gitlab, kind, repo) })
 }
 
 fn merge_request(p: Payload) -> Result<Event, ParseError> {
-    let repo =
-        repo(&p).ok_or_else(|| ParseError::missing("merge request payload has no `project`"))?;
-    let mr = p
-        .object_attributes
-        .as_ref()
-        .ok_or_else(|| ParseError::missing("merge request payload has no `object_attributes`"))?;
-    let iid = mr
-        .iid
-        .ok_or_else(|| ParseError::missing("merge request payload has no `iid`"))?;
-    let source = required(
-        mr.source_branch.as_deref(),
-        "merge request payload has no `source_branch`",
-    )?;
-    let target = required(
-        mr.target_branch.as_deref(),
-        "merge request payload has no `target_branch`",
-    )?;
+    let repo = repo(&p).ok_or_else(|| ParseError::missing("merge request payload has no `project`"))?;
+    let mr = p.object_attributes.as_ref().ok_or_else(|| ParseError::missing("merge request payload has no `object_attributes`"))?;
+    let iid = mr.iid.ok_or_else(|| ParseError::missing("merge request payload has no `iid`"))?;
+    let source = required(mr.source_branch.as_deref(), "merge request payload has no `source_branch`")?;
+    let target = required(mr.target_branch.as_deref(), "merge request payload has no `target_branch`")?;
     let last = mr.last_commit.as_ref();
-    let head_sha = sha(
-        last.and_then(|c| c.id.as_deref()),
-        "merge request `last_commit.id`",
-    )?;
+    let head_sha = sha(last.and_then(|c| c.id.as_deref()), "merge request `last_commit.id`")?;
     let oldrev = sha(mr.oldrev.as_deref(), "merge request `oldrev`")?;
     let action = match mr.action.as_deref() {
         Some("open") => PrAction::Opened,
@@ -179,30 +145,19 @@ fn merge_request(p: Payload) -> Result<Event, ParseError> {
         Some("merge") => PrAction::Merged,
         _ => PrAction::Other,
     };
-    let merge_commit = sha(
-        mr.merge_commit_sha.as_deref(),
-        "merge request `merge_commit_sha`",
-    )?;
+    let merge_commit = sha(mr.merge_commit_sha.as_deref(), "merge request `merge_commit_sha`")?;
     let (git_ref, commit) = match (&merge_commit, action) {
         (Some(m), PrAction::Merged) => (full_ref(target, false), Some(m.clone())),
         _ => (format!("refs/merge-requests/{iid}/head"), head_sha.clone()),
     };
-    let message = last
-        .filter(|_| commit.is_some() && commit == head_sha)
-        .and_then(|c| c.message.clone());
-    let source_clone_url = mr
-        .source
-        .as_ref()
-        .and_then(|s| text(s.git_http_url.as_deref()));
+    let message = last.filter(|_| commit.is_some() && commit == head_sha).and_then(|c| c.message.clone());
+    let source_clone_url = mr.source.as_ref().and_then(|s| text(s.git_http_url.as_deref()));
     Ok(Event {
         git_ref: Some(git_ref),
         before: oldrev,
         after: head_sha.clone(),
         commit,
-        pusher: p
-            .user
-            .as_ref()
-            .and_then(|u| text(u.username.as_deref()).or_else(|| text(u.name.as_deref()))),
+        pusher: p.user.as_ref().and_then(|u| text(u.username.as_deref()).or_else(|| text(u.name.as_deref()))),
         message,
         pull_request: Some(PullRequest {
             number: iid,

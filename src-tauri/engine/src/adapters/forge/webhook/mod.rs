@@ -110,10 +110,7 @@ pub(crate) fn is_form_delivery(headers: &HeaderMap, body: &[u8]) -> bool {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     form_type || body.starts_with(b"payload=")
 }
 
@@ -128,21 +125,14 @@ pub fn payload_json<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<Cow<'a, [
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         return Ok(Cow::Borrowed(body));
     }
-    Err(ParseError::Json(
-        "body is neither a JSON object nor a form with a `payload` field".into(),
-    ))
+    Err(ParseError::Json("body is neither a JSON object nor a form with a `payload` field".into()))
 }
 
 /// Turns one delivery into the ref changes it announces.
 ///
 /// `event` is [`event_name`]'s value. Events that are not about code (releases, comments...)
 /// come back as [`EventKind::Other`] rather than an error, so the inbox can show them as ignored.
-pub fn normalize(
-    provider: Provider,
-    event: &str,
-    delivery_id: Option<&str>,
-    payload: &[u8],
-) -> Result<Vec<Event>, ParseError> {
+pub fn normalize(provider: Provider, event: &str, delivery_id: Option<&str>, payload: &[u8]) -> Result<Vec<Event>, ParseError> {
     let mut events = match provider {
         Provider::Github | Provider::Gitea | Provider::Forgejo => {
             vec![github::normalize(provider, event, payload)?]
@@ -172,9 +162,7 @@ pub(crate) fn is_zero_sha(sha: &str) -> bool {
 pub(crate) fn sha(value: Option<&str>, what: &str) -> Result<Option<String>, ParseError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(s) if (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Ok(Some(s.to_ascii_lowercase()))
-        }
+        Some(s) if (4..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Some(s.to_ascii_lowercase())),
         Some(_) => Err(ParseError::Missing(format!("{what} is not a commit hash"))),
     }
 }
@@ -201,10 +189,7 @@ pub(crate) fn full_ref(name: &str, is_tag: bool) -> String {
 
 /// Trims and drops blank strings, so "" never masquerades as a value.
 pub(crate) fn text(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    value.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// A blank event with the fields every constructor fills, so provider code only sets what its

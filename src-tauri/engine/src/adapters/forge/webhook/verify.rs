@@ -34,21 +34,13 @@ pub enum VerifyError {
 /// alone proves the secret, and requiring both would break hooks that only have one configured.
 /// The Standard Webhooks timestamp is not checked against the clock: replays are caught by the
 /// delivery id (`webhook-id` equals `Idempotency-Key`).
-pub fn verify(
-    provider: Provider,
-    headers: &HeaderMap,
-    body: &[u8],
-    secret: &[u8],
-) -> Result<(), VerifyError> {
+pub fn verify(provider: Provider, headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
     match provider {
         Provider::Github => hub_signature(headers, "X-Hub-Signature-256", body, secret),
         // Bitbucket reuses GitHub's old SHA-1 header name for a SHA-256 signature.
         Provider::Bitbucket => hub_signature(headers, "X-Hub-Signature", body, secret),
         Provider::Gitea => gitea_signature(headers, "X-Gitea-Signature", body, secret),
-        Provider::Forgejo
-            if !headers.contains_key("x-forgejo-signature")
-                && headers.contains_key("x-gitea-signature") =>
-        {
+        Provider::Forgejo if !headers.contains_key("x-forgejo-signature") && headers.contains_key("x-gitea-signature") => {
             gitea_signature(headers, "X-Gitea-Signature", body, secret)
         }
         Provider::Forgejo => gitea_signature(headers, "X-Forgejo-Signature", body, secret),
@@ -59,10 +51,7 @@ pub fn verify(
 /// The header's value, trimmed; a value that is not text is malformed rather than absent.
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
     let value = headers.get(name).ok_or(VerifyError::Missing(name))?;
-    let value = value
-        .to_str()
-        .map_err(|_| VerifyError::Malformed(name))?
-        .trim();
+    let value = value.to_str().map_err(|_| VerifyError::Malformed(name))?.trim();
     if value.is_empty() {
         return Err(VerifyError::Empty(name));
     }
@@ -95,12 +84,7 @@ fn hmac_matches(secret: &[u8], parts: &[&[u8]], expected: &[u8]) -> Result<(), V
 
 /// `sha256=<hex>` over the raw body. Gitea sends `sha256=` alone when no secret is set, which
 /// must read as "no signature", not as a malformed one.
-fn hub_signature(
-    headers: &HeaderMap,
-    name: &'static str,
-    body: &[u8],
-    secret: &[u8],
-) -> Result<(), VerifyError> {
+fn hub_signature(headers: &HeaderMap, name: &'static str, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
     let value = header(headers, name)?;
     let hex = match value.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => &value[7..],
@@ -112,12 +96,7 @@ fn hub_signature(
 
 /// Bare hex over the JSON. For form deliveries Gitea signs the JSON it put in the `payload`
 /// field, not the form body it sent, so that is what is checked.
-fn gitea_signature(
-    headers: &HeaderMap,
-    name: &'static str,
-    body: &[u8],
-    secret: &[u8],
-) -> Result<(), VerifyError> {
+fn gitea_signature(headers: &HeaderMap, name: &'static str, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
     let expected = hex_digest(header(headers, name)?, name)?;
     if is_form_delivery(headers, body) {
         let json = payload_json(headers, body).map_err(|_| VerifyError::Malformed("payload"))?;
@@ -170,28 +149,16 @@ fn standard_webhooks(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<
             continue;
         };
         any_v1 = true;
-        if hmac_matches(
-            &key,
-            &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-            &sig,
-        )
-        .is_ok()
-        {
+        if hmac_matches(&key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body], &sig).is_ok() {
             return Ok(());
         }
     }
-    Err(if any_v1 {
-        VerifyError::Mismatch
-    } else {
-        VerifyError::Malformed("webhook-signature")
-    })
+    Err(if any_v1 { VerifyError::Mismatch } else { VerifyError::Malformed("webhook-signature") })
 }
 
 /// `whsec_<base64>` is the Standard Webhooks secret format and the key is the decoded bytes; a
 /// secret that is not valid base64 is used as it is, so a hand-typed secret still works.
 fn signing_key(secret: &[u8]) -> Vec<u8> {
     let encoded = secret.strip_prefix(b"whsec_").unwrap_or(secret);
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .unwrap_or_else(|_| secret.to_vec())
+    base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_else(|_| secret.to_vec())
 }
