@@ -142,19 +142,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if json {
                 print_json(&status);
             } else {
-                println!("Slipway {} (pid {})", status.version, status.pid);
-                println!("  data dir:    {}", status.data_dir);
-                println!("  store:       {} (schema {})", status.store_path, status.schema_version);
-                println!("  listener:    {}", status.listener.as_deref().unwrap_or("not listening"));
-                match (&status.docker.reachable, &status.docker.error) {
-                    (true, _) => println!(
-                        "  docker:      reachable at {} (engine {})",
-                        status.docker.endpoint,
-                        status.docker.version.as_deref().unwrap_or("?")
-                    ),
-                    (false, err) => println!("  docker:      UNREACHABLE: {}", err.as_deref().unwrap_or("")),
-                }
-                println!("  auto-deploy: {}", if status.auto_deploy_paused { "paused" } else { "on" });
+                print_status(&status);
             }
             Ok(())
         }
@@ -177,17 +165,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if json {
                 print_json(&runs);
             } else {
-                for r in runs {
-                    let sha = r.commit_sha.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
-                    println!(
-                        "{:>6}  {:<12} {:<14} {:<8} {sha}  {}",
-                        r.id,
-                        r.status,
-                        format!("{}/{}", r.project_id, r.stage),
-                        r.trigger,
-                        r.reason.unwrap_or_default()
-                    );
-                }
+                print_runs(runs);
             }
             Ok(())
         }
@@ -196,19 +174,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if json {
                 print_json(&run);
             } else {
-                println!("run {} {} ({}/{}, {})", run.run.id, run.run.status, run.run.project_id, run.run.stage, run.run.trigger);
-                for s in &run.steps {
-                    println!(
-                        "  {:>2}. {:<24} {}{}",
-                        s.position,
-                        s.name,
-                        s.status,
-                        s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
-                    );
-                }
-                if let Some(reason) = run.run.reason {
-                    println!("  {reason}");
-                }
+                print_run(run);
             }
             Ok(())
         }
@@ -236,6 +202,44 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("run {id}: cancel requested");
             Ok(())
         }
+    }
+}
+
+fn print_status(status: &slipway_protocol::events::EngineStatus) {
+    println!("Slipway {} (pid {})", status.version, status.pid);
+    println!("  data dir:    {}", status.data_dir);
+    println!("  store:       {} (schema {})", status.store_path, status.schema_version);
+    println!("  listener:    {}", status.listener.as_deref().unwrap_or("not listening"));
+    match (&status.docker.reachable, &status.docker.error) {
+        (true, _) => {
+            println!("  docker:      reachable at {} (engine {})", status.docker.endpoint, status.docker.version.as_deref().unwrap_or("?"))
+        }
+        (false, err) => println!("  docker:      UNREACHABLE: {}", err.as_deref().unwrap_or("")),
+    }
+    println!("  auto-deploy: {}", if status.auto_deploy_paused { "paused" } else { "on" });
+}
+
+fn print_runs(runs: Vec<slipway_protocol::run::RunSummary>) {
+    for r in runs {
+        let sha = r.commit_sha.as_deref().map(|c| &c[..c.len().min(10)]).unwrap_or("-");
+        println!(
+            "{:>6}  {:<12} {:<14} {:<8} {sha}  {}",
+            r.id,
+            r.status,
+            format!("{}/{}", r.project_id, r.stage),
+            r.trigger,
+            r.reason.unwrap_or_default()
+        );
+    }
+}
+
+fn print_run(run: slipway_protocol::run::RunDetail) {
+    println!("run {} {} ({}/{}, {})", run.run.id, run.run.status, run.run.project_id, run.run.stage, run.run.trigger);
+    for s in &run.steps {
+        println!("  {:>2}. {:<24} {}{}", s.position, s.name, s.status, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+    }
+    if let Some(reason) = run.run.reason {
+        println!("  {reason}");
     }
 }
 

@@ -5,7 +5,8 @@ use ts_rs::TS;
 /// The generated file's path, relative to the repository root.
 pub const PATH: &str = "ui/src/lib/bindings.ts";
 
-/// The whole text of `ui/src/lib/bindings.ts`.
+/// The whole text of `ui/src/lib/bindings.ts`. (Long because it lists every exported type once,
+/// in the order the UI reads them; there is nothing to split.)
 pub fn typescript() -> String {
     let decls = [
         crate::error::ErrorCode::decl(),

@@ -66,7 +66,7 @@ pub fn git_error(doing: &str, url: &str, forge: Forge, creds: Option<&Credential
         (true, None) => format!("{url} needs credentials: give the project a forge account with a token ({m})"),
         (false, _) => format!("cannot {doing} {url}: {m}"),
     };
-    Error::new(ErrorCode::Git, msg)
+    Error::caused_by(ErrorCode::Git, msg, e)
 }
 
 /// Brings the cache up to date with the remote's branches and tags (and `extra_ref`, e.g. a

@@ -66,6 +66,6 @@ fn map_err(name: &str, e: keyring::Error) -> Error {
                 Error::new(ErrorCode::Keychain, format!("the OS keychain failed for {SERVICE}/{name}: {text}"))
             }
         }
-        other => Error::new(ErrorCode::Keychain, format!("the OS keychain failed for {SERVICE}/{name}: {other}")),
+        other => Error::caused_by(ErrorCode::Keychain, format!("the OS keychain failed for {SERVICE}/{name}: {other}"), other),
     }
 }

@@ -84,104 +84,99 @@ pub enum Plan<'a> {
 pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<'a>> {
     let mut out = Vec::new();
     for c in changes {
-        let name = c.git_ref.as_deref().unwrap_or("");
-        let short = name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/")).unwrap_or(name);
-        let stages: Vec<&Stage> = match &c.kind {
-            ChangeKind::Ping => {
-                out.push(Plan::Ignore("ping: the hook reaches Slipway; nothing to deploy".into()));
-                continue;
-            }
-            ChangeKind::BranchDeleted => {
-                out.push(Plan::Ignore(format!("branch {short} was deleted")));
-                continue;
-            }
-            ChangeKind::TagDeleted => {
-                out.push(Plan::Ignore(format!("tag {short} was deleted")));
-                continue;
-            }
-            ChangeKind::Other(event) if is_package_event(event) && project.image_repo.is_some() => {
-                out.push(Plan::Ignore(
-                    "registry package event: the image repository is being checked; new tags start runs from there".into(),
-                ));
-                continue;
-            }
-            ChangeKind::Other(event) => {
-                out.push(Plan::Ignore(format!("event {event:?} is not a push, tag or pull request")));
-                continue;
-            }
-            ChangeKind::Branch => project.stages.iter().filter(|s| any_matches(&s.branch_patterns, short)).collect(),
-            ChangeKind::Tag => project.stages.iter().filter(|s| any_matches(&s.tag_patterns, short)).collect(),
-            ChangeKind::Image => {
-                let (tag, digest) = c.image.clone().unwrap_or_default();
-                let matched: Vec<&Stage> = project.stages.iter().filter(|s| any_matches(&s.tag_patterns, &tag)).collect();
-                if matched.is_empty() {
-                    out.push(Plan::Ignore(format!("image tag {tag} matches no stage ({})", describe_rules(project))));
-                }
-                for stage in matched {
-                    if paused {
-                        out.push(Plan::Ignore(format!("auto-deploy is paused; image {tag} → {} not started", stage.name)));
-                    } else if !stage.auto_deploy {
-                        out.push(Plan::Ignore(format!(
-                            "stage {} deploys manually (auto-deploy off); image {tag} waits for a click",
-                            stage.name
-                        )));
-                    } else {
-                        out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true });
-                    }
-                }
-                continue;
-            }
-            ChangeKind::PullRequest(action) => {
-                match action {
-                    PrAction::Opened | PrAction::Synchronized | PrAction::Reopened => {}
-                    PrAction::Merged => {
-                        out.push(Plan::Ignore("pull request merged: the push to its target branch deploys it".into()));
-                        continue;
-                    }
-                    PrAction::Closed => {
-                        out.push(Plan::Ignore("pull request closed without merging".into()));
-                        continue;
-                    }
-                    PrAction::Other => {
-                        out.push(Plan::Ignore("pull request changed without new commits".into()));
-                        continue;
-                    }
-                }
-                let target = c.target_branch.as_deref().unwrap_or("");
-                let matched: Vec<&Stage> =
-                    project.stages.iter().filter(|s| s.pr_events && any_matches(&s.branch_patterns, target)).collect();
-                if matched.is_empty() {
-                    out.push(Plan::Ignore(format!(
-                        "pull request into {target}: no stage deploys pull requests into it (pull request events are opt-in per stage)"
-                    )));
-                    continue;
-                }
-                matched
-            }
-        };
-        if stages.is_empty() {
-            out.push(Plan::Ignore(format!("{name} matches no stage ({})", describe_rules(project))));
-            continue;
-        }
-        let Some(commit) = c.commit.clone() else {
-            out.push(Plan::Ignore(format!("{name}: the event names no commit to deploy")));
-            continue;
-        };
-        for stage in stages {
-            if paused {
-                out.push(Plan::Ignore(format!("auto-deploy is paused; {short} → {} not started", stage.name)));
-            } else if !stage.auto_deploy {
-                out.push(Plan::Ignore(format!(
-                    "stage {} deploys manually (auto-deploy off); {short} at {} waits for a click",
-                    stage.name,
-                    short_sha(&commit)
-                )));
-            } else {
-                out.push(Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false });
-            }
-        }
+        out.extend(plan_change(project, c, paused));
     }
     out
+}
+
+/// One change's plans: the stages it feeds, each deployed or held with the reason.
+fn plan_change<'a>(project: &'a Project, c: &Change, paused: bool) -> Vec<Plan<'a>> {
+    let name = c.git_ref.as_deref().unwrap_or("");
+    let short = name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/")).unwrap_or(name);
+    let stages: Vec<&Stage> = match &c.kind {
+        ChangeKind::Branch => project.stages.iter().filter(|s| any_matches(&s.branch_patterns, short)).collect(),
+        ChangeKind::Tag => project.stages.iter().filter(|s| any_matches(&s.tag_patterns, short)).collect(),
+        ChangeKind::Image => return plan_image(project, c, paused),
+        ChangeKind::PullRequest(action) => match pull_request_stages(project, c, *action) {
+            Ok(stages) => stages,
+            Err(reason) => return vec![Plan::Ignore(reason)],
+        },
+        other => return vec![Plan::Ignore(not_deployable(project, other, short))],
+    };
+    if stages.is_empty() {
+        return vec![Plan::Ignore(format!("{name} matches no stage ({})", describe_rules(project)))];
+    }
+    let Some(commit) = c.commit.clone() else {
+        return vec![Plan::Ignore(format!("{name}: the event names no commit to deploy"))];
+    };
+    stages
+        .into_iter()
+        .map(|stage| {
+            if paused {
+                Plan::Ignore(format!("auto-deploy is paused; {short} → {} not started", stage.name))
+            } else if !stage.auto_deploy {
+                let at = short_sha(&commit);
+                Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); {short} at {at} waits for a click", stage.name))
+            } else {
+                Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false }
+            }
+        })
+        .collect()
+}
+
+/// Why a change that is not a push, a tag or a pull request deploys nothing.
+fn not_deployable(project: &Project, kind: &ChangeKind, short: &str) -> String {
+    match kind {
+        ChangeKind::Ping => "ping: the hook reaches Slipway; nothing to deploy".into(),
+        ChangeKind::BranchDeleted => format!("branch {short} was deleted"),
+        ChangeKind::TagDeleted => format!("tag {short} was deleted"),
+        ChangeKind::Other(event) if is_package_event(event) && project.image_repo.is_some() => {
+            "registry package event: the image repository is being checked; new tags start runs from there".into()
+        }
+        ChangeKind::Other(event) => format!("event {event:?} is not a push, tag or pull request"),
+        _ => "nothing to deploy".into(),
+    }
+}
+
+/// A tag pushed to the project's image repository: the stages whose tag patterns match.
+fn plan_image<'a>(project: &'a Project, c: &Change, paused: bool) -> Vec<Plan<'a>> {
+    let name = c.git_ref.as_deref().unwrap_or("");
+    let (tag, digest) = c.image.clone().unwrap_or_default();
+    let matched: Vec<&Stage> = project.stages.iter().filter(|s| any_matches(&s.tag_patterns, &tag)).collect();
+    if matched.is_empty() {
+        return vec![Plan::Ignore(format!("image tag {tag} matches no stage ({})", describe_rules(project)))];
+    }
+    matched
+        .into_iter()
+        .map(|stage| {
+            if paused {
+                Plan::Ignore(format!("auto-deploy is paused; image {tag} → {} not started", stage.name))
+            } else if !stage.auto_deploy {
+                Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); image {tag} waits for a click", stage.name))
+            } else {
+                Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true }
+            }
+        })
+        .collect()
+}
+
+/// The stages a pull request deploys to: opened, reopened or new commits, into a branch of a
+/// stage that takes pull requests (opt-in: they can come from forks). Otherwise why not.
+fn pull_request_stages<'a>(project: &'a Project, c: &Change, action: PrAction) -> Result<Vec<&'a Stage>, String> {
+    match action {
+        PrAction::Opened | PrAction::Synchronized | PrAction::Reopened => {}
+        PrAction::Merged => return Err("pull request merged: the push to its target branch deploys it".into()),
+        PrAction::Closed => return Err("pull request closed without merging".into()),
+        PrAction::Other => return Err("pull request changed without new commits".into()),
+    }
+    let target = c.target_branch.as_deref().unwrap_or("");
+    let matched: Vec<&Stage> = project.stages.iter().filter(|s| s.pr_events && any_matches(&s.branch_patterns, target)).collect();
+    if matched.is_empty() {
+        return Err(format!(
+            "pull request into {target}: no stage deploys pull requests into it (pull request events are opt-in per stage)"
+        ));
+    }
+    Ok(matched)
 }
 
 /// GitHub's `package`/`registry_package` and Gitea's `package` events: an image was pushed.
@@ -212,4 +207,99 @@ fn describe_rules(project: &Project) -> String {
 
 pub fn short_sha(sha: &str) -> &str {
     &sha[..sha.len().min(10)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn project() -> Project {
+        let stage = |name: &str, branches: &[&str], tags: &[&str]| Stage {
+            name: name.into(),
+            branch_patterns: branches.iter().map(|b| b.to_string()).collect(),
+            tag_patterns: tags.iter().map(|t| t.to_string()).collect(),
+            ..Stage::default()
+        };
+        let mut manual = stage("qa", &["release/*"], &[]);
+        manual.auto_deploy = false;
+        let mut review = stage("review", &["main"], &[]);
+        review.pr_events = true;
+        review.branch_patterns = vec!["develop".into()];
+        Project {
+            id: "web".into(),
+            name: "web".into(),
+            repo_url: "https://git.example/web.git".into(),
+            forge: crate::domain::project::Forge::Gitea,
+            token_ref: None,
+            host_id: None,
+            poll_interval_secs: None,
+            stages: vec![stage("dev", &["main"], &[]), stage("prod", &[], &["v*"]), manual, review],
+            image_repo: None,
+            registry_account: None,
+            deploy: None,
+            notifications: vec![],
+            created_at: 0,
+            last_poll_at: None,
+            last_poll_error: None,
+        }
+    }
+
+    fn change(kind: ChangeKind, git_ref: &str) -> Change {
+        Change { kind, git_ref: Some(git_ref.into()), commit: Some(SHA.into()), target_branch: None, image: None }
+    }
+
+    /// What the plans say, as text: `deploy <stage>` or `ignore: <reason>`.
+    fn decide(c: Change, paused: bool) -> Vec<String> {
+        let p = project();
+        plan(&p, &[c], paused)
+            .into_iter()
+            .map(|p| match p {
+                Plan::Deploy { stage, .. } => format!("deploy {}", stage.name),
+                Plan::Ignore(why) => format!("ignore: {why}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rules() {
+        let pr = |action, target: &str| Change {
+            target_branch: Some(target.into()),
+            ..change(ChangeKind::PullRequest(action), "refs/pull/7/head")
+        };
+        let image = Change { image: Some(("v2".into(), "sha256:abc".into())), ..change(ChangeKind::Image, "reg/web:v2") };
+        let no_commit = Change { commit: None, ..change(ChangeKind::Branch, "refs/heads/main") };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Change, bool, &str)> = vec![
+            ("a push to a stage's branch deploys it", change(ChangeKind::Branch, "refs/heads/main"), false, "deploy dev"),
+            ("a tag deploys the stages whose tag patterns match", change(ChangeKind::Tag, "refs/tags/v1.2"), false, "deploy prod"),
+            ("a push that matches no stage names the rules", change(ChangeKind::Branch, "refs/heads/feature"), false, "ignore: refs/heads/feature matches no stage"),
+            ("paused auto-deploy holds every push", change(ChangeKind::Branch, "refs/heads/main"), true, "ignore: auto-deploy is paused"),
+            ("a manual stage waits for a click", change(ChangeKind::Branch, "refs/heads/release/1"), false, "ignore: stage qa deploys manually"),
+            ("an event without a commit deploys nothing", no_commit, false, "ignore: refs/heads/main: the event names no commit"),
+            ("a ping deploys nothing", change(ChangeKind::Ping, ""), false, "ignore: ping"),
+            ("a deleted branch deploys nothing", change(ChangeKind::BranchDeleted, "refs/heads/main"), false, "ignore: branch main was deleted"),
+            ("a deleted tag deploys nothing", change(ChangeKind::TagDeleted, "refs/tags/v1"), false, "ignore: tag v1 was deleted"),
+            ("another event is named", change(ChangeKind::Other("issues".into()), ""), false, "ignore: event \"issues\" is not a push"),
+            ("a pull request deploys only to stages that opted in", pr(PrAction::Opened, "develop"), false, "deploy review"),
+            ("a pull request into a branch no stage takes them for is refused", pr(PrAction::Synchronized, "main"), false, "ignore: pull request into main"),
+            ("a merged pull request waits for the push", pr(PrAction::Merged, "develop"), false, "ignore: pull request merged"),
+            ("a closed pull request deploys nothing", pr(PrAction::Closed, "develop"), false, "ignore: pull request closed"),
+            ("a pull request without new commits deploys nothing", pr(PrAction::Other, "develop"), false, "ignore: pull request changed without new commits"),
+            ("an image tag deploys the stages whose tag patterns match", image, false, "deploy prod"),
+        ];
+        for (rule, c, paused, want) in cases {
+            let got = decide(c, paused);
+            assert!(got.len() == 1 && got[0].starts_with(want), "{rule}: got {got:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn one_change_can_feed_several_stages() {
+        let mut p = project();
+        p.stages[1].branch_patterns = vec!["main".into()];
+        let plans = plan(&p, &[change(ChangeKind::Branch, "refs/heads/main")], false);
+        assert_eq!(plans.len(), 2);
+    }
 }

@@ -106,7 +106,7 @@ pub struct ApiFailure(pub ApiError);
 
 impl From<Error> for ApiFailure {
     fn from(e: Error) -> Self {
-        ApiFailure(e.to_api())
+        ApiFailure(e.into())
     }
 }
 

@@ -94,7 +94,7 @@ where
             struct Failure {
                 error: crate::ApiError,
             }
-            let mut line = serde_json::to_vec(&Failure { error: e.to_api() }).unwrap_or_default();
+            let mut line = serde_json::to_vec(&Failure { error: e.into() }).unwrap_or_default();
             line.push(b'\n');
             let _ = body_tx.send(Ok(Bytes::from(line))).await;
         }

@@ -114,16 +114,8 @@ async fn decide(
     seen: std::sync::Arc<std::sync::Mutex<Seen>>,
 ) -> Response {
     let headers = headers.clone();
-    let mut source = Source { received_at: now_ms(), started: Some(Instant::now()), ..Default::default() };
     let provider = webhook::detect(&headers);
-    if let Some(p) = provider {
-        source.provider = provider_name(p).to_string();
-        source.event = webhook::event_name(p, &headers).unwrap_or_default();
-        source.delivery_id = webhook::delivery_id(p, &headers);
-    }
-    if let Some(original) = redelivery_of {
-        source.delivery_id = Some(format!("local-redelivery-of-{original}-{}", crate::adapters::token::random_hex(3)));
-    }
+    let source = source_of(&headers, provider, redelivery_of);
     let reject = |status: StatusCode, code: ErrorCode, message: String, project: Option<String>| {
         let engine = engine.clone();
         let source = source.clone();
@@ -163,21 +155,10 @@ async fn decide(
         }
     };
 
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" && mime != "application/x-www-form-urlencoded" {
-        let msg = format!("content type {content_type:?} is not a webhook's: send application/json (or form-encoded `payload=`)");
-        return reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, msg, pid).await;
-    }
-
-    let Some(provider) = provider else {
-        let msg = "no forge headers: expected X-GitHub-Event, X-Gitlab-Event, X-Gitea-Event, X-Forgejo-Event or X-Event-Key".to_string();
-        return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await;
+    let provider = match check_headers(&headers, provider, &source) {
+        Ok(p) => p,
+        Err((status, code, msg)) => return reject(status, code, msg, pid).await,
     };
-    if source.event.is_empty() {
-        let msg = format!("{} delivery without an event header", source.provider);
-        return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await;
-    }
 
     let secret = match engine.webhook_secret(&project.id).await {
         Ok(s) => s,
@@ -191,28 +172,11 @@ async fn decide(
         return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, msg, pid).await;
     }
 
-    let events = match webhook::payload_json(&headers, &body)
-        .and_then(|json| webhook::normalize(provider, &source.event, source.delivery_id.as_deref(), &json))
-    {
-        Ok(events) => events,
-        Err(e) => {
-            return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} {}: {e}", source.provider, source.event), pid)
-                .await
-        }
+    let changes = match changes_of(provider, &source, &headers, &body) {
+        Ok(c) => c,
+        Err(msg) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await,
     };
-    let changes: Vec<Change> = events.iter().map(Change::from).collect();
-    // An image was pushed: look at the registry now instead of at the next poll. What is found
-    // goes through the intake like any poll (and shows in the inbox as such).
-    if project.image_repo.is_some()
-        && changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e)))
-    {
-        let (engine, project) = (engine.clone(), project.clone());
-        tokio::spawn(async move {
-            if let Err(e) = crate::services::poll::poll_registry(&engine, &project).await {
-                tracing::warn!(project = %project.id, "registry check after a package event failed: {e}");
-            }
-        });
-    }
+    check_registry_on_package_event(&engine, &project, &changes);
     let id = project.id.clone();
     match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
         Ok(verdict) => {
@@ -223,4 +187,63 @@ async fn decide(
         }
         Err(e) => reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), pid).await,
     }
+}
+
+/// A refusal: the status, the error code and the message that says what to fix.
+type Refusal = (StatusCode, ErrorCode, String);
+
+/// The checks that need only the headers: a webhook's content type, a forge's headers, an event.
+fn check_headers(headers: &HeaderMap, provider: Option<Provider>, source: &Source) -> Result<Provider, Refusal> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && mime != "application/x-www-form-urlencoded" {
+        let msg = format!("content type {content_type:?} is not a webhook's: send application/json (or form-encoded `payload=`)");
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, msg));
+    }
+    let Some(provider) = provider else {
+        let msg = "no forge headers: expected X-GitHub-Event, X-Gitlab-Event, X-Gitea-Event, X-Forgejo-Event or X-Event-Key".to_string();
+        return Err((StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg));
+    };
+    if source.event.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("{} delivery without an event header", source.provider)));
+    }
+    Ok(provider)
+}
+
+/// The ref changes a verified delivery reports, or why its payload cannot be read.
+fn changes_of(provider: Provider, source: &Source, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Change>, String> {
+    let events = webhook::payload_json(headers, body)
+        .and_then(|json| webhook::normalize(provider, &source.event, source.delivery_id.as_deref(), &json))
+        .map_err(|e| format!("{} {}: {e}", source.provider, source.event))?;
+    Ok(events.iter().map(Change::from).collect())
+}
+
+/// An image was pushed: look at the registry now instead of at the next poll. What is found
+/// goes through the intake like any poll (and shows in the inbox as such).
+fn check_registry_on_package_event(engine: &Core, project: &std::sync::Arc<crate::domain::project::Project>, changes: &[Change]) {
+    let package = changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e)));
+    if project.image_repo.is_none() || !package {
+        return;
+    }
+    let (engine, project) = (engine.clone(), project.clone());
+    tokio::spawn(async move {
+        if let Err(e) = crate::services::poll::poll_registry(&engine, &project).await {
+            tracing::warn!(project = %project.id, "registry check after a package event failed: {e}");
+        }
+    });
+}
+
+/// Who sent the delivery, as the inbox records it. A local redelivery gets a fresh id that says
+/// what it replays, so it is not taken for the original.
+fn source_of(headers: &HeaderMap, provider: Option<Provider>, redelivery_of: Option<i64>) -> Source {
+    let mut source = Source { received_at: now_ms(), started: Some(Instant::now()), ..Default::default() };
+    if let Some(p) = provider {
+        source.provider = provider_name(p).to_string();
+        source.event = webhook::event_name(p, headers).unwrap_or_default();
+        source.delivery_id = webhook::delivery_id(p, headers);
+    }
+    if let Some(original) = redelivery_of {
+        source.delivery_id = Some(format!("local-redelivery-of-{original}-{}", crate::adapters::token::random_hex(3)));
+    }
+    source
 }

@@ -20,33 +20,10 @@ pub async fn accept_in(
     source: &Source,
     paused: bool,
 ) -> Result<Verdict> {
-    // The same delivery again (a forge retry, a "redeliver" click): answer as before.
-    if let Some(id) = &source.delivery_id {
-        let prior = sqlx::query(
-            "SELECT id, run_id FROM webhook_deliveries WHERE project_id = ? AND provider = ? AND delivery_id = ? \
-             AND outcome IN ('queued', 'ignored', 'duplicate') ORDER BY id LIMIT 1",
-        )
-        .bind(&project.id)
-        .bind(&source.provider)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(prior) = prior {
-            let (prior, prior_run): (i64, Option<i64>) = (prior.get("id"), prior.get("run_id"));
-            let mut run_ids: Vec<i64> =
-                sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id").bind(prior).fetch_all(&mut *tx).await?;
-            // The earlier delivery was itself a duplicate: it names the run it duplicated.
-            if run_ids.is_empty() {
-                run_ids.extend(prior_run);
-            }
-            let reason = format!("delivery {id} was received before (inbox #{prior})");
-            let first = changes.first();
-            let delivery = insert_delivery(tx, project, source, first, Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;
-            return Ok(Verdict { outcome: Outcome::Duplicate, delivery, run_ids, reason });
-        }
+    if let Some(verdict) = repeated_delivery(tx, project, changes, source).await? {
+        return Ok(verdict);
     }
-
-    let mut queued: Vec<(String, String, String, bool)> = Vec::new(); // (stage id, ref, commit or digest, is image)
+    let mut queued: Vec<Queued> = Vec::new();
     let mut duplicates = Vec::new();
     let mut reasons = Vec::new();
     for p in plan(project, changes, paused) {
@@ -54,65 +31,26 @@ pub async fn accept_in(
             Plan::Ignore(reason) => reasons.push(reason),
             Plan::Deploy { stage, git_ref, commit, image } => {
                 let sid = stage_id(&project.id, &stage.name);
-                let column = if image { "image_digest" } else { "commit_sha" };
-                let existing: Option<(i64, String)> = sqlx::query_as(&format!(
-                    "SELECT id, status FROM runs WHERE stage_id = ? AND {column} = ? AND status IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
-                ))
-                .bind(&sid)
-                .bind(&commit)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((run, status)) = existing {
+                if let Some((run, status)) = existing_run(tx, &sid, &commit, image).await? {
                     duplicates.push(run);
                     reasons.push(format!("{} at {} is already {status} as run {run}", stage.name, short_sha(&commit)));
-                } else if !queued.iter().any(|(s, _, c, _)| s == &sid && c == &commit) {
-                    queued.push((sid, git_ref, commit, image));
+                } else if !queued.iter().any(|q| q.stage_id == sid && q.commit == commit) {
+                    queued.push(Queued { stage_id: sid, git_ref, commit, image });
                 }
             }
         }
     }
-
-    let (outcome, status) = if !queued.is_empty() {
-        (Outcome::Queued, 202)
-    } else if !duplicates.is_empty() {
-        (Outcome::Duplicate, 200)
-    } else {
-        (Outcome::Ignored, 200)
+    let (outcome, status) = match (queued.is_empty(), duplicates.is_empty()) {
+        (false, _) => (Outcome::Queued, 202),
+        (true, false) => (Outcome::Duplicate, 200),
+        (true, true) => (Outcome::Ignored, 200),
     };
     let reason =
         if outcome == Outcome::Queued && reasons.is_empty() { format!("queued {} run(s)", queued.len()) } else { reasons.join("; ") };
-    let first = changes.first();
-    let delivery = insert_delivery(tx, project, source, first, outcome, status, &reason, duplicates.first().copied()).await?;
-
+    let delivery = insert_delivery(tx, project, source, changes.first(), outcome, status, &reason, duplicates.first().copied()).await?;
     let mut run_ids = Vec::new();
-    let now = now_ms();
-    for (sid, git_ref, commit, image) in &queued {
-        let (commit_sha, digest) = if *image { (None, Some(commit)) } else { (Some(commit), None) };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, ref_name, delivery_id, queued_at) \
-             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&project.id)
-        .bind(sid)
-        .bind(trigger.as_str())
-        .bind(commit_sha)
-        .bind(digest)
-        .bind(git_ref)
-        .bind(delivery)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        // A newer push replaces what is still waiting for the same stage.
-        sqlx::query(
-            "UPDATE runs SET status = 'superseded', finished_at = ?, reason = ? WHERE stage_id = ? AND status = 'queued' AND id <> ?",
-        )
-        .bind(now)
-        .bind(format!("superseded by run {id} ({})", short_sha(commit)))
-        .bind(sid)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        run_ids.push(id);
+    for q in &queued {
+        run_ids.push(insert_queued(tx, project, trigger, delivery, q).await?);
     }
     // The delivery row's run_id stays NULL for queued runs: runs.delivery_id links them, and
     // the inbox query derives it, which saves a statement on the hot path.
@@ -120,6 +58,85 @@ pub async fn accept_in(
         run_ids = duplicates;
     }
     Ok(Verdict { outcome, delivery, run_ids, reason })
+}
+
+/// A run the intake is about to queue: stage, ref, and a commit (or an image digest).
+struct Queued {
+    stage_id: String,
+    git_ref: String,
+    commit: String,
+    image: bool,
+}
+
+/// The same delivery again (a forge retry, a "redeliver" click) is answered as before.
+async fn repeated_delivery(
+    tx: &mut sqlx::SqliteConnection,
+    project: &Project,
+    changes: &[Change],
+    source: &Source,
+) -> Result<Option<Verdict>> {
+    let Some(id) = &source.delivery_id else { return Ok(None) };
+    let prior = sqlx::query(
+        "SELECT id, run_id FROM webhook_deliveries WHERE project_id = ? AND provider = ? AND delivery_id = ? \
+         AND outcome IN ('queued', 'ignored', 'duplicate') ORDER BY id LIMIT 1",
+    )
+    .bind(&project.id)
+    .bind(&source.provider)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(prior) = prior else { return Ok(None) };
+    let (prior, prior_run): (i64, Option<i64>) = (prior.get("id"), prior.get("run_id"));
+    let mut run_ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE delivery_id = ? ORDER BY id").bind(prior).fetch_all(&mut *tx).await?;
+    // The earlier delivery was itself a duplicate: it names the run it duplicated.
+    if run_ids.is_empty() {
+        run_ids.extend(prior_run);
+    }
+    let reason = format!("delivery {id} was received before (inbox #{prior})");
+    let delivery =
+        insert_delivery(tx, project, source, changes.first(), Outcome::Duplicate, 200, &reason, run_ids.first().copied()).await?;
+    Ok(Some(Verdict { outcome: Outcome::Duplicate, delivery, run_ids, reason }))
+}
+
+/// A run of the stage for the same commit (or image) that is queued, running or succeeded.
+async fn existing_run(tx: &mut sqlx::SqliteConnection, sid: &str, commit: &str, image: bool) -> Result<Option<(i64, RunStatus)>> {
+    let column = if image { "image_digest" } else { "commit_sha" };
+    Ok(sqlx::query_as(&format!(
+        "SELECT id, status FROM runs WHERE stage_id = ? AND {column} = ? AND status IN ('queued', 'running', 'succeeded') ORDER BY id DESC LIMIT 1",
+    ))
+    .bind(sid)
+    .bind(commit)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Queues the run, and supersedes what still waits for the same stage: a newer push wins.
+async fn insert_queued(tx: &mut sqlx::SqliteConnection, project: &Project, trigger: Trigger, delivery: i64, q: &Queued) -> Result<i64> {
+    let now = now_ms();
+    let (commit_sha, digest) = if q.image { (None, Some(&q.commit)) } else { (Some(&q.commit), None) };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, ref_name, delivery_id, queued_at) \
+         VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&project.id)
+    .bind(&q.stage_id)
+    .bind(trigger)
+    .bind(commit_sha)
+    .bind(digest)
+    .bind(&q.git_ref)
+    .bind(delivery)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE runs SET status = 'superseded', finished_at = ?, reason = ? WHERE stage_id = ? AND status = 'queued' AND id <> ?")
+        .bind(now)
+        .bind(format!("superseded by run {id} ({})", short_sha(&q.commit)))
+        .bind(&q.stage_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(id)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -38,6 +38,7 @@ pub(crate) struct StackTarget<'a> {
 }
 
 /// What a deploy did to one service, so it can be undone.
+#[derive(Clone)]
 enum Touched {
     /// Blue-green: the route moved from `old` to `new`.
     Switched { service: String, old: Vec<String>, new: Vec<String> },
@@ -138,59 +139,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
-    let mut containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut touched: Vec<Touched> = Vec::new();
-    for s in &stack.services {
-        let image = t.images.get(&s.name).cloned().unwrap_or_default();
-        let old: Vec<String> = previous.as_ref().and_then(|p| p.containers.get(&s.name).cloned()).unwrap_or_default();
-        let unchanged = previous.as_ref().is_some_and(|p| {
-            let before = p.config.compose.as_ref().and_then(|st| st.services.iter().find(|x| x.name == s.name));
-            before.is_some_and(|b| fingerprint(b, p.digests.get(&s.name).map(String::as_str).unwrap_or("")) == fingerprint(s, &image))
-        });
-        if unchanged && !old.is_empty() && r.all_running(&old).await {
-            let step = r.steps.step(&format!("{}: unchanged", s.name)).await?;
-            r.steps.log(step, format!("{} keeps running {} (same image and config)", s.name, old.join(", "))).await;
-            r.steps.done(step).await;
-            containers.insert(s.name.clone(), old);
-            continue;
-        }
-        match r.deploy_service(s, &image, &old, &containers).await {
-            Ok((new, t)) => {
-                containers.insert(s.name.clone(), new);
-                touched.push(t);
-            }
-            Err(stop) => return Ok(ending(r.undo(touched, &format!("service {} failed: {}", s.name, stop.reason), stop.status).await)),
-        }
+    let (containers, touched) = match r.update_services(previous.as_ref()).await? {
+        Ok(done) => done,
+        Err(stop) => return Ok(ending(stop)),
+    };
+    if let Some(stop) = r.verify_all(&touched, &containers).await? {
+        return Ok(ending(stop));
     }
-
-    let window = t.config.rollout.verify_secs;
-    let verify = r.steps.step(&format!("verify ({window} s)")).await?;
-    let routed: Vec<(&ServiceSpec, Vec<String>)> = stack
-        .services
-        .iter()
-        .filter(|s| s.port.is_some() || s.healthcheck.is_some())
-        .filter_map(|s| touched_new(&touched, &containers, s).map(|n| (s, n)))
-        .collect();
-    let mut cancel = ctx.cancel.clone();
-    let end = std::time::Instant::now() + Duration::from_secs(window as u64);
-    let mut failed = None;
-    for (s, names) in &routed {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if let Err(e) = health::verify(&r.edge, names, s.port, &r.health_for(s), left, &mut cancel).await {
-            failed = Some((s.name.clone(), e));
-            break;
-        }
-    }
-    if let Some((svc, e)) = failed {
-        let (status, why) = match e {
-            health::Unhealthy::Cancelled => (RunStatus::Cancelled, "cancelled during verification".to_string()),
-            health::Unhealthy::Exited(c) => (RunStatus::RolledBack, format!("a container of {svc} exited with code {c}")),
-            health::Unhealthy::Failing(w) => (RunStatus::RolledBack, w),
-        };
-        r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
-        return Ok(ending(r.undo(touched, &format!("verification of {svc} failed: {why}"), status).await));
-    }
-    r.steps.done(verify).await;
 
     let number = crate::store::releases::next_number(store, &r.sid).await?;
     let primary = stack.services.iter().find(|s| s.port.is_some()).or(stack.services.first()).map(|s| s.name.clone()).unwrap_or_default();
@@ -229,6 +184,73 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
         format!("release {number} is live; updated {}", names.join(", "))
     };
     Ok(Ending { status: RunStatus::Succeeded, reason })
+}
+
+/// Services updated so far, and what each deploy touched (for the verification and the undo).
+type Updated = (BTreeMap<String, Vec<String>>, Vec<Touched>);
+
+impl Run<'_> {
+    /// Updates the services in dependency order, keeping those whose image and config did not
+    /// change. A service that fails undoes what was touched before it.
+    async fn update_services(&self, previous: Option<&crate::domain::release::Release>) -> Result<std::result::Result<Updated, Stop>> {
+        let (r, t) = (self, self.t);
+        let mut containers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut touched: Vec<Touched> = Vec::new();
+        for s in &self.stack.services {
+            let image = t.images.get(&s.name).cloned().unwrap_or_default();
+            let old: Vec<String> = previous.and_then(|p| p.containers.get(&s.name).cloned()).unwrap_or_default();
+            let unchanged = previous.is_some_and(|p| {
+                let before = p.config.compose.as_ref().and_then(|st| st.services.iter().find(|x| x.name == s.name));
+                before.is_some_and(|b| fingerprint(b, p.digests.get(&s.name).map(String::as_str).unwrap_or("")) == fingerprint(s, &image))
+            });
+            if unchanged && !old.is_empty() && r.all_running(&old).await {
+                let step = r.steps.step(&format!("{}: unchanged", s.name)).await?;
+                r.steps.log(step, format!("{} keeps running {} (same image and config)", s.name, old.join(", "))).await;
+                r.steps.done(step).await;
+                containers.insert(s.name.clone(), old);
+                continue;
+            }
+            match r.deploy_service(s, &image, &old, &containers).await {
+                Ok((new, t)) => {
+                    containers.insert(s.name.clone(), new);
+                    touched.push(t);
+                }
+                Err(stop) => return Ok(Err(r.undo(touched, &format!("service {} failed: {}", s.name, stop.reason), stop.status).await)),
+            }
+        }
+        Ok(Ok((containers, touched)))
+    }
+
+    /// Watches every new web or health-checked service for the verification window; the first
+    /// that fails undoes the whole stack (the stop says how).
+    async fn verify_all(&self, touched: &[Touched], containers: &BTreeMap<String, Vec<String>>) -> Result<Option<Stop>> {
+        let r = self;
+        let window = self.t.config.rollout.verify_secs;
+        let verify = r.steps.step(&format!("verify ({window} s)")).await?;
+        let routed: Vec<(&ServiceSpec, Vec<String>)> = self
+            .stack
+            .services
+            .iter()
+            .filter(|s| s.port.is_some() || s.healthcheck.is_some())
+            .filter_map(|s| touched_new(touched, containers, s).map(|n| (s, n)))
+            .collect();
+        let mut cancel = r.steps.cancel();
+        let end = std::time::Instant::now() + Duration::from_secs(window as u64);
+        for (s, names) in &routed {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            let Err(e) = health::verify(&r.edge, names, s.port, &r.health_for(s), left, &mut cancel).await else { continue };
+            let svc = &s.name;
+            let (status, why) = match e {
+                health::Unhealthy::Cancelled => (RunStatus::Cancelled, "cancelled during verification".to_string()),
+                health::Unhealthy::Exited(c) => (RunStatus::RolledBack, format!("a container of {svc} exited with code {c}")),
+                health::Unhealthy::Failing(w) => (RunStatus::RolledBack, w),
+            };
+            r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
+            return Ok(Some(r.undo(touched.to_vec(), &format!("verification of {svc} failed: {why}"), status).await));
+        }
+        r.steps.done(verify).await;
+        Ok(None)
+    }
 }
 
 fn ending(stop: Stop) -> Ending {

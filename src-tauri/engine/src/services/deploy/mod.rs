@@ -103,23 +103,10 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
         Ok(d) => d,
         Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await,
     };
-    let mut env: Vec<String> = target.config.deploy.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    for name in &target.config.deploy.secrets {
-        match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
-            Some(v) => env.push(format!("{name}={v}")),
-            None => {
-                return crate::services::run::fail_step(
-                    ctx,
-                    first,
-                    "prepare host",
-                    None,
-                    &format!("secret {name} is not set for project {}", target.project.id),
-                    &[],
-                )
-                .await
-            }
-        }
-    }
+    let env = match container_env(&target).await? {
+        Ok(env) => env,
+        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await,
+    };
     if let Err(msg) = image_present(&docker, &target.image).await {
         return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
     }
@@ -148,37 +135,56 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
         crate::domain::project::Strategy::Canary => strategy::canary(&d, &blue).await,
     };
     match outcome {
-        Ok(green) => {
-            let number = crate::store::releases::next_number(store, &sid).await?;
-            let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
-            let containers = BTreeMap::from([("app".to_string(), green.clone())]);
-            crate::store::releases::confirm(
-                store,
-                crate::store::releases::NewRelease {
-                    stage_id: &sid,
-                    number,
-                    run_id: ctx.run_id,
-                    commit_sha: target.commit.as_deref(),
-                    image: &target.image,
-                    digests: &digests,
-                    containers: &containers,
-                    config: &target.config,
-                    promoted_from: target.promoted_from,
-                    replaces_as: if target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-                },
-            )
-            .await?;
-            // The old containers go only after the store names the new release: a crash in
-            // between leaves both, and reconcile removes the old.
-            d.remove(&blue).await;
-            d.prune().await;
-            engine.release_went_live(&target.project.id, &target.stage.name).await;
-            Ok(Ending {
-                status: RunStatus::Succeeded,
-                reason: format!("release {number} is live on {} ({})", target.stage.name, short(&target.image)),
-            })
-        }
+        Ok(green) => d.go_live(&blue, green).await,
         Err(stop) => Ok(Ending { status: stop.status, reason: stop.reason }),
+    }
+}
+
+/// The new containers' environment: the stage's variables and the secrets it names, from the
+/// keychain. A secret that is not set fails the deploy before anything starts.
+async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<String>, String>> {
+    let mut env: Vec<String> = target.config.deploy.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for name in &target.config.deploy.secrets {
+        match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
+            Some(v) => env.push(format!("{name}={v}")),
+            None => return Ok(Err(format!("secret {name} is not set for project {}", target.project.id))),
+        }
+    }
+    Ok(Ok(env))
+}
+
+impl Deploy<'_> {
+    /// Records the release that `green` serves, then removes the previous containers.
+    async fn go_live(&self, blue: &[String], green: Vec<String>) -> Result<Ending> {
+        let store = self.ctx.engine.store();
+        let number = crate::store::releases::next_number(store, &self.sid).await?;
+        let digests = BTreeMap::from([("app".to_string(), self.target.image.clone())]);
+        let containers = BTreeMap::from([("app".to_string(), green.clone())]);
+        crate::store::releases::confirm(
+            store,
+            crate::store::releases::NewRelease {
+                stage_id: &self.sid,
+                number,
+                run_id: self.ctx.run_id,
+                commit_sha: self.target.commit.as_deref(),
+                image: &self.target.image,
+                digests: &digests,
+                containers: &containers,
+                config: &self.target.config,
+                promoted_from: self.target.promoted_from,
+                replaces_as: if self.target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
+            },
+        )
+        .await?;
+        // The old containers go only after the store names the new release: a crash in
+        // between leaves both, and reconcile removes the old.
+        self.remove(blue).await;
+        self.prune().await;
+        self.ctx.engine.release_went_live(&self.target.project.id, &self.target.stage.name).await;
+        Ok(Ending {
+            status: RunStatus::Succeeded,
+            reason: format!("release {number} is live on {} ({})", self.target.stage.name, short(&self.target.image)),
+        })
     }
 }
 
@@ -240,6 +246,11 @@ impl<'a> Steps<'a> {
 
     pub async fn log(&self, step: i64, text: impl Into<String>) {
         self.ctx.log(Some(step), text).await;
+    }
+
+    /// The run's cancel switch, for waits that must end when the operator cancels.
+    pub fn cancel(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.ctx.cancel.clone()
     }
 }
 

@@ -267,30 +267,45 @@ async fn run_pipeline(
         ("dev.slipway.commit".to_string(), commit.to_string()),
     ]);
 
+    if let Some(ending) = run_steps(ctx, project, &docker, &labels, work, pipeline, &ids).await? {
+        return Ok(ending);
+    }
+    if let Some(file) = compose {
+        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+    }
+    let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
+        return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
+    };
+    build_and_deploy(ctx, project, stage, commit, work, pipeline, &docker, labels, build, id).await
+}
+
+/// Runs the pipeline's steps in one workspace volume; the first that fails ends the run (the
+/// ending says how), and the workspace is removed either way.
+async fn run_steps(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    docker: &Docker,
+    labels: &HashMap<String, String>,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+    ids: &[i64],
+) -> Result<Option<Ending>> {
+    let store = ctx.engine.store();
+    let instance = ctx.engine.instance_id();
     let mut workspace = None;
-    for (step, id) in pipeline.steps.iter().zip(&ids) {
+    for (step, id) in pipeline.steps.iter().zip(ids) {
         start_step(store, *id).await?;
         if workspace.is_none() {
             let name = format!("slipway-{instance}-run-{}", ctx.run_id);
-            match exec::create_workspace(&docker, &name, work, &step.image, &labels).await {
+            match exec::create_workspace(docker, &name, work, &step.image, labels).await {
                 Ok(ws) => workspace = Some(ws),
-                Err(e) => return fail_step(ctx, *id, &step.name, None, &e.to_string(), &[]).await,
+                Err(e) => return fail_step(ctx, *id, &step.name, None, &e.to_string(), &[]).await.map(Some),
             }
         }
-        let mut env: Vec<(String, String)> = step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let mut masked = Vec::new();
-        for name in &step.secrets {
-            match keychain::get(&secret_key(&project.id, name)).await? {
-                Some(v) => {
-                    masked.push(v.clone());
-                    env.push((name.clone(), v));
-                }
-                None => {
-                    let msg = format!("secret {name} is not set for project {} (set it in the project's secrets)", project.id);
-                    return fail_step(ctx, *id, &step.name, None, &msg, &[]).await;
-                }
-            }
-        }
+        let (env, masked) = match step_env(project, step).await? {
+            Ok(env) => env,
+            Err(msg) => return fail_step(ctx, *id, &step.name, None, &msg, &[]).await.map(Some),
+        };
         let spec = StepSpec {
             container_name: format!("slipway-{instance}-run-{}-step-{}", ctx.run_id, id),
             image: step.image.clone(),
@@ -302,30 +317,60 @@ async fn run_pipeline(
         };
         ctx.log(Some(*id), format!("step {}: {} in {}", step.name, step.commands.join(" && "), step.image)).await;
         let (result, tail) =
-            stream_into_log(ctx, *id, masked, |on_line| exec::run_step(&docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
+            stream_into_log(ctx, *id, masked, |on_line| exec::run_step(docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
                 .await;
-        match result {
-            Ok(o) if o.exit_code == 0 => end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?,
-            Ok(o) => {
-                let ending = fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await;
-                cleanup(&docker, workspace.as_ref()).await;
-                return ending;
+        let failed = match result {
+            Ok(o) if o.exit_code == 0 => {
+                end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
+                None
             }
-            Err(e) => {
-                let ending = step_error(ctx, *id, &step.name, e, &tail).await;
-                cleanup(&docker, workspace.as_ref()).await;
-                return ending;
-            }
+            Ok(o) => Some(fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await),
+            Err(e) => Some(step_error(ctx, *id, &step.name, e, &tail).await),
+        };
+        if let Some(ending) = failed {
+            cleanup(docker, workspace.as_ref()).await;
+            return ending.map(Some);
         }
     }
-    cleanup(&docker, workspace.as_ref()).await;
+    cleanup(docker, workspace.as_ref()).await;
+    Ok(None)
+}
 
-    if let Some(file) = compose {
-        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+/// A step's environment: its own variables and the secrets it names, read from the keychain
+/// (their values are masked in the log). A secret that is not set is the step's failure.
+async fn step_env(
+    project: &Project,
+    step: &pipeline::StepConfig,
+) -> Result<std::result::Result<(Vec<(String, String)>, Vec<String>), String>> {
+    let mut env: Vec<(String, String)> = step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut masked = Vec::new();
+    for name in &step.secrets {
+        match keychain::get(&secret_key(&project.id, name)).await? {
+            Some(v) => {
+                masked.push(v.clone());
+                env.push((name.clone(), v));
+            }
+            None => return Ok(Err(format!("secret {name} is not set for project {} (set it in the project's secrets)", project.id))),
+        }
     }
-    let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
-        return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
-    };
+    Ok(Ok((env, masked)))
+}
+
+/// Builds the image (step `id`) and deploys it where the stage deploys.
+#[allow(clippy::too_many_arguments)] // The run's facts, each used once; a struct for them would only move the list.
+async fn build_and_deploy(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+    docker: &Docker,
+    labels: HashMap<String, String>,
+    build: &pipeline::BuildConfig,
+    id: i64,
+) -> Result<Ending> {
+    let store = ctx.engine.store();
     start_step(store, id).await?;
     let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
     let spec = BuildSpec {
@@ -337,7 +382,7 @@ async fn run_pipeline(
         labels: labels.into_iter().filter(|(k, _)| k != RUN_LABEL && k != INSTANCE_LABEL).collect(),
     };
     ctx.log(Some(id), format!("building {tag} from {}/{}", build.context, build.dockerfile)).await;
-    let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(&docker, &spec, ctx.cancel.clone(), on_line)).await;
+    let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
     match result {
         Ok(image) => {
             end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
