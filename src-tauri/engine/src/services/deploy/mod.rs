@@ -11,6 +11,7 @@ mod edge;
 pub mod exec;
 mod health;
 pub mod promotions;
+mod reconcile;
 pub mod shell;
 mod strategy;
 
@@ -26,6 +27,8 @@ use futures::StreamExt;
 
 use crate::domain::release::ReleaseConfig;
 pub use edge::{Edge, EdgeSettings, Routes};
+pub use reconcile::reconcile;
+use reconcile::{app_containers, owns};
 
 use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::ReleaseStatus;
@@ -495,15 +498,6 @@ impl Deploy<'_> {
     }
 }
 
-/// Whether live release `r` owns container `c`: by the release's container list, or (releases
-/// recorded before lists existed) by the deploy label.
-fn owns(r: &crate::domain::release::Release, c: &AppContainer) -> bool {
-    if !r.containers.is_empty() {
-        return r.containers.values().any(|names| names.contains(&c.name));
-    }
-    stage_id(&r.project_id, &r.stage) == c.stage && r.run_id.is_some() && r.run_id == c.deploy
-}
-
 /// Stops `names` (10 s grace each); a failure is only logged, as the caller moves on anyway.
 pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
     for n in names {
@@ -526,113 +520,5 @@ pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result:
 pub(crate) async fn remove_all(docker: &Docker, names: &[String]) {
     for n in names {
         crate::adapters::docker::exec::remove_container(docker, n).await;
-    }
-}
-
-struct AppContainer {
-    name: String,
-    deploy: Option<i64>,
-    running: bool,
-    stage: String,
-}
-
-async fn app_containers(docker: &Docker, instance: &str, sid: &str) -> Vec<AppContainer> {
-    let mine = format!("{INSTANCE_LABEL}={instance}");
-    let role = format!("{}=app", edge::ROLE_LABEL);
-    let stage = format!("{STAGE_LABEL}={sid}");
-    let mut labels = vec![mine.as_str(), role.as_str()];
-    if !sid.is_empty() {
-        labels.push(stage.as_str());
-    }
-    let filters = HashMap::from([("label", labels)]);
-    let list =
-        docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build())).await.unwrap_or_default();
-    list.into_iter()
-        .map(|c| {
-            let labels = c.labels.unwrap_or_default();
-            AppContainer {
-                name: c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string(),
-                deploy: labels.get(DEPLOY_LABEL).and_then(|v| v.parse().ok()),
-                running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
-                stage: labels.get(STAGE_LABEL).cloned().unwrap_or_default(),
-            }
-        })
-        .collect()
-}
-
-/// After a crash (or at any start): every stage's containers are those of its live release,
-/// started; anything an unfinished deploy left is removed; the edge routes what the store
-/// says is live. Nothing happens on a host Slipway never deployed to.
-pub async fn reconcile(engine: &Core) -> Result<()> {
-    let store = engine.store();
-    let live = crate::store::releases::all_live(store).await?;
-    let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
-    let mut by_project = HashMap::new();
-    for r in &live {
-        if let Ok(p) = engine.project(&r.project_id).await {
-            let h = host_of(&p);
-            if !hosts.contains(&h) {
-                hosts.push(h);
-            }
-            by_project.insert(r.project_id.clone(), p);
-        }
-    }
-    for host in hosts {
-        let Ok(docker) = engine.docker_for(Some(&host)).await else { continue };
-        let mine: Vec<&crate::domain::release::Release> =
-            live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
-        reconcile_host(engine, &docker, &host, &mine, &by_project).await;
-    }
-    Ok(())
-}
-
-async fn reconcile_host(
-    engine: &Core,
-    docker: &Docker,
-    host: &str,
-    live: &[&crate::domain::release::Release],
-    projects: &HashMap<String, Project>,
-) {
-    let instance = engine.instance_id();
-    let containers = app_containers(docker, instance, "").await;
-    if live.is_empty() && containers.is_empty() {
-        return;
-    }
-    let settings = edge::settings(engine.store()).await;
-    let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
-    // Live containers first (started if a crash stopped them), then the routes, and only then
-    // the leftovers go: traffic never points at a container that is about to disappear.
-    for c in containers.iter().filter(|c| owned(c) && !c.running) {
-        tracing::info!("starting {} again: it belongs to the live release", c.name);
-        let _ = docker.start_container(&c.name, None::<bollard::query_parameters::StartContainerOptions>).await;
-    }
-    let mut routes = BTreeMap::new();
-    for r in live {
-        let Some(project) = projects.get(&r.project_id) else { continue };
-        let Some(stage) = project.stages.iter().find(|s| s.name == r.stage) else { continue };
-        if let Some(stack) = &r.config.compose {
-            compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
-            continue;
-        }
-        let Some(port) = r.config.deploy.port else { continue };
-        let sid = stage_id(&r.project_id, &r.stage);
-        let upstreams: Vec<(String, u32)> =
-            containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
-        if !upstreams.is_empty() {
-            routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
-        }
-    }
-    let edge = engine.routes().edge(docker, instance, host);
-    match edge::ensure(&edge, &settings).await {
-        Ok(()) => {
-            if let Err(e) = engine.routes().replace(&edge, routes).await {
-                tracing::warn!("could not restore the edge's routes on {host}: {e}");
-            }
-        }
-        Err(e) => tracing::warn!("edge not ready on {host} at start: {e}"),
-    }
-    for c in containers.iter().filter(|c| !owned(c)) {
-        tracing::info!("removing {}: no live release owns it (a deploy that did not finish)", c.name);
-        crate::adapters::docker::exec::remove_container(docker, &c.name).await;
     }
 }

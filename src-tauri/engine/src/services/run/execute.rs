@@ -1,0 +1,243 @@
+//! A run's pipeline: its steps in containers over one workspace volume, then the image build
+//! (or the compose stack's builds), then the deploy.
+
+use super::*;
+
+pub(super) async fn run_pipeline(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+) -> Result<Ending> {
+    let store = ctx.engine.store();
+    let mut ids = Vec::new();
+    for (i, s) in pipeline.steps.iter().enumerate() {
+        ids.push(add_step(store, ctx.run_id, i as i64 + 2, &s.name, "step").await?);
+    }
+    let build_step = match &pipeline.build {
+        Some(_) => Some(add_step(store, ctx.run_id, pipeline.steps.len() as i64 + 2, "build image", "build").await?),
+        None => None,
+    };
+    let compose = match (&pipeline.build, &pipeline.compose, &project.deploy) {
+        (None, Some(file), Some(_)) => Some(file.clone()),
+        _ => None,
+    };
+    if ids.is_empty() && build_step.is_none() && compose.is_none() {
+        return Ok(Ending {
+            status: RunStatus::Succeeded,
+            reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into(),
+        });
+    }
+    let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
+        Ok(d) => d,
+        Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg }),
+    };
+    let instance = ctx.engine.instance_id();
+    let labels = HashMap::from([
+        (RUN_LABEL.to_string(), format!("{instance}-{}", ctx.run_id)),
+        (INSTANCE_LABEL.to_string(), instance.to_string()),
+        ("dev.slipway.project".to_string(), project.id.clone()),
+        ("dev.slipway.stage".to_string(), stage.to_string()),
+        ("dev.slipway.commit".to_string(), commit.to_string()),
+    ]);
+
+    if let Some(ending) = run_steps(ctx, project, &docker, &labels, work, pipeline, &ids).await? {
+        return Ok(ending);
+    }
+    if let Some(file) = compose {
+        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+    }
+    let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
+        return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
+    };
+    build_and_deploy(ctx, project, stage, commit, work, pipeline, &docker, labels, build, id).await
+}
+
+/// Runs the pipeline's steps in one workspace volume; the first that fails ends the run (the
+/// ending says how), and the workspace is removed either way.
+async fn run_steps(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    docker: &Docker,
+    labels: &HashMap<String, String>,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+    ids: &[i64],
+) -> Result<Option<Ending>> {
+    let store = ctx.engine.store();
+    let instance = ctx.engine.instance_id();
+    let mut workspace = None;
+    for (step, id) in pipeline.steps.iter().zip(ids) {
+        start_step(store, *id).await?;
+        if workspace.is_none() {
+            let name = format!("slipway-{instance}-run-{}", ctx.run_id);
+            match exec::create_workspace(docker, &name, work, &step.image, labels).await {
+                Ok(ws) => workspace = Some(ws),
+                Err(e) => return fail_step(ctx, *id, &step.name, None, &e.to_string(), &[]).await.map(Some),
+            }
+        }
+        let (env, masked) = match step_env(project, step).await? {
+            Ok(env) => env,
+            Err(msg) => return fail_step(ctx, *id, &step.name, None, &msg, &[]).await.map(Some),
+        };
+        let spec = StepSpec {
+            container_name: format!("slipway-{instance}-run-{}-step-{}", ctx.run_id, id),
+            image: step.image.clone(),
+            commands: step.commands.clone(),
+            env,
+            workdir: "/src".into(),
+            timeout: Duration::from_secs(step.timeout_secs.unwrap_or(pipeline::DEFAULT_STEP_TIMEOUT_SECS)),
+            labels: labels.clone(),
+        };
+        ctx.log(Some(*id), format!("step {}: {} in {}", step.name, step.commands.join(" && "), step.image)).await;
+        let (result, tail) =
+            stream_into_log(ctx, *id, masked, |on_line| exec::run_step(docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
+                .await;
+        let failed = match result {
+            Ok(o) if o.exit_code == 0 => {
+                end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
+                None
+            }
+            Ok(o) => Some(fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await),
+            Err(e) => Some(step_error(ctx, *id, &step.name, e, &tail).await),
+        };
+        if let Some(ending) = failed {
+            cleanup(docker, workspace.as_ref()).await;
+            return ending.map(Some);
+        }
+    }
+    cleanup(docker, workspace.as_ref()).await;
+    Ok(None)
+}
+
+/// A step's environment: its own variables and the secrets it names, read from the keychain
+/// (their values are masked in the log). A secret that is not set is the step's failure.
+async fn step_env(
+    project: &Project,
+    step: &pipeline::StepConfig,
+) -> Result<std::result::Result<(Vec<(String, String)>, Vec<String>), String>> {
+    let mut env: Vec<(String, String)> = step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut masked = Vec::new();
+    for name in &step.secrets {
+        match keychain::get(&secret_key(&project.id, name)).await? {
+            Some(v) => {
+                masked.push(v.clone());
+                env.push((name.clone(), v));
+            }
+            None => return Ok(Err(format!("secret {name} is not set for project {} (set it in the project's secrets)", project.id))),
+        }
+    }
+    Ok(Ok((env, masked)))
+}
+
+/// Builds the image (step `id`) and deploys it where the stage deploys.
+#[allow(clippy::too_many_arguments)] // The run's facts, each used once; a struct for them would only move the list.
+async fn build_and_deploy(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    pipeline: &Pipeline,
+    docker: &Docker,
+    labels: HashMap<String, String>,
+    build: &pipeline::BuildConfig,
+    id: i64,
+) -> Result<Ending> {
+    let store = ctx.engine.store();
+    start_step(store, id).await?;
+    let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
+    let spec = BuildSpec {
+        context_dir: work.join(&build.context),
+        dockerfile: build.dockerfile.clone(),
+        target: build.target.clone(),
+        build_args: build.args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        tag: tag.clone(),
+        labels: labels.into_iter().filter(|(k, _)| k != RUN_LABEL && k != INSTANCE_LABEL).collect(),
+    };
+    ctx.log(Some(id), format!("building {tag} from {}/{}", build.context, build.dockerfile)).await;
+    let (result, tail) = stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
+    match result {
+        Ok(image) => {
+            end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
+            runs::set_image(store, ctx.run_id, &image).await?;
+            match deploy_target(project, stage, &image, Some(commit)) {
+                Some(target) => crate::services::deploy::run(ctx, target, pipeline.steps.len() as i64 + 3).await,
+                None => Ok(Ending { status: RunStatus::Succeeded, reason: format!("built {tag} ({image})") }),
+            }
+        }
+        Err(e) => step_error(ctx, id, "build image", e, &tail).await,
+    }
+}
+
+/// A compose stack: its services' images built (those with `build:`), then deployed.
+#[allow(clippy::too_many_arguments)]
+async fn compose_stack(
+    ctx: &Ctx<'_>,
+    docker: &Docker,
+    project: &Project,
+    stage: &str,
+    commit: &str,
+    work: &std::path::Path,
+    file: &str,
+    labels: &HashMap<String, String>,
+    mut position: i64,
+) -> Result<Ending> {
+    let store = ctx.engine.store();
+    let text = match std::fs::read_to_string(work.join(file)) {
+        Ok(t) => t,
+        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: format!("reading {file}: {e}") }),
+    };
+    let stack = match crate::domain::compose::parse(file, &text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: e.to_string() }),
+    };
+    let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let mut images = std::collections::BTreeMap::new();
+    for svc in &stack.services {
+        let Some((context, dockerfile)) = &svc.build else {
+            images.insert(svc.name.clone(), svc.image.clone().unwrap_or_default());
+            continue;
+        };
+        let id = add_step(store, ctx.run_id, position, &format!("build {}", svc.name), "build").await?;
+        position += 1;
+        start_step(store, id).await?;
+        let tag = format!("slipway/{}:{}-{}-{}", project.id, stage, &commit[..commit.len().min(12)], svc.name);
+        let spec = BuildSpec {
+            context_dir: work.join(context),
+            dockerfile: dockerfile.clone(),
+            target: None,
+            build_args: HashMap::new(),
+            tag: tag.clone(),
+            labels: labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != RUN_LABEL && k.as_str() != INSTANCE_LABEL)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let (result, tail) =
+            stream_into_log(ctx, id, vec![], |on_line| exec::build_image(docker, &spec, ctx.cancel.clone(), on_line)).await;
+        match result {
+            Ok(image) => {
+                end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
+                images.insert(svc.name.clone(), image);
+            }
+            Err(e) => return step_error(ctx, id, &format!("build {}", svc.name), e, &tail).await,
+        }
+    }
+    let deploy = project.deploy.clone().unwrap_or_default();
+    let target = crate::services::deploy::compose::StackTarget {
+        project,
+        stage: st,
+        commit: Some(commit.to_string()),
+        images,
+        config: crate::domain::release::ReleaseConfig { deploy, strategy: st.strategy, rollout: st.rollout.clone(), compose: Some(stack) },
+        promoted_from: None,
+        rollback: false,
+    };
+    crate::services::deploy::compose::run(ctx, target, position).await
+}
