@@ -84,3 +84,71 @@ async fn a_busy_port_is_reported_not_fatal() {
     assert_eq!(status.listener_error.as_deref(), Some(msg.as_str()));
     engine.stop().await;
 }
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_again() {
+    use slipway_engine::domain::run::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    let new = serde_json::from_value(serde_json::json!({"name": "lab", "repo_url": "https://example.invalid/lab.git", "forge": "gitlab"}))
+        .unwrap();
+    let project = engine.create_project(new).await.unwrap();
+    let hook = engine.webhook_info(&project.id).await.unwrap();
+    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/webhooks/gitlab/push.json")).unwrap();
+    let send = |token: String, id: &'static str| {
+        let (url, body) = (hook.url.clone().unwrap(), body.clone());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("X-Gitlab-Event", "Push Hook")
+                .header("X-Gitlab-Event-UUID", id)
+                .header("X-Gitlab-Token", token)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(send("not-the-secret".into(), "forged").await, 401);
+    assert!(matches!(send(hook.secret.clone(), "real").await, 200 | 202));
+
+    // The accepted delivery's body is kept (off the answer's path); the forged one's is not.
+    let mut rows = vec![];
+    for _ in 0..100 {
+        rows = engine.deliveries(Some(&project.id), 10).await.unwrap();
+        if rows.iter().any(|d| d.replayable) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let forged = rows.iter().find(|d| d.delivery_id.as_deref() == Some("forged")).unwrap();
+    let real = rows.iter().find(|d| d.delivery_id.as_deref() == Some("real")).unwrap();
+    assert!(!forged.replayable && real.replayable, "{rows:?}");
+    assert!(engine.redeliver(forged.id).await.is_err());
+    // No proof of the secret was stored: the replay is signed again with the current secret.
+    let replay = engine.redeliver(real.id).await.unwrap();
+    assert_ne!(replay.outcome, Outcome::Rejected, "{replay:?}");
+
+    engine.stop().await;
+    for file in files(dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!bytes.windows(hook.secret.len()).any(|w| w == hook.secret.as_bytes()), "the webhook secret is in {}", file.display());
+    }
+}

@@ -54,6 +54,11 @@ impl Engine {
                 headers.insert(n, v);
             }
         }
+        // The stored delivery carries no proof of the secret: sign it again with the current one.
+        if let Some(provider) = crate::adapters::forge::webhook::detect(&headers) {
+            let secret = self.webhook_secret(&project).await?;
+            crate::adapters::forge::webhook::sign(provider, &mut headers, &body, secret.as_bytes());
+        }
         let (_, id) =
             crate::services::hooks::handle(self.core.clone(), project.clone(), headers, axum::body::Body::from(body), Some(delivery)).await;
         let id = id.ok_or_else(|| Error::new(ErrorCode::Internal, "the redelivery was not recorded in the inbox"))?;

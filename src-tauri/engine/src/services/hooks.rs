@@ -60,13 +60,14 @@ pub fn provider_name(p: Provider) -> &'static str {
 /// Bodies kept for "redeliver locally"; older ones are dropped as new ones come.
 const KEPT_BODIES: i64 = 200;
 
-/// Headers a replay needs to be told apart and verified the way the original was.
+/// Headers a replay needs to be told apart: never the secret or a proof of it (a replay is
+/// signed again with the current secret).
 fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
     headers
         .iter()
         .filter(|(name, _)| {
             let n = name.as_str();
-            n == "content-type" || n == "user-agent" || n.starts_with("x-")
+            (n == "content-type" || n == "user-agent" || n.starts_with("x-")) && !webhook::is_secret_header(n)
         })
         .filter_map(|(name, value)| Some((name.as_str().to_string(), serde_json::Value::String(value.to_str().ok()?.to_string()))))
         .collect()
@@ -141,11 +142,7 @@ async fn decide(
     let pid = Some(project.id.clone());
 
     let body = match read_limited(body).await {
-        Ok(b) => {
-            let b = axum::body::Bytes::from(b);
-            seen.lock().unwrap().body = Some(b.clone());
-            b
-        }
+        Ok(b) => axum::body::Bytes::from(b),
         Err(BodyError::TooLarge) => {
             let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
             return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
@@ -171,6 +168,9 @@ async fn decide(
         );
         return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, msg, pid).await;
     }
+    // Only a delivery that proved the secret keeps its body (for "redeliver locally"): a stranger
+    // who guesses a hook URL must not be able to fill the disk, nor have a forgery replayed.
+    seen.lock().unwrap().body = Some(body.clone());
 
     let changes = match changes_of(provider, &source, &headers, &body) {
         Ok(c) => c,
@@ -246,4 +246,26 @@ fn source_of(headers: &HeaderMap, provider: Option<Provider>, redelivery_of: Opt
         source.delivery_id = Some(format!("local-redelivery-of-{original}-{}", crate::adapters::token::random_hex(3)));
     }
     source
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_delivery_keeps_no_secret_and_no_signature() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("content-type", "application/json"),
+            ("x-gitlab-event", "Push Hook"),
+            ("x-gitlab-token", "the-secret"),
+            ("x-hub-signature-256", "sha256=ab"),
+            ("authorization", "Basic dXNlcjpwYXNz"),
+            ("cookie", "a=b"),
+        ] {
+            h.insert(k, v.parse().unwrap());
+        }
+        let kept: Vec<String> = kept_headers(&h).keys().cloned().collect();
+        assert_eq!(kept, vec!["content-type".to_string(), "x-gitlab-event".to_string()]);
+    }
 }

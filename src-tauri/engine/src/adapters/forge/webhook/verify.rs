@@ -48,6 +48,49 @@ pub fn verify(provider: Provider, headers: &HeaderMap, body: &[u8], secret: &[u8
     }
 }
 
+/// Headers that carry the webhook secret or a proof of it. They are never stored: a delivery kept
+/// for "redeliver locally" is signed again with the current secret ([`sign`]).
+pub const SECRET_HEADERS: &[&str] = &[
+    "x-gitlab-token",
+    "authorization",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-gitea-signature",
+    "x-forgejo-signature",
+    "x-gogs-signature",
+    "webhook-signature",
+];
+
+/// Whether a header (any case) carries the secret or a proof of it.
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Signs a delivery as `provider` does with `secret`, replacing any proof it carried: what a
+/// local redelivery needs, since the original proof was never stored. (GitLab's proof is the
+/// secret itself: it is set here, in memory, for the one replay.)
+pub fn sign(provider: Provider, headers: &mut HeaderMap, body: &[u8], secret: &[u8]) {
+    for name in SECRET_HEADERS {
+        headers.remove(*name);
+    }
+    let hex_hmac = |bytes: &[u8]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+        mac.update(bytes);
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let json = payload_json(headers, body).map(|j| j.into_owned()).unwrap_or_else(|_| body.to_vec());
+    let (name, value) = match provider {
+        Provider::Github => ("x-hub-signature-256", format!("sha256={}", hex_hmac(body))),
+        Provider::Bitbucket => ("x-hub-signature", format!("sha256={}", hex_hmac(body))),
+        Provider::Gitea => ("x-gitea-signature", hex_hmac(&json)),
+        Provider::Forgejo => ("x-forgejo-signature", hex_hmac(&json)),
+        Provider::Gitlab => ("x-gitlab-token", String::from_utf8_lossy(secret).into_owned()),
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&value) {
+        headers.insert(name, v);
+    }
+}
+
 /// The header's value, trimmed; a value that is not text is malformed rather than absent.
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, VerifyError> {
     let value = headers.get(name).ok_or(VerifyError::Missing(name))?;
@@ -161,4 +204,28 @@ fn standard_webhooks(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<
 fn signing_key(secret: &[u8]) -> Vec<u8> {
     let encoded = secret.strip_prefix(b"whsec_").unwrap_or(secret);
     base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_else(|_| secret.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_delivery_verifies_for_every_forge_and_not_with_another_secret() {
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        for provider in [Provider::Github, Provider::Gitlab, Provider::Gitea, Provider::Forgejo, Provider::Bitbucket] {
+            let mut headers = HeaderMap::new();
+            headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+            headers.insert("x-hub-signature-256", http::HeaderValue::from_static("sha256=00"));
+            sign(provider, &mut headers, body, b"s3cret");
+            assert_eq!(verify(provider, &headers, body, b"s3cret"), Ok(()), "{provider:?}");
+            assert_eq!(verify(provider, &headers, body, b"other"), Err(VerifyError::Mismatch), "{provider:?}");
+        }
+    }
+
+    #[test]
+    fn secret_headers_are_named_in_any_case() {
+        assert!(is_secret_header("X-Gitlab-Token") && is_secret_header("Authorization") && is_secret_header("X-Hub-Signature-256"));
+        assert!(!is_secret_header("X-GitHub-Event") && !is_secret_header("X-Gitlab-Event"));
+    }
 }
