@@ -624,7 +624,7 @@ async fn a_kept_shell_runs_many_commands_through_one_exec() {
     assert_eq!(exec_creates(&docker, &container, since, until).await, 1, "22 commands, one exec");
 
     let err = pool.run(&docker, &container, &["sleep", "5"], Duration::from_millis(300)).await.unwrap_err();
-    assert!(err.contains("no result within 0.3 s"), "{err}");
+    assert!(err.to_string().contains("no result within 0.3 s"), "{err}");
     let out = pool.run(&docker, &container, &["echo", "after the timeout"], limit).await.unwrap();
     assert_eq!(out.text, "after the timeout\n");
 

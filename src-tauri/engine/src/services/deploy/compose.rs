@@ -4,6 +4,7 @@
 //! in place; services whose image and config did not change are left running as they are.
 //! A failure names the service, puts every touched service back, and says which were touched.
 
+use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -108,7 +109,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let prep = steps.step("prepare host").await?;
     let docker = match super::docker_for(engine, t.project).await {
         Ok(d) => d,
-        Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg).await)),
+        Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await)),
     };
     let instance = engine.instance_id().to_string();
     let settings = edge::settings(store).await;
@@ -120,7 +121,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
         edge::join(&edge, &net).await
     };
     if let Err(msg) = ready.await {
-        return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg).await));
+        return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
     steps
@@ -311,7 +312,7 @@ impl Run<'_> {
         let step =
             self.steps.step(&format!("{}: {}", s.name, if s.port.is_some() { "blue-green" } else { "replace" })).await.map_err(stepf)?;
         if let Err(why) = self.wait_dependencies(step, s, sofar).await {
-            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
+            return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
         }
         let name =
             format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
@@ -323,7 +324,7 @@ impl Run<'_> {
         if let Err(why) = self.start(s, image, &name).await {
             self.remove(&new).await;
             self.restart(old, s).await;
-            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
+            return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
         }
         self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
         let mut cancel = self.steps.ctx.cancel.clone();
@@ -347,7 +348,7 @@ impl Run<'_> {
                 edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
             if let Err(why) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
-                return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
+                return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
             }
             self.steps.log(step, format!("{} now serves {name}", route.host)).await;
             self.steps.done(step).await;
@@ -362,7 +363,7 @@ impl Run<'_> {
         step: i64,
         s: &ServiceSpec,
         sofar: &BTreeMap<String, Vec<String>>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), DeployError> {
         for d in &s.depends_on {
             let Some(target) = sofar.get(&d.service).and_then(|n| n.first()) else { continue };
             let dep = self.stack.services.iter().find(|x| x.name == d.service);
@@ -389,10 +390,14 @@ impl Run<'_> {
                             if st.exit_code == Some(0) {
                                 break;
                             }
-                            return Err(format!("dependency {} exited with code {}", d.service, st.exit_code.unwrap_or(-1)));
+                            return Err(DeployError::from(format!(
+                                "dependency {} exited with code {}",
+                                d.service,
+                                st.exit_code.unwrap_or(-1)
+                            )));
                         }
                         if std::time::Instant::now() > end {
-                            return Err(format!("dependency {} did not complete within 600 s", d.service));
+                            return Err(DeployError::from(format!("dependency {} did not complete within 600 s", d.service)));
                         }
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
@@ -403,7 +408,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn start(&self, s: &ServiceSpec, image: &str, name: &str) -> std::result::Result<(), String> {
+    async fn start(&self, s: &ServiceSpec, image: &str, name: &str) -> std::result::Result<(), DeployError> {
         let labels = HashMap::from([
             (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
             ("dev.slipway.project".to_string(), self.t.project.id.clone()),
@@ -502,7 +507,7 @@ impl Run<'_> {
                         )
                         .await
                         {
-                            problems.push(e);
+                            problems.push(e.to_string());
                         }
                     }
                     names.push(new.first().map(|n| n.rsplit('-').next().unwrap_or(n).to_string()).unwrap_or_default());

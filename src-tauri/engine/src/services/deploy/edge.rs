@@ -10,6 +10,7 @@
 //! by dup(), so the router's reloads lose nothing and the clients' connections to the front,
 //! kept alive or new, never see a reload at all.
 
+use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +83,7 @@ pub struct Edge {
 
 impl Edge {
     /// Runs `argv` in the edge, at most `timeout`.
-    pub async fn run(&self, argv: &[&str], timeout: Duration) -> Result<exec::Output, String> {
+    pub async fn run(&self, argv: &[&str], timeout: Duration) -> Result<exec::Output, DeployError> {
         self.shells.run(&self.docker, &self.name, argv, timeout).await
     }
 }
@@ -118,7 +119,7 @@ impl Routes {
 
     /// Sets (or with None removes) a stage's route and reloads the edge with the whole table.
     /// On failure the table keeps its old entry, so it still says what the edge serves.
-    pub async fn set(&self, edge: &Edge, stage_id: &str, route: Option<Route>) -> Result<(), String> {
+    pub async fn set(&self, edge: &Edge, stage_id: &str, route: Option<Route>) -> Result<(), DeployError> {
         let mut table = self.table.lock().await;
         let mut next = table.get(&edge.host).cloned().unwrap_or_default();
         match route {
@@ -131,7 +132,7 @@ impl Routes {
     }
 
     /// Replaces the whole table (at start, from the live releases) and reloads.
-    pub async fn replace(&self, edge: &Edge, routes: BTreeMap<String, Route>) -> Result<(), String> {
+    pub async fn replace(&self, edge: &Edge, routes: BTreeMap<String, Route>) -> Result<(), DeployError> {
         let mut table = self.table.lock().await;
         reload(edge, &routes).await?;
         table.insert(edge.host.clone(), routes);
@@ -183,7 +184,7 @@ fn lowest_terms(weights: &[u32]) -> Vec<u32> {
 /// starts a second 50 MB Caddy to do the same (about 60 ms), so it is only the fallback: for an
 /// edge image without `wget`, and to get Caddy's own words when the POST was refused (busybox
 /// `wget` does not print the error body).
-async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), String> {
+async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), DeployError> {
     let (docker, name) = (&edge.docker, &edge.name);
     let text = caddyfile(routes);
     let load = [
@@ -209,16 +210,16 @@ async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), Str
         exec::run(docker, name, &["caddy", "reload", "--config", &file, "--adapter", "caddyfile", "--force"], Duration::from_secs(30))
             .await?;
     if out.code != 0 {
-        return Err(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim()));
+        return Err(DeployError::from(format!("the edge {name} refused its new configuration (exit {}): {}", out.code, out.text.trim())));
     }
     Ok(())
 }
 
-async fn upload_caddyfile(docker: &Docker, container: &str, text: &str) -> Result<(), String> {
+async fn upload_caddyfile(docker: &Docker, container: &str, text: &str) -> Result<(), DeployError> {
     upload(docker, container, &[("Caddyfile", text)]).await
 }
 
-async fn upload(docker: &Docker, container: &str, files: &[(&str, &str)]) -> Result<(), String> {
+async fn upload(docker: &Docker, container: &str, files: &[(&str, &str)]) -> Result<(), DeployError> {
     let mut tar = tar::Builder::new(Vec::new());
     for (name, text) in files {
         let mut header = tar::Header::new_gnu();
@@ -234,7 +235,7 @@ async fn upload(docker: &Docker, container: &str, files: &[(&str, &str)]) -> Res
 }
 
 /// Creates the bridge network `network` unless it exists.
-pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> Result<(), String> {
+pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> Result<(), DeployError> {
     if docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
         return Ok(());
     }
@@ -247,14 +248,14 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
             if text.contains("already exists") {
                 Ok(())
             } else {
-                Err(format!("creating network {network}: {text}"))
+                Err(DeployError::from(format!("creating network {network}: {text}")))
             }
         }
     }
 }
 
 /// Attaches the edge to a compose stack's network, so it can route to and probe its services.
-pub async fn join(edge: &Edge, network: &str) -> Result<(), String> {
+pub async fn join(edge: &Edge, network: &str) -> Result<(), DeployError> {
     let req = bollard::models::NetworkConnectRequest { container: edge.name.clone(), endpoint_config: None };
     match edge.docker.connect_network(network, req).await {
         Ok(()) => Ok(()),
@@ -263,7 +264,7 @@ pub async fn join(edge: &Edge, network: &str) -> Result<(), String> {
             if text.contains("already exists") {
                 Ok(())
             } else {
-                Err(format!("attaching the edge to {network}: {text}"))
+                Err(DeployError::from(format!("attaching the edge to {network}: {text}")))
             }
         }
     }
@@ -271,7 +272,7 @@ pub async fn join(edge: &Edge, network: &str) -> Result<(), String> {
 
 /// Makes sure the network and a running edge exist. An existing edge is reused as it is (a
 /// deploy never restarts it); a stopped one is started.
-pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), String> {
+pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), DeployError> {
     let (docker, instance, name) = (&edge.docker, edge.instance.as_str(), edge.name.clone());
     let network = network_name(instance);
     ensure_network(docker, instance, &network).await?;
@@ -284,7 +285,7 @@ pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), String> 
             return Ok(());
         }
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
-        Err(e) => return Err(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e))),
+        Err(e) => return Err(DeployError::from(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e)))),
     }
     let labels = HashMap::from([
         (crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string()),
@@ -325,7 +326,7 @@ pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), String> 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!("the edge {name} started but its admin endpoint never answered"))
+    Err(DeployError::from(format!("the edge {name} started but its admin endpoint never answered")))
 }
 
 #[cfg(test)]

@@ -13,6 +13,42 @@ use futures::StreamExt;
 /// Longest an ordinary API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why a deploy's call or check failed: what was being done and, for a Docker call, the error
+/// behind it (kept for the logs; the run log shows the sentence).
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{what}: {}", crate::adapters::docker::exec::describe(.source))]
+    Docker {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A check or a command that did not give what was needed; the message says what to fix.
+    #[error("{0}")]
+    Failed(String),
+    /// The engine could not give the deploy what it needs (the host's client, a secret).
+    #[error("{0}")]
+    Engine(#[from] crate::Error),
+}
+
+impl DeployError {
+    pub fn docker(what: impl Into<String>, source: bollard::errors::Error) -> DeployError {
+        DeployError::Docker { what: what.into(), source }
+    }
+}
+
+impl From<String> for DeployError {
+    fn from(s: String) -> DeployError {
+        DeployError::Failed(s)
+    }
+}
+
+impl From<&str> for DeployError {
+    fn from(s: &str) -> DeployError {
+        DeployError::Failed(s.to_string())
+    }
+}
+
 #[derive(Debug)]
 pub struct Output {
     pub code: i64,
@@ -20,11 +56,11 @@ pub struct Output {
     pub text: String,
 }
 
-pub async fn bounded<T>(what: &str, work: impl Future<Output = Result<T, bollard::errors::Error>>) -> Result<T, String> {
+pub async fn bounded<T>(what: &str, work: impl Future<Output = Result<T, bollard::errors::Error>>) -> Result<T, DeployError> {
     match tokio::time::timeout(CALL_TIMEOUT, work).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {}", crate::adapters::docker::exec::describe(&e))),
-        Err(_) => Err(no_answer(what)),
+        Ok(Err(e)) => Err(DeployError::docker(what, e)),
+        Err(_) => Err(no_answer(what).into()),
     }
 }
 
@@ -33,7 +69,7 @@ pub fn no_answer(what: &str) -> String {
 }
 
 /// Runs `cmd` in `container` and waits for it, at most `timeout`.
-pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Duration) -> Result<Output, String> {
+pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Duration) -> Result<Output, DeployError> {
     let what = format!("running `{}` in {container}", cmd.join(" "));
     let config = ExecConfig {
         cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
@@ -46,7 +82,7 @@ pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Durati
         let started = docker
             .start_exec(&created.id, Some(StartExecOptions { detach: false, tty: false, output_capacity: None }))
             .await
-            .map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
+            .map_err(|e| DeployError::docker(what.clone(), e))?;
         let mut text = String::new();
         if let StartExecResults::Attached { mut output, .. } = started {
             while let Some(chunk) = output.next().await {
@@ -56,16 +92,15 @@ pub async fn run(docker: &Docker, container: &str, cmd: &[&str], timeout: Durati
                             text.push_str(&String::from_utf8_lossy(&c.into_bytes()));
                         }
                     }
-                    Err(e) => return Err(format!("{what}: {}", crate::adapters::docker::exec::describe(&e))),
+                    Err(e) => return Err(DeployError::docker(what.clone(), e)),
                 }
             }
         }
-        let inspect =
-            docker.inspect_exec(&created.id).await.map_err(|e| format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))?;
+        let inspect = docker.inspect_exec(&created.id).await.map_err(|e| DeployError::docker(what.clone(), e))?;
         Ok(Output { code: inspect.exit_code.unwrap_or(-1), text })
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(format!("{what}: no result within {} s", timeout.as_secs_f32())),
+        Err(_) => Err(DeployError::from(format!("{what}: no result within {} s", timeout.as_secs_f32()))),
     }
 }

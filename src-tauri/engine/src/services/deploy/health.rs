@@ -2,6 +2,7 @@
 //! a container by its name on Slipway's network. The workstation never connects to the
 //! containers itself, so a host reached over SSH is checked exactly like the local one.
 
+use crate::services::deploy::exec::DeployError;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -15,7 +16,7 @@ use crate::domain::deploy::{Health, HealthKind};
 const UNHEALTHY: &str = "unhealthy";
 
 /// One probe of `container`. Err carries what was seen, for the run log.
-pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) -> Result<(), String> {
+pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) -> Result<(), DeployError> {
     let secs = h.timeout_ms.div_ceil(1000).max(1).to_string();
     let limit = Duration::from_millis(h.timeout_ms as u64) + Duration::from_secs(5);
     let docker = &edge.docker;
@@ -29,13 +30,15 @@ pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) 
             .await?;
             let state = c.state.unwrap_or_default();
             if state.running != Some(true) {
-                return Err(format!("{container} is not running"));
+                return Err(DeployError::from(format!("{container} is not running")));
             }
             match state.health.and_then(|h| h.status) {
                 Some(bollard::models::HealthStatusEnum::HEALTHY) => Ok(()),
-                Some(bollard::models::HealthStatusEnum::UNHEALTHY) => Err(format!("Docker reports {container} {UNHEALTHY}")),
-                Some(s) => Err(format!("Docker reports {container} {s}")),
-                None => Err(format!("the image of {container} has no HEALTHCHECK (choose kind http or tcp)")),
+                Some(bollard::models::HealthStatusEnum::UNHEALTHY) => {
+                    Err(DeployError::from(format!("Docker reports {container} {UNHEALTHY}")))
+                }
+                Some(s) => Err(DeployError::from(format!("Docker reports {container} {s}"))),
+                None => Err(DeployError::from(format!("the image of {container} has no HEALTHCHECK (choose kind http or tcp)"))),
             }
         }
         HealthKind::Http => {
@@ -46,9 +49,11 @@ pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) 
             let (lo, hi) = h.range().map_err(|e| e.to_string())?;
             match http_status(&out.text) {
                 Some(code) if (lo..=hi).contains(&code) => Ok(()),
-                Some(code) => Err(format!("GET {url} answered {code} (expected {})", h.expect)),
-                None if out.code == 124 || out.code == 143 => Err(format!("GET {url}: no answer within {} ms", h.timeout_ms)),
-                None => Err(format!("GET {url}: {}", first_line(&out.text))),
+                Some(code) => Err(DeployError::from(format!("GET {url} answered {code} (expected {})", h.expect))),
+                None if out.code == 124 || out.code == 143 => {
+                    Err(DeployError::from(format!("GET {url}: no answer within {} ms", h.timeout_ms)))
+                }
+                None => Err(DeployError::from(format!("GET {url}: {}", first_line(&out.text)))),
             }
         }
         HealthKind::Tcp => {
@@ -60,13 +65,13 @@ pub async fn probe(edge: &Edge, container: &str, port: Option<u16>, h: &Health) 
             if out.code == 0 || ((out.code == 124 || out.code == 143) && text.trim().is_empty()) {
                 Ok(())
             } else {
-                Err(format!("TCP connect to {container}:{port}: {}", first_line(&out.text)))
+                Err(DeployError::from(format!("TCP connect to {container}:{port}: {}", first_line(&out.text))))
             }
         }
     }
 }
 
-async fn running(docker: &Docker, container: &str) -> Result<(), String> {
+async fn running(docker: &Docker, container: &str) -> Result<(), DeployError> {
     let c = exec::bounded(
         "inspecting the container",
         docker.inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>),
@@ -75,7 +80,7 @@ async fn running(docker: &Docker, container: &str) -> Result<(), String> {
     if c.state.and_then(|s| s.running) == Some(true) {
         Ok(())
     } else {
-        Err(format!("{container} is not running"))
+        Err(DeployError::from(format!("{container} is not running")))
     }
 }
 
@@ -128,15 +133,15 @@ pub async fn wait_healthy(
         match result {
             Ok(()) => return Ok(()),
             Err(why) => {
-                if h.kind == HealthKind::Docker && why.ends_with(UNHEALTHY) {
-                    on_fail(&why);
-                    return Err(Unhealthy::Failing(why));
+                if h.kind == HealthKind::Docker && why.to_string().ends_with(UNHEALTHY) {
+                    on_fail(&why.to_string());
+                    return Err(Unhealthy::Failing(why.to_string()));
                 }
                 if started.elapsed() >= start_period {
                     failures += 1;
-                    on_fail(&why);
+                    on_fail(&why.to_string());
                     if failures >= h.retries.max(1) {
-                        return Err(Unhealthy::Failing(why));
+                        return Err(Unhealthy::Failing(why.to_string()));
                     }
                 }
             }

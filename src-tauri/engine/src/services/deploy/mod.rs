@@ -15,6 +15,7 @@ mod reconcile;
 pub mod shell;
 mod strategy;
 
+use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -66,8 +67,8 @@ pub(crate) fn host_of(project: &Project) -> String {
 }
 
 /// The Docker host a project deploys to.
-pub(crate) async fn docker_for(engine: &Core, project: &Project) -> std::result::Result<Docker, String> {
-    engine.docker_for(project.host_id.as_deref()).await.map_err(|e| e.to_string())
+pub(crate) async fn docker_for(engine: &Core, project: &Project) -> std::result::Result<Docker, DeployError> {
+    Ok(engine.docker_for(project.host_id.as_deref()).await?)
 }
 
 /// One deploy in progress: the handles every strategy needs.
@@ -104,18 +105,18 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
     crate::services::run::start_step(store, first).await?;
     let docker = match docker_for(engine, target.project).await {
         Ok(d) => d,
-        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await,
+        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
     };
     let env = match container_env(&target).await? {
         Ok(env) => env,
-        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await,
+        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
     };
     if let Err(msg) = image_present(&docker, &target.image).await {
-        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
+        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
     }
     let edge = engine.routes().edge(&docker, engine.instance_id(), &host_of(target.project));
     if let Err(msg) = edge::ensure(&edge, &settings).await {
-        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg, &[]).await;
+        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
     }
     let host = host_name(&target.project.id, target.stage, &settings.domain);
     let d = Deploy { ctx, docker, edge, sid: sid.clone(), host: host.clone(), target: &target, env, steps: Steps::new(ctx, position + 1) };
@@ -145,12 +146,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
 
 /// The new containers' environment: the stage's variables and the secrets it names, from the
 /// keychain. A secret that is not set fails the deploy before anything starts.
-async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<String>, String>> {
+async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<String>, DeployError>> {
     let mut env: Vec<String> = target.config.deploy.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     for name in &target.config.deploy.secrets {
         match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
             Some(v) => env.push(format!("{name}={v}")),
-            None => return Ok(Err(format!("secret {name} is not set for project {}", target.project.id))),
+            None => return Ok(Err(DeployError::from(format!("secret {name} is not set for project {}", target.project.id)))),
         }
     }
     Ok(Ok(env))
@@ -207,13 +208,13 @@ pub fn short(image: &str) -> &str {
     }
 }
 
-async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), String> {
+async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), DeployError> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(()),
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {
-            Err(format!("image {} is not on the host (was it pruned?)", short(image)))
+            Err(DeployError::from(format!("image {} is not on the host (was it pruned?)", short(image))))
         }
-        Err(e) => Err(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e))),
+        Err(e) => Err(DeployError::from(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e)))),
     }
 }
 
@@ -302,7 +303,7 @@ impl Deploy<'_> {
     }
 
     /// Creates and starts `names`, all at once: a batch is up when its slowest container is.
-    async fn start(&self, names: &[String]) -> std::result::Result<(), String> {
+    async fn start(&self, names: &[String]) -> std::result::Result<(), DeployError> {
         futures::future::try_join_all(names.iter().map(|name| async move {
             self.create(name).await?;
             exec::bounded(
@@ -315,7 +316,7 @@ impl Deploy<'_> {
         .map(|_| ())
     }
 
-    async fn create(&self, name: &str) -> std::result::Result<(), String> {
+    async fn create(&self, name: &str) -> std::result::Result<(), DeployError> {
         let t = self.target;
         let labels = HashMap::from([
             (INSTANCE_LABEL.to_string(), self.edge.instance.clone()),
@@ -345,8 +346,8 @@ impl Deploy<'_> {
             Ok(Err(e)) if crate::adapters::docker::exec::status(&e) == Some(409) => {
                 crate::adapters::docker::exec::remove_container(&self.docker, name).await
             }
-            Ok(Err(e)) => return Err(format!("{what}: {}", crate::adapters::docker::exec::describe(&e))),
-            Err(_) => return Err(exec::no_answer(&what)),
+            Ok(Err(e)) => return Err(DeployError::from(format!("{what}: {}", crate::adapters::docker::exec::describe(&e)))),
+            Err(_) => return Err(DeployError::from(exec::no_answer(&what))),
         }
         exec::bounded(&what, self.docker.create_container(Some(options), body)).await.map(|_| ())
     }
@@ -394,7 +395,7 @@ impl Deploy<'_> {
     }
 
     /// Points the stage's host name at `upstreams` (name, weight). Nothing to do without a port.
-    async fn route(&self, upstreams: &[(String, u32)]) -> std::result::Result<(), String> {
+    async fn route(&self, upstreams: &[(String, u32)]) -> std::result::Result<(), DeployError> {
         let Some(port) = self.port() else { return Ok(()) };
         let route = if upstreams.is_empty() {
             None
@@ -404,7 +405,7 @@ impl Deploy<'_> {
         self.ctx.engine.routes().set(&self.edge, &self.sid, route).await
     }
 
-    async fn route_all(&self, names: &[String]) -> std::result::Result<(), String> {
+    async fn route_all(&self, names: &[String]) -> std::result::Result<(), DeployError> {
         self.route(&names.iter().map(|n| (n.clone(), 1)).collect::<Vec<_>>()).await
     }
 
@@ -418,7 +419,7 @@ impl Deploy<'_> {
         }
     }
 
-    async fn post_deploy(&self, container: &str) -> std::result::Result<(), String> {
+    async fn post_deploy(&self, container: &str) -> std::result::Result<(), DeployError> {
         for cmd in &self.target.config.deploy.post_deploy {
             let step = self.step(&format!("post-deploy: {cmd}")).await.map_err(|e| e.to_string())?;
             let out = exec::run(&self.docker, container, &["sh", "-c", cmd], Duration::from_secs(600)).await;
@@ -430,12 +431,12 @@ impl Deploy<'_> {
                     if o.code != 0 {
                         let why = format!("post-deploy command `{cmd}` exited with code {}", o.code);
                         self.fail(step, RunStatus::Failed, &why).await;
-                        return Err(why);
+                        return Err(DeployError::from(why));
                     }
                     self.done(step).await;
                 }
                 Err(e) => {
-                    self.fail(step, RunStatus::Failed, &e).await;
+                    self.fail(step, RunStatus::Failed, &e.to_string()).await;
                     return Err(e);
                 }
             }
@@ -447,7 +448,7 @@ impl Deploy<'_> {
         stop_all(&self.docker, names).await
     }
 
-    async fn restart(&self, names: &[String]) -> std::result::Result<(), String> {
+    async fn restart(&self, names: &[String]) -> std::result::Result<(), DeployError> {
         start_all(&self.docker, names).await
     }
 
@@ -509,7 +510,7 @@ pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
 }
 
 /// Starts stopped containers again; the first failure is the answer.
-pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result::Result<(), String> {
+pub(crate) async fn start_all(docker: &Docker, names: &[String]) -> std::result::Result<(), DeployError> {
     for n in names {
         exec::bounded(&format!("starting {n} again"), docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>))
             .await?;

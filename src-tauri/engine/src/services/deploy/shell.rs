@@ -9,6 +9,7 @@
 //! the host dropped) is discarded and that one command runs as a plain exec instead, so the
 //! shell only ever makes things faster, never makes them fail.
 
+use crate::services::deploy::exec::DeployError;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +38,7 @@ pub struct Pool {
 
 impl Pool {
     /// Runs `argv` in `container`, at most `timeout`, like [`exec::run`].
-    pub async fn run(&self, docker: &Docker, container: &str, argv: &[&str], timeout: Duration) -> Result<Output, String> {
+    pub async fn run(&self, docker: &Docker, container: &str, argv: &[&str], timeout: Duration) -> Result<Output, DeployError> {
         let idle = {
             let mut idle = self.idle.lock().unwrap();
             idle.retain(|s| s.used.elapsed() < IDLE);
@@ -67,7 +68,9 @@ impl Pool {
                 exec::run(docker, container, argv, timeout).await
             }
             // The shell is dropped with its connection: its `sh` ends once the command does.
-            Err(_) => Err(format!("running `{}` in {container}: no result within {} s", argv.join(" "), timeout.as_secs_f32())),
+            Err(_) => {
+                Err(DeployError::from(format!("running `{}` in {container}: no result within {} s", argv.join(" "), timeout.as_secs_f32())))
+            }
         }
     }
 }
@@ -102,7 +105,7 @@ struct Shell {
 static SHELLS: AtomicU64 = AtomicU64::new(0);
 
 impl Shell {
-    async fn open(docker: &Docker, container: &str) -> Result<Shell, String> {
+    async fn open(docker: &Docker, container: &str) -> Result<Shell, DeployError> {
         let config = ExecConfig {
             cmd: Some(vec!["sh".into()]),
             attach_stdin: Some(true),
@@ -119,12 +122,12 @@ impl Shell {
                 let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
                 Ok(Shell { input, output, used: Instant::now(), mark: format!("__slipway_end_{}_{n}_{nanos}__", std::process::id()) })
             }
-            StartExecResults::Detached => Err(format!("{what}: the exec did not attach")),
+            StartExecResults::Detached => Err(DeployError::from(format!("{what}: the exec did not attach"))),
         }
     }
 
     /// One command; Err only when the shell itself broke.
-    async fn run(&mut self, argv: &[&str]) -> Result<Output, String> {
+    async fn run(&mut self, argv: &[&str]) -> Result<Output, DeployError> {
         // stdin from /dev/null: a command must never read the shell's own input (the next
         // commands). The bare `echo` puts the mark on a line of its own.
         let line =
@@ -136,7 +139,7 @@ impl Shell {
         loop {
             match self.output.next().await {
                 Some(Ok(chunk)) => buf.extend_from_slice(&chunk.into_bytes()),
-                Some(Err(e)) => return Err(crate::adapters::docker::exec::describe(&e)),
+                Some(Err(e)) => return Err(DeployError::from(crate::adapters::docker::exec::describe(&e))),
                 None => return Err("the shell ended".into()),
             }
             let text = String::from_utf8_lossy(&buf);

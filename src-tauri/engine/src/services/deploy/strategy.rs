@@ -19,7 +19,7 @@ impl Deploy<'_> {
         let step = self.step_or_stop(&format!("start {label}")).await?;
         if let Err(why) = self.start(names).await {
             self.remove(names).await;
-            return Err(self.fail(step, RunStatus::Failed, &why).await);
+            return Err(self.fail(step, RunStatus::Failed, &why.to_string()).await);
         }
         self.log(step, format!("started {}", names.join(", "))).await;
         self.done(step).await;
@@ -58,7 +58,7 @@ impl Deploy<'_> {
         if let Some(first) = new.first() {
             if let Err(why) = self.post_deploy(first).await {
                 let step = self.step_or_stop("switch back").await?;
-                let stop = self.switch_back(step, old, new, RunStatus::Failed, &why).await;
+                let stop = self.switch_back(step, old, new, RunStatus::Failed, &why.to_string()).await;
                 return Err(Stop { status: RunStatus::Failed, reason: stop.reason });
             }
         }
@@ -82,7 +82,7 @@ pub(super) async fn blue_green(d: &Deploy<'_>, blue: &[String]) -> Outcome {
     d.bring_up(&green, "new release").await?;
     let step = d.step_or_stop("switch traffic").await?;
     if let Err(why) = d.route_all(&green).await {
-        return Err(d.switch_back(step, blue, &green, RunStatus::Failed, &why).await);
+        return Err(d.switch_back(step, blue, &green, RunStatus::Failed, &why.to_string()).await);
     }
     d.log(step, format!("{} now serves {}", d.host, green.join(", "))).await;
     d.done(step).await;
@@ -102,7 +102,7 @@ pub(super) async fn recreate(d: &Deploy<'_>, old: &[String]) -> Outcome {
     let step = d.step_or_stop("switch traffic").await?;
     if let Err(why) = d.route_all(&new).await {
         d.remove(&new).await;
-        let stop = d.fail(step, RunStatus::Failed, &why).await;
+        let stop = d.fail(step, RunStatus::Failed, &why.to_string()).await;
         return Err(restore(d, old, stop).await);
     }
     d.done(step).await;
@@ -150,7 +150,7 @@ pub(super) async fn rolling(d: &Deploy<'_>, old: &[String]) -> Outcome {
         let step = d.step_or_stop(&format!("shift traffic ({} new, {} old)", new_all.len(), serving_old.len())).await?;
         let upstreams: Vec<String> = serving_old.iter().chain(new_all.iter()).cloned().collect();
         if let Err(why) = d.route_all(&upstreams).await {
-            let stop = d.fail(step, RunStatus::Failed, &why).await;
+            let stop = d.fail(step, RunStatus::Failed, &why.to_string()).await;
             return Err(unroll(d, old, &stopped_old, &new_all, stop).await);
         }
         if !leaving.is_empty() {
@@ -173,7 +173,7 @@ impl Deploy<'_> {
         let r = &self.target.config.rollout;
         if let Some(first) = new.first() {
             if let Err(why) = self.post_deploy(first).await {
-                return Err(unroll(self, old, stopped, new, Stop::failed(why)).await);
+                return Err(unroll(self, old, stopped, new, Stop::failed(why.to_string())).await);
             }
         }
         let step = self.step_or_stop(&format!("verify ({} s)", r.verify_secs)).await?;
@@ -228,7 +228,7 @@ pub(super) async fn canary(d: &Deploy<'_>, old: &[String]) -> Outcome {
     let mut upstreams: Vec<(String, u32)> = old.iter().map(|n| (n.clone(), 100 - pct)).collect();
     upstreams.push((canary[0].clone(), pct * old.len() as u32));
     if let Err(why) = d.route(&upstreams).await {
-        return Err(d.switch_back(step, old, &canary, RunStatus::Failed, &why).await);
+        return Err(d.switch_back(step, old, &canary, RunStatus::Failed, &why.to_string()).await);
     }
     d.log(step, format!("{} sends {pct} % of requests to {}", d.host, canary[0])).await;
     if let Err((status, why)) = d.verify(&canary, Duration::from_secs(r.canary_secs as u64)).await {
@@ -247,7 +247,7 @@ pub(super) async fn canary(d: &Deploy<'_>, old: &[String]) -> Outcome {
     }
     let step = d.step_or_stop("promote canary to 100 %").await?;
     if let Err(why) = d.route_all(&new).await {
-        return Err(d.switch_back(step, old, &new, RunStatus::Failed, &why).await);
+        return Err(d.switch_back(step, old, &new, RunStatus::Failed, &why.to_string()).await);
     }
     d.done(step).await;
     d.settle(old, &new).await?;

@@ -32,7 +32,7 @@ pub(super) async fn run_pipeline(
     }
     let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
-        Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg }),
+        Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg.to_string() }),
     };
     let instance = ctx.engine.instance_id();
     let labels = HashMap::from([

@@ -245,7 +245,7 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
     let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
     let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
-        Err(msg) => return fail_step(ctx, step, "pull image", None, &msg, &[]).await,
+        Err(msg) => return fail_step(ctx, step, "pull image", None, &msg.to_string(), &[]).await,
     };
     ctx.log(Some(step), format!("pulling {reference}")).await;
     let opts = bollard::query_parameters::CreateImageOptionsBuilder::new().from_image(&reference).build();
