@@ -133,6 +133,9 @@ fn not_deployable(project: &Project, kind: &ChangeKind, short: &str) -> String {
         ChangeKind::Other(event) if is_package_event(event) && project.image_repo.is_some() => {
             "registry package event: the image repository is being checked; new tags start runs from there".into()
         }
+        ChangeKind::Other(event) if event == "create" => {
+            format!("{short} was created: the push the forge sends with it deploys (a branch created at an existing commit deploys nothing)")
+        }
         ChangeKind::Other(event) => format!("event {event:?} is not a push, tag or pull request"),
         _ => "nothing to deploy".into(),
     }
@@ -282,6 +285,7 @@ mod tests {
             ("a deleted branch deploys nothing", change(ChangeKind::BranchDeleted, "refs/heads/main"), false, "ignore: branch main was deleted"),
             ("a deleted tag deploys nothing", change(ChangeKind::TagDeleted, "refs/tags/v1"), false, "ignore: tag v1 was deleted"),
             ("another event is named", change(ChangeKind::Other("issues".into()), ""), false, "ignore: event \"issues\" is not a push"),
+            ("a created branch waits for its push", change(ChangeKind::Other("create".into()), "refs/heads/main"), false, "ignore: main was created: the push"),
             ("a pull request deploys only to stages that opted in", pr(PrAction::Opened, "develop"), false, "deploy review"),
             ("a pull request into a branch no stage takes them for is refused", pr(PrAction::Synchronized, "main"), false, "ignore: pull request into main"),
             ("a merged pull request waits for the push", pr(PrAction::Merged, "develop"), false, "ignore: pull request merged"),

@@ -215,7 +215,16 @@ fn changes_of(provider: Provider, source: &Source, headers: &HeaderMap, body: &[
     let events = webhook::payload_json(headers, body)
         .and_then(|json| webhook::normalize(provider, &source.event, source.delivery_id.as_deref(), &json))
         .map_err(|e| format!("{} {}: {e}", source.provider, source.event))?;
-    Ok(events.iter().map(Change::from).collect())
+    let mut changes: Vec<Change> = events.iter().map(Change::from).collect();
+    // `create` (GitHub, Gitea, Forgejo) is not a deploy: every forge that sends it also sends a
+    // `push` for the same branch or tag, and a branch created at an existing commit gets no push
+    // at all, so deploying on `create` would deploy what nobody pushed, or deploy twice.
+    if source.event == "create" {
+        for c in &mut changes {
+            c.kind = ChangeKind::Other("create".into());
+        }
+    }
+    Ok(changes)
 }
 
 /// An image was pushed: look at the registry now instead of at the next poll. What is found
