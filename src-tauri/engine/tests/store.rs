@@ -99,3 +99,64 @@ async fn upgrading_a_pre_deploy_store_keeps_runs_steps_and_logs() {
     let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys").fetch_one(store.pool()).await.unwrap();
     assert_eq!(fk, 1);
 }
+
+#[tokio::test]
+async fn kept_delivery_bodies_stay_within_their_budget_and_give_the_space_back() {
+    use slipway_engine::domain::run::Source;
+    use slipway_engine::store::{deliveries, runs};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slipway.db");
+    let store = Store::open(&path).await.unwrap();
+    let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(mode, 2, "incremental");
+    let budget = deliveries::Budget { count: 10, bytes: 3 << 20 };
+    let body = vec![b'x'; 1 << 20];
+    let mut ids = vec![];
+    for _ in 0..6 {
+        let id = runs::record_rejection(&store, None, &Source::default(), 400, "test").await.unwrap();
+        deliveries::keep(&store, id, "{}", &body, budget).await.unwrap();
+        ids.push(id);
+    }
+    // The newest that fit 3 MiB (two whole ones: each is 1 MiB and its headers) are kept.
+    let kept = deliveries::kept_bytes(&store).await.unwrap();
+    assert!(kept <= budget.bytes && kept >= 2 << 20, "{kept}");
+    assert!(deliveries::kept(&store, ids[5]).await.unwrap().is_some());
+    assert!(deliveries::kept(&store, ids[0]).await.unwrap().is_none());
+    // The freed pages went back: the file holds what is kept, not all six.
+    let (pages, size): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(pages * size < 4 << 20, "{} bytes in pages", pages * size);
+
+    // The count budget holds too.
+    let small = deliveries::Budget { count: 2, bytes: 64 << 20 };
+    for _ in 0..4 {
+        let id = runs::record_rejection(&store, None, &Source::default(), 400, "test").await.unwrap();
+        deliveries::keep(&store, id, "{}", b"{}", small).await.unwrap();
+    }
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM delivery_bodies").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn a_store_made_before_incremental_vacuum_is_converted_once_and_keeps_its_data() {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slipway.db");
+    // A file as an earlier Slipway left it: no auto_vacuum, some data.
+    let mut conn =
+        sqlx::sqlite::SqliteConnectOptions::from_str("sqlite://").unwrap().filename(&path).create_if_missing(true).connect().await.unwrap();
+    sqlx::query("CREATE TABLE earlier (x TEXT)").execute(&mut conn).await.unwrap();
+    sqlx::query("INSERT INTO earlier VALUES ('kept')").execute(&mut conn).await.unwrap();
+    let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, 0);
+    drop(conn);
+    let store = Store::open(&path).await.unwrap();
+    let (mode,): (i64,) = sqlx::query_as("PRAGMA auto_vacuum").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(mode, 2);
+    let (x,): (String,) = sqlx::query_as("SELECT x FROM earlier").fetch_one(store.pool()).await.unwrap();
+    assert_eq!(x, "kept");
+}

@@ -134,7 +134,9 @@ fn not_deployable(project: &Project, kind: &ChangeKind, short: &str) -> String {
             "registry package event: the image repository is being checked; new tags start runs from there".into()
         }
         ChangeKind::Other(event) if event == "create" => {
-            format!("{short} was created: the push the forge sends with it deploys (a branch created at an existing commit deploys nothing)")
+            format!(
+                "{short} was created: the push the forge sends with it deploys (a branch created at an existing commit deploys nothing)"
+            )
         }
         ChangeKind::Other(event) => format!("event {event:?} is not a push, tag or pull request"),
         _ => "nothing to deploy".into(),

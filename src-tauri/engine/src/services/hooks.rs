@@ -57,8 +57,9 @@ pub fn provider_name(p: Provider) -> &'static str {
     }
 }
 
-/// Bodies kept for "redeliver locally"; older ones are dropped as new ones come.
-const KEPT_BODIES: i64 = 200;
+/// Bodies kept for "redeliver locally": the newest 200, and 64 MiB in all; older ones are dropped
+/// as new ones come.
+const KEPT_BODIES: deliveries::Budget = deliveries::Budget { count: 200, bytes: 64 << 20 };
 
 /// Headers a replay needs to be told apart: never the secret or a proof of it (a replay is
 /// signed again with the current secret).

@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use crate::domain::now_ms;
 use crate::{Error, ErrorCode, Result};
@@ -38,6 +38,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// Gives the pages that deletions freed back to the file system.
+    pub async fn give_back_space(&self) -> Result<()> {
+        sqlx::query("PRAGMA incremental_vacuum").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Says that a step of run `run_id` started or ended; nobody listening is fine.
     pub fn step_changed(&self, run_id: i64) {
         let _ = self.steps.send(run_id);
@@ -55,10 +61,14 @@ impl Store {
             .map_err(|e| corrupt_or_store(path, e))?
             .filename(path)
             .create_if_missing(true)
+            // Space freed by deleting (kept delivery bodies above all) goes back to the file system
+            // on `PRAGMA incremental_vacuum`, instead of the file only ever growing.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        incremental_vacuum_on(&opts, path).await?;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| corrupt_or_store(path, e))?;
         let store = Store { pool, path: path.to_path_buf(), steps: tokio::sync::broadcast::channel(256).0 };
         store.migrate().await?;
@@ -204,4 +214,23 @@ fn corrupt_or_store(path: &Path, e: sqlx::Error) -> Error {
         );
     }
     Error::new(ErrorCode::Store, format!("could not open the store at {}: {e}", path.display()))
+}
+
+/// A store made before incremental vacuum was set converts once: `VACUUM` applies the setting,
+/// but not in WAL mode, so on one connection of its own, before the pool opens, the file leaves
+/// WAL for the rewrite and returns to it. New files are made incremental from the start.
+async fn incremental_vacuum_on(opts: &SqliteConnectOptions, path: &Path) -> Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = opts.clone().connect().await.map_err(|e| corrupt_or_store(path, e))?;
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&mut conn).await.map_err(|e| corrupt_or_store(path, e))?;
+    let tables: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master").fetch_one(&mut conn).await.map_err(|e| corrupt_or_store(path, e))?;
+    if mode != 2 && tables > 0 {
+        tracing::info!("converting {} to incremental vacuum (once)", path.display());
+        for step in ["PRAGMA journal_mode = DELETE", "PRAGMA auto_vacuum = INCREMENTAL", "VACUUM", "PRAGMA journal_mode = WAL"] {
+            sqlx::query(step).execute(&mut conn).await?;
+        }
+    }
+    conn.close().await?;
+    Ok(())
 }
