@@ -18,32 +18,25 @@ pub async fn add(store: &Store, run_id: i64, position: i64, name: &str, kind: &s
 }
 
 pub async fn start(store: &Store, step: i64) -> Result<()> {
-    let run: Option<i64> = sqlx::query_scalar("UPDATE run_steps SET status = ?, started_at = ? WHERE id = ? RETURNING run_id")
-        .bind(StepStatus::Running)
-        .bind(now_ms())
-        .bind(step)
-        .fetch_optional(store.pool())
-        .await?;
-    if let Some(run) = run {
-        store.step_changed(run);
-    }
+    let sql = "UPDATE run_steps SET status = ?, started_at = ? WHERE id = ? RETURNING run_id";
+    let run: Option<i64> = sqlx::query_scalar(sql).bind(StepStatus::Running).bind(now_ms()).bind(step).fetch_optional(store.pool()).await?;
+    announce(store, run);
     Ok(())
 }
 
 pub async fn end(store: &Store, step: i64, status: StepStatus, exit_code: Option<i64>, message: Option<&str>) -> Result<()> {
+    let sql = "UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ? RETURNING run_id";
     let run: Option<i64> =
-        sqlx::query_scalar("UPDATE run_steps SET status = ?, exit_code = ?, message = ?, finished_at = ? WHERE id = ? RETURNING run_id")
-            .bind(status)
-            .bind(exit_code)
-            .bind(message)
-            .bind(now_ms())
-            .bind(step)
-            .fetch_optional(store.pool())
-            .await?;
+        sqlx::query_scalar(sql).bind(status).bind(exit_code).bind(message).bind(now_ms()).bind(step).fetch_optional(store.pool()).await?;
+    announce(store, run);
+    Ok(())
+}
+
+/// Tells the console's live step view that a step of `run` changed.
+fn announce(store: &Store, run: Option<i64>) {
     if let Some(run) = run {
         store.step_changed(run);
     }
-    Ok(())
 }
 
 /// The steps of run `run_id` that never started are skipped (the run ended before them).
