@@ -14,7 +14,7 @@ use bollard::models::{
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 
-use super::{edge, exec, health, Steps, Stop};
+use super::{edge, exec, health, Edge, EdgeSettings, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
 use crate::domain::project::{stage_id, Project, Stage};
@@ -115,27 +115,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
     let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
-    let ready = async {
-        edge::ensure(&edge, &settings).await?;
-        edge::ensure_network(&docker, &instance, &net).await?;
-        edge::join(&edge, &net).await
-    };
-    if let Err(msg) = ready.await {
+    if let Err(msg) = edge_ready(&edge, &settings, &docker, &instance, &net).await {
         return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
-    steps
-        .log(
-            prep,
-            format!(
-                "compose stack {}/{}: {} service(s) in order {}",
-                t.project.id,
-                t.stage.name,
-                stack.services.len(),
-                stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → ")
-            ),
-        )
-        .await;
+    let order = stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → ");
+    let what = format!("compose stack {}/{}: {} service(s) in order {order}", t.project.id, t.stage.name, stack.services.len());
+    steps.log(prep, what).await;
     steps.done(prep).await;
     let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
@@ -252,6 +238,19 @@ impl Run<'_> {
         r.steps.done(verify).await;
         Ok(None)
     }
+}
+
+/// The edge runs, the stack's network exists, and the edge is on it.
+async fn edge_ready(
+    edge: &Edge,
+    settings: &EdgeSettings,
+    docker: &Docker,
+    instance: &str,
+    net: &str,
+) -> std::result::Result<(), DeployError> {
+    edge::ensure(edge, settings).await?;
+    edge::ensure_network(docker, instance, net).await?;
+    edge::join(edge, net).await
 }
 
 fn ending(stop: Stop) -> Ending {
