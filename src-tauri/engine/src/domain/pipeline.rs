@@ -145,9 +145,61 @@ pub fn mask(line: &str, secrets: &[String]) -> String {
     out
 }
 
+/// What a run of `pipeline` does after fetching, in order: its steps, then either the image
+/// build or (with no build, a compose file and a deploy config) the compose stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The steps' names, each a step of the run.
+    pub steps: Vec<String>,
+    /// Whether a "build image" step follows.
+    pub build: bool,
+    /// The compose file whose stack is built and deployed.
+    pub compose: Option<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && !self.build && self.compose.is_none()
+    }
+}
+
+/// The run's work for `pipeline`; `deploys` says whether the project has a deploy config.
+pub fn plan(pipeline: &Pipeline, deploys: bool) -> Plan {
+    let compose = match (&pipeline.build, &pipeline.compose, deploys) {
+        (None, Some(file), true) => Some(file.clone()),
+        _ => None,
+    };
+    Plan { steps: pipeline.steps.iter().map(|s| s.name.clone()).collect(), build: pipeline.build.is_some(), compose }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rule, the pipeline, whether the project deploys, and (steps, build, compose file).
+    type Case<'a> = (&'a str, &'a Pipeline, bool, (usize, bool, Option<&'a str>));
+
+    #[test]
+    fn what_a_run_does() {
+        let with = |yml: &str| parse(yml).unwrap();
+        let steps = with("steps:\n  - name: test\n    image: busybox\n    commands: [true]\n");
+        let build = with("build: {}\n");
+        let compose = Pipeline { compose: Some("compose.yaml".into()), ..Pipeline::default() };
+        let both = Pipeline { compose: Some("compose.yaml".into()), ..with("build: {}\n") };
+        #[rustfmt::skip]
+        let cases: Vec<Case> = vec![
+            ("steps run, nothing to build", &steps, true, (1, false, None)),
+            ("a build follows the steps", &build, false, (0, true, None)),
+            ("a compose file deploys as a stack when the project deploys", &compose, true, (0, false, Some("compose.yaml"))),
+            ("a compose file is not deployed by a project that only builds", &compose, false, (0, false, None)),
+            ("a Dockerfile build wins over a compose file", &both, true, (0, true, None)),
+        ];
+        for (rule, p, deploys, (steps, build, compose)) in cases {
+            let got = plan(p, deploys);
+            assert_eq!((got.steps.len(), got.build, got.compose.as_deref()), (steps, build, compose), "{rule}");
+        }
+        assert!(plan(&Pipeline::default(), true).is_empty(), "an empty pipeline does nothing");
+    }
 
     #[test]
     fn parses_steps_and_build() {

@@ -12,24 +12,22 @@ pub(super) async fn run_pipeline(
     pipeline: &Pipeline,
 ) -> Result<Ending> {
     let store = ctx.engine.store();
-    let mut ids = Vec::new();
-    for (i, s) in pipeline.steps.iter().enumerate() {
-        ids.push(add_step(store, ctx.run_id, i as i64 + 2, &s.name, "step").await?);
-    }
-    let build_step = match &pipeline.build {
-        Some(_) => Some(add_step(store, ctx.run_id, pipeline.steps.len() as i64 + 2, "build image", "build").await?),
-        None => None,
-    };
-    let compose = match (&pipeline.build, &pipeline.compose, &project.deploy) {
-        (None, Some(file), Some(_)) => Some(file.clone()),
-        _ => None,
-    };
-    if ids.is_empty() && build_step.is_none() && compose.is_none() {
+    let plan = pipeline::plan(pipeline, project.deploy.is_some());
+    if plan.is_empty() {
         return Ok(Ending {
             status: RunStatus::Succeeded,
             reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into(),
         });
     }
+    let mut ids = Vec::new();
+    for (i, name) in plan.steps.iter().enumerate() {
+        ids.push(add_step(store, ctx.run_id, i as i64 + 2, name, "step").await?);
+    }
+    let build_step = match plan.build {
+        true => Some(add_step(store, ctx.run_id, ids.len() as i64 + 2, "build image", "build").await?),
+        false => None,
+    };
+    let compose = plan.compose;
     let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
         Ok(d) => d,
         Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg.to_string() }),

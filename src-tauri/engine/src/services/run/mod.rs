@@ -318,16 +318,7 @@ async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64
             reason: format!("release {} of {} was pruned: its image is gone", release.number, release.stage),
         });
     }
-    let config = if rollback {
-        release.config.clone()
-    } else {
-        crate::domain::release::ReleaseConfig {
-            deploy: release.config.deploy.clone(),
-            strategy: stage.strategy,
-            rollout: stage.rollout.clone(),
-            compose: release.config.compose.clone(),
-        }
-    };
+    let config = crate::domain::release::restored_config(&release, stage, trigger);
     if config.compose.is_some() {
         let target = crate::services::deploy::compose::StackTarget {
             project,
