@@ -39,9 +39,54 @@ pub fn validate_rollout(stage: &str, r: &Rollout) -> Result<()> {
     Ok(())
 }
 
+/// One round of a rolling deploy: the new replicas it starts (by index) and the old containers
+/// it retires once they take traffic (by index into the old ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub new: std::ops::Range<usize>,
+    pub retire: std::ops::Range<usize>,
+}
+
+/// What a rolling deploy does next, round by round: `batch_size` new replicas at a time (at
+/// least one), and as many old containers retired as new ones came; the last round retires
+/// whatever old is left, so scaling down loses the surplus at the end, never before.
+pub fn rolling_rounds(replicas: usize, batch_size: u32, old: usize) -> Vec<Round> {
+    let batch = (batch_size.max(1) as usize).min(replicas.max(1));
+    let mut rounds = Vec::new();
+    let mut start = 0;
+    while start < replicas {
+        let end = (start + batch).min(replicas);
+        let retire_end = if end == replicas { old } else { end.min(old) };
+        rounds.push(Round { new: start..end, retire: start.min(old)..retire_end });
+        start = end;
+    }
+    rounds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Replicas, batch size, old containers.
+    type Shape = (usize, u32, usize);
+
+    #[test]
+    fn rolling_rules() {
+        let r = |new: std::ops::Range<usize>, retire: std::ops::Range<usize>| Round { new, retire };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Shape, Vec<Round>)> = vec![
+            ("one at a time replaces one old per round", (3, 1, 3), vec![r(0..1, 0..1), r(1..2, 1..2), r(2..3, 2..3)]),
+            ("batches of two, the last one smaller", (3, 2, 3), vec![r(0..2, 0..2), r(2..3, 2..3)]),
+            ("a batch size of 0 counts as 1", (2, 0, 2), vec![r(0..1, 0..1), r(1..2, 1..2)]),
+            ("a batch larger than the replicas is one round", (2, 5, 2), vec![r(0..2, 0..2)]),
+            ("scaling up retires what old there is, early", (3, 1, 1), vec![r(0..1, 0..1), r(1..2, 1..1), r(2..3, 1..1)]),
+            ("scaling down retires the surplus in the last round", (2, 1, 4), vec![r(0..1, 0..1), r(1..2, 1..4)]),
+            ("a first deploy retires nothing", (2, 1, 0), vec![r(0..1, 0..0), r(1..2, 0..0)]),
+        ];
+        for (rule, (replicas, batch, old), want) in cases {
+            assert_eq!(rolling_rounds(replicas, batch, old), want, "{rule}");
+        }
+    }
 
     #[test]
     fn expect_ranges() {

@@ -2,6 +2,7 @@
 //! once they serve and passed verification; on any failure it first puts traffic back on the
 //! old containers (which stay running until then), then removes the new ones.
 
+use crate::domain::deploy::rolling_rounds;
 use crate::domain::run::RunStatus;
 use std::time::Duration;
 
@@ -133,20 +134,16 @@ async fn restore(d: &Deploy<'_>, old: &[String], stop: Stop) -> Stop {
 /// traffic and each old batch drained before it stops.
 pub(super) async fn rolling(d: &Deploy<'_>, old: &[String]) -> Outcome {
     let total = d.replicas();
-    let batch = (d.target.config.rollout.batch_size.max(1) as usize).min(total);
     let mut new_all: Vec<String> = Vec::new();
-    let mut serving_old: Vec<String> = old.to_vec();
     let mut stopped_old: Vec<String> = Vec::new();
-    let mut start = 0;
-    while start < total {
-        let end = (start + batch).min(total);
-        let names = d.names(start..end);
-        if let Err(stop) = d.bring_up(&names, &format!("replicas {}-{} of {total}", start + 1, end)).await {
+    for round in rolling_rounds(total, d.target.config.rollout.batch_size, old.len()) {
+        let names = d.names(round.new.clone());
+        if let Err(stop) = d.bring_up(&names, &format!("replicas {}-{} of {total}", round.new.start + 1, round.new.end)).await {
             return Err(unroll(d, old, &stopped_old, &new_all, stop).await);
         }
         new_all.extend(names);
-        let leaving: Vec<String> =
-            if end == total { std::mem::take(&mut serving_old) } else { serving_old.drain(..batch.min(serving_old.len())).collect() };
+        let leaving = old[round.retire.clone()].to_vec();
+        let serving_old = &old[round.retire.end..];
         let step = d.step_or_stop(&format!("shift traffic ({} new, {} old)", new_all.len(), serving_old.len())).await?;
         let upstreams: Vec<String> = serving_old.iter().chain(new_all.iter()).cloned().collect();
         if let Err(why) = d.route_all(&upstreams).await {
@@ -160,7 +157,6 @@ pub(super) async fn rolling(d: &Deploy<'_>, old: &[String]) -> Outcome {
             stopped_old.extend(leaving);
         }
         d.done(step).await;
-        start = end;
     }
     d.settle_after_stop(old, &stopped_old, &new_all).await?;
     Ok(new_all)

@@ -132,10 +132,13 @@ async fn execute(engine: &Core, run_id: i64) {
     let store = engine.store();
     // Best effort: a store that fails here is reported by the recovery at the next start.
     let _ = steps::skip_pending(store, run_id).await;
+    // Every line is stored before the run reads as ended: whoever sees the end (a log reader, a
+    // follower that stops at the end) sees the whole log.
+    ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
+    engine.logs().flush().await;
     if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
         tracing::error!(run = run_id, "cannot record the end of the run: {e}");
     }
-    ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
     engine.unregister_cancel(run_id);
     engine.run_finished(run_id);
     let state = match ending.status {
@@ -144,7 +147,6 @@ async fn execute(engine: &Core, run_id: i64) {
         _ => RunState::Failed,
     };
     commit_status::report(engine, run_id, state, &ending.reason).await;
-    engine.logs().flush().await;
 }
 
 pub(crate) use crate::store::steps::{add as add_step, end as end_step, start as start_step};
