@@ -10,6 +10,9 @@
 //! Must not depend on the engine: the window and the CLI link this crate alone for talking to
 //! an engine, and stay small for it.
 
+#[macro_use]
+mod names;
+
 pub mod bindings;
 pub mod client;
 pub mod compose;

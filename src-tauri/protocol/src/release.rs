@@ -23,18 +23,7 @@ pub enum ReleaseStatus {
     Pruned,
 }
 
-impl ReleaseStatus {
-    pub const ALL: &'static [ReleaseStatus] =
-        &[ReleaseStatus::Live, ReleaseStatus::Retired, ReleaseStatus::RolledBack, ReleaseStatus::Pruned];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReleaseStatus::Live => "live",
-            ReleaseStatus::Retired => "retired",
-            ReleaseStatus::RolledBack => "rolled_back",
-            ReleaseStatus::Pruned => "pruned",
-        }
-    }
-}
+named!(ReleaseStatus { Live => "live", Retired => "retired", RolledBack => "rolled_back", Pruned => "pruned" });
 
 /// The configuration a release was deployed with. Secrets appear by name only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

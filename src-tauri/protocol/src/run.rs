@@ -18,24 +18,7 @@ pub enum Trigger {
     Registry,
 }
 
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Webhook => "webhook",
-            Trigger::Poll => "poll",
-            Trigger::Manual => "manual",
-            Trigger::Rollback => "rollback",
-            Trigger::Promote => "promote",
-            Trigger::Registry => "registry",
-        }
-    }
-}
-
-impl std::fmt::Display for Trigger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+named!(Trigger { Webhook => "webhook", Poll => "poll", Manual => "manual", Rollback => "rollback", Promote => "promote", Registry => "registry" });
 
 /// Where a run is in its life. Stored as its snake_case name (`runs.status`); the UI gets the
 /// same names as a TypeScript union and switches on them.
@@ -58,34 +41,11 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: &'static [RunStatus] = &[
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-        RunStatus::RolledBack,
-        RunStatus::Interrupted,
-        RunStatus::Cancelled,
-        RunStatus::Superseded,
-    ];
     /// Ends that count for the metrics: cancelled and superseded runs were stopped by someone,
     /// not by the code, so they count neither way.
     pub const COUNTED: &'static [RunStatus] = &[RunStatus::Succeeded, RunStatus::Failed, RunStatus::RolledBack, RunStatus::Interrupted];
     /// Ends that mean the code did not reach a good release.
     pub const FAILURES: &'static [RunStatus] = &[RunStatus::Failed, RunStatus::RolledBack, RunStatus::Interrupted];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::RolledBack => "rolled_back",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Superseded => "superseded",
-        }
-    }
 
     /// Still queued or running: its log may grow.
     pub fn is_active(self) -> bool {
@@ -97,11 +57,16 @@ impl RunStatus {
     }
 }
 
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+named!(RunStatus {
+    Queued => "queued",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    RolledBack => "rolled_back",
+    Interrupted => "interrupted",
+    Cancelled => "cancelled",
+    Superseded => "superseded",
+});
 
 /// Where a step is. Stored as its snake_case name (`run_steps.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -117,26 +82,14 @@ pub enum StepStatus {
     Cancelled,
 }
 
-impl std::fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl StepStatus {
-    pub const ALL: &'static [StepStatus] =
-        &[StepStatus::Pending, StepStatus::Running, StepStatus::Succeeded, StepStatus::Failed, StepStatus::Skipped, StepStatus::Cancelled];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Succeeded => "succeeded",
-            StepStatus::Failed => "failed",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Cancelled => "cancelled",
-        }
-    }
-}
+named!(StepStatus {
+    Pending => "pending",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Skipped => "skipped",
+    Cancelled => "cancelled",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
