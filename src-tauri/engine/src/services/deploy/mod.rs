@@ -484,10 +484,12 @@ impl Deploy<'_> {
         match crate::store::releases::prune(self.ctx.engine.store(), &self.sid, keep).await {
             Ok(images) => {
                 for image in images {
-                    // Not forced: the same image (by id) may be another project's release or the
-                    // cached base of a build running now, and a forced removal pulls it from under
-                    // them. Docker refuses while it is used, and the image then stays (logged).
-                    let opts = RemoveImageOptionsBuilder::default().force(false).build();
+                    // Neither forced nor pruning parents: the same image (by id) may be another
+                    // stage's release, and its untagged parent layers are the cache a build may be
+                    // running on right now (removing them failed such a build: "failed to get
+                    // digest … no such file or directory"). Docker refuses while the image is
+                    // used; it then stays (logged), and its layers stay as build cache.
+                    let opts = RemoveImageOptionsBuilder::default().force(false).noprune(true).build();
                     match self.docker.remove_image(&image, Some(opts), None).await {
                         Ok(_) => self.ctx.log(None, format!("pruned image {} (older than the last {keep} releases)", short(&image))).await,
                         Err(e) => tracing::info!("image {image} kept for now: {}", crate::adapters::docker::exec::describe(&e)),
