@@ -140,3 +140,31 @@ fn projects_round_trip_through_yaml_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("project file:") && err.contains("repo_url"), "{err}");
 }
+
+/// `Max open files` of a process: (soft, hard).
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+    let mut cols = line["Max open files".len()..].split_whitespace();
+    (cols.next().unwrap().to_string(), cols.next().unwrap().to_string())
+}
+
+#[test]
+fn serve_raises_its_open_file_limit_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // Started with a low soft limit, as many systems start programs (1,024 and below).
+    let child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" serve --listen 127.0.0.1:0"])
+        .arg(bin("slipwayd"))
+        .env("SLIPWAY_DATA_DIR", dir.path())
+        .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _guard = Guard(child);
+    wait_for("slipwayd to write engine.json", Duration::from_secs(30), || engine_file(dir.path()));
+    let (soft, hard) = open_file_limits(pid);
+    assert_ne!(soft, "256", "the soft limit stayed where it was started");
+    assert_eq!(soft, hard);
+}

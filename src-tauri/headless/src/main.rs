@@ -291,6 +291,7 @@ fn print_json<T: serde::Serialize>(v: &T) {
 
 async fn serve(config: Config, tray: bool) -> Result<(), Error> {
     let _log = slipway_engine::engine::logging::init(&config.log_dir())?;
+    raise_open_file_limit();
     let engine = Engine::start(config).await?;
     let Some(addr) = engine.listener_addr() else {
         let msg = engine.listener_error().unwrap_or_else(|| "the listener did not start".into());
@@ -389,3 +390,27 @@ async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, jso
     }
     Ok(())
 }
+
+/// Every connection is a file descriptor: with the common soft limit of 1,024, idle connections
+/// to the hook listener can exhaust them and take the local API down with it. The soft limit
+/// goes up to the hard one, which the operator (or systemd's `LimitNOFILE=`) controls.
+#[cfg(unix)]
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write the struct passed, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max {
+            return;
+        }
+        let from = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            tracing::info!("open files: soft limit raised from {from} to {}", limit.rlim_max);
+        } else {
+            tracing::warn!("open files: could not raise the soft limit of {from}: {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() {}
