@@ -52,7 +52,12 @@ async fn status_stub() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, 
 async fn setup(name: &str, slipway_yml: &str) -> Setup {
     let root = tempfile::tempdir().unwrap();
     let df = dockerfile();
-    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("app.txt", "v1\n"), ("slipway.yml", slipway_yml)]);
+    // Each test's image differs from the others' (its name is in the content). The tests build
+    // at the same time on one Docker engine, and identical builds share intermediate images:
+    // one test's `docker image rm -f` of its image also removed those untagged parents while
+    // another test was building on them ("failed to get digest … no such file or directory").
+    let app = format!("v1 {name}\n");
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("app.txt", &app), ("slipway.yml", slipway_yml)]);
     let dir = tempfile::tempdir().unwrap();
     let (engine, base) = start_headless(dir.path());
     let api = Api::new(&base, dir.path());
