@@ -53,7 +53,7 @@ async fn target(store: &Store, project: &Project) -> Result<Option<StatusTarget>
     let (Some(provider), Some(account)) = (provider(project.forge), &project.token_ref) else { return Ok(None) };
     let Some((host, repo)) = repo_path(&project.repo_url) else { return Ok(None) };
     let api_base = crate::store::accounts::forge_api_base(store, account).await?;
-    let Some(token) = keychain::get(&format!("forge-token:{account}")).await? else { return Ok(None) };
+    let Some(token) = keychain::get(&super::forge_token_key(account)).await? else { return Ok(None) };
     let api_base = api_base.flatten().unwrap_or_else(|| default_api_base(project.forge, &host));
     Ok(Some(StatusTarget { provider, api_base, repo, token }))
 }
