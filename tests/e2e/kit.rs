@@ -456,6 +456,14 @@ impl Drop for DockerCleanup {
             docker(&["rm", "-f", "-v", id]);
         }
         docker(&["network", "rm", &format!("slipway-{}", self.0)]);
+        // Compose stacks' networks and volumes carry the instance's label (the engine never
+        // removes a volume: that is the operator's decision, and the test's here).
+        for kind in ["network", "volume"] {
+            let out = docker(&[kind, "ls", "-q", "--filter", &label]);
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                docker(&[kind, "rm", id]);
+            }
+        }
     }
 }
 

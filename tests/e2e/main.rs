@@ -5,6 +5,7 @@
 mod app;
 mod app_hosts;
 mod compose;
+mod compose_data;
 pub mod deploys;
 mod headless;
 mod hosts;

@@ -157,19 +157,119 @@ export type ServiceSpec = { name: string, image: string | null,
  */
 build: [string, string] | null, 
 /**
- * The container port of the first `ports` entry: the service serves HTTP behind the edge.
+ * The container port the edge routes to (the first `ports` entry of a service that
+ * publishes no host port): the service is switched blue-green without a gap.
  */
 port: number | null, env: { [key in string]?: string }, command: Array<string> | null, depends_on: Array<Dependency>, 
 /**
  * The compose healthcheck, as Docker's own HEALTHCHECK of the container.
  */
-healthcheck: Healthcheck | null, };
+healthcheck: Healthcheck | null, 
+/**
+ * Build arguments and target stage (`build.args`, `build.target`).
+ */
+build_args: { [key in string]?: string }, build_target: string | null, 
+/**
+ * Ports published on the host (`"8080:80"`): such a service is updated in place.
+ */
+published: Array<PublishedPort>, mounts: Array<MountSpec>, 
+/**
+ * Network (by the file's name) → extra aliases. Empty means `default`.
+ */
+networks: { [key in string]?: Array<string> }, 
+/**
+ * Environment values that name a Slipway secret, kept as written (`${NAME}`) and filled in
+ * from the keychain when the container is created, so no secret value is ever stored.
+ */
+secret_env: { [key in string]?: string }, 
+/**
+ * Files placed in the container before it starts (compose `secrets:` and `configs:`).
+ */
+files: Array<FileSpec>, runtime: Runtime, 
+/**
+ * Updated in place, stop first, never two containers on one volume at once.
+ */
+stateful: boolean, };
 
 export type StackSpec = { 
 /**
- * In dependency order: every service comes after what it depends on.
+ * In dependency order: every service comes after what it depends on. Services whose
+ * `profiles` the stage does not activate are not in here.
  */
-services: Array<ServiceSpec>, };
+services: Array<ServiceSpec>, 
+/**
+ * The stack's named volumes, by the name the file uses.
+ */
+volumes: { [key in string]?: VolumeSpec }, 
+/**
+ * The stack's networks, by the name the file uses (`default` is always there).
+ */
+networks: { [key in string]?: NetworkSpec }, 
+/**
+ * What reading the file decided that the operator should know (shown in the run log).
+ */
+notes: Array<string>, };
+
+export type PublishedPort = { 
+/**
+ * Empty: all interfaces.
+ */
+host_ip: string, 
+/**
+ * A port or a range (`"8000-8010"`); empty: Docker picks one.
+ */
+host_port: string, target: number, 
+/**
+ * `tcp` or `udp`.
+ */
+protocol: string, };
+
+export type MountKind = "Volume" | "Bind" | "Tmpfs";
+
+export type MountSpec = { kind: MountKind, source: string, target: string, read_only: boolean, 
+/**
+ * tmpfs size in bytes (0: Docker's default).
+ */
+size: number, };
+
+export type VolumeSpec = { 
+/**
+ * The volume's name on the Docker host.
+ */
+name: string, 
+/**
+ * Must exist already; Slipway never creates nor removes it.
+ */
+external: boolean, driver: string | null, driver_opts: { [key in string]?: string }, labels: { [key in string]?: string }, };
+
+export type NetworkSpec = { 
+/**
+ * The network's name on the Docker host.
+ */
+name: string, external: boolean, driver: string | null, internal: boolean, attachable: boolean, labels: { [key in string]?: string }, driver_opts: { [key in string]?: string }, };
+
+export type FileSource = { "Content": string } | { "Secret": string } | { "Env": string };
+
+export type FileSpec = { 
+/**
+ * Absolute path in the container.
+ */
+target: string, source: FileSource, mode: number, uid: string, gid: string, };
+
+export type Runtime = { entrypoint: Array<string> | null, working_dir: string | null, user: string | null, hostname: string | null, domainname: string | null, labels: { [key in string]?: string }, expose: Array<string>, 
+/**
+ * `host:ip` as Docker's `ExtraHosts`.
+ */
+extra_hosts: Array<string>, cap_add: Array<string>, cap_drop: Array<string>, 
+/**
+ * name → (soft, hard)
+ */
+ulimits: Record<string, [number, number]>, init: boolean | null, 
+/**
+ * `no`, `always`, `on-failure[:n]`, `unless-stopped`; none: `unless-stopped` (Slipway's
+ * default, so a stack comes back after a reboot).
+ */
+restart: string | null, stop_grace_secs: number | null, stop_signal: string | null, log_driver: string | null, log_options: { [key in string]?: string }, memory: number | null, memory_reservation: number | null, memory_swap: number | null, nano_cpus: number | null, cpu_shares: number | null, pids_limit: number | null, shm_size: number | null, read_only: boolean, privileged: boolean, tty: boolean, stdin_open: boolean, sysctls: { [key in string]?: string }, security_opt: Array<string>, dns: Array<string>, dns_search: Array<string>, dns_opt: Array<string>, group_add: Array<string>, };
 
 export type ReleaseConfig = { deploy: DeployConfig, strategy: Strategy, rollout: Rollout, 
 /**

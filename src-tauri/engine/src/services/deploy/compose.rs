@@ -8,13 +8,10 @@ use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
-};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 
-use super::{edge, exec, health, Edge, EdgeSettings, Steps, Stop};
+use super::{edge, exec, health, stack, Edge, EdgeSettings, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
 use crate::domain::project::{stage_id, Project, Stage};
@@ -43,11 +40,13 @@ pub(crate) struct StackTarget<'a> {
 enum Touched {
     /// Blue-green: the route moved from `old` to `new`.
     Switched { service: String, old: Vec<String>, new: Vec<String> },
-    /// In place: `old` stopped (kept until the end), `new` started.
-    Replaced { old: Vec<String>, new: Vec<String> },
+    /// In place: `old` stopped (kept until the end), `new` started; `routed` names the service
+    /// if the edge's route moved to `new` too.
+    Replaced { old: Vec<String>, new: Vec<String>, routed: Option<String> },
 }
 
-fn network(instance: &str, project: &str, stage: &str) -> String {
+/// The stack's default network on the host.
+pub(crate) fn network(instance: &str, project: &str, stage: &str) -> String {
     format!("slipway-{instance}-{project}-{stage}")
 }
 
@@ -85,7 +84,18 @@ pub(super) fn restore_routes(r: &Release, stack: &StackSpec, stage: &Stage, doma
 
 /// What must match for a service to be left alone: its image and everything it runs with.
 fn fingerprint(s: &ServiceSpec, image: &str) -> String {
-    serde_json::json!({"image": image, "env": s.env, "command": s.command, "port": s.port, "health": s.healthcheck}).to_string()
+    serde_json::json!({"image": image, "spec": s}).to_string()
+}
+
+/// Updated in place (stop first): it holds a writable volume, or host ports that two
+/// containers cannot share, or has nothing the edge routes to.
+fn in_place(s: &ServiceSpec) -> bool {
+    s.port.is_none() || s.stateful || !s.published.is_empty()
+}
+
+/// The service's own healthcheck, unless it turns checks off (`disable: true`).
+fn own_check(s: &ServiceSpec) -> Option<&crate::domain::compose::Healthcheck> {
+    s.healthcheck.as_ref().filter(|h| h.test.first().map(String::as_str) != Some("NONE"))
 }
 
 struct Run<'a> {
@@ -93,7 +103,6 @@ struct Run<'a> {
     docker: Docker,
     edge: edge::Edge,
     sid: String,
-    network: String,
     stage_host: String,
     t: &'a StackTarget<'a>,
     stack: &'a StackSpec,
@@ -102,7 +111,7 @@ struct Run<'a> {
 pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Result<Ending> {
     let engine = ctx.engine;
     let store = engine.store();
-    let Some(stack) = t.config.compose.clone() else {
+    let Some(mut stack) = t.config.compose.clone() else {
         return Ok(Ending { status: RunStatus::Failed, reason: "no compose stack to deploy".into() });
     };
     let steps = Steps::new(ctx, position);
@@ -115,7 +124,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
     let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
-    if let Err(msg) = edge_ready(&edge, &settings, &docker, &instance, &net).await {
+    if let Err(msg) = prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
         return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
@@ -123,7 +132,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let what = format!("compose stack {}/{}: {} service(s) in order {order}", t.project.id, t.stage.name, stack.services.len());
     steps.log(prep, what).await;
     steps.done(prep).await;
-    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), network: net, stage_host, t: &t, stack: &stack };
+    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), stage_host, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
     let (containers, touched) = match r.update_services(previous.as_ref()).await? {
@@ -218,7 +227,7 @@ impl Run<'_> {
             .stack
             .services
             .iter()
-            .filter(|s| s.port.is_some() || s.healthcheck.is_some())
+            .filter(|s| s.port.is_some() || own_check(s).is_some())
             .filter_map(|s| touched_new(touched, containers, s).map(|n| (s, n)))
             .collect();
         let mut cancel = r.steps.cancel();
@@ -238,6 +247,42 @@ impl Run<'_> {
         r.steps.done(verify).await;
         Ok(None)
     }
+}
+
+/// The host is ready for the stack: the edge runs and is on the networks of the services it
+/// routes to, the stack's networks and volumes exist (volumes are created once, never removed
+/// here), and what reading the file decided is in the run log.
+#[allow(clippy::too_many_arguments)]
+async fn prepare(
+    steps: &Steps<'_>,
+    prep: i64,
+    stack: &mut StackSpec,
+    edge: &Edge,
+    settings: &EdgeSettings,
+    docker: &Docker,
+    net: &str,
+    t: &StackTarget<'_>,
+) -> std::result::Result<(), DeployError> {
+    // A release from before networks were read has none: its services are on the default one.
+    stack
+        .networks
+        .entry("default".into())
+        .or_insert_with(|| crate::domain::compose::NetworkSpec { name: net.to_string(), ..Default::default() });
+    let owner = stack::owner_labels(&edge.instance, &t.project.id, &stage_id(&t.project.id, &t.stage.name), &BTreeMap::new());
+    edge_ready(edge, settings, docker, &edge.instance, net).await?;
+    stack::ensure_networks(docker, stack, &owner).await?;
+    for s in stack.services.iter().filter(|s| s.port.is_some()) {
+        for (n, _) in stack::joined(stack, s) {
+            edge::join(edge, &n).await?;
+        }
+    }
+    for v in stack::ensure_volumes(docker, stack, &owner).await? {
+        steps.log(prep, format!("created volume {v} (kept across deploys, rollbacks and restarts)")).await;
+    }
+    for note in &stack.notes {
+        steps.log(prep, note.clone()).await;
+    }
+    Ok(())
 }
 
 /// The edge runs, the stack's network exists, and the edge is on it.
@@ -272,7 +317,7 @@ impl Run<'_> {
     /// check on its port, else "still running".
     fn health_for(&self, s: &ServiceSpec) -> Health {
         let base = self.t.config.deploy.health.clone();
-        if let Some(h) = &s.healthcheck {
+        if let Some(h) = own_check(s) {
             // Docker says "starting" until its own checks pass or fail `retries` times; wait
             // that long (and some, for slow hosts) before calling it a failure.
             let patience = h.start_period_ms + (h.interval_ms + h.timeout_ms) * (h.retries as u64 + 1) + 30_000;
@@ -308,16 +353,20 @@ impl Run<'_> {
         sofar: &BTreeMap<String, Vec<String>>,
     ) -> std::result::Result<(Vec<String>, Touched), Stop> {
         let stepf = |e: crate::Error| Stop { status: RunStatus::Failed, reason: e.to_string() };
-        let step =
-            self.steps.step(&format!("{}: {}", s.name, if s.port.is_some() { "blue-green" } else { "replace" })).await.map_err(stepf)?;
+        let step = self.steps.step(&format!("{}: {}", s.name, if in_place(s) { "replace" } else { "blue-green" })).await.map_err(stepf)?;
         if let Err(why) = self.wait_dependencies(step, s, sofar).await {
             return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
         }
         let name =
             format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
         let new = vec![name.clone()];
-        if s.port.is_none() && !old.is_empty() {
-            self.stop(old).await;
+        if in_place(s) && !old.is_empty() {
+            if s.stateful {
+                self.steps
+                    .log(step, format!("{} holds a writable volume: stopping the old container first, so two never run on it", s.name))
+                    .await;
+            }
+            self.stop(old, s).await;
             self.steps.log(step, format!("stopped {}", old.join(", "))).await;
         }
         if let Err(why) = self.start(s, image, &name).await {
@@ -351,10 +400,13 @@ impl Run<'_> {
             }
             self.steps.log(step, format!("{} now serves {name}", route.host)).await;
             self.steps.done(step).await;
+            if in_place(s) {
+                return Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name], routed: Some(s.name.clone()) }));
+            }
             return Ok((new, Touched::Switched { service: s.name.clone(), old: old.to_vec(), new: vec![name] }));
         }
         self.steps.done(step).await;
-        Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name] }))
+        Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name], routed: None }))
     }
 
     async fn wait_dependencies(
@@ -418,37 +470,14 @@ impl Run<'_> {
             ("com.docker.compose.project".to_string(), format!("{}-{}", self.t.project.id, self.t.stage.name)),
             ("com.docker.compose.service".to_string(), s.name.clone()),
         ]);
-        let healthcheck = s.healthcheck.as_ref().map(|h| HealthConfig {
-            test: Some(h.test.clone()),
-            interval: Some((h.interval_ms * 1_000_000) as i64),
-            timeout: Some((h.timeout_ms * 1_000_000) as i64),
-            retries: Some(h.retries as i64),
-            start_period: Some((h.start_period_ms * 1_000_000) as i64),
-            ..Default::default()
-        });
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: s.command.clone(),
-            env: Some(s.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(labels),
-            healthcheck,
-            host_config: Some(HostConfig {
-                network_mode: Some(self.network.clone()),
-                restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
-                ..Default::default()
-            }),
-            // The service's name resolves on the stack's network, as under compose.
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    self.network.clone(),
-                    EndpointSettings { aliases: Some(vec![s.name.clone()]), ..Default::default() },
-                )])),
-            }),
-            ..Default::default()
-        };
+        let secrets = self.secrets_of(s).await?;
+        let env = stack::environment(s, &secrets)?;
+        let body = stack::create_body(self.stack, s, image, env, labels);
         crate::adapters::docker::exec::remove_container(&self.docker, name).await;
         let options = CreateContainerOptionsBuilder::default().name(name).build();
         exec::bounded(&format!("creating {name}"), self.docker.create_container(Some(options), body)).await?;
+        stack::connect_rest(&self.docker, self.stack, s, name).await?;
+        stack::upload_files(&self.docker, s, name, &secrets, &self.t.config.deploy.env).await?;
         exec::bounded(
             &format!("starting {name}"),
             self.docker.start_container(name, None::<bollard::query_parameters::StartContainerOptions>),
@@ -456,20 +485,64 @@ impl Run<'_> {
         .await
     }
 
-    async fn stop(&self, names: &[String]) {
-        super::stop_all(&self.docker, names).await
+    /// The values of the secrets `s` uses, from the keychain; a missing one fails the service
+    /// before its container exists.
+    async fn secrets_of(&self, s: &ServiceSpec) -> std::result::Result<BTreeMap<String, String>, DeployError> {
+        let mut out = BTreeMap::new();
+        for name in stack::secret_names(s) {
+            let key = crate::services::run::secret_key(&self.t.project.id, &name);
+            match crate::adapters::keychain::get(&key).await {
+                Ok(Some(v)) => {
+                    out.insert(name, v);
+                }
+                Ok(None) => {
+                    return Err(DeployError::from(format!(
+                        "service {}: secret {name} is not set for project {}",
+                        s.name, self.t.project.id
+                    )))
+                }
+                Err(e) => return Err(DeployError::from(format!("service {}: reading secret {name}: {e}", s.name))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops `names`, giving them the service's `stop_grace_period` (10 s by default).
+    async fn stop(&self, names: &[String], s: &ServiceSpec) {
+        let grace = s.runtime.stop_grace_secs.unwrap_or(10).clamp(0, i32::MAX as i64) as i32;
+        for n in names {
+            let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(grace).build();
+            let wait = Duration::from_secs(grace as u64 + 30);
+            match tokio::time::timeout(wait, self.docker.stop_container(n, Some(opts))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("stopping {n}: {}", crate::adapters::docker::exec::describe(&e)),
+                Err(_) => tracing::warn!("stopping {n}: no answer within {} s", wait.as_secs()),
+            }
+        }
     }
 
     /// Starts a replaced service's old containers again (no-op for blue-green, whose old
     /// containers never stopped).
     async fn restart(&self, old: &[String], s: &ServiceSpec) {
-        if s.port.is_some() {
+        if !in_place(s) {
             return;
         }
         // Each one, whatever became of the others: this runs on the way out of a failure.
         for n in old {
             let _ = self.docker.start_container(n, None::<bollard::query_parameters::StartContainerOptions>).await;
         }
+    }
+
+    /// Points the edge's route for `service` back at `old` (or removes it if there was none).
+    async fn route_back(&self, service: &str, old: &[String]) -> std::result::Result<(), DeployError> {
+        let route = (!old.is_empty()).then(|| {
+            let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
+            edge::Route {
+                host: service_host(self.stack, service, &self.stage_host),
+                upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+            }
+        });
+        self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, service), route).await
     }
 
     async fn remove(&self, names: &[String]) {
@@ -484,20 +557,13 @@ impl Run<'_> {
         for t in touched.into_iter().rev() {
             match t {
                 Touched::Switched { service, old, new } => {
-                    let route = (!old.is_empty()).then(|| {
-                        let port = self.stack.services.iter().find(|s| s.name == service).and_then(|s| s.port).unwrap_or(80);
-                        edge::Route {
-                            host: service_host(self.stack, &service, &self.stage_host),
-                            upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
-                        }
-                    });
-                    if let Err(e) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &service), route).await {
+                    if let Err(e) = self.route_back(&service, &old).await {
                         problems.push(format!("{service}: {e}"));
                     }
                     self.remove(&new).await;
                     names.push(service);
                 }
-                Touched::Replaced { old, new } => {
+                Touched::Replaced { old, new, routed } => {
                     self.remove(&new).await;
                     for n in &old {
                         if let Err(e) = exec::bounded(
@@ -507,6 +573,11 @@ impl Run<'_> {
                         .await
                         {
                             problems.push(e.to_string());
+                        }
+                    }
+                    if let Some(service) = routed {
+                        if let Err(e) = self.route_back(&service, &old).await {
+                            problems.push(format!("{service}: {e}"));
                         }
                     }
                     names.push(new.first().map(|n| n.rsplit('-').next().unwrap_or(n).to_string()).unwrap_or_default());

@@ -13,6 +13,7 @@ mod health;
 pub mod promotions;
 mod reconcile;
 pub mod shell;
+mod stack;
 mod strategy;
 
 use crate::services::deploy::exec::DeployError;

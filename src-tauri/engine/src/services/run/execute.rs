@@ -188,12 +188,14 @@ async fn compose_stack(
         Ok(t) => t,
         Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: format!("reading {file}: {e}") }),
     };
-    let stack = match crate::domain::compose::parse(file, &text) {
-        Ok(s) => s,
-        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: e.to_string() }),
-    };
     let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
         return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
+    };
+    let deploy = project.deploy.clone().unwrap_or_default();
+    let loaded = read_stack(ctx, project, stage, work, file, &text, &deploy);
+    let stack = match loaded {
+        Ok(s) => s,
+        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: e.to_string() }),
     };
     let mut images = std::collections::BTreeMap::new();
     for svc in &stack.services {
@@ -208,8 +210,8 @@ async fn compose_stack(
         let spec = BuildSpec {
             context_dir: work.join(context),
             dockerfile: dockerfile.clone(),
-            target: None,
-            build_args: HashMap::new(),
+            target: svc.build_target.clone(),
+            build_args: svc.build_args.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             tag: tag.clone(),
             labels: labels
                 .iter()
@@ -227,7 +229,6 @@ async fn compose_stack(
             Err(e) => return step_error(ctx, id, &format!("build {}", svc.name), e, &tail).await,
         }
     }
-    let deploy = project.deploy.clone().unwrap_or_default();
     let target = crate::services::deploy::compose::StackTarget {
         project,
         stage: st,
@@ -238,4 +239,43 @@ async fn compose_stack(
         rollback: false,
     };
     crate::services::deploy::compose::run(ctx, target, position).await
+}
+
+/// A file of the checkout by its path from the repository's root, for the compose reader:
+/// `None` if it does not exist; a path that leaves the checkout is refused.
+fn read_in_checkout(work: &std::path::Path, rel: &str) -> std::result::Result<Option<String>, String> {
+    if rel.starts_with('/') || rel.split('/').any(|part| part == "..") {
+        return Err(format!("{rel} is outside the repository"));
+    }
+    match std::fs::read_to_string(work.join(rel)) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The compose file read into the stack this stage deploys (refusals name file, line, service
+/// and key).
+fn read_stack(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    stage: &str,
+    work: &std::path::Path,
+    file: &str,
+    text: &str,
+    deploy: &crate::domain::deploy::DeployConfig,
+) -> Result<crate::domain::compose::StackSpec> {
+    let network = crate::services::deploy::compose::network(ctx.engine.instance_id(), &project.id, stage);
+    let read = |rel: &str| read_in_checkout(work, rel);
+    let input = crate::domain::compose::Input {
+        file,
+        text,
+        read: &read,
+        env: &deploy.env,
+        secrets: &deploy.secrets,
+        stage,
+        project: &project.id,
+        network: &network,
+    };
+    crate::domain::compose::load(&input)
 }

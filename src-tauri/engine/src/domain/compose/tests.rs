@@ -1,0 +1,241 @@
+//! Compose files as users write them, read as Docker Compose reads them (`docker compose config`
+//! was the reference for the expected values).
+
+use super::*;
+
+/// The file from the issue that lost its volume, env_file, labels and interpolation.
+const PROBE: &str = r#"services:
+  db:
+    image: probe-web:v1
+    command: ["sh", "-c", "mkdir -p /data; date >> /data/boots; httpd -f -p 8080 -h /data & wait"]
+    volumes: [dbdata:/data]
+    env_file: [db.env]
+    labels: {team: core}
+  web:
+    image: probe-web:v1
+    ports: ["8080:8080"]
+    depends_on: [db]
+    environment: { GREETING: "${GREETING:-hello}" }
+volumes:
+  dbdata: {}
+"#;
+
+fn files(path: &str) -> std::result::Result<Option<String>, String> {
+    Ok(match path {
+        "db.env" => Some("DB_PASSWORD=s3cret\n# comment\n".into()),
+        "sub/.env" => Some("TAG=v9\n".into()),
+        "sub/app.conf" => Some("listen 80\n".into()),
+        _ => None,
+    })
+}
+
+fn load_with(file: &str, text: &str, env: &[(&str, &str)], secrets: &[&str], stage: &str) -> Result<StackSpec> {
+    let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+    load(&Input { file, text, read: &files, env: &env, secrets: &secrets, stage, project: "shop", network: "slipway-i-shop-dev" })
+}
+
+fn probe() -> StackSpec {
+    load_with("docker-compose.yml", PROBE, &[], &[], "dev").unwrap()
+}
+
+fn err(text: &str) -> String {
+    load_with("docker-compose.yml", text, &[], &["DB_PW"], "dev").unwrap_err().to_string()
+}
+
+#[test]
+fn the_probe_keeps_its_volume_env_file_labels_and_interpolation() {
+    let s = probe();
+    let db = &s.services[0];
+    assert_eq!(db.name, "db");
+    assert_eq!(
+        db.mounts,
+        vec![storage::MountSpec { kind: MountKind::Volume, source: "dbdata".into(), target: "/data".into(), read_only: false, size: 0 }]
+    );
+    assert!(db.stateful, "a writable named volume makes the service stateful");
+    assert_eq!(db.env.get("DB_PASSWORD").map(String::as_str), Some("s3cret"));
+    assert_eq!(db.runtime.labels.get("team").map(String::as_str), Some("core"));
+    assert_eq!(s.volumes["dbdata"].name, "shop-dev-dbdata");
+    let web = &s.services[1];
+    assert_eq!(web.env.get("GREETING").map(String::as_str), Some("hello"));
+    assert_eq!((web.port, web.published.len()), (None, 1), "a host port is published, not routed");
+    assert_eq!(web.published[0].host_port, "8080");
+}
+
+#[test]
+fn the_project_environment_comes_before_the_dot_env_file_and_the_default() {
+    let text = "services:\n  app:\n    image: \"x:${TAG}\"\n    environment: [\"G=${GREETING:-hello}\"]\n";
+    let s = load_with("sub/compose.yaml", text, &[("GREETING", "hi")], &[], "dev").unwrap();
+    assert_eq!(s.services[0].image.as_deref(), Some("x:v9"), "from sub/.env, next to the file");
+    assert_eq!(s.services[0].env["G"], "hi");
+    let s = load_with("sub/compose.yaml", text, &[("TAG", "v10")], &[], "dev").unwrap();
+    assert_eq!(s.services[0].image.as_deref(), Some("x:v10"));
+}
+
+#[test]
+fn a_required_variable_that_is_missing_fails_before_anything_with_its_message_and_line() {
+    let e = err("services:\n  app:\n    image: x\n    environment:\n      URL: ${X:?need X}\n");
+    assert_eq!(e, "docker-compose.yml:5: service app: services.app.environment.URL: required variable X is missing a value: need X");
+}
+
+#[test]
+fn every_unsupported_or_unknown_key_is_refused_with_file_line_service_and_key() {
+    let table = [
+        (
+            "services:\n  db:\n    image: x\n    devices: [\"/dev/fuse\"]\n",
+            "docker-compose.yml:4: service db: `devices` is not supported by Slipway yet",
+        ),
+        (
+            "services:\n  db:\n    image: x\n    imagee: y\n",
+            "docker-compose.yml:4: service db: `imagee` is not a Compose key (did you mean `image`?)",
+        ),
+        ("services:\n  db:\n    image: x\n    container_name: db\n", "docker-compose.yml:4: service db: `container_name` cannot be used"),
+        (
+            "services:\n  db:\n    image: x\n    build: {context: ., ssh: [default]}\n",
+            "docker-compose.yml:4: service db: `build.ssh` is not supported by Slipway yet",
+        ),
+        ("services:\n  db:\n    image: x\n    deploy: {replicas: 3}\n", "docker-compose.yml:4: service db: `deploy.replicas` other than 1"),
+        ("services:\n  db:\n    image: x\n    volumes: [/data]\n", "docker-compose.yml:4: service db: the anonymous volume at /data"),
+        (
+            "services:\n  db:\n    image: x\n    volumes: [./data:/data]\n",
+            "docker-compose.yml:4: service db: bind mount `./data` is a path in the repository",
+        ),
+        ("services:\n  db:\n    image: x\n    volumes: [nope:/data]\n", "docker-compose.yml:4: service db: volume `nope` is not declared"),
+        ("include: [other.yml]\nservices:\n  db: {image: x}\n", "docker-compose.yml:1: `include` is not supported by Slipway yet"),
+        ("services:\n  db: {image: x}\nsurprise: 1\n", "docker-compose.yml:3: `surprise` is not a Compose key"),
+        (
+            "services:\n  db:\n    image: x\n    command: \"${DB_PW}\"\n",
+            "docker-compose.yml:4: service db: `services.db.command` uses a Slipway secret",
+        ),
+        ("services:\n  db:\n    image: x\n    networks: [back]\n", "docker-compose.yml:4: service db: network `back` is not declared"),
+        ("services:\n  db:\n    image: x\n    restart: sometimes\n", "docker-compose.yml:4: service db: `restart` must be no, always"),
+        ("secrets:\n  pw: {file: ./pw.txt}\nservices:\n  db: {image: x}\n", "docker-compose.yml:2: secret pw: a secret from a file"),
+    ];
+    for (text, want) in table {
+        let got = err(text);
+        assert!(got.starts_with(want), "for\n{text}\ngot:  {got}\nwant: {want}…");
+    }
+}
+
+#[test]
+fn x_extensions_anchors_and_merges_are_honoured() {
+    let text = "x-common: &common\n  image: base\n  environment: {A: \"1\"}\nservices:\n  a:\n    <<: *common\n    x-note: kept\n  b:\n    <<: *common\n    image: other\n";
+    let s = load_with("c.yml", text, &[], &[], "dev").unwrap();
+    assert_eq!(s.services[0].image.as_deref(), Some("base"));
+    assert_eq!(s.services[0].env["A"], "1");
+    assert_eq!(s.services[1].image.as_deref(), Some("other"));
+}
+
+#[test]
+fn a_service_runs_on_the_stages_its_profiles_name() {
+    let text = "services:\n  app: {image: x}\n  debug: {image: y, profiles: [dev]}\n";
+    assert_eq!(load_with("c.yml", text, &[], &[], "dev").unwrap().services.len(), 2);
+    let prod = load_with("c.yml", text, &[], &[], "prod").unwrap();
+    assert_eq!(prod.services.len(), 1);
+    assert!(prod.notes.iter().any(|n| n.contains("service debug is not deployed on stage prod")), "{:?}", prod.notes);
+}
+
+#[test]
+fn a_secret_is_a_template_in_the_environment_and_a_keychain_file_as_a_compose_secret() {
+    let text = "secrets:\n  pw: {environment: DB_PW}\nservices:\n  db:\n    image: x\n    environment: [\"URL=postgres://u:${DB_PW}@db/x\", \"PLAIN=$$HOME\"]\n    secrets: [pw]\n";
+    let s = load_with("c.yml", text, &[], &["DB_PW"], "dev").unwrap();
+    let db = &s.services[0];
+    assert_eq!(db.secret_env["URL"], "postgres://u:${DB_PW}@db/x");
+    assert_eq!(db.env.get("URL"), None, "the value is never put together here");
+    assert_eq!(db.env["PLAIN"], "$HOME");
+    assert_eq!(db.files[0].target, "/run/secrets/pw");
+    assert_eq!(db.files[0].source, FileSource::Secret("DB_PW".into()));
+    assert!(!serde_json::to_string(&s).unwrap().contains("s3cret"));
+}
+
+#[test]
+fn networks_aliases_configs_and_runtime_keys_are_read() {
+    let text = r#"networks:
+  back: {internal: true}
+configs:
+  conf: {file: ./app.conf}
+services:
+  api:
+    image: x
+    networks:
+      back: {aliases: [api.internal]}
+      default:
+    configs: [{source: conf, target: /etc/app.conf}]
+    command: echo "two words" three
+    stop_grace_period: 1m
+    ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 64}
+    deploy: {resources: {limits: {cpus: "0.5", memory: 256m}}}
+    tmpfs: /tmp
+    healthcheck: {disable: true}
+"#;
+    let s = load_with("sub/compose.yaml", text, &[], &[], "dev").unwrap();
+    let api = &s.services[0];
+    assert_eq!(api.networks["back"], vec!["api.internal".to_string()]);
+    assert!(api.networks.contains_key("default"));
+    assert_eq!(s.networks["back"].name, "shop-dev-back");
+    assert!(s.networks["back"].internal);
+    assert_eq!(s.networks["default"].name, "slipway-i-shop-dev");
+    assert_eq!(api.files[0].source, FileSource::Content("listen 80\n".into()));
+    assert_eq!(api.command, Some(vec!["echo".into(), "two words".into(), "three".into()]));
+    assert_eq!(api.runtime.stop_grace_secs, Some(60));
+    assert_eq!(api.runtime.ulimits["nofile"], (1024, 2048));
+    assert_eq!(api.runtime.ulimits["nproc"], (64, 64));
+    assert_eq!((api.runtime.nano_cpus, api.runtime.memory), (Some(500_000_000), Some(256 << 20)));
+    assert_eq!(api.mounts[0].kind, MountKind::Tmpfs);
+    assert_eq!(api.healthcheck.as_ref().map(|h| h.test.clone()), Some(vec!["NONE".to_string()]));
+    assert!(!api.stateful);
+}
+
+#[test]
+fn a_shared_volume_extension_keeps_a_service_switchable() {
+    let text = "volumes: {cache: {}}\nservices:\n  web:\n    image: x\n    ports: [\"80\"]\n    volumes: [cache:/cache]\n    x-slipway: {shared_volume: true}\n  ro:\n    image: x\n    volumes: [\"cache:/cache:ro\"]\n";
+    let s = load_with("c.yml", text, &[], &[], "dev").unwrap();
+    assert_eq!((s.services[0].stateful, s.services[0].port), (false, Some(80)));
+    assert!(!s.services[1].stateful, "a read-only mount does not make a service stateful");
+}
+
+#[test]
+fn reads_each_spelling_and_orders_by_dependencies() {
+    let text = r#"services:
+  web:
+    build: .
+    ports: ["80"]
+    environment: [MODE=prod, EMPTY=]
+    depends_on:
+      db: {condition: service_healthy}
+      worker: {condition: service_started}
+  worker:
+    image: busybox
+    command: ["sh", "-c", "sleep 1000"]
+    depends_on: [db]
+  db:
+    image: busybox
+    environment: {PORT: 5432, DEBUG: true}
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+      timeout: 500ms
+      start_period: 1m30s
+volumes: {}
+"#;
+    let s = load_with("compose.yaml", text, &[], &[], "dev").unwrap();
+    let names: Vec<&str> = s.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db", "worker", "web"]);
+    let web = &s.services[2];
+    assert_eq!(web.port, Some(80));
+    assert_eq!(web.build, Some((".".into(), "Dockerfile".into())));
+    assert_eq!(web.env.get("MODE").map(String::as_str), Some("prod"));
+    assert_eq!(web.depends_on[0], Dependency { service: "db".into(), condition: "service_healthy".into() });
+    let db = &s.services[0];
+    assert_eq!((db.env["PORT"].as_str(), db.env["DEBUG"].as_str()), ("5432", "true"));
+    let h = db.healthcheck.as_ref().unwrap();
+    assert_eq!((h.interval_ms, h.timeout_ms, h.start_period_ms), (1000, 500, 90_000));
+}
+
+#[test]
+fn refuses_cycles_and_unknown_dependencies() {
+    let cyc = "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, depends_on: [a]}\n";
+    assert!(err(cyc).contains("cycle among a, b"));
+    assert!(err("services:\n  a: {image: x, depends_on: [nope]}\n").contains("depends on nope"));
+    assert!(err("services:\n  a: {ports: [80]}\n").contains("needs an image or a build"));
+}
