@@ -10,6 +10,7 @@ pub mod deploys;
 mod headless;
 mod hosts;
 mod kit;
+mod listener;
 mod notify;
 mod polling;
 mod registry;

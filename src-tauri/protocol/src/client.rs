@@ -22,7 +22,7 @@ impl Client {
         let file = read_engine_file(&config.engine_file())?;
         let token = std::fs::read_to_string(config.token_path())
             .map_err(|e| ApiError::new(ErrorCode::Io, format!("cannot read the API token {}: {e}", config.token_path().display())))?;
-        Ok(Client::new(&file.url, token.trim()))
+        Ok(Client::new(file.api_url.as_deref().unwrap_or(&file.url), token.trim()))
     }
 
     pub fn new(base: &str, token: &str) -> Client {

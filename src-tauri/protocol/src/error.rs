@@ -29,6 +29,9 @@ pub enum ErrorCode {
     HostUnreachable,
     /// The host answers but cannot be used (engine too old).
     HostIncompatible,
+    /// The engine is at a limit it keeps to stay answerable (connections, bodies in flight):
+    /// retry after the `Retry-After` seconds.
+    Unavailable,
 }
 
 /// The one shape every error takes on the wire: `{code, message}`.

@@ -127,7 +127,12 @@ pub struct ForgeAccount {
 /// Written to `engine.json` while the engine runs, so the CLI can find it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineFile {
+    /// The public listener (webhooks and the API).
     pub url: String,
+    /// The loopback listener that serves only the API, with its own connection budget: what
+    /// the window and the CLI use, so a flood of webhooks cannot starve them.
+    #[serde(default)]
+    pub api_url: Option<String>,
     pub pid: u32,
     pub version: String,
 }

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:
 // the engine's `bindings` test fails when this file is stale.
 
-export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required" | "host_unreachable" | "host_incompatible";
+export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required" | "host_unreachable" | "host_incompatible" | "unavailable";
 
 export type ApiError = { code: ErrorCode, message: string, };
 

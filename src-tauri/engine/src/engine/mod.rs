@@ -91,7 +91,7 @@ impl Engine {
                 stopping: watch::channel(false).0,
                 quit_requested: watch::channel(false).0,
                 ui_clients: Default::default(),
-                server: Mutex::new(None),
+                server: Mutex::new(Vec::new()),
                 intake: intake_tx,
                 hook_secrets: Mutex::new(Default::default()),
                 project_cache: Mutex::new(Default::default()),
@@ -452,10 +452,8 @@ impl Engine {
             return;
         }
         self.emit(EngineEvent::ShuttingDown);
-        let server = self.inner.server.lock().unwrap().take();
-        if let Some(task) = server {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
-        }
+        let servers = std::mem::take(&mut *self.inner.server.lock().unwrap());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), futures::future::join_all(servers)).await;
         let _ = std::fs::remove_file(self.config().engine_file());
         self.inner.store.close().await;
         tracing::info!("engine stopped cleanly");

@@ -14,21 +14,29 @@ use subtle::ConstantTimeEq;
 
 use crate::{ApiError, Engine, EngineEvent, Error, ErrorCode};
 
+/// The public listener's routes: the webhooks and the API.
 pub fn router(engine: Engine) -> Router {
+    // Webhooks carry their own authentication (signatures), not the API token, and read their
+    // body themselves so that an oversized one is answered and recorded, not just dropped.
+    let hooks = Router::new().route("/hooks/{project}", post(crate::http::receive_hook)).layer(DefaultBodyLimit::disable());
+    base(engine.clone()).merge(hooks).with_state(engine)
+}
+
+/// The loopback API listener's routes: the API only.
+pub fn api_router(engine: Engine) -> Router {
+    base(engine.clone()).with_state(engine)
+}
+
+fn base(engine: Engine) -> Router<Engine> {
     let api = crate::http::ops::routes()
         .route("/runs/{id}/logs/follow", get(follow_run_logs))
         .route("/events", get(events))
         .merge(crate::http::hosts::routes())
-        .layer(middleware::from_fn_with_state(engine.clone(), require_token));
-    // Webhooks carry their own authentication (signatures), not the API token, and read their
-    // body themselves so that an oversized one is answered and recorded, not just dropped.
-    let hooks = Router::new().route("/hooks/{project}", post(crate::http::receive_hook)).layer(DefaultBodyLimit::disable());
+        .layer(middleware::from_fn_with_state(engine, require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(hooks)
         .nest("/api/v1", api)
         .fallback(|| async { ApiFailure(ApiError { code: ErrorCode::NotFound, message: "no such endpoint".into() }) })
-        .with_state(engine)
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,7 +127,7 @@ impl IntoResponse for ApiFailure {
             ErrorCode::ConfirmationRequired => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             // The remote (forge, git server) failed, not the engine.
             ErrorCode::Git => StatusCode::BAD_GATEWAY,
             ErrorCode::HostUnreachable | ErrorCode::HostIncompatible => StatusCode::BAD_GATEWAY,

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod hosts;
 mod ops;
+pub mod serve;
 
 pub use slipway_protocol::{bindings, client};
 
@@ -33,28 +34,8 @@ impl Engine {
 
 async fn listen(engine: &Engine) {
     let addr = engine.config().listen;
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            let local = listener.local_addr().unwrap_or(addr);
-            *engine.inner.listener.lock().unwrap() = Some(local);
-            let mut stopping = engine.inner.stopping.subscribe();
-            let app = api::router(engine.clone());
-            let task = tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stopping.wait_for(|s| *s).await;
-                };
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!("listener failed: {e}");
-                }
-            });
-            *engine.inner.server.lock().unwrap() = Some(task);
-            let file =
-                EngineFile { url: format!("http://{local}"), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
-            if let Err(e) = std::fs::write(engine.config().engine_file(), serde_json::to_vec_pretty(&file).unwrap_or_default()) {
-                tracing::warn!("cannot write {}: {e}", engine.config().engine_file().display());
-            }
-            tracing::info!("listening on http://{local}");
-        }
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
         Err(e) => {
             let msg = if e.kind() == std::io::ErrorKind::AddrInUse {
                 format!("cannot listen on {addr}: the port is in use (is another Slipway running?). Set another port with --listen or SLIPWAY_LISTEN.")
@@ -63,8 +44,37 @@ async fn listen(engine: &Engine) {
             };
             tracing::error!("{msg}");
             *engine.inner.listener_error.lock().unwrap() = Some(msg);
+            return;
         }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    *engine.inner.listener.lock().unwrap() = Some(local);
+    spawn_server(engine, listener, api::router(engine.clone()), serve::public());
+    // The window's and the CLI's own way in, on loopback with its own connection budget: a
+    // flood of the public listener (which forges must reach) cannot starve them.
+    let api_url = match tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await {
+        Ok(l) => {
+            let a = l.local_addr().ok();
+            spawn_server(engine, l, api::api_router(engine.clone()), serve::API);
+            a.map(|a| format!("http://{a}"))
+        }
+        Err(e) => {
+            tracing::warn!("no separate API listener ({e}): the window and the CLI share the public one");
+            None
+        }
+    };
+    let file =
+        EngineFile { url: format!("http://{local}"), api_url, pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
+    if let Err(e) = std::fs::write(engine.config().engine_file(), serde_json::to_vec_pretty(&file).unwrap_or_default()) {
+        tracing::warn!("cannot write {}: {e}", engine.config().engine_file().display());
     }
+    tracing::info!("listening on http://{local}");
+}
+
+fn spawn_server(engine: &Engine, listener: tokio::net::TcpListener, app: axum::Router, limits: serve::Limits) {
+    let stopping = engine.inner.stopping.subscribe();
+    let task = tokio::spawn(serve::serve(listener, app, limits, stopping));
+    engine.inner.server.lock().unwrap().push(task);
 }
 
 /// `POST /hooks/<project-id>`: the webhook listener's one route (see [`crate::services::hooks`]).

@@ -19,32 +19,112 @@ use crate::{ApiError, ErrorCode};
 /// GitHub's own cap on a payload; forges don't send more, so anything bigger is not a forge.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
 
+/// The bytes of webhook bodies being read at once, across all deliveries: past it a delivery
+/// gets 503 with `Retry-After` (forges retry) instead of the engine's memory growing with every
+/// concurrent sender. In KiB.
+const BODIES_IN_FLIGHT_KIB: usize = 64 * 1024;
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODIES_IN_FLIGHT_KIB);
+
+/// A whole body must arrive within this (a body that trickles in holds memory and a connection).
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 enum BodyError {
     TooLarge,
+    /// Over the bytes-in-flight budget: try again later.
+    Busy,
+    /// Not all there within [`BODY_DEADLINE`].
+    Slow,
     Broken(String),
 }
 
-/// Reads at most [`MAX_BODY`] bytes. Past that it keeps reading (and dropping) up to twice the
-/// limit, so the sender is still listening when the 413 comes, instead of seeing a reset.
-async fn read_limited(body: Body) -> Result<Vec<u8>, BodyError> {
+/// Reads the body into memory, feeding `verifier` as it arrives: at most [`MAX_BODY`] bytes,
+/// within [`BODY_DEADLINE`], inside the bytes-in-flight budget (whose permits the returned guard
+/// holds). A refused body is answered at once and drained in the background ([`drain`]).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    verifier: &mut webhook::Verifier,
+) -> Result<(Vec<u8>, tokio::sync::SemaphorePermit<'static>), BodyError> {
     use futures::StreamExt;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let kib = |n: usize| u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX).max(1);
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        drain(body);
+        return Err(BodyError::TooLarge);
+    }
+    let Ok(mut permit) = IN_FLIGHT.try_acquire_many(kib(declared.unwrap_or(0))) else {
+        drain(body);
+        return Err(BodyError::Busy);
+    };
     let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
-        seen += chunk.len();
-        if seen <= MAX_BODY {
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0));
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| BodyError::Broken(e.to_string()))?;
+            if buf.len() + chunk.len() > MAX_BODY {
+                return Err(BodyError::TooLarge);
+            }
+            // A body of unknown length grows its share of the budget as it arrives.
+            let need = kib(buf.len() + chunk.len());
+            if need > permit.num_permits() as u32 {
+                permit.merge(IN_FLIGHT.try_acquire_many(need - permit.num_permits() as u32).map_err(|_| BodyError::Busy)?);
+            }
+            verifier.update(&chunk);
             buf.extend_from_slice(&chunk);
-        } else if seen > 2 * MAX_BODY {
-            break;
+        }
+        Ok(())
+    };
+    let result = match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Err(_) => Err(BodyError::Slow),
+        Ok(r) => r,
+    };
+    match result {
+        Ok(()) => Ok((buf, permit)),
+        // A sender too slow for the deadline is not waited for any longer: the connection
+        // closes after the answer.
+        Err(e @ BodyError::Slow) => Err(e),
+        Err(e) => {
+            drain(Body::from_stream(stream));
+            Err(e)
         }
     }
-    if seen > MAX_BODY {
-        Err(BodyError::TooLarge)
-    } else {
-        Ok(buf)
+}
+
+/// A body not read yet: refused before it was read, it is drained in the background.
+struct Unread(Option<Body>);
+
+impl Unread {
+    fn take(&mut self) -> Body {
+        self.0.take().unwrap_or_default()
     }
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        if let Some(body) = self.0.take() {
+            drain(body);
+        }
+    }
+}
+
+/// Reads and drops what is left of a refused body (up to twice [`MAX_BODY`], within
+/// [`BODY_DEADLINE`]) while the answer goes out, so the sender reads the answer instead of
+/// seeing its connection reset mid-upload. Nothing is kept.
+fn drain(body: Body) {
+    use futures::StreamExt;
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let _ = tokio::time::timeout(BODY_DEADLINE, async {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = stream.next().await {
+                seen += chunk.len();
+                if seen > 2 * MAX_BODY {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
 }
 
 pub fn provider_name(p: Provider) -> &'static str {
@@ -115,6 +195,7 @@ async fn decide(
     redelivery_of: Option<i64>,
     seen: std::sync::Arc<std::sync::Mutex<Seen>>,
 ) -> Response {
+    let mut body = Unread(Some(body));
     let headers = headers.clone();
     let provider = webhook::detect(&headers);
     let source = source_of(&headers, provider, redelivery_of);
@@ -142,32 +223,47 @@ async fn decide(
     };
     let pid = Some(project.id.clone());
 
-    let body = match read_limited(body).await {
-        Ok(b) => axum::body::Bytes::from(b),
+    // Everything that needs only the headers, before a byte of the body is read.
+    let provider = match check_headers(&headers, provider, &source) {
+        Ok(p) => p,
+        Err((status, code, msg)) => return reject(status, code, msg, pid).await,
+    };
+    let secret = match engine.webhook_secret(&project.id).await {
+        Ok(s) => s,
+        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string(), pid).await,
+    };
+    let signature_failed = |e: webhook::VerifyError| {
+        format!(
+            "{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}",
+            source.provider, project.id
+        )
+    };
+    let mut verifier = match webhook::Verifier::start(provider, &headers, secret.as_bytes()) {
+        Ok(v) => v,
+        Err(e) => return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, signature_failed(e), pid).await,
+    };
+    let (body, _budget) = match read_body(&headers, body.take(), &mut verifier).await {
+        Ok((b, permit)) => (axum::body::Bytes::from(b), permit),
         Err(BodyError::TooLarge) => {
             let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
             return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
+        }
+        Err(BodyError::Busy) => {
+            let msg = format!("too many webhook bodies are being read at once (over {} MiB): retry shortly", BODIES_IN_FLIGHT_KIB / 1024);
+            let mut answer = reject(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, msg, pid).await;
+            answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            return answer;
+        }
+        Err(BodyError::Slow) => {
+            let msg = format!("the body did not arrive within {} s", BODY_DEADLINE.as_secs());
+            return reject(StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidInput, msg, pid).await;
         }
         Err(BodyError::Broken(e)) => {
             return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("the body could not be read: {e}"), pid).await;
         }
     };
-
-    let provider = match check_headers(&headers, provider, &source) {
-        Ok(p) => p,
-        Err((status, code, msg)) => return reject(status, code, msg, pid).await,
-    };
-
-    let secret = match engine.webhook_secret(&project.id).await {
-        Ok(s) => s,
-        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string(), pid).await,
-    };
-    if let Err(e) = webhook::verify(provider, &headers, &body, secret.as_bytes()) {
-        let msg = format!(
-            "{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}",
-            source.provider, project.id
-        );
-        return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, msg, pid).await;
+    if let Err(e) = verifier.finish(&headers, &body) {
+        return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, signature_failed(e), pid).await;
     }
     // Only a delivery that proved the secret keeps its body (for "redeliver locally"): a stranger
     // who guesses a hook URL must not be able to fill the disk, nor have a forgery replayed.

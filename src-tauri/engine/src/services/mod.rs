@@ -67,7 +67,8 @@ pub(crate) struct Inner {
     pub(crate) quit_requested: watch::Sender<bool>,
     /// Windows following the event stream now: the tray brings one forward or opens one.
     pub(crate) ui_clients: std::sync::atomic::AtomicUsize,
-    pub(crate) server: Mutex<Option<JoinHandle<()>>>,
+    /// The listeners' accept loops (public, API).
+    pub(crate) server: Mutex<Vec<JoinHandle<()>>>,
     /// The intake writer's queue: one writer decides all runs, so one push starts one run.
     pub(crate) intake: tokio::sync::mpsc::Sender<crate::services::intake::Job>,
     /// Webhook secrets read from the keychain once, not on every delivery.

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use http::HeaderMap;
 use serde::Deserialize;
 
-pub use verify::{is_secret_header, sign, verify, VerifyError, SECRET_HEADERS};
+pub use verify::{is_secret_header, sign, verify, Verifier, VerifyError, SECRET_HEADERS};
 // The values these parsers produce live in the domain; re-exported so callers name one module.
 pub use crate::domain::forge::{Event, EventKind, PrAction, Provider, PullRequest, Repo};
 

@@ -35,16 +35,130 @@ pub enum VerifyError {
 /// The Standard Webhooks timestamp is not checked against the clock: replays are caught by the
 /// delivery id (`webhook-id` equals `Idempotency-Key`).
 pub fn verify(provider: Provider, headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    match provider {
-        Provider::Github => hub_signature(headers, "X-Hub-Signature-256", body, secret),
-        // Bitbucket reuses GitHub's old SHA-1 header name for a SHA-256 signature.
-        Provider::Bitbucket => hub_signature(headers, "X-Hub-Signature", body, secret),
-        Provider::Gitea => gitea_signature(headers, "X-Gitea-Signature", body, secret),
-        Provider::Forgejo if !headers.contains_key("x-forgejo-signature") && headers.contains_key("x-gitea-signature") => {
-            gitea_signature(headers, "X-Gitea-Signature", body, secret)
+    let mut v = Verifier::start(provider, headers, secret)?;
+    v.update(body);
+    v.finish(headers, body)
+}
+
+/// [`verify`] in three parts, so that a delivery whose headers cannot verify is refused before
+/// its body is read ([`Verifier::start`]), and the HMAC is computed over the body as it arrives
+/// ([`Verifier::update`]) instead of in a second pass.
+pub struct Verifier {
+    secret: Vec<u8>,
+    mac: Hmac<Sha256>,
+    proof: Proof,
+}
+
+enum Proof {
+    /// GitHub, Bitbucket: `sha256=<hex>` over the raw body.
+    Hub([u8; 32]),
+    /// Gitea, Forgejo: hex over the body (or over the JSON of a form delivery's `payload`).
+    Gitea([u8; 32]),
+    /// GitLab's token matched: nothing in the body can change that.
+    Verified,
+    /// Standard Webhooks (GitLab): any of the `v1` signatures, else the token if it matched.
+    Standard { signatures: Vec<Vec<u8>>, any_v1: bool, token_ok: bool },
+}
+
+impl Verifier {
+    /// Reads the proof from the headers: a missing, empty or malformed one is refused here.
+    pub fn start(provider: Provider, headers: &HeaderMap, secret: &[u8]) -> Result<Verifier, VerifyError> {
+        let mac = |key: &[u8]| Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+        let hub = |name: &'static str| -> Result<[u8; 32], VerifyError> {
+            let value = header(headers, name)?;
+            match value.get(..7) {
+                Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => hex_digest(value[7..].trim(), name),
+                _ => Err(VerifyError::Malformed(name)),
+            }
+        };
+        let gitea = |name: &'static str| hex_digest(header(headers, name)?, name);
+        let proof = match provider {
+            Provider::Github => Proof::Hub(hub("X-Hub-Signature-256")?),
+            // Bitbucket reuses GitHub's old SHA-1 header name for a SHA-256 signature.
+            Provider::Bitbucket => Proof::Hub(hub("X-Hub-Signature")?),
+            Provider::Forgejo if !headers.contains_key("x-forgejo-signature") && headers.contains_key("x-gitea-signature") => {
+                Proof::Gitea(gitea("X-Gitea-Signature")?)
+            }
+            Provider::Gitea => Proof::Gitea(gitea("X-Gitea-Signature")?),
+            Provider::Forgejo => Proof::Gitea(gitea("X-Forgejo-Signature")?),
+            Provider::Gitlab => return gitlab_start(headers, secret),
+        };
+        Ok(Verifier { secret: secret.to_vec(), mac: mac(secret), proof })
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        if !matches!(self.proof, Proof::Verified) {
+            self.mac.update(chunk);
         }
-        Provider::Forgejo => gitea_signature(headers, "X-Forgejo-Signature", body, secret),
-        Provider::Gitlab => gitlab(headers, body, secret),
+    }
+
+    /// The verdict, once the whole `body` has been through [`Verifier::update`].
+    pub fn finish(self, headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
+        if self.secret.is_empty() {
+            return Err(VerifyError::Mismatch);
+        }
+        let matches = |mac: Hmac<Sha256>, expected: &[u8]| bool::from(mac.finalize().into_bytes().as_slice().ct_eq(expected));
+        let ok = match self.proof {
+            Proof::Verified => true,
+            // For form deliveries Gitea signs the JSON it put in the `payload` field, not the
+            // form body it sent, so that is what is checked.
+            Proof::Gitea(expected) if is_form_delivery(headers, body) => {
+                let json = payload_json(headers, body).map_err(|_| VerifyError::Malformed("payload"))?;
+                return hmac_matches(&self.secret, &[&json], &expected);
+            }
+            Proof::Hub(expected) | Proof::Gitea(expected) => matches(self.mac, &expected),
+            Proof::Standard { signatures, any_v1, token_ok } => {
+                let digest = self.mac.finalize().into_bytes();
+                let signed = signatures.iter().any(|s| bool::from(digest.as_slice().ct_eq(s)));
+                if !signed && !token_ok && !any_v1 {
+                    return Err(VerifyError::Malformed("webhook-signature"));
+                }
+                signed || token_ok
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch)
+        }
+    }
+}
+
+/// GitLab: the token alone (from the headers), or Standard Webhooks over
+/// `{webhook-id}.{webhook-timestamp}.{body}` with the token as a fallback.
+fn gitlab_start(headers: &HeaderMap, secret: &[u8]) -> Result<Verifier, VerifyError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&signing_key(secret)).expect("HMAC takes a key of any length");
+    let verified = |mac| Ok(Verifier { secret: secret.to_vec(), mac, proof: Proof::Verified });
+    if !headers.contains_key("webhook-signature") {
+        gitlab_token(headers, secret)?;
+        return verified(mac);
+    }
+    let token_ok = headers.contains_key("x-gitlab-token") && gitlab_token(headers, secret).is_ok();
+    let parsed = (|| {
+        let id = header(headers, "webhook-id")?;
+        let timestamp = header(headers, "webhook-timestamp")?;
+        if !timestamp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VerifyError::Malformed("webhook-timestamp"));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let signatures: Vec<Vec<u8>> = header(headers, "webhook-signature")?
+            .split_ascii_whitespace()
+            .filter_map(|e| e.strip_prefix("v1,"))
+            .filter_map(|s| b64.decode(s).ok())
+            .collect();
+        Ok((id, timestamp, signatures))
+    })();
+    match parsed {
+        Ok((id, timestamp, signatures)) => {
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.as_bytes());
+            mac.update(b".");
+            let any_v1 = !signatures.is_empty();
+            Ok(Verifier { secret: secret.to_vec(), mac, proof: Proof::Standard { signatures, any_v1, token_ok } })
+        }
+        Err(_) if token_ok => verified(mac),
+        Err(e) => Err(e),
     }
 }
 
@@ -125,42 +239,6 @@ fn hmac_matches(secret: &[u8], parts: &[&[u8]], expected: &[u8]) -> Result<(), V
     }
 }
 
-/// `sha256=<hex>` over the raw body. Gitea sends `sha256=` alone when no secret is set, which
-/// must read as "no signature", not as a malformed one.
-fn hub_signature(headers: &HeaderMap, name: &'static str, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    let value = header(headers, name)?;
-    let hex = match value.get(..7) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("sha256=") => &value[7..],
-        _ => return Err(VerifyError::Malformed(name)),
-    };
-    let expected = hex_digest(hex.trim(), name)?;
-    hmac_matches(secret, &[body], &expected)
-}
-
-/// Bare hex over the JSON. For form deliveries Gitea signs the JSON it put in the `payload`
-/// field, not the form body it sent, so that is what is checked.
-fn gitea_signature(headers: &HeaderMap, name: &'static str, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    let expected = hex_digest(header(headers, name)?, name)?;
-    if is_form_delivery(headers, body) {
-        let json = payload_json(headers, body).map_err(|_| VerifyError::Malformed("payload"))?;
-        return hmac_matches(secret, &[&json], &expected);
-    }
-    hmac_matches(secret, &[body], &expected)
-}
-
-fn gitlab(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    if !headers.contains_key("webhook-signature") {
-        return gitlab_token(headers, secret);
-    }
-    standard_webhooks(headers, body, secret).or_else(|err| {
-        if headers.contains_key("x-gitlab-token") {
-            gitlab_token(headers, secret).map_err(|_| err)
-        } else {
-            Err(err)
-        }
-    })
-}
-
 /// The token travels in plain text; comparing SHA-256 digests keeps the comparison constant-time
 /// even when the lengths differ.
 fn gitlab_token(headers: &HeaderMap, secret: &[u8]) -> Result<(), VerifyError> {
@@ -172,31 +250,6 @@ fn gitlab_token(headers: &HeaderMap, secret: &[u8]) -> Result<(), VerifyError> {
         true => Ok(()),
         false => Err(VerifyError::Mismatch),
     }
-}
-
-/// Standard Webhooks: `webhook-signature` is a space-separated list of `v1,<base64>` entries, each
-/// an HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`; any one matching is enough, which
-/// is how senders rotate keys.
-fn standard_webhooks(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    let id = header(headers, "webhook-id")?;
-    let timestamp = header(headers, "webhook-timestamp")?;
-    if !timestamp.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(VerifyError::Malformed("webhook-timestamp"));
-    }
-    let signatures = header(headers, "webhook-signature")?;
-    let key = signing_key(secret);
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut any_v1 = false;
-    for entry in signatures.split_ascii_whitespace() {
-        let Some(sig) = entry.strip_prefix("v1,").and_then(|s| b64.decode(s).ok()) else {
-            continue;
-        };
-        any_v1 = true;
-        if hmac_matches(&key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body], &sig).is_ok() {
-            return Ok(());
-        }
-    }
-    Err(if any_v1 { VerifyError::Mismatch } else { VerifyError::Malformed("webhook-signature") })
 }
 
 /// `whsec_<base64>` is the Standard Webhooks secret format and the key is the decoded bytes; a
