@@ -102,6 +102,9 @@ pub enum MountKind {
     /// An absolute path on the Docker host.
     Bind,
     Tmpfs,
+    /// A read-only path of the repository (`./conf:/etc/app:ro`): its files, read at this
+    /// commit, are in the service's `files`; nothing is mounted.
+    Repo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -146,6 +149,9 @@ pub enum FileSource {
     Secret(String),
     /// The value of one of the project's environment variables.
     Env(String),
+    /// A secret file from the repository, moved into the keychain under this key when the file
+    /// was read, so the release never holds its content.
+    Keychain(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -224,7 +224,7 @@ host_port: string, target: number,
  */
 protocol: string, };
 
-export type MountKind = "Volume" | "Bind" | "Tmpfs";
+export type MountKind = "Volume" | "Bind" | "Tmpfs" | "Repo";
 
 export type MountSpec = { kind: MountKind, source: string, target: string, read_only: boolean, 
 /**
@@ -248,7 +248,7 @@ export type NetworkSpec = {
  */
 name: string, external: boolean, driver: string | null, internal: boolean, attachable: boolean, labels: { [key in string]?: string }, driver_opts: { [key in string]?: string }, };
 
-export type FileSource = { "Content": string } | { "Secret": string } | { "Env": string };
+export type FileSource = { "Content": string } | { "Secret": string } | { "Env": string } | { "Keychain": string };
 
 export type FileSpec = { 
 /**

@@ -57,14 +57,9 @@ impl Registry {
             return Ok(resp);
         }
         let challenge = resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let Some(params) = challenge.strip_prefix("Bearer ") else { return Ok(resp) };
-        let field =
-            |k: &str| params.split(',').find_map(|p| p.trim().strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_string()));
-        let realm = field("realm").ok_or_else(|| self.error("its token challenge has no realm"))?;
-        let mut token_req = self
-            .http
-            .get(&realm)
-            .query(&[("service", field("service").unwrap_or_default()), ("scope", field("scope").unwrap_or_default())]);
+        let Some(c) = bearer_challenge(&challenge) else { return Ok(resp) };
+        let realm = c.realm.ok_or_else(|| self.error("its token challenge has no realm"))?;
+        let mut token_req = self.http.get(&realm).query(&[("service", c.service), ("scope", c.scope)]);
         if let Some((u, p)) = &self.basic {
             token_req = token_req.basic_auth(u, Some(p));
         }
@@ -105,12 +100,8 @@ impl Registry {
             404 => return Ok(vec![]), // nothing pushed yet
             s => return Err(self.error(&format!("answered {s} to the tag list"))),
         }
-        #[derive(Deserialize)]
-        struct Tags {
-            tags: Option<Vec<String>>,
-        }
-        let t: Tags = resp.json().await.map_err(|e| self.error(&format!("tag list: {e}")))?;
-        Ok(t.tags.unwrap_or_default())
+        let body = resp.bytes().await.map_err(|e| self.error(&format!("tag list: {e}")))?;
+        parse_tags(&body).map_err(|e| self.error(&format!("tag list: {e}")))
     }
 
     pub async fn digest(&mut self, tag: &str) -> Result<String> {
@@ -125,4 +116,28 @@ impl Registry {
             .map(String::from)
             .ok_or_else(|| self.error(&format!("sent no digest for tag {tag}")))
     }
+}
+
+/// A registry's tag list (`{"name": …, "tags": [...]}`; `tags` may be null).
+pub fn parse_tags(body: &[u8]) -> std::result::Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Tags {
+        tags: Option<Vec<String>>,
+    }
+    let t: Tags = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(t.tags.unwrap_or_default())
+}
+
+/// The parameters of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Challenge {
+    pub realm: Option<String>,
+    pub service: String,
+    pub scope: String,
+}
+
+pub fn bearer_challenge(header: &str) -> Option<Challenge> {
+    let params = header.strip_prefix("Bearer ")?;
+    let field = |k: &str| params.split(',').find_map(|p| p.trim().strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_string()));
+    Some(Challenge { realm: field("realm"), service: field("service").unwrap_or_default(), scope: field("scope").unwrap_or_default() })
 }

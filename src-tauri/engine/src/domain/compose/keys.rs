@@ -209,8 +209,12 @@ fn known_elsewhere(what: &str, key: &str) -> bool {
         ),
         ("deploy", &["mode", "placement", "update_config", "rollback_config", "endpoint_mode", "labels"]),
         ("healthcheck", &["start_interval"]),
+        ("networks", &["ipam", "enable_ipv6", "enable_ipv4", "driver_opts", "external"]),
+        ("volumes", &["driver", "driver_opts", "labels", "external", "name"]),
     ];
-    SPEC.iter().any(|(w, keys)| *w == what && keys.contains(&key))
+    // `networks.<name>` and `volumes.<name>` are looked up by their section.
+    let section = what.split('.').next().unwrap_or(what);
+    SPEC.iter().any(|(w, keys)| (*w == what || *w == section) && keys.contains(&key))
 }
 
 fn unknown(key: &str, known: &[&str]) -> String {
@@ -239,19 +243,17 @@ pub fn line_of(text: &str, service: Option<&str>, key: &str) -> Option<usize> {
     let services = lines.iter().position(|l| indent(l) == 0 && names_key(l, "services"))?;
     let start = (services + 1..lines.len()).find(|&i| indent(lines[i]) > 0 && names_key(lines[i], service))?;
     let own = indent(lines[start]);
-    let mut i = start + 1;
-    while i < lines.len() {
-        let l = lines[i];
-        if !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent(l) <= own {
-            break;
-        }
-        if names_key(l, key) || l.contains(&format!("{{{key}:")) || l.contains(&format!(" {key}:")) {
-            return Some(i + 1);
-        }
-        i += 1;
-    }
-    // A flow mapping on the service's own line (`db: {image: x, devices: []}`).
-    Some(start + 1)
+    let end = (start + 1..lines.len())
+        .find(|&i| !lines[i].trim().is_empty() && !lines[i].trim_start().starts_with('#') && indent(lines[i]) <= own)
+        .unwrap_or(lines.len());
+    let block = start + 1..end;
+    // The key itself, else a line that mentions it (a list entry such as `- ./data:/data`),
+    // else the service's own line (a flow mapping, or a key that came in through a merge).
+    let as_key = block
+        .clone()
+        .find(|&i| names_key(lines[i], key) || lines[i].contains(&format!("{{{key}:")) || lines[i].contains(&format!(" {key}:")));
+    let mentioned = || block.clone().find(|&i| lines[i].contains(key));
+    Some(as_key.or_else(mentioned).unwrap_or(start) + 1)
 }
 
 #[cfg(test)]

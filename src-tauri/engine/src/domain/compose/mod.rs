@@ -9,7 +9,7 @@
 //! Parsing is `serde_norway` (YAML anchors and `<<:` merges included), then Compose's
 //! interpolation ([`interpolate`]) over every value, then one reader per concern.
 
-mod dotenv;
+pub mod dotenv;
 pub mod interpolate;
 pub mod keys;
 mod runtime;
@@ -27,6 +27,9 @@ use keys::At;
 
 pub use slipway_protocol::compose::{Dependency, FileSource, Healthcheck, MountKind, MountSpec, NetworkSpec, ServiceSpec, StackSpec};
 
+/// The text files under a path of the repository, as (path inside it, content).
+pub type FilesUnder<'a> = dyn Fn(&str) -> std::result::Result<Vec<(String, String)>, String> + 'a;
+
 /// What reading a compose file needs besides its text.
 pub struct Input<'a> {
     /// The file's path in the repository (`docker-compose.yml`, `deploy/compose.yaml`).
@@ -35,6 +38,9 @@ pub struct Input<'a> {
     /// Reads a file of the repository by its path from the repository's root: `Ok(None)` if
     /// it does not exist.
     pub read: &'a dyn Fn(&str) -> std::result::Result<Option<String>, String>,
+    /// The text files under a path of the repository (a file: itself, with an empty relative
+    /// path), for read-only bind mounts of the repository; refuses what is too big or not text.
+    pub files_under: &'a FilesUnder<'a>,
     /// The project's environment: over the `.env` file, as the shell's is for Compose.
     pub env: &'a BTreeMap<String, String>,
     /// The names of the project's secrets (their values are never read here).
@@ -55,6 +61,7 @@ pub(crate) struct Stack<'a> {
     stage: &'a str,
     vars: BTreeMap<String, String>,
     read: &'a dyn Fn(&str) -> std::result::Result<Option<String>, String>,
+    files_under: &'a FilesUnder<'a>,
     /// `services/<name>/environment/<key or index>` of values that hold a secret.
     templates: BTreeSet<String>,
     volumes: BTreeMap<String, storage::VolumeSpec>,
@@ -82,8 +89,17 @@ impl Stack<'_> {
     }
 }
 
+/// A compose file as read for one stage.
+#[derive(Debug)]
+pub struct Loaded {
+    pub stack: StackSpec,
+    /// Secret files of the repository, by the keychain key the stack names them with: the
+    /// caller puts them in the keychain before deploying.
+    pub keychain: BTreeMap<String, String>,
+}
+
 /// Reads a compose file into the stack Slipway deploys on `input.stage`.
-pub fn load(input: &Input) -> Result<StackSpec> {
+pub fn load(input: &Input) -> Result<Loaded> {
     let file = input.file;
     let top = At { file, text: input.text, service: None };
     let mut doc: Value = serde_norway::from_str(input.text).map_err(|e| invalid(file, e))?;
@@ -117,6 +133,7 @@ pub fn load(input: &Input) -> Result<StackSpec> {
             Err(e) => Err(invalid(file, format!("{path}: {e}"))),
         }
     };
+    let mut keychain = BTreeMap::new();
     let cx = Stack {
         file,
         text: input.text,
@@ -124,10 +141,11 @@ pub fn load(input: &Input) -> Result<StackSpec> {
         stage: input.stage,
         volumes: storage::volumes(&top, doc.get("volumes"), &prefix)?,
         networks: storage::networks(&top, doc.get("networks"), input.network, &prefix)?,
-        secrets: storage::sources(&top, "secrets", doc.get("secrets"), input.secrets, &read_required)?,
-        configs: storage::sources(&top, "configs", doc.get("configs"), input.secrets, &read_required)?,
+        secrets: storage::sources(&top, "secrets", doc.get("secrets"), input.secrets, &read_required, &mut keychain, &prefix)?,
+        configs: storage::sources(&top, "configs", doc.get("configs"), input.secrets, &read_required, &mut keychain, &prefix)?,
         vars,
         read: input.read,
+        files_under: input.files_under,
         templates,
     };
     let mut notes = Vec::new();
@@ -155,7 +173,7 @@ pub fn load(input: &Input) -> Result<StackSpec> {
         .flat_map(|s| if s.networks.is_empty() { vec!["default".to_string()] } else { s.networks.keys().cloned().collect() })
         .collect();
     networks.retain(|k, _| joined.contains(k) || k == "default");
-    Ok(StackSpec { services: order(file, input.text, parsed)?, volumes, networks, notes })
+    Ok(Loaded { stack: StackSpec { services: order(file, input.text, parsed)?, volumes, networks, notes }, keychain })
 }
 
 fn invalid(file: &str, msg: impl std::fmt::Display) -> Error {

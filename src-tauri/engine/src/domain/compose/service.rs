@@ -43,7 +43,8 @@ pub(super) fn read(cx: &Stack, name: &str, v: &Value, notes: &mut Vec<String>) -
     let mounts = storage::mounts(&at, m, &cx.volumes)?;
     let shared = m.get("x-slipway").map(|x| slipway_extension(&at, x)).transpose()?.unwrap_or(false);
     let stateful = !shared && mounts.iter().any(|mt| mt.kind == storage::MountKind::Volume && !mt.read_only);
-    let mut files = storage::files(&at, "secrets", m.get("secrets"), &cx.secrets)?;
+    let mut files = repo_files(&at, cx, &mounts)?;
+    files.extend(storage::files(&at, "secrets", m.get("secrets"), &cx.secrets)?);
     files.extend(storage::files(&at, "configs", m.get("configs"), &cx.configs)?);
     if let Some(p) = m.get("pull_policy").and_then(scalar) {
         if !matches!(p.as_str(), "missing" | "if_not_present" | "never" | "build") {
@@ -305,4 +306,24 @@ fn healthcheck(at: &At, m: &Mapping) -> Result<Option<Healthcheck>> {
 /// Names a service may depend on (for the profile check).
 pub(super) fn names(services: &[ServiceSpec]) -> BTreeSet<&str> {
     services.iter().map(|s| s.name.as_str()).collect()
+}
+
+/// The files of the service's read-only bind mounts of the repository, as they are at this
+/// commit, placed where the mount would have shown them.
+fn repo_files(at: &At, cx: &Stack, mounts: &[storage::MountSpec]) -> Result<Vec<storage::FileSpec>> {
+    let mut out = Vec::new();
+    for m in mounts.iter().filter(|m| m.kind == storage::MountKind::Repo) {
+        let found = (cx.files_under)(&cx.path(&m.source)).map_err(|e| at.error("volumes", format!("bind mount `{}`: {e}", m.source)))?;
+        for (rel, content) in found {
+            let target = if rel.is_empty() { m.target.clone() } else { format!("{}/{rel}", m.target.trim_end_matches('/')) };
+            out.push(storage::FileSpec {
+                target,
+                source: storage::FileSource::Content(content),
+                mode: 0o444,
+                uid: "0".into(),
+                gid: "0".into(),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -68,13 +68,16 @@ fn network_spec(name: String, m: &Mapping) -> NetworkSpec {
     }
 }
 
-/// Top-level `secrets:` (`secret = true`) or `configs:`: where each one's content comes from.
+/// Top-level `secrets:` or `configs:`: where each one's content comes from. A secret file of
+/// the repository goes to `keychain` (key → content): the spec names only its key.
 pub(super) fn sources(
     at: &At,
     what: &str,
     v: Option<&Value>,
     secrets: &[String],
     read: &dyn Fn(&str) -> Result<String>,
+    keychain: &mut BTreeMap<String, String>,
+    prefix: &str,
 ) -> Result<BTreeMap<String, FileSource>> {
     let secret = what == "secrets";
     let mut out = BTreeMap::new();
@@ -89,8 +92,15 @@ pub(super) fn sources(
             } else {
                 FileSource::Env(env)
             }
+        } else if let (true, Some(f)) = (secret, m.get("file").and_then(scalar)) {
+            use sha2::Digest;
+            let content = read(&f)?;
+            let digest = hex::encode(&sha2::Sha256::digest(content.as_bytes())[..8]);
+            let key = format!("compose-secret:{prefix}:{k}:{digest}");
+            keychain.insert(key.clone(), content);
+            FileSource::Keychain(key)
         } else if secret {
-            return Err(at.error(&k, format!("secret {k}: a secret from a file or inline would be stored with the release; keep it in Slipway's secrets and write `environment: NAME`")));
+            return Err(at.error(&k, format!("secret {k}: an inline secret would be stored with the release; keep it in Slipway's secrets and write `environment: NAME`, or in a file of the repository (`file:`)")));
         } else if let Some(c) = m.get("content").and_then(scalar) {
             FileSource::Content(c)
         } else if let Some(f) = m.get("file").and_then(scalar) {
@@ -172,15 +182,18 @@ fn mount(at: &At, item: &Value, volumes: &BTreeMap<String, VolumeSpec>) -> Resul
     }
     match kind.as_str() {
         "volume" if source.is_empty() => Err(at.error(
-            "volumes",
+            &target,
             format!("the anonymous volume at {target} would be a new, empty volume on every deploy: name it (`data:{target}`) and declare it under the top-level `volumes:`"),
         )),
-        "volume" if !volumes.contains_key(&source) => Err(at.error("volumes", format!("volume `{source}` is not declared under the top-level `volumes:`"))),
+        "volume" if !volumes.contains_key(&source) => Err(at.error(&source, format!("volume `{source}` is not declared under the top-level `volumes:`"))),
         "volume" => Ok(MountSpec { kind: MountKind::Volume, source, target, read_only, size: 0 }),
         "bind" if source.starts_with('/') => Ok(MountSpec { kind: MountKind::Bind, source, target, read_only, size: 0 }),
+        // A read-only path of the repository is what the container would see at this commit:
+        // its files are copied into the container before it starts (the reader adds them).
+        "bind" if read_only && !source.starts_with('~') => Ok(MountSpec { kind: MountKind::Repo, source, target, read_only, size: 0 }),
         "bind" => Err(at.error(
-            "volumes",
-            format!("bind mount `{source}` is a path in the repository, whose checkout Slipway removes after the build (and which a remote host does not have): use a named volume for data, or `configs:` for files"),
+            &source,
+            format!("bind mount `{source}` is a writable path in the repository, whose checkout Slipway removes after the build (and which a remote host does not have): use a named volume for data, or mount it read-only (`:ro`) to have its files copied in"),
         )),
         "tmpfs" => Ok(MountSpec { kind: MountKind::Tmpfs, source: String::new(), target, read_only, size }),
         other => Err(at.error("volumes", format!("volume type `{other}` is not supported by Slipway yet (volume, bind and tmpfs are)"))),

@@ -32,7 +32,22 @@ fn files(path: &str) -> std::result::Result<Option<String>, String> {
 fn load_with(file: &str, text: &str, env: &[(&str, &str)], secrets: &[&str], stage: &str) -> Result<StackSpec> {
     let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
-    load(&Input { file, text, read: &files, env: &env, secrets: &secrets, stage, project: "shop", network: "slipway-i-shop-dev" })
+    let under = |path: &str| match path {
+        "sub/conf" => Ok(vec![("a.conf".to_string(), "a\n".to_string()), ("b/c.conf".to_string(), "c\n".to_string())]),
+        other => Err(format!("{other} is not in the repository")),
+    };
+    let loaded = load(&Input {
+        file,
+        text,
+        read: &files,
+        files_under: &under,
+        env: &env,
+        secrets: &secrets,
+        stage,
+        project: "shop",
+        network: "slipway-i-shop-dev",
+    })?;
+    Ok(loaded.stack)
 }
 
 fn probe() -> StackSpec {
@@ -98,7 +113,7 @@ fn every_unsupported_or_unknown_key_is_refused_with_file_line_service_and_key() 
         ("services:\n  db:\n    image: x\n    volumes: [/data]\n", "docker-compose.yml:4: service db: the anonymous volume at /data"),
         (
             "services:\n  db:\n    image: x\n    volumes: [./data:/data]\n",
-            "docker-compose.yml:4: service db: bind mount `./data` is a path in the repository",
+            "docker-compose.yml:4: service db: bind mount `./data` is a writable path in the repository",
         ),
         ("services:\n  db:\n    image: x\n    volumes: [nope:/data]\n", "docker-compose.yml:4: service db: volume `nope` is not declared"),
         ("include: [other.yml]\nservices:\n  db: {image: x}\n", "docker-compose.yml:1: `include` is not supported by Slipway yet"),
@@ -109,7 +124,10 @@ fn every_unsupported_or_unknown_key_is_refused_with_file_line_service_and_key() 
         ),
         ("services:\n  db:\n    image: x\n    networks: [back]\n", "docker-compose.yml:4: service db: network `back` is not declared"),
         ("services:\n  db:\n    image: x\n    restart: sometimes\n", "docker-compose.yml:4: service db: `restart` must be no, always"),
-        ("secrets:\n  pw: {file: ./pw.txt}\nservices:\n  db: {image: x}\n", "docker-compose.yml:2: secret pw: a secret from a file"),
+        (
+            "secrets:\n  pw: {content: hunter2}\nservices:\n  db: {image: x}\n",
+            "docker-compose.yml:2: secret pw: an inline secret would be stored",
+        ),
     ];
     for (text, want) in table {
         let got = err(text);
@@ -238,4 +256,35 @@ fn refuses_cycles_and_unknown_dependencies() {
     assert!(err(cyc).contains("cycle among a, b"));
     assert!(err("services:\n  a: {image: x, depends_on: [nope]}\n").contains("depends on nope"));
     assert!(err("services:\n  a: {ports: [80]}\n").contains("needs an image or a build"));
+}
+
+#[test]
+fn a_secret_file_of_the_repository_goes_to_the_keychain_and_a_read_only_bind_is_copied_in() {
+    let text =
+        "secrets:\n  pw: {file: ./pw.txt}\nservices:\n  db:\n    image: x\n    secrets: [pw]\n    volumes: [\"./conf:/etc/app:ro\"]\n";
+    let env = BTreeMap::new();
+    let read = |p: &str| Ok(if p == "sub/pw.txt" { Some("hunter2\n".to_string()) } else { None });
+    let under = |p: &str| if p == "sub/conf" { Ok(vec![("a.conf".to_string(), "a\n".to_string())]) } else { Err(format!("no {p}")) };
+    let input = Input {
+        file: "sub/compose.yaml",
+        text,
+        read: &read,
+        files_under: &under,
+        env: &env,
+        secrets: &[],
+        stage: "dev",
+        project: "shop",
+        network: "n",
+    };
+    let loaded = load(&input).unwrap();
+    let db = &loaded.stack.services[0];
+    let FileSource::Keychain(key) = &db.files.iter().find(|f| f.target == "/run/secrets/pw").unwrap().source else {
+        panic!("{:?}", db.files)
+    };
+    assert!(key.starts_with("compose-secret:shop-dev:pw:"), "{key}");
+    assert_eq!(loaded.keychain[key], "hunter2\n");
+    assert!(!serde_json::to_string(&loaded.stack).unwrap().contains("hunter2"), "the release never holds the secret");
+    let conf = db.files.iter().find(|f| f.target == "/etc/app/a.conf").unwrap();
+    assert_eq!(conf.source, FileSource::Content("a\n".into()));
+    assert_eq!(db.mounts[0].kind, MountKind::Repo);
 }

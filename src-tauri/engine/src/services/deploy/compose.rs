@@ -490,7 +490,13 @@ impl Run<'_> {
     async fn secrets_of(&self, s: &ServiceSpec) -> std::result::Result<BTreeMap<String, String>, DeployError> {
         let mut out = BTreeMap::new();
         for name in stack::secret_names(s) {
-            let key = crate::services::run::secret_key(&self.t.project.id, &name);
+            // A repository's secret file is in the keychain under its own key; a project secret
+            // under the project's.
+            let key = if name.starts_with("compose-secret:") {
+                name.clone()
+            } else {
+                crate::services::run::secret_key(&self.t.project.id, &name)
+            };
             match crate::adapters::keychain::get(&key).await {
                 Ok(Some(v)) => {
                     out.insert(name, v);

@@ -146,7 +146,10 @@ pub(super) fn secret_names(s: &ServiceSpec) -> Vec<String> {
         });
     }
     let mut names = named.into_inner();
-    names.extend(s.files.iter().filter_map(|f| if let FileSource::Secret(n) = &f.source { Some(n.clone()) } else { None }));
+    names.extend(s.files.iter().filter_map(|f| match &f.source {
+        FileSource::Secret(n) | FileSource::Keychain(n) => Some(n.clone()),
+        _ => None,
+    }));
     names.sort();
     names.dedup();
     names
@@ -214,7 +217,7 @@ fn host_config(stack: &StackSpec, s: &ServiceSpec, network: String, bindings: Ha
     HostConfig {
         network_mode: Some(network),
         restart_policy: Some(restart_policy(r.restart.as_deref())),
-        mounts: Some(s.mounts.iter().map(|m| mount(stack, m)).collect()),
+        mounts: Some(s.mounts.iter().filter(|m| m.kind != MountKind::Repo).map(|m| mount(stack, m)).collect()),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         cap_add: vec_or_none(&r.cap_add),
         cap_drop: vec_or_none(&r.cap_drop),
@@ -266,14 +269,15 @@ fn restart_policy(restart: Option<&str>) -> RestartPolicy {
 fn mount(stack: &StackSpec, m: &crate::domain::compose::MountSpec) -> Mount {
     let typ = match m.kind {
         MountKind::Volume => MountType::VOLUME,
-        MountKind::Bind => MountType::BIND,
+        // A repository path's files are placed in the container ([`upload_files`]), not mounted.
+        MountKind::Bind | MountKind::Repo => MountType::BIND,
         MountKind::Tmpfs => MountType::TMPFS,
     };
     Mount {
         target: Some(m.target.clone()),
         source: match m.kind {
             MountKind::Volume => Some(stack.volumes.get(&m.source).map(|v| v.name.clone()).unwrap_or_else(|| m.source.clone())),
-            MountKind::Bind => Some(m.source.clone()),
+            MountKind::Bind | MountKind::Repo => Some(m.source.clone()),
             MountKind::Tmpfs => None,
         },
         typ: Some(typ),
@@ -311,7 +315,9 @@ pub(super) async fn upload_files(
     for f in &s.files {
         let content = match &f.source {
             FileSource::Content(c) => c.clone(),
-            FileSource::Secret(n) => secrets.get(n).cloned().ok_or_else(|| DeployError::from(format!("secret {n} is not set")))?,
+            FileSource::Secret(n) | FileSource::Keychain(n) => {
+                secrets.get(n).cloned().ok_or_else(|| DeployError::from(format!("secret {n} is not set")))?
+            }
             FileSource::Env(n) => {
                 env.get(n).cloned().ok_or_else(|| DeployError::from(format!("config {}: the project has no variable {n}", f.target)))?
             }

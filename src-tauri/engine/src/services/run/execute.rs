@@ -194,7 +194,14 @@ async fn compose_stack(
     let deploy = project.deploy.clone().unwrap_or_default();
     let loaded = read_stack(ctx, project, stage, work, file, &text, &deploy);
     let stack = match loaded {
-        Ok(s) => s,
+        Ok(l) => {
+            // Secret files of the repository live in the keychain, so the release (and a
+            // rollback to it) never needs their content.
+            for (key, content) in &l.keychain {
+                crate::adapters::keychain::set(key, content).await?;
+            }
+            l.stack
+        }
         Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: e.to_string() }),
     };
     let mut images = std::collections::BTreeMap::new();
@@ -264,13 +271,15 @@ fn read_stack(
     file: &str,
     text: &str,
     deploy: &crate::domain::deploy::DeployConfig,
-) -> Result<crate::domain::compose::StackSpec> {
+) -> Result<crate::domain::compose::Loaded> {
     let network = crate::services::deploy::compose::network(ctx.engine.instance_id(), &project.id, stage);
     let read = |rel: &str| read_in_checkout(work, rel);
+    let under = |rel: &str| files_in_checkout(work, rel);
     let input = crate::domain::compose::Input {
         file,
         text,
         read: &read,
+        files_under: &under,
         env: &deploy.env,
         secrets: &deploy.secrets,
         stage,
@@ -278,4 +287,48 @@ fn read_stack(
         network: &network,
     };
     crate::domain::compose::load(&input)
+}
+
+/// What a read-only bind mount of the repository may copy in: text files only, 1 MiB and 500
+/// files in all (more is data, which belongs in a volume or the image).
+const REPO_MOUNT_BYTES: u64 = 1 << 20;
+const REPO_MOUNT_FILES: usize = 500;
+
+/// The text files under `rel` in the checkout, with their paths relative to it (a file: itself,
+/// with an empty path).
+fn files_in_checkout(work: &std::path::Path, rel: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    if rel.starts_with('/') || rel.split('/').any(|p| p == "..") {
+        return Err(format!("{rel} is outside the repository"));
+    }
+    let root = work.join(rel);
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    let mut stack = vec![root.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{rel} is not in the repository ({e})"))?;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).map_err(|e| e.to_string())? {
+                let entry = entry.map_err(|e| e.to_string())?;
+                if entry.file_name() != ".git" {
+                    stack.push(entry.path());
+                }
+            }
+            continue;
+        }
+        if !meta.is_file() {
+            continue;
+        }
+        total += meta.len();
+        if total > REPO_MOUNT_BYTES || out.len() >= REPO_MOUNT_FILES {
+            return Err(format!(
+                "over {} KiB or {REPO_MOUNT_FILES} files: put data in a named volume, or files in the image",
+                REPO_MOUNT_BYTES / 1024
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|_| format!("{} is not a text file", path.display()))?;
+        let inside = path.strip_prefix(&root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        out.push((inside, text));
+    }
+    out.sort();
+    Ok(out)
 }
