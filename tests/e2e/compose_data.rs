@@ -61,42 +61,58 @@ fn read_precious(instance: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// The most containers of `service` that ever ran at once since `since` (Docker's events).
-fn most_at_once(instance: &str, service: &str, since: &str) -> usize {
-    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1).to_string();
-    let out = docker(&[
-        "events",
-        "--since",
-        since,
-        "--until",
-        &until,
-        "--filter",
-        "type=container",
-        "--filter",
-        "event=start",
-        "--filter",
-        "event=die",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.service={service}"),
-        "--format",
-        "{{.Action}}",
-    ]);
-    let (mut now, mut most, mut starts) = (0i32, 0i32, 0);
-    for action in String::from_utf8_lossy(&out.stdout).lines() {
-        match action.trim() {
-            "start" => {
-                now += 1;
-                starts += 1;
-            }
-            "die" => now -= 1,
-            _ => {}
-        }
-        most = most.max(now);
+/// Docker's start and die events of a service's containers, followed live from now into a file
+/// (`docker events --since` alone can miss the oldest: the daemon keeps only the latest few
+/// hundred events, and a build makes many).
+struct Events {
+    child: std::process::Child,
+    file: std::path::PathBuf,
+}
+
+impl Events {
+    fn follow(instance: &str, service: &str, file: std::path::PathBuf) -> Events {
+        let out = std::fs::File::create(&file).unwrap();
+        let child = std::process::Command::new("docker")
+            .args(["events", "--filter", "type=container", "--filter", "event=start", "--filter", "event=die"])
+            .args([
+                "--filter",
+                &format!("label=dev.slipway.instance={instance}"),
+                "--filter",
+                &format!("label=dev.slipway.service={service}"),
+            ])
+            .args(["--format", "{{.Action}} {{.Actor.Attributes.name}}"])
+            .stdout(out)
+            .spawn()
+            .unwrap();
+        Events { child, file }
     }
-    assert!(starts >= 2, "the events show {service} started more than once: {}", String::from_utf8_lossy(&out.stdout));
-    most as usize
+
+    /// The most containers that ran at once so far.
+    fn most_at_once(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(500));
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        let (mut now, mut most, mut starts) = (0i32, 0i32, 0);
+        for line in text.lines() {
+            match line.split_whitespace().next().unwrap_or("") {
+                "start" => {
+                    now += 1;
+                    starts += 1;
+                }
+                "die" => now -= 1,
+                _ => {}
+            }
+            most = most.max(now);
+        }
+        assert!(starts >= 2, "the events show the service started more than once: {text}");
+        most as usize
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -122,7 +138,7 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
     // Volumes are named per project and stage, not per engine: one a failed earlier run left
     // would be adopted (as it should be, by the engine).
     docker(&["volume", "rm", "-f", "vault-dev-dbdata"]);
-    let since = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1).to_string();
+    let events = Events::follow(&instance, "db", dir.path().join("db-events"));
     let mut deploy = fast_deploy();
     deploy["secrets"] = json!(["DB_PW"]);
     let body = json!({"name": "vault", "repo_url": served.url, "forge": "git", "deploy": deploy, "stages": [stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 1}))]});
@@ -181,14 +197,47 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
     assert!(env_of(&inspect(&container_of(&instance, "db"))).iter().any(|e| e == "ROUND=1"));
 
     drop(engine);
-    let (_engine, base) = start_headless_env(dir.path(), &env(edge_port));
+    let (engine, base) = start_headless_env(dir.path(), &env(edge_port));
     let api = Api::new(&base, dir.path());
-    wait_for("the engine after its restart", Duration::from_secs(30), || Some(()));
     assert_eq!(api.get("/status").await["instance_id"], instance.as_str());
     assert_eq!(read_precious(&instance), "precious", "after an engine restart");
     let boots = docker(&["exec", &container_of(&instance, "db"), "cat", "/data/boots"]);
     assert_eq!(String::from_utf8_lossy(&boots.stdout).lines().count(), 3, "one boot per release, on the one volume");
-    assert_eq!(most_at_once(&instance, "db", &since), 1, "db never ran twice on its volume");
+
+    // kill -9 while db is being replaced: after the restart the live release's db is back on
+    // its volume, the run is marked interrupted, and db still never ran twice.
+    let c3 = compose(bb, "3");
+    push(&served.work, &[("docker-compose.yml", &c3)], &[], "db round 3");
+    let id = run(&api, "vault", "dev", "main").await;
+    let mut killed_at = String::new();
+    for _ in 0..600 {
+        let r = api.get(&format!("/runs/{id}")).await;
+        if let Some(step) = r["steps"].as_array().unwrap().iter().find(|s| s["name"] == "db: replace" && s["status"] == "running") {
+            killed_at = step["name"].as_str().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(killed_at, "db: replace", "the deploy reached db's replacement");
+    drop(engine);
+    let (_engine, base) = start_headless_env(dir.path(), &env(edge_port));
+    let api = Api::new(&base, dir.path());
+    let r = api.get(&format!("/runs/{id}")).await;
+    assert_eq!(r["run"]["status"], "interrupted", "{r}");
+    let db = wait_for("the live release's db to run again", Duration::from_secs(30), || {
+        let out = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=dev.slipway.instance={instance}"),
+            "--filter",
+            "label=dev.slipway.service=db",
+        ]);
+        (String::from_utf8_lossy(&out.stdout).lines().count() == 1).then(|| container_of(&instance, "db"))
+    });
+    assert!(env_of(&inspect(&db)).iter().any(|e| e == "ROUND=1"), "the live release (the rollback to 1) serves");
+    assert_eq!(read_precious(&instance), "precious", "after kill -9 mid-deploy");
+    assert_eq!(events.most_at_once(), 1, "db never ran twice on its volume");
 
     // Refused before the host is touched: a missing required variable, an unsupported key.
     let db_before = container_of(&instance, "db");

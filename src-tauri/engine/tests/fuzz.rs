@@ -232,6 +232,7 @@ fn compose_files_never_panic_the_reader() {
             text: &text,
             read: &read,
             files_under: &under,
+            overrides: &[],
             env: &env,
             secrets: &secrets,
             stage: "dev",

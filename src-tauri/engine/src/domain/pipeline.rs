@@ -21,9 +21,27 @@ pub struct Pipeline {
     /// The image to build; None when the pipeline builds nothing.
     #[serde(default)]
     pub build: Option<BuildConfig>,
-    /// A compose file to deploy (used by the deploy stage).
+    /// A compose file to deploy (used by the deploy stage), or several merged in order as
+    /// Compose merges them (`compose: [compose.yaml, compose.prod.yaml]`).
     #[serde(default)]
-    pub compose: Option<String>,
+    pub compose: Option<ComposeFiles>,
+}
+
+/// One compose file, or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(untagged)]
+pub enum ComposeFiles {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ComposeFiles {
+    pub fn files(&self) -> Vec<String> {
+        match self {
+            ComposeFiles::One(f) => vec![f.clone()],
+            ComposeFiles::Many(l) => l.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -110,13 +128,16 @@ pub fn load(root: &Path) -> Result<(Pipeline, ConfigSource)> {
         ));
     }
     if let Some(c) = COMPOSE_FILES.iter().find(|f| root.join(f).exists()) {
-        return Ok((Pipeline { compose: Some(c.to_string()), ..Default::default() }, ConfigSource::Compose));
+        return Ok((Pipeline { compose: Some(ComposeFiles::One(c.to_string())), ..Default::default() }, ConfigSource::Compose));
     }
     Ok((Pipeline::default(), ConfigSource::Nothing))
 }
 
 pub fn parse(text: &str) -> Result<Pipeline> {
     let p: Pipeline = crate::domain::yaml::parse("slipway.yml", text)?;
+    if p.compose.as_ref().is_some_and(|c| c.files().is_empty()) {
+        return Err(Error::new(ErrorCode::InvalidInput, "slipway.yml: `compose` names no file"));
+    }
     for (i, s) in p.steps.iter().enumerate() {
         if s.name.trim().is_empty() || s.image.trim().is_empty() || s.commands.is_empty() {
             return Err(Error::new(
@@ -153,8 +174,8 @@ pub struct Plan {
     pub steps: Vec<String>,
     /// Whether a "build image" step follows.
     pub build: bool,
-    /// The compose file whose stack is built and deployed.
-    pub compose: Option<String>,
+    /// The compose files (merged in order) whose stack is built and deployed.
+    pub compose: Option<Vec<String>>,
 }
 
 impl Plan {
@@ -166,7 +187,7 @@ impl Plan {
 /// The run's work for `pipeline`; `deploys` says whether the project has a deploy config.
 pub fn plan(pipeline: &Pipeline, deploys: bool) -> Plan {
     let compose = match (&pipeline.build, &pipeline.compose, deploys) {
-        (None, Some(file), true) => Some(file.clone()),
+        (None, Some(files), true) => Some(files.files()),
         _ => None,
     };
     Plan { steps: pipeline.steps.iter().map(|s| s.name.clone()).collect(), build: pipeline.build.is_some(), compose }
@@ -184,8 +205,8 @@ mod tests {
         let with = |yml: &str| parse(yml).unwrap();
         let steps = with("steps:\n  - name: test\n    image: busybox\n    commands: [true]\n");
         let build = with("build: {}\n");
-        let compose = Pipeline { compose: Some("compose.yaml".into()), ..Pipeline::default() };
-        let both = Pipeline { compose: Some("compose.yaml".into()), ..with("build: {}\n") };
+        let compose = with("compose: compose.yaml\n");
+        let both = Pipeline { compose: Some(ComposeFiles::One("compose.yaml".into())), ..with("build: {}\n") };
         #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             ("steps run, nothing to build", &steps, true, (1, false, None)),
@@ -196,7 +217,8 @@ mod tests {
         ];
         for (rule, p, deploys, (steps, build, compose)) in cases {
             let got = plan(p, deploys);
-            assert_eq!((got.steps.len(), got.build, got.compose.as_deref()), (steps, build, compose), "{rule}");
+            let first = got.compose.as_ref().map(|f| f[0].as_str());
+            assert_eq!((got.steps.len(), got.build, first), (steps, build, compose), "{rule}");
         }
         assert!(plan(&Pipeline::default(), true).is_empty(), "an empty pipeline does nothing");
     }

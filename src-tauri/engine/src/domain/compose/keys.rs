@@ -88,7 +88,7 @@ pub const SERVICE: &[(&str, Fate)] = &[
     ("develop", H),
     ("container_name", R("cannot be used: a zero-downtime deploy runs the old and the new container side by side, and Docker names are unique (the service's name already resolves on the stack's network)")),
     ("scale", R("is not supported by Slipway yet: one container per service")),
-    ("extends", R("is not supported by Slipway yet: write the service out in full (YAML anchors and `<<:` merges work)")),
+    ("extends", H),
     ("network_mode", R("cannot be used: the edge reaches services over the stack's networks")),
     ("links", R("is obsolete: services reach each other by name on the stack's network")),
     ("external_links", R("is obsolete: put the containers on a shared `external: true` network instead")),

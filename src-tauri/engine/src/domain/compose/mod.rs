@@ -10,8 +10,10 @@
 //! interpolation ([`interpolate`]) over every value, then one reader per concern.
 
 pub mod dotenv;
+mod extends;
 pub mod interpolate;
 pub mod keys;
+mod merge;
 mod runtime;
 mod service;
 mod storage;
@@ -41,6 +43,8 @@ pub struct Input<'a> {
     /// The text files under a path of the repository (a file: itself, with an empty relative
     /// path), for read-only bind mounts of the repository; refuses what is too big or not text.
     pub files_under: &'a FilesUnder<'a>,
+    /// Later compose files (path, text), merged onto this one in order as Compose merges them.
+    pub overrides: &'a [(String, String)],
     /// The project's environment: over the `.env` file, as the shell's is for Compose.
     pub env: &'a BTreeMap<String, String>,
     /// The names of the project's secrets (their values are never read here).
@@ -102,14 +106,15 @@ pub struct Loaded {
 pub fn load(input: &Input) -> Result<Loaded> {
     let file = input.file;
     let top = At { file, text: input.text, service: None };
-    let mut doc: Value = serde_norway::from_str(input.text).map_err(|e| invalid(file, e))?;
-    doc.apply_merge().map_err(|e| invalid(file, e))?;
-    let map = doc.as_mapping().ok_or_else(|| invalid(file, "a compose file is a map with `services:`"))?;
-    let known: Vec<&str> = keys::TOP.iter().map(|(k, _)| *k).collect();
-    for k in map.keys() {
-        top.check(keys::TOP, &values::scalar(k).unwrap_or_default(), &known)?;
+    let mut doc = parse_checked(file, input.text)?;
+    for (later, text) in input.overrides {
+        if later.rsplit_once('/').map(|(d, _)| d) != file.rsplit_once('/').map(|(d, _)| d) {
+            return Err(invalid(later, format!("must be in the same directory as {file} (relative paths in both are read from there)")));
+        }
+        doc = merge::merge(&doc, &parse_checked(later, text)?, true);
     }
     let dir = file.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    extends::resolve(&top, &mut doc, input.read, &dir)?;
     let dotenv_path = if dir.is_empty() { ".env".to_string() } else { format!("{dir}/.env") };
     let mut vars = match (input.read)(&dotenv_path).map_err(|e| invalid(file, format!("{dotenv_path}: {e}")))? {
         Some(text) => dotenv::parse(&text).map_err(|e| invalid(file, format!("{dotenv_path}: {e}")))?,
@@ -174,6 +179,28 @@ pub fn load(input: &Input) -> Result<Loaded> {
         .collect();
     networks.retain(|k, _| joined.contains(k) || k == "default");
     Ok(Loaded { stack: StackSpec { services: order(file, input.text, parsed)?, volumes, networks, notes }, keychain })
+}
+
+/// One file parsed (anchors and `<<:` merges applied), its top-level and service keys checked
+/// against the catalogue with its own lines before anything is merged.
+fn parse_checked(file: &str, text: &str) -> Result<Value> {
+    let mut doc: Value = serde_norway::from_str(text).map_err(|e| invalid(file, e))?;
+    doc.apply_merge().map_err(|e| invalid(file, e))?;
+    let map = doc.as_mapping().ok_or_else(|| invalid(file, "a compose file is a map with `services:`"))?;
+    let top = At { file, text, service: None };
+    let known: Vec<&str> = keys::TOP.iter().map(|(k, _)| *k).collect();
+    for k in map.keys() {
+        top.check(keys::TOP, &values::scalar(k).unwrap_or_default(), &known)?;
+    }
+    let known: Vec<&str> = keys::SERVICE.iter().map(|(k, _)| *k).collect();
+    for (name, body) in doc.get("services").and_then(Value::as_mapping).into_iter().flatten() {
+        let name = values::scalar(name).unwrap_or_default();
+        let at = At { file, text, service: Some(&name) };
+        for k in body.as_mapping().into_iter().flat_map(|m| m.keys()) {
+            at.check(keys::SERVICE, &values::scalar(k).unwrap_or_default(), &known)?;
+        }
+    }
+    Ok(doc)
 }
 
 fn invalid(file: &str, msg: impl std::fmt::Display) -> Error {

@@ -25,6 +25,7 @@ fn files(path: &str) -> std::result::Result<Option<String>, String> {
         "db.env" => Some("DB_PASSWORD=s3cret\n# comment\n".into()),
         "sub/.env" => Some("TAG=v9\n".into()),
         "sub/app.conf" => Some("listen 80\n".into()),
+        "common.yml" => Some("services:\n  common:\n    image: base\n    environment: [A=1]\n    ports: [\"80\"]\n".into()),
         _ => None,
     })
 }
@@ -41,6 +42,7 @@ fn load_with(file: &str, text: &str, env: &[(&str, &str)], secrets: &[&str], sta
         text,
         read: &files,
         files_under: &under,
+        overrides: &[],
         env: &env,
         secrets: &secrets,
         stage,
@@ -270,6 +272,7 @@ fn a_secret_file_of_the_repository_goes_to_the_keychain_and_a_read_only_bind_is_
         text,
         read: &read,
         files_under: &under,
+        overrides: &[],
         env: &env,
         secrets: &[],
         stage: "dev",
@@ -287,4 +290,39 @@ fn a_secret_file_of_the_repository_goes_to_the_keychain_and_a_read_only_bind_is_
     let conf = db.files.iter().find(|f| f.target == "/etc/app/a.conf").unwrap();
     assert_eq!(conf.source, FileSource::Content("a\n".into()));
     assert_eq!(db.mounts[0].kind, MountKind::Repo);
+}
+
+#[test]
+fn extends_and_a_later_file_merge_as_compose_merges() {
+    let text = "services:\n  web:\n    extends: {service: common, file: common.yml}\n    environment: [B=2]\n  worker:\n    extends: web\n    command: [work]\n";
+    let prod = ("compose.prod.yaml".to_string(), "services:\n  web:\n    environment: {A: prod}\n    ports: [\"81\"]\n".to_string());
+    let env = BTreeMap::new();
+    let under = |_: &str| Ok(vec![]);
+    let overrides = [prod];
+    let input = Input {
+        file: "compose.yaml",
+        text,
+        read: &files,
+        files_under: &under,
+        overrides: &overrides,
+        env: &env,
+        secrets: &[],
+        stage: "dev",
+        project: "p",
+        network: "n",
+    };
+    let s = load(&input).unwrap().stack;
+    let web = s.services.iter().find(|x| x.name == "web").unwrap();
+    assert_eq!(web.image.as_deref(), Some("base"), "from the extended service in common.yml");
+    assert_eq!((web.env["A"].as_str(), web.env["B"].as_str()), ("prod", "2"), "the later file wins");
+    assert_eq!(web.port, Some(80));
+    assert_eq!(web.runtime.expose, vec!["81/tcp".to_string()], "ports appended: the second is exposed");
+    let worker = s.services.iter().find(|x| x.name == "worker").unwrap();
+    assert_eq!((worker.image.as_deref(), worker.command.clone()), (Some("base"), Some(vec!["work".to_string()])));
+    let bad = "services:\n  a:\n    extends: b\n  b:\n    extends: a\n";
+    let input = Input { text: bad, overrides: &[], ..input };
+    assert!(load(&input).unwrap_err().to_string().contains("more than 10 deep"));
+    let later = [("compose.prod.yaml".to_string(), "services:\n  web:\n    devices: [x]\n".to_string())];
+    let input = Input { text, overrides: &later, ..input };
+    assert_eq!(load(&input).unwrap_err().to_string(), "compose.prod.yaml:3: service web: `devices` is not supported by Slipway yet");
 }

@@ -17,6 +17,8 @@ pub(super) struct AppContainer {
     pub(super) deploy: Option<i64>,
     pub(super) running: bool,
     pub(super) stage: String,
+    /// The compose service it runs (compose stacks only).
+    pub(super) service: Option<String>,
 }
 
 pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -> Vec<AppContainer> {
@@ -38,6 +40,7 @@ pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -
                 deploy: labels.get(DEPLOY_LABEL).and_then(|v| v.parse().ok()),
                 running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
                 stage: labels.get(STAGE_LABEL).cloned().unwrap_or_default(),
+                service: labels.get("dev.slipway.service").cloned(),
             }
         })
         .collect()
@@ -46,7 +49,11 @@ pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -
 /// After a crash (or at any start): every stage's containers are those of its live release,
 /// started; anything an unfinished deploy left is removed; the edge routes what the store
 /// says is live. Nothing happens on a host Slipway never deployed to.
-pub async fn reconcile(engine: &Core) -> Result<()> {
+///
+/// `interrupted` are the stages whose deploy the crash cut short: there the live release's
+/// stateful services may have been being stopped (a stop Docker finishes after the engine is
+/// gone), so they are watched for their stop grace period and started again if they stop.
+pub async fn reconcile(engine: &Core, interrupted: &[String]) -> Result<()> {
     let store = engine.store();
     let live = crate::store::releases::all_live(store).await?;
     let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
@@ -65,6 +72,7 @@ pub async fn reconcile(engine: &Core) -> Result<()> {
         let mine: Vec<&crate::domain::release::Release> =
             live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
         reconcile_host(engine, &docker, &host, &mine, &by_project).await;
+        watch_stateful(&docker, engine.instance_id(), &mine, interrupted).await;
     }
     Ok(())
 }
@@ -83,6 +91,12 @@ async fn reconcile_host(
     }
     let settings = edge::settings(engine.store()).await;
     let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
+    // A stateful service's leftover goes before its live container starts: two containers
+    // must never run on one volume, not even for a moment.
+    for c in containers.iter().filter(|c| !owned(c) && stateful(live, c).is_some()) {
+        tracing::info!("removing {} first: a deploy that did not finish, of a stateful service", c.name);
+        crate::adapters::docker::exec::remove_container(docker, &c.name).await;
+    }
     // Live containers first (started if a crash stopped them), then the routes, and only then
     // the leftovers go: traffic never points at a container that is about to disappear.
     for c in containers.iter().filter(|c| owned(c) && !c.running) {
@@ -117,5 +131,43 @@ async fn reconcile_host(
     for c in containers.iter().filter(|c| !owned(c)) {
         tracing::info!("removing {}: no live release owns it (a deploy that did not finish)", c.name);
         crate::adapters::docker::exec::remove_container(docker, &c.name).await;
+    }
+}
+
+/// The stop grace (seconds) of `c`'s service if it is a stateful service of a live compose
+/// release.
+fn stateful(live: &[&crate::domain::release::Release], c: &AppContainer) -> Option<i64> {
+    let r = live.iter().find(|r| stage_id(&r.project_id, &r.stage) == c.stage)?;
+    let s = r.config.compose.as_ref()?.services.iter().find(|s| s.stateful && Some(&s.name) == c.service.as_ref())?;
+    Some(s.runtime.stop_grace_secs.unwrap_or(10))
+}
+
+/// Watches the live stateful containers of the `interrupted` stages for their stop grace period
+/// (and some): one that stops was being stopped by the deploy the crash cut short, and is
+/// started again.
+async fn watch_stateful(docker: &Docker, instance: &str, live: &[&crate::domain::release::Release], interrupted: &[String]) {
+    let containers = app_containers(docker, instance, "").await;
+    let watched: Vec<(&AppContainer, i64)> = containers
+        .iter()
+        .filter(|c| interrupted.contains(&c.stage) && live.iter().any(|r| owns(r, c)))
+        .filter_map(|c| stateful(live, c).map(|g| (c, g)))
+        .collect();
+    let Some(grace) = watched.iter().map(|(_, g)| *g).max() else { return };
+    let until = std::time::Instant::now() + Duration::from_secs(grace.clamp(0, 120) as u64 + 5);
+    let mut restarted = std::collections::HashSet::new();
+    while std::time::Instant::now() < until {
+        for (c, _) in &watched {
+            let running = docker
+                .inspect_container(&c.name, None::<bollard::query_parameters::InspectContainerOptions>)
+                .await
+                .ok()
+                .and_then(|i| i.state.and_then(|s| s.running))
+                .unwrap_or(false);
+            if !running && restarted.insert(c.name.clone()) {
+                tracing::info!("starting {} again: the interrupted deploy was stopping it", c.name);
+                let _ = docker.start_container(&c.name, None::<bollard::query_parameters::StartContainerOptions>).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

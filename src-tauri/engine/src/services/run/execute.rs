@@ -44,8 +44,8 @@ pub(super) async fn run_pipeline(
     if let Some(ending) = run_steps(ctx, project, &docker, &labels, work, pipeline, &ids).await? {
         return Ok(ending);
     }
-    if let Some(file) = compose {
-        return compose_stack(ctx, &docker, project, stage, commit, work, &file, &labels, ids.len() as i64 + 2).await;
+    if let Some(files) = compose {
+        return compose_stack(ctx, &docker, project, stage, commit, work, &files, &labels, ids.len() as i64 + 2).await;
     }
     let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
         return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
@@ -179,20 +179,23 @@ async fn compose_stack(
     stage: &str,
     commit: &str,
     work: &std::path::Path,
-    file: &str,
+    files: &[String],
     labels: &HashMap<String, String>,
     mut position: i64,
 ) -> Result<Ending> {
     let store = ctx.engine.store();
-    let text = match std::fs::read_to_string(work.join(file)) {
-        Ok(t) => t,
-        Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: format!("reading {file}: {e}") }),
-    };
+    let mut texts = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(work.join(file)) {
+            Ok(t) => texts.push((file.clone(), t)),
+            Err(e) => return Ok(Ending { status: RunStatus::Failed, reason: format!("reading {file}: {e}") }),
+        }
+    }
     let Some(st) = project.stages.iter().find(|s| s.name == stage) else {
         return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
     };
     let deploy = project.deploy.clone().unwrap_or_default();
-    let loaded = read_stack(ctx, project, stage, work, file, &text, &deploy);
+    let loaded = read_stack(ctx, project, stage, work, &texts, &deploy);
     let stack = match loaded {
         Ok(l) => {
             // Secret files of the repository live in the keychain, so the release (and a
@@ -268,10 +271,10 @@ fn read_stack(
     project: &Project,
     stage: &str,
     work: &std::path::Path,
-    file: &str,
-    text: &str,
+    texts: &[(String, String)],
     deploy: &crate::domain::deploy::DeployConfig,
 ) -> Result<crate::domain::compose::Loaded> {
+    let (file, text) = (&texts[0].0, &texts[0].1);
     let network = crate::services::deploy::compose::network(ctx.engine.instance_id(), &project.id, stage);
     let read = |rel: &str| read_in_checkout(work, rel);
     let under = |rel: &str| files_in_checkout(work, rel);
@@ -280,6 +283,7 @@ fn read_stack(
         text,
         read: &read,
         files_under: &under,
+        overrides: &texts[1..],
         env: &deploy.env,
         secrets: &deploy.secrets,
         stage,

@@ -45,7 +45,13 @@ pub async fn recover(engine: &Core) -> Result<()> {
     if let Ok(docker) = crate::adapters::docker::connect_negotiated(&engine.config().docker_host).await {
         remove_leftovers(&docker, engine.instance_id()).await;
     }
-    if let Err(e) = crate::services::deploy::reconcile(engine).await {
+    let mut stages = Vec::new();
+    for id in &ids {
+        if let Ok(d) = runs::run_detail(store, *id).await {
+            stages.push(crate::domain::project::stage_id(&d.run.project_id, &d.run.stage));
+        }
+    }
+    if let Err(e) = crate::services::deploy::reconcile(engine, &stages).await {
         tracing::warn!("could not reconcile deployed containers: {e}");
     }
     Ok(())
