@@ -123,13 +123,25 @@ def main():
 
         # 5,000 idle connections on the public listener.
         conns = []
+        opened = time.time()
         for _ in range(5000):
             try:
                 conns.append(socket.create_connection((host, port), timeout=5))
             except OSError as e:
                 print(f"  could open only {len(conns)} connections: {e}")
                 break
+        opened = time.time() - opened
         time.sleep(0.5)
+        # How many the engine still holds open (a refused one reads as closed at once).
+        held = 0
+        for c in conns:
+            c.setblocking(False)
+            try:
+                c.recv(1, socket.MSG_PEEK)  # data (a 503) or b"" (closed): refused
+            except BlockingIOError:
+                held += 1
+            except OSError:
+                pass
         push = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/fixtures/webhooks/github/push-branch.json"), "rb").read()
         sig = "sha256=" + hmac.new(secret.encode(), push, hashlib.sha256).hexdigest()
         t0 = time.time()
@@ -139,6 +151,7 @@ def main():
         t0 = time.time()
         ok = api(eng, tok, "GET", "/status")["listener"] is not None
         api_ms = (time.time() - t0) * 1000
+        print(f"opened {len(conns)} idle connections in {opened:.1f} s; the engine held {held} of them open (the rest were refused: 503 and closed)")
         print(f"with {len(conns)} idle connections open: webhook answered {hook} in {hook_ms:.0f} ms; "
               f"API (own listener) answered {'200' if ok else '?'} in {api_ms:.0f} ms; engine RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
         t0 = time.time()

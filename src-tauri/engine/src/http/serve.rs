@@ -44,6 +44,9 @@ pub fn public() -> Limits {
 /// the window's pooled connections are not closed under it; no idle watchdog (event streams).
 pub const API: Limits = Limits { connections: 256, headers: Duration::from_secs(120), idle: None };
 
+/// The most a connection's read buffer holds (hyper's minimum is 8 KiB + a request head).
+const READ_BUFFER: usize = 64 * 1024;
+
 /// What an over-the-cap connection is told. At most this many are being told at once; past
 /// that a connection is closed at once.
 const REFUSERS: usize = 256;
@@ -99,7 +102,9 @@ async fn connection(stream: TcpStream, app: Router, limits: Limits, mut closing:
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     let service = hyper_util::service::TowerToHyperService::new(app);
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.headers).keep_alive(true);
+    // A connection's read buffer stays small: a flood of large bodies being drained must not
+    // cost hyper's default (~400 KiB) per connection.
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.headers).keep_alive(true).max_buf_size(READ_BUFFER);
     let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let idle = async {

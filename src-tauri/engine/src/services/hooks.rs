@@ -22,7 +22,7 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 /// The bytes of webhook bodies being read at once, across all deliveries: past it a delivery
 /// gets 503 with `Retry-After` (forges retry) instead of the engine's memory growing with every
 /// concurrent sender. In KiB.
-const BODIES_IN_FLIGHT_KIB: usize = 64 * 1024;
+const BODIES_IN_FLIGHT_KIB: usize = 48 * 1024;
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODIES_IN_FLIGHT_KIB);
 
 /// A whole body must arrive within this (a body that trickles in holds memory and a connection).
@@ -159,6 +159,9 @@ fn kept_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Valu
 struct Seen {
     body: Option<axum::body::Bytes>,
     delivery: Option<i64>,
+    /// The body's share of the bytes-in-flight budget, held until the body is stored too (the
+    /// store copies it once more).
+    budget: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
 /// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
@@ -173,7 +176,7 @@ pub(crate) async fn handle(
 ) -> (Response, Option<i64>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
     let response = decide(engine.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
-    let Seen { body, delivery } = std::mem::take(&mut *seen.lock().unwrap());
+    let Seen { body, delivery, budget } = std::mem::take(&mut *seen.lock().unwrap());
     if let (Some(body), Some(id)) = (body, delivery) {
         let headers = serde_json::Value::Object(kept_headers(&headers)).to_string();
         // Off the answer's path: a burst of deliveries must not wait for these writes.
@@ -182,6 +185,7 @@ pub(crate) async fn handle(
             if let Err(e) = deliveries::keep(&store, id, &headers, body.as_ref(), KEPT_BODIES).await {
                 tracing::warn!("cannot keep the body of delivery {id} for redelivery: {e}");
             }
+            drop(budget);
         });
     }
     (response, delivery)
@@ -242,8 +246,11 @@ async fn decide(
         Ok(v) => v,
         Err(e) => return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, signature_failed(e), pid).await,
     };
-    let (body, _budget) = match read_body(&headers, body.take(), &mut verifier).await {
-        Ok((b, permit)) => (axum::body::Bytes::from(b), permit),
+    let body = match read_body(&headers, body.take(), &mut verifier).await {
+        Ok((b, permit)) => {
+            seen.lock().unwrap().budget = Some(permit);
+            axum::body::Bytes::from(b)
+        }
         Err(BodyError::TooLarge) => {
             let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
             return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
