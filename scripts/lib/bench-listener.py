@@ -24,7 +24,7 @@ def rss_kib(pid):
 
 
 def api(eng, tok, method, path, body=None):
-    req = urllib.request.Request(eng["api_url"] + "/api/v1" + path, method=method,
+    req = urllib.request.Request((eng.get("api_url") or eng["url"]) + "/api/v1" + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None,
                                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
