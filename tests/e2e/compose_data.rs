@@ -56,8 +56,24 @@ fn container_of(instance: &str, service: &str) -> String {
     names[0].clone()
 }
 
+/// The one running db, once there is exactly one (after a restart the engine may still be
+/// bringing the live release's back).
+fn running_db(instance: &str) -> String {
+    wait_for("one running db", Duration::from_secs(40), || {
+        let out = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=dev.slipway.instance={instance}"),
+            "--filter",
+            "label=dev.slipway.service=db",
+        ]);
+        (String::from_utf8_lossy(&out.stdout).lines().count() == 1).then(|| container_of(instance, "db"))
+    })
+}
+
 fn read_precious(instance: &str) -> String {
-    let out = docker(&["exec", &container_of(instance, "db"), "cat", "/data/precious"]);
+    let out = docker(&["exec", &running_db(instance), "cat", "/data/precious"]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -224,23 +240,13 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
     let api = Api::new(&base, dir.path());
     let r = api.get(&format!("/runs/{id}")).await;
     assert_eq!(r["run"]["status"], "interrupted", "{r}");
-    let db = wait_for("the live release's db to run again", Duration::from_secs(30), || {
-        let out = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=dev.slipway.instance={instance}"),
-            "--filter",
-            "label=dev.slipway.service=db",
-        ]);
-        (String::from_utf8_lossy(&out.stdout).lines().count() == 1).then(|| container_of(&instance, "db"))
-    });
+    let db = running_db(&instance);
     assert!(env_of(&inspect(&db)).iter().any(|e| e == "ROUND=1"), "the live release (the rollback to 1) serves");
     assert_eq!(read_precious(&instance), "precious", "after kill -9 mid-deploy");
     assert_eq!(events.most_at_once(), 1, "db never ran twice on its volume");
 
     // Refused before the host is touched: a missing required variable, an unsupported key.
-    let db_before = container_of(&instance, "db");
+    let db_before = running_db(&instance);
     for (text, want) in [
         (c2.replace("${GREETING:-hello}", "${GREETING:?set GREETING for the web}"), "docker-compose.yml:14: service web: services.web.environment.GREETING: required variable GREETING is missing a value: set GREETING for the web"),
         (c2.replace("    stop_grace_period: 1s\n", "    stop_grace_period: 1s\n    devices: [\"/dev/fuse\"]\n"), "docker-compose.yml:10: service db: `devices` is not supported by Slipway yet"),
@@ -248,7 +254,7 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
         push(&served.work, &[("docker-compose.yml", &text)], &[], "bad compose");
         let r = finish(&api, run(&api, "vault", "dev", "main").await).await;
         assert_eq!((r["run"]["status"].as_str(), r["run"]["reason"].as_str()), (Some("failed"), Some(want)), "{r}");
-        assert_eq!(container_of(&instance, "db"), db_before, "nothing was touched");
+        assert_eq!(running_db(&instance), db_before, "nothing was touched");
     }
     docker(&["volume", "rm", "-f", "vault-dev-dbdata"]);
 }

@@ -251,22 +251,13 @@ async fn decide(
             seen.lock().unwrap().budget = Some(permit);
             axum::body::Bytes::from(b)
         }
-        Err(BodyError::TooLarge) => {
-            let msg = format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024));
-            return reject(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, msg, pid).await;
-        }
-        Err(BodyError::Busy) => {
-            let msg = format!("too many webhook bodies are being read at once (over {} MiB): retry shortly", BODIES_IN_FLIGHT_KIB / 1024);
-            let mut answer = reject(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, msg, pid).await;
-            answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        Err(e) => {
+            let (status, code, msg) = body_refusal(e);
+            let mut answer = reject(status, code, msg, pid).await;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
             return answer;
-        }
-        Err(BodyError::Slow) => {
-            let msg = format!("the body did not arrive within {} s", BODY_DEADLINE.as_secs());
-            return reject(StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidInput, msg, pid).await;
-        }
-        Err(BodyError::Broken(e)) => {
-            return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("the body could not be read: {e}"), pid).await;
         }
     };
     if let Err(e) = verifier.finish(&headers, &body) {
@@ -295,6 +286,24 @@ async fn decide(
 
 /// A refusal: the status, the error code and the message that says what to fix.
 type Refusal = (StatusCode, ErrorCode, String);
+
+/// The answer to a body that could not be read whole.
+fn body_refusal(e: BodyError) -> Refusal {
+    match e {
+        BodyError::TooLarge => {
+            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, format!("body over the {} MiB limit", MAX_BODY / (1024 * 1024)))
+        }
+        BodyError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            format!("too many webhook bodies are being read at once (over {} MiB): retry shortly", BODIES_IN_FLIGHT_KIB / 1024),
+        ),
+        BodyError::Slow => {
+            (StatusCode::REQUEST_TIMEOUT, ErrorCode::InvalidInput, format!("the body did not arrive within {} s", BODY_DEADLINE.as_secs()))
+        }
+        BodyError::Broken(e) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("the body could not be read: {e}")),
+    }
+}
 
 /// The checks that need only the headers: a webhook's content type, a forge's headers, an event.
 fn check_headers(headers: &HeaderMap, provider: Option<Provider>, source: &Source) -> Result<Provider, Refusal> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 
-use super::{edge, exec, health, stack, Edge, EdgeSettings, Steps, Stop};
+use super::{edge, exec, health, stack, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
 use crate::domain::project::{stage_id, Project, Stage};
@@ -124,7 +124,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
     let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
-    if let Err(msg) = prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
+    if let Err(msg) = stack::prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
         return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
@@ -247,55 +247,6 @@ impl Run<'_> {
         r.steps.done(verify).await;
         Ok(None)
     }
-}
-
-/// The host is ready for the stack: the edge runs and is on the networks of the services it
-/// routes to, the stack's networks and volumes exist (volumes are created once, never removed
-/// here), and what reading the file decided is in the run log.
-#[allow(clippy::too_many_arguments)]
-async fn prepare(
-    steps: &Steps<'_>,
-    prep: i64,
-    stack: &mut StackSpec,
-    edge: &Edge,
-    settings: &EdgeSettings,
-    docker: &Docker,
-    net: &str,
-    t: &StackTarget<'_>,
-) -> std::result::Result<(), DeployError> {
-    // A release from before networks were read has none: its services are on the default one.
-    stack
-        .networks
-        .entry("default".into())
-        .or_insert_with(|| crate::domain::compose::NetworkSpec { name: net.to_string(), ..Default::default() });
-    let owner = stack::owner_labels(&edge.instance, &t.project.id, &stage_id(&t.project.id, &t.stage.name), &BTreeMap::new());
-    edge_ready(edge, settings, docker, &edge.instance, net).await?;
-    stack::ensure_networks(docker, stack, &owner).await?;
-    for s in stack.services.iter().filter(|s| s.port.is_some()) {
-        for (n, _) in stack::joined(stack, s) {
-            edge::join(edge, &n).await?;
-        }
-    }
-    for v in stack::ensure_volumes(docker, stack, &owner).await? {
-        steps.log(prep, format!("created volume {v} (kept across deploys, rollbacks and restarts)")).await;
-    }
-    for note in &stack.notes {
-        steps.log(prep, note.clone()).await;
-    }
-    Ok(())
-}
-
-/// The edge runs, the stack's network exists, and the edge is on it.
-async fn edge_ready(
-    edge: &Edge,
-    settings: &EdgeSettings,
-    docker: &Docker,
-    instance: &str,
-    net: &str,
-) -> std::result::Result<(), DeployError> {
-    edge::ensure(edge, settings).await?;
-    edge::ensure_network(docker, instance, net).await?;
-    edge::join(edge, net).await
 }
 
 fn ending(stop: Stop) -> Ending {

@@ -143,8 +143,9 @@ fn stateful(live: &[&crate::domain::release::Release], c: &AppContainer) -> Opti
 }
 
 /// Watches the live stateful containers of the `interrupted` stages for their stop grace period
-/// (and some): one that stops was being stopped by the deploy the crash cut short, and is
-/// started again.
+/// and 20 s more (a loaded Docker daemon can act on the dead engine's stop request late): one
+/// that stops was being stopped by the deploy the crash cut short, and is started again. This
+/// runs before the runner takes any run, so no new deploy's own stop is undone.
 async fn watch_stateful(docker: &Docker, instance: &str, live: &[&crate::domain::release::Release], interrupted: &[String]) {
     let containers = app_containers(docker, instance, "").await;
     let watched: Vec<(&AppContainer, i64)> = containers
@@ -153,8 +154,7 @@ async fn watch_stateful(docker: &Docker, instance: &str, live: &[&crate::domain:
         .filter_map(|c| stateful(live, c).map(|g| (c, g)))
         .collect();
     let Some(grace) = watched.iter().map(|(_, g)| *g).max() else { return };
-    let until = std::time::Instant::now() + Duration::from_secs(grace.clamp(0, 120) as u64 + 5);
-    let mut restarted = std::collections::HashSet::new();
+    let until = std::time::Instant::now() + Duration::from_secs(grace.clamp(0, 120) as u64 + 20);
     while std::time::Instant::now() < until {
         for (c, _) in &watched {
             let running = docker
@@ -163,7 +163,7 @@ async fn watch_stateful(docker: &Docker, instance: &str, live: &[&crate::domain:
                 .ok()
                 .and_then(|i| i.state.and_then(|s| s.running))
                 .unwrap_or(false);
-            if !running && restarted.insert(c.name.clone()) {
+            if !running {
                 tracing::info!("starting {} again: the interrupted deploy was stopping it", c.name);
                 let _ = docker.start_container(&c.name, None::<bollard::query_parameters::StartContainerOptions>).await;
             }

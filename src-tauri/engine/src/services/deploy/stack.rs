@@ -1,6 +1,7 @@
 //! A compose service on the Docker host: its volumes and networks (created once, kept across
 //! deploys), its container's settings as Compose would give them, its secret values filled in
-//! from the keychain and its files placed before it starts.
+//! from the keychain and its files placed before it starts; and the host made ready for a stack
+//! (the edge on the networks it routes to, the networks and volumes in place).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,8 +14,10 @@ use bollard::query_parameters::UploadToContainerOptionsBuilder;
 use bollard::Docker;
 
 use super::exec::{self, DeployError};
+use super::{edge, Edge, EdgeSettings, Steps};
 use crate::domain::compose::interpolate::{interpolate, Interpolated, Lookup};
 use crate::domain::compose::{FileSource, MountKind, ServiceSpec, StackSpec};
+use crate::domain::project::stage_id;
 use crate::services::run::INSTANCE_LABEL;
 
 /// Labels on what a stack owns on the host (volumes, networks), so an operator can find them;
@@ -337,4 +340,53 @@ pub(super) async fn upload_files(
         docker.upload_to_container(container, Some(options), bollard::body_full(bytes.into())),
     )
     .await
+}
+
+/// The host is ready for the stack: the edge runs and is on the networks of the services it
+/// routes to, the stack's networks and volumes exist (volumes are created once, never removed
+/// here), and what reading the file decided is in the run log.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn prepare(
+    steps: &Steps<'_>,
+    prep: i64,
+    stack: &mut StackSpec,
+    edge: &Edge,
+    settings: &EdgeSettings,
+    docker: &Docker,
+    net: &str,
+    t: &super::compose::StackTarget<'_>,
+) -> std::result::Result<(), DeployError> {
+    // A release from before networks were read has none: its services are on the default one.
+    stack
+        .networks
+        .entry("default".into())
+        .or_insert_with(|| crate::domain::compose::NetworkSpec { name: net.to_string(), ..Default::default() });
+    let owner = owner_labels(&edge.instance, &t.project.id, &stage_id(&t.project.id, &t.stage.name), &BTreeMap::new());
+    edge_ready(edge, settings, docker, &edge.instance, net).await?;
+    ensure_networks(docker, stack, &owner).await?;
+    for s in stack.services.iter().filter(|s| s.port.is_some()) {
+        for (n, _) in joined(stack, s) {
+            edge::join(edge, &n).await?;
+        }
+    }
+    for v in ensure_volumes(docker, stack, &owner).await? {
+        steps.log(prep, format!("created volume {v} (kept across deploys, rollbacks and restarts)")).await;
+    }
+    for note in &stack.notes {
+        steps.log(prep, note.clone()).await;
+    }
+    Ok(())
+}
+
+/// The edge runs, the stack's network exists, and the edge is on it.
+async fn edge_ready(
+    edge: &Edge,
+    settings: &EdgeSettings,
+    docker: &Docker,
+    instance: &str,
+    net: &str,
+) -> std::result::Result<(), DeployError> {
+    edge::ensure(edge, settings).await?;
+    edge::ensure_network(docker, instance, net).await?;
+    edge::join(edge, net).await
 }
