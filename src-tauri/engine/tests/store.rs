@@ -160,3 +160,21 @@ async fn a_store_made_before_incremental_vacuum_is_converted_once_and_keeps_its_
     let (x,): (String,) = sqlx::query_as("SELECT x FROM earlier").fetch_one(store.pool()).await.unwrap();
     assert_eq!(x, "kept");
 }
+
+#[tokio::test]
+async fn a_database_locked_by_another_process_is_refused_clearly_and_promptly() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slipway.db");
+    Store::open(&path).await.unwrap().close().await;
+    // Another holder of the file (a second engine, a sqlite3 shell) with a write lock.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(30), Store::open(&path)).await.expect("opening must not hang");
+    let Err(e) = result else { panic!("a locked store must be refused") };
+    let e = e.to_api();
+    assert_eq!(e.code, ErrorCode::Store);
+    assert!(e.message.contains("is locked by another process") && e.message.contains("SLIPWAY_DATA_DIR"), "{}", e.message);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+}

@@ -213,6 +213,17 @@ fn corrupt_or_store(path: &Path, e: sqlx::Error) -> Error {
             ),
         );
     }
+    // SQLITE_BUSY (5) after the busy timeout: another process holds the database.
+    if primary == Some(5) {
+        return Error::new(
+            ErrorCode::Store,
+            format!(
+                "the store at {} is locked by another process (a Slipway already running on this data directory, \
+                 or a tool holding it open): stop that process, or start with another SLIPWAY_DATA_DIR",
+                path.display()
+            ),
+        );
+    }
     Error::new(ErrorCode::Store, format!("could not open the store at {}: {e}", path.display()))
 }
 
