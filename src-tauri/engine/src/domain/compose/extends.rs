@@ -5,6 +5,7 @@
 
 use serde_norway::{Mapping, Value};
 
+use super::join;
 use super::keys::At;
 use super::merge::merge;
 use super::values::scalar;
@@ -67,16 +68,6 @@ fn one(at: &At, body: &Value, services: &Mapping, read: Read, root: &str, here: 
     let mut own = body.as_mapping().cloned().unwrap_or_default();
     own.remove("extends");
     Ok(merge(&base, &rebase(&Value::Mapping(own), here, root), false))
-}
-
-/// `rel` (relative to `dir`) as a path from the repository's root.
-fn join(dir: &str, rel: &str) -> String {
-    let rel = rel.trim_start_matches("./");
-    if dir.is_empty() {
-        rel.to_string()
-    } else {
-        format!("{dir}/{rel}")
-    }
 }
 
 /// The service's relative paths (build context, env_file, bind sources) made relative to

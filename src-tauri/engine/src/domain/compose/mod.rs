@@ -80,12 +80,7 @@ impl Stack<'_> {
     }
 
     fn path(&self, rel: &str) -> String {
-        let rel = rel.trim_start_matches("./");
-        if self.dir.is_empty() {
-            rel.to_string()
-        } else {
-            format!("{}/{rel}", self.dir)
-        }
+        join(&self.dir, rel)
     }
 
     fn read_optional(&self, rel: &str) -> std::result::Result<Option<String>, String> {
@@ -130,8 +125,7 @@ pub fn load(input: &Input) -> Result<Loaded> {
     interpolate_tree(&top, &mut doc, &mut Vec::new(), &lookup, &mut templates)?;
     let prefix = format!("{}-{}", input.project, input.stage);
     let read_required = |rel: &str| -> Result<String> {
-        let path =
-            if dir.is_empty() { rel.trim_start_matches("./").to_string() } else { format!("{dir}/{}", rel.trim_start_matches("./")) };
+        let path = join(&dir, rel);
         match (input.read)(&path) {
             Ok(Some(t)) => Ok(t),
             Ok(None) => Err(invalid(file, format!("{path} is not in the repository"))),
@@ -201,6 +195,17 @@ fn parse_checked(file: &str, text: &str) -> Result<Value> {
         }
     }
     Ok(doc)
+}
+
+/// `rel` (relative to the directory `dir` of the repository, "" for its root) as a path from the
+/// repository's root.
+fn join(dir: &str, rel: &str) -> String {
+    let rel = rel.trim_start_matches("./");
+    if dir.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{dir}/{rel}")
+    }
 }
 
 fn invalid(file: &str, msg: impl std::fmt::Display) -> Error {

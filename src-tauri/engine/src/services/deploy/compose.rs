@@ -21,7 +21,7 @@ use crate::domain::run::RunStatus;
 use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
 use crate::Result;
 
-const SERVICE_LABEL: &str = "dev.slipway.service";
+pub(super) const SERVICE_LABEL: &str = "dev.slipway.service";
 
 pub(crate) struct StackTarget<'a> {
     pub project: &'a Project,
@@ -466,16 +466,7 @@ impl Run<'_> {
 
     /// Stops `names`, giving them the service's `stop_grace_period` (10 s by default).
     async fn stop(&self, names: &[String], s: &ServiceSpec) {
-        let grace = s.runtime.stop_grace_secs.unwrap_or(10).clamp(0, i32::MAX as i64) as i32;
-        for n in names {
-            let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(grace).build();
-            let wait = Duration::from_secs(grace as u64 + 30);
-            match tokio::time::timeout(wait, self.docker.stop_container(n, Some(opts))).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!("stopping {n}: {}", crate::adapters::docker::exec::describe(&e)),
-                Err(_) => tracing::warn!("stopping {n}: no answer within {} s", wait.as_secs()),
-            }
-        }
+        super::stop_all(&self.docker, names, s.runtime.stop_grace_secs.unwrap_or(10).clamp(0, i32::MAX as i64) as i32).await
     }
 
     /// Starts a replaced service's old containers again (no-op for blue-green, whose old

@@ -240,7 +240,16 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
         return Ok(());
     }
     let labels = HashMap::from([(crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string())]);
-    let req = NetworkCreateRequest { name: network.to_string(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() };
+    create_network(
+        docker,
+        NetworkCreateRequest { name: network.to_string(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() },
+    )
+    .await
+}
+
+/// Creates a network; one that appeared meanwhile (another deploy made it) is as good.
+pub(super) async fn create_network(docker: &Docker, req: NetworkCreateRequest) -> Result<(), DeployError> {
+    let name = req.name.clone();
     match docker.create_network(req).await {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -248,7 +257,7 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
             if text.contains("already exists") {
                 Ok(())
             } else {
-                Err(DeployError::from(format!("creating network {network}: {text}")))
+                Err(DeployError::from(format!("creating network {name}: {text}")))
             }
         }
     }

@@ -446,7 +446,7 @@ impl Deploy<'_> {
     }
 
     async fn stop(&self, names: &[String]) {
-        stop_all(&self.docker, names).await
+        stop_all(&self.docker, names, 10).await
     }
 
     async fn restart(&self, names: &[String]) -> std::result::Result<(), DeployError> {
@@ -502,12 +502,16 @@ impl Deploy<'_> {
     }
 }
 
-/// Stops `names` (10 s grace each); a failure is only logged, as the caller moves on anyway.
-pub(crate) async fn stop_all(docker: &Docker, names: &[String]) {
+/// Stops `names`, giving each `grace` seconds before Docker kills it; a failure is only logged,
+/// as the caller moves on anyway. The wait for Docker's answer covers the grace too.
+pub(crate) async fn stop_all(docker: &Docker, names: &[String], grace: i32) {
+    let wait = exec::CALL_TIMEOUT.max(Duration::from_secs(grace.max(0) as u64 + 30));
     for n in names {
-        let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(10).build();
-        if let Err(e) = exec::bounded(&format!("stopping {n}"), docker.stop_container(n, Some(opts))).await {
-            tracing::warn!("{e}");
+        let opts = bollard::query_parameters::StopContainerOptionsBuilder::default().t(grace).build();
+        match tokio::time::timeout(wait, docker.stop_container(n, Some(opts))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("{}", DeployError::docker(format!("stopping {n}"), e)),
+            Err(_) => tracing::warn!("stopping {n}: the Docker host did not answer within {} s", wait.as_secs()),
         }
     }
 }

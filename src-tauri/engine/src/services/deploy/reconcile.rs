@@ -40,7 +40,7 @@ pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -
                 deploy: labels.get(DEPLOY_LABEL).and_then(|v| v.parse().ok()),
                 running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
                 stage: labels.get(STAGE_LABEL).cloned().unwrap_or_default(),
-                service: labels.get("dev.slipway.service").cloned(),
+                service: labels.get(compose::SERVICE_LABEL).cloned(),
             }
         })
         .collect()

@@ -96,12 +96,7 @@ pub(super) async fn ensure_networks(docker: &Docker, stack: &StackSpec, labels: 
             labels: Some(labels),
             ..Default::default()
         };
-        if let Err(e) = docker.create_network(req).await {
-            let text = crate::adapters::docker::exec::describe(&e);
-            if !text.contains("already exists") {
-                return Err(DeployError::from(format!("creating network {}: {text}", n.name)));
-            }
-        }
+        edge::create_network(docker, req).await?;
     }
     Ok(())
 }

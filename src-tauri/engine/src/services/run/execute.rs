@@ -254,9 +254,7 @@ async fn compose_stack(
 /// A file of the checkout by its path from the repository's root, for the compose reader:
 /// `None` if it does not exist; a path that leaves the checkout is refused.
 fn read_in_checkout(work: &std::path::Path, rel: &str) -> std::result::Result<Option<String>, String> {
-    if rel.starts_with('/') || rel.split('/').any(|part| part == "..") {
-        return Err(format!("{rel} is outside the repository"));
-    }
+    inside_checkout(rel)?;
     match std::fs::read_to_string(work.join(rel)) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -293,6 +291,14 @@ fn read_stack(
     crate::domain::compose::load(&input)
 }
 
+/// A path a compose file names must stay inside the checkout.
+fn inside_checkout(rel: &str) -> std::result::Result<(), String> {
+    if rel.starts_with('/') || rel.split('/').any(|part| part == "..") {
+        return Err(format!("{rel} is outside the repository"));
+    }
+    Ok(())
+}
+
 /// What a read-only bind mount of the repository may copy in: text files only, 1 MiB and 500
 /// files in all (more is data, which belongs in a volume or the image).
 const REPO_MOUNT_BYTES: u64 = 1 << 20;
@@ -301,9 +307,7 @@ const REPO_MOUNT_FILES: usize = 500;
 /// The text files under `rel` in the checkout, with their paths relative to it (a file: itself,
 /// with an empty path).
 fn files_in_checkout(work: &std::path::Path, rel: &str) -> std::result::Result<Vec<(String, String)>, String> {
-    if rel.starts_with('/') || rel.split('/').any(|p| p == "..") {
-        return Err(format!("{rel} is outside the repository"));
-    }
+    inside_checkout(rel)?;
     let root = work.join(rel);
     let mut out = Vec::new();
     let mut total = 0u64;
