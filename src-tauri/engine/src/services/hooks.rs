@@ -84,7 +84,7 @@ async fn read_body(
         // closes after the answer.
         Err(e @ BodyError::Slow) => Err(e),
         Err(e) => {
-            drain(Body::from_stream(stream));
+            drain_after(Body::from_stream(stream), buf.len());
             Err(e)
         }
     }
@@ -111,11 +111,16 @@ impl Drop for Unread {
 /// [`BODY_DEADLINE`]) while the answer goes out, so the sender reads the answer instead of
 /// seeing its connection reset mid-upload. Nothing is kept.
 fn drain(body: Body) {
+    drain_after(body, 0)
+}
+
+/// [`drain`] for a body of which `read` bytes were read already (they count towards the bound).
+fn drain_after(body: Body, read: usize) {
     use futures::StreamExt;
     tokio::spawn(async move {
         let mut stream = body.into_data_stream();
         let _ = tokio::time::timeout(BODY_DEADLINE, async {
-            let mut seen = 0usize;
+            let mut seen = read;
             while let Some(Ok(chunk)) = stream.next().await {
                 seen += chunk.len();
                 if seen > 2 * MAX_BODY {
