@@ -75,7 +75,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
         image: None,
     };
     let source = Source { provider: "github".into(), event: "push".into(), delivery_id: Some("d1".into()), ..Default::default() };
-    let verdict = engine.accept_changes(std::sync::Arc::new(project), vec![change], Trigger::Webhook, source).await.unwrap();
+    let verdict = engine.intake().accept_changes(std::sync::Arc::new(project), vec![change], Trigger::Webhook, source).await.unwrap();
     let run = verdict.run_ids[0];
 
     let start = std::time::Instant::now();
@@ -93,7 +93,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
 
     // The forge fails: nothing is raised, the run's log says what happened.
     answer.store(500, Ordering::SeqCst);
-    commit_status::report(&engine, run, RunState::Failed, "health check failed").await;
+    engine.reporter().report(run, RunState::Failed, "health check failed").await;
     assert_eq!(seen.lock().unwrap().len(), 2);
     engine.logs().flush().await;
     let lines: Vec<String> = sqlx::query_scalar("SELECT line FROM log_lines WHERE run_id = ? ORDER BY seq")

@@ -44,7 +44,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
         image: None,
     };
     let source = Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some("first".into()), ..Default::default() };
-    let run = engine.accept_changes(project.clone(), vec![first], Trigger::Webhook, source).await.unwrap().run_ids[0];
+    let run = engine.intake().accept_changes(project.clone(), vec![first], Trigger::Webhook, source).await.unwrap().run_ids[0];
     assert_eq!(run, 1);
 
     // A chatty run log...
@@ -100,7 +100,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
             };
             let source =
                 Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some(format!("d{i}")), ..Default::default() };
-            engine.accept_changes(project, vec![change], Trigger::Webhook, source).await
+            engine.intake().accept_changes(project, vec![change], Trigger::Webhook, source).await
         }));
     }
     for d in deliveries {

@@ -99,7 +99,7 @@ async fn no_sequence_deploys_a_commit_twice_to_a_stage_and_the_newest_push_waits
             };
             let source =
                 Source { provider: "gitea".into(), event: "push".into(), delivery_id: Some(p.delivery.clone()), ..Default::default() };
-            engine.accept_changes(project.clone(), vec![change], Trigger::Webhook, source).await.unwrap();
+            engine.intake().accept_changes(project.clone(), vec![change], Trigger::Webhook, source).await.unwrap();
             if seen.insert(p.delivery.clone()) {
                 for s in stages_of(&p.git_ref) {
                     newest.insert(s, p.commit.clone());

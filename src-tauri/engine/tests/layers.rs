@@ -4,6 +4,11 @@
 //! error ← domain ← store, adapters ← services ← engine ← http
 //! ```
 //!
+//! and inside the lower layers, between their own modules, imports go one way too (no cycle
+//! between, say, `services::deploy` and `services::run`; a layer's root file, which its
+//! modules may use, uses none of them). `engine` and `http` are exempt from that second
+//! check: their operations are one `impl Engine` split over files by subject.
+//!
 //! This test reads every source file of the engine crate, collects the `crate::…` paths each
 //! top-level module names (including names the crate root re-exports, such as `crate::Engine`),
 //! and fails on an import that goes up or sideways between store and adapters, and on any cycle
@@ -148,6 +153,74 @@ fn largest_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     t.best
 }
 
+/// The layers whose own modules must not import each other in a cycle.
+const ONE_WAY_INSIDE: &[&str] = &["domain", "store", "adapters", "services"];
+
+/// Inside `layer`: module → the modules of the same layer it imports. `mod` stands for the
+/// layer's root file (what `crate::layer::Item` names when `Item` is not a module).
+fn inner_graph(layer: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let dir = src().join(layer);
+    let children: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
+        .filter(|n| n != "mod")
+        .collect();
+    let node = |name: &str| if children.contains(name) { name.to_string() } else { "mod".to_string() };
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let rel = file.strip_prefix(&dir).unwrap();
+        let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+        let me = node(&parts[0]);
+        let text: String = code(&file).lines().filter(|l| !l.trim_start().starts_with("pub mod ")).collect::<Vec<_>>().join("\n");
+        let mut named = paths_after(&text, &format!("crate::{layer}::"));
+        // `super::x` from a file directly in the layer (or a module's own mod.rs) names a sibling.
+        if parts.len() == 1 || (parts.len() == 2 && parts[1] == "mod") {
+            named.extend(paths_after(&text, "super::"));
+        }
+        if me == "mod" {
+            named.extend(children.iter().filter(|c| text.contains(&format!("{c}::"))).cloned());
+        }
+        let entry = graph.entry(me.clone()).or_default();
+        entry.extend(named.iter().map(|n| node(n)).filter(|n| *n != me));
+    }
+    graph
+}
+
+/// The first segment of every path that follows `prefix`, including in `prefix{a, b::c}` groups.
+fn paths_after(text: &str, prefix: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, _) in text.match_indices(prefix) {
+        if text[..i].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue; // the `super::` of `super::super::`, or part of a longer path or name
+        }
+        let rest = &text[i + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            out.extend(group[..end].split(',').map(|p| p.trim().split("::").next().unwrap_or("").trim().to_string()));
+        } else {
+            out.insert(rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_string());
+        }
+    }
+    out.retain(|h| !h.is_empty() && h != "self" && h != "super" && h != "*");
+    out
+}
+
+#[test]
+fn inside_the_lower_layers_imports_go_one_way() {
+    let mut cycles = Vec::new();
+    for layer in ONE_WAY_INSIDE {
+        let cycle = largest_cycle(&inner_graph(layer));
+        if cycle.len() > 1 {
+            cycles.push(format!("{layer}: {cycle:?}"));
+        }
+    }
+    assert!(cycles.is_empty(), "modules of one layer import each other in a cycle:\n{}", cycles.join("\n"));
+}
+
 #[test]
 fn the_top_level_modules_are_exactly_the_layers() {
     let layers: BTreeSet<String> = ALLOWED.iter().map(|(l, _)| l.to_string()).collect();
@@ -189,4 +262,16 @@ fn the_checker_sees_cycles_and_upward_imports() {
     let re = BTreeMap::from([("Engine".to_string(), "engine".to_string())]);
     let seen = named("use crate::{Engine, store::Store};\nlet x = crate::http::api::router;", &re);
     assert_eq!(seen, BTreeSet::from(["engine".to_string(), "store".to_string(), "http".to_string()]));
+    let inner = paths_after("use super::{hosts, bus::Events};\nlet x = crate::services::run::Runner;\nsuper::super::z", "super::");
+    assert_eq!(inner, BTreeSet::from(["hosts".to_string(), "bus".to_string()]));
+    // The services as they were before the narrow handles: the root's `Core` held the deploy's
+    // routes and the deploys took `&Core`, which the check must see as a cycle.
+    let before: BTreeMap<String, BTreeSet<String>> = [
+        ("mod".to_string(), BTreeSet::from(["deploy".to_string(), "hosts".to_string()])),
+        ("deploy".to_string(), BTreeSet::from(["mod".to_string(), "run".to_string()])),
+        ("run".to_string(), BTreeSet::from(["deploy".to_string()])),
+        ("hosts".to_string(), BTreeSet::from(["mod".to_string()])),
+    ]
+    .into();
+    assert_eq!(largest_cycle(&before), vec!["deploy", "hosts", "mod", "run"]);
 }

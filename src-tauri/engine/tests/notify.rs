@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use slipway_engine::domain::notice::{self, ChannelKind, NoticeKind, NotifyChannel};
 use slipway_engine::domain::project::{Forge, NewProject};
-use slipway_engine::services::notify;
 use slipway_engine::{adapters::keychain, Config, Engine, EngineEvent};
 
 async fn engine(dir: &std::path::Path) -> Engine {
@@ -58,7 +57,7 @@ async fn ended(engine: &Engine, project: &str, status: &str, trigger: &str, fini
 }
 
 async fn kind_of(engine: &Engine, run: i64) -> Option<NoticeKind> {
-    notify::run_changed(engine.core(), run).await.unwrap().map(|n| n.kind)
+    engine.notifier().run_changed(run).await.unwrap().map(|n| n.kind)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,7 +69,7 @@ async fn failures_are_announced_once_and_success_only_when_it_ends_a_failure() {
     let mut events = engine.subscribe();
 
     let failed = ended(&engine, &p.id, "failed", "webhook", 1_000).await;
-    let notice = notify::run_changed(engine.core(), failed).await.unwrap().expect("a failure is announced");
+    let notice = engine.notifier().run_changed(failed).await.unwrap().expect("a failure is announced");
     assert_eq!(
         (notice.kind, notice.project.as_str(), notice.stage.as_str(), notice.run_id),
         (NoticeKind::Failed, "classy", "dev", Some(failed))

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod events;
 pub mod forge;
 pub mod host;
+pub mod ids;
 pub mod metrics;
 pub mod notice;
 pub mod patterns;

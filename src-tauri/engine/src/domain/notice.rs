@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::domain::run::{RunStatus, RunSummary, Trigger};
+// The run's wire types, not its rules: a notice describes a run and needs nothing of how runs
+// are planned (which would tie notices to projects and back).
 use crate::{Error, ErrorCode, Result};
+use slipway_protocol::run::{RunStatus, RunSummary, Trigger};
 
 pub use slipway_protocol::notice::{ChannelKind, ChannelResult, Notice, NoticeKind, NotificationSettings, NotifyChannel};
 
@@ -53,7 +55,7 @@ pub fn normalise_channels(channels: &mut [NotifyChannel]) -> Result<()> {
         if c.name.is_empty() {
             c.name = c.kind.as_str().to_string();
         }
-        if crate::domain::project::slug(&c.name) != c.name {
+        if crate::domain::ids::slug(&c.name) != c.name {
             return Err(invalid(format!("notifications: channel name {:?} must be lowercase letters, digits and dashes", c.name)));
         }
         if !seen.insert(c.name.clone()) {

@@ -2,19 +2,8 @@
 
 use crate::{Error, ErrorCode, Result};
 
+pub use super::ids::slug;
 pub use slipway_protocol::project::{Forge, NewProject, Project, Stage, Strategy};
-
-pub fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
-}
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidInput, msg)

@@ -3,8 +3,8 @@
 
 use crate::domain::events::{EngineEvent, ForgeAccount};
 use crate::domain::run::{Delivery, Trigger};
+use crate::engine::Core;
 use crate::engine::Engine;
-use crate::services::Core;
 use crate::store::{accounts, deliveries, runs};
 use crate::{Error, ErrorCode, Result};
 
@@ -56,11 +56,10 @@ impl Engine {
         }
         // The stored delivery carries no proof of the secret: sign it again with the current one.
         if let Some(provider) = crate::adapters::forge::webhook::detect(&headers) {
-            let secret = self.webhook_secret(&project).await?;
+            let secret = self.hooks().webhook_secret(&project).await?;
             crate::adapters::forge::webhook::sign(provider, &mut headers, &body, secret.as_bytes());
         }
-        let (_, id) =
-            crate::services::hooks::handle(self.core.clone(), project.clone(), headers, axum::body::Body::from(body), Some(delivery)).await;
+        let (_, id) = self.hooks().handle(project.clone(), headers, axum::body::Body::from(body), Some(delivery)).await;
         let id = id.ok_or_else(|| Error::new(ErrorCode::Internal, "the redelivery was not recorded in the inbox"))?;
         let rows = self.deliveries(Some(&project), 50).await?;
         rows.into_iter().find(|d| d.id == id).ok_or_else(|| Error::new(ErrorCode::Internal, "the redelivery's inbox row is missing"))

@@ -10,42 +10,42 @@ use crate::domain::host::HostEntry;
 use crate::domain::host::HostState;
 use crate::domain::host::{ContextImport, Host, HostInput, HostTest};
 use crate::engine::Engine;
-use crate::services::hosts::{unknown, watch};
+use crate::services::hosts::unknown;
 use crate::{ErrorCode, Result};
 use bollard::Docker;
 
 impl Engine {
     pub async fn hosts(&self) -> Result<Vec<HostEntry>> {
         let list = crate::store::hosts::list(self.store()).await?;
-        let status = self.host_pool().status.lock().unwrap().clone();
+        let status = self.host_pool().statuses();
         Ok(list.into_iter().map(|h| HostEntry { status: status.get(&h.id).cloned().unwrap_or_else(|| unknown(&h.id)), host: h }).collect())
     }
 
     pub async fn host(&self, id: &str) -> Result<HostEntry> {
         let host = crate::store::hosts::get(self.store(), id).await?;
-        let status = self.host_pool().status.lock().unwrap().get(id).cloned().unwrap_or_else(|| unknown(id));
+        let status = self.host_pool().statuses().get(id).cloned().unwrap_or_else(|| unknown(id));
         Ok(HostEntry { host, status })
     }
 
     pub async fn create_host(&self, input: HostInput) -> Result<Host> {
         let host = crate::store::hosts::create(self.store(), input).await?;
         tracing::info!(host = %host.id, endpoint = %host.endpoint, "host added");
-        watch(self, &host.id);
+        self.host_pool().watch(&host.id);
         self.emit(EngineEvent::HostsChanged);
         Ok(host)
     }
 
     pub async fn update_host(&self, id: &str, input: HostInput) -> Result<Host> {
         let host = crate::store::hosts::update(self.store(), id, input).await?;
-        self.forget_host(id);
-        watch(self, id);
+        self.host_pool().forget_host(id);
+        self.host_pool().watch(id);
         self.emit(EngineEvent::HostsChanged);
         Ok(host)
     }
 
     pub async fn delete_host(&self, id: &str) -> Result<()> {
         crate::store::hosts::delete(self.store(), id).await?;
-        self.forget_host(id);
+        self.host_pool().forget_host(id);
         self.emit(EngineEvent::HostsChanged);
         Ok(())
     }
@@ -56,14 +56,14 @@ impl Engine {
         let result: Result<HostTest> = async {
             let docker = crate::adapters::docker::hosts::connect(&host, &self.config().docker_host).await?;
             let report = crate::adapters::docker::hosts::test(&host, &docker).await?;
-            self.host_pool().clients.lock().unwrap().insert(id.to_string(), docker);
+            self.host_pool().keep_client(id, docker);
             Ok(report)
         }
         .await;
         match &result {
-            Ok(t) => self.set_host_status(id, HostState::Reachable, None, Some(t.latency_ms)),
+            Ok(t) => self.host_pool().set_host_status(id, HostState::Reachable, None, Some(t.latency_ms)),
             Err(e) if matches!(e.code(), ErrorCode::HostUnreachable | ErrorCode::HostIncompatible) => {
-                self.host_lost(id, &e.to_api().message)
+                self.host_pool().host_lost(id, &e.to_api().message)
             }
             Err(_) => {}
         }
@@ -92,7 +92,7 @@ impl Engine {
             let name = input.name.clone();
             match crate::store::hosts::create(self.store(), input).await {
                 Ok(h) => {
-                    watch(self, &h.id);
+                    self.host_pool().watch(&h.id);
                     report.imported.push(h);
                 }
                 Err(e) => report.skipped.push(format!("{name}: {}", e.to_api().message)),
@@ -106,20 +106,20 @@ impl Engine {
 
     async fn host_and_docker(&self, id: &str) -> Result<(String, Docker)> {
         let name = crate::store::hosts::get(self.store(), id).await?.name;
-        let docker = self.docker_for(Some(id)).await;
-        Ok((name, self.host_failed(id, docker)?))
+        let docker = self.host_pool().docker_for(Some(id)).await;
+        Ok((name, self.host_pool().host_failed(id, docker)?))
     }
 
     pub async fn containers(&self, host_id: &str) -> Result<Vec<ContainerGroup>> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         let list = containers::list(&docker, &name).await;
-        Ok(containers::group(self.host_failed(host_id, list)?))
+        Ok(containers::group(self.host_pool().host_failed(host_id, list)?))
     }
 
     pub async fn container(&self, host_id: &str, container: &str) -> Result<ContainerInfo> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         let found = containers::inspect(&docker, &name, container).await;
-        self.host_failed(host_id, found)
+        self.host_pool().host_failed(host_id, found)
     }
 
     pub async fn container_action(
@@ -133,7 +133,7 @@ impl Engine {
         let (name, docker) = self.host_and_docker(host_id).await?;
         tracing::info!(host = host_id, container, ?action, "container action");
         let done = containers::act(&docker, &name, container, action, grace_secs, force).await;
-        self.host_failed(host_id, done)
+        self.host_pool().host_failed(host_id, done)
     }
 
     /// See [`containers::logs`].
@@ -147,7 +147,7 @@ impl Engine {
     ) -> Result<()> {
         let host = crate::store::hosts::get(self.store(), host_id).await?;
         let done = containers::logs_on_own_thread(host, self.config().docker_host.clone(), container.to_string(), tail, follow, out).await;
-        self.host_failed(host_id, done)
+        self.host_pool().host_failed(host_id, done)
     }
 
     /// See [`containers::stats`].
@@ -160,13 +160,13 @@ impl Engine {
     ) -> Result<()> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         let done = containers::stats(&docker, &name, container, samples, out).await;
-        self.host_failed(host_id, done)
+        self.host_pool().host_failed(host_id, done)
     }
 
     /// See [`containers::events`].
     pub async fn host_events(&self, host_id: &str, out: mpsc::Sender<HostEvent>) -> Result<()> {
         let (name, docker) = self.host_and_docker(host_id).await?;
         let done = containers::events(&docker, host_id, &name, out).await;
-        self.host_failed(host_id, done)
+        self.host_pool().host_failed(host_id, done)
     }
 }

@@ -6,35 +6,26 @@
 //! Must not depend on: http.
 
 mod console;
+mod core;
 mod hosts;
 mod metrics;
 mod ops;
 
 pub use slipway_protocol::logging;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-use tokio::sync::{broadcast, watch};
+pub use self::core::{Core, UiClient};
+use self::core::{HELD_KEY, PAUSED_KEY};
 
 use crate::adapters::docker;
-use crate::adapters::{keychain, token};
+use crate::adapters::keychain;
 use crate::domain::config::Config;
 use crate::domain::events::{EngineEvent, EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::domain::project::{NewProject, Project};
 use crate::domain::run::{Delivery, RunDetail, RunSummary, Trigger};
-use crate::services::{forge_token_key, webhook_key};
-use crate::services::{Core, Inner};
+use crate::services::forge_token_key;
+use crate::store;
 use crate::store::logs::LogLine;
-use crate::store::{self, Store};
 use crate::{Error, ErrorCode, Result};
-
-const PAUSED_KEY: &str = "auto_deploy_paused";
-const HELD_KEY: &str = "runs_held";
-/// Several Slipways (two workstations, or tests) may share one Docker host: every container
-/// and volume a run creates carries this installation's id so none collide or get cleaned up
-/// by the wrong engine.
-const INSTANCE_KEY: &str = "instance_id";
 
 /// The engine: the services' [`Core`] plus the operations. Derefs to the core, so an operation
 /// reads `self.store()` like a service does.
@@ -59,54 +50,9 @@ impl Engine {
     /// Opens the store, builds the core and starts the background work, without a listener
     /// ([`crate::http`] adds it: `Engine::start`).
     pub async fn open(config: Config) -> Result<Engine> {
-        std::fs::create_dir_all(&config.data_dir)?;
-        let store = Store::open(&config.store_path()).await?;
-        let token = token::load_or_create(&config.token_path())?;
-        let paused = store.setting(PAUSED_KEY).await?.as_deref() == Some("true");
-        let held = store.setting(HELD_KEY).await?.as_deref() == Some("true");
         set_git_timeouts();
-        let instance_id = match store.setting(INSTANCE_KEY).await? {
-            Some(id) => id,
-            None => {
-                let id = token::random_hex(4);
-                store.set_setting(INSTANCE_KEY, &id).await?;
-                id
-            }
-        };
-        let (events, _) = broadcast::channel(256);
-        let (intake_tx, intake_rx) = tokio::sync::mpsc::channel(1024);
-        tokio::spawn(crate::services::intake::writer(store.clone(), intake_rx));
-        let logs = crate::store::logs::Logs::start(store.clone());
-        let core = Core {
-            inner: Arc::new(Inner {
-                config,
-                store,
-                token,
-                instance_id,
-                listener: Mutex::new(None),
-                listener_error: Mutex::new(None),
-                paused: AtomicBool::new(paused),
-                held: AtomicBool::new(held),
-                events,
-                stopping: watch::channel(false).0,
-                quit_requested: watch::channel(false).0,
-                ui_clients: Default::default(),
-                server: Mutex::new(Vec::new()),
-                intake: intake_tx,
-                hook_secrets: Mutex::new(Default::default()),
-                project_cache: Mutex::new(Default::default()),
-                routes: Default::default(),
-                logs,
-                cancels: Mutex::new(Default::default()),
-                runner_wake: tokio::sync::Notify::new(),
-                notifier: crate::services::notify::Notifier::new(),
-                hosts: Default::default(),
-            }),
-        };
-        crate::services::hosts::start(&core).await?;
-        tokio::spawn(crate::services::poll::run(core.clone()));
-        tokio::spawn(crate::services::notify::run(core.clone(), core.subscribe()));
-        tokio::spawn(crate::services::run::run(core.clone()));
+        let core = Core::open(config).await?;
+        core.start().await?;
         tokio::spawn(console::forward_step_changes(core.clone()));
         tracing::info!(data_dir = %core.config().data_dir.display(), "engine started");
         Ok(Engine { core })
@@ -135,7 +81,7 @@ impl Engine {
     /// Pausing stops webhooks and polls from starting runs; manual runs still go.
     pub async fn set_auto_deploy_paused(&self, paused: bool) -> Result<bool> {
         self.inner.store.set_setting(PAUSED_KEY, if paused { "true" } else { "false" }).await?;
-        let was = self.inner.paused.swap(paused, Ordering::SeqCst);
+        let was = self.inner.paused.set(paused);
         if was != paused {
             tracing::info!(paused, "auto-deploy {}", if paused { "paused" } else { "resumed" });
             self.emit(EngineEvent::AutoDeployChanged { paused });
@@ -152,7 +98,7 @@ impl Engine {
     pub async fn create_project(&self, new: NewProject) -> Result<Project> {
         let mut channels = new.notifications.clone();
         let mut project = crate::store::projects::create(&self.inner.store, new).await?;
-        if let Err(e) = self.new_webhook_secret(&project.id).await {
+        if let Err(e) = self.hooks().new_webhook_secret(&project.id).await {
             let _ = crate::store::projects::delete(&self.inner.store, &project.id).await;
             return Err(e);
         }
@@ -184,7 +130,7 @@ impl Engine {
         let mut channels = spec.notifications.clone();
         let (mut project, created, mut notes) = crate::store::projects::apply(&self.inner.store, spec).await?;
         if created {
-            if let Err(e) = self.new_webhook_secret(&project.id).await {
+            if let Err(e) = self.hooks().new_webhook_secret(&project.id).await {
                 let _ = crate::store::projects::delete(&self.inner.store, &project.id).await;
                 return Err(e);
             }
@@ -213,8 +159,7 @@ impl Engine {
         for c in &channels {
             crate::services::notify::forget_channel(id, &c.name).await;
         }
-        self.inner.hook_secrets.lock().unwrap().remove(id);
-        if let Err(e) = keychain::delete(&webhook_key(id)).await {
+        if let Err(e) = self.hooks().forget_webhook_secret(id).await {
             tracing::warn!("project {id} deleted but its webhook secret stays in the keychain: {e}");
         }
         self.projects_changed();
@@ -225,7 +170,7 @@ impl Engine {
         let project = crate::store::projects::get(&self.inner.store, id).await?;
         Ok(WebhookInfo {
             url: self.listener_addr().map(|a| format!("http://{a}/hooks/{}", project.id)),
-            secret: self.webhook_secret(&project.id).await?,
+            secret: self.hooks().webhook_secret(&project.id).await?,
             project_id: project.id,
         })
     }
@@ -233,7 +178,7 @@ impl Engine {
     /// A new secret: deliveries signed with the old one get 401 from now on.
     pub async fn rotate_webhook_secret(&self, id: &str) -> Result<WebhookInfo> {
         let project = crate::store::projects::get(&self.inner.store, id).await?;
-        self.new_webhook_secret(&project.id).await?;
+        self.hooks().new_webhook_secret(&project.id).await?;
         self.webhook_info(id).await
     }
 
@@ -270,7 +215,7 @@ impl Engine {
     /// Polls a project now, whatever its interval, and returns it with the poll's result.
     pub async fn poll_now(&self, id: &str) -> Result<Project> {
         let project = crate::store::projects::get(&self.inner.store, id).await?;
-        crate::services::poll::poll_project(self, &project).await?;
+        self.poller().poll_project(&project).await?;
         crate::store::projects::get(&self.inner.store, id).await
     }
 
@@ -288,7 +233,7 @@ impl Engine {
         let (git_ref, commit) = if wanted.len() == 40 && wanted.chars().all(|c| c.is_ascii_hexdigit()) {
             (None, wanted.to_ascii_lowercase())
         } else {
-            let creds = self.credentials_for(&project).await?;
+            let creds = crate::services::git_credentials(self.store(), &project).await?;
             let (url, forge) = (project.repo_url.clone(), project.forge);
             let refs = tokio::task::spawn_blocking(move || crate::adapters::git::ls_remote(&url, forge, creds.as_ref()))
                 .await
@@ -375,13 +320,10 @@ impl Engine {
             self.emit(EngineEvent::RunChanged { run_id: id });
             return Ok(());
         }
-        match self.inner.cancels.lock().unwrap().get(&id) {
-            Some(switch) => {
-                switch.send_replace(true);
-                Ok(())
-            }
-            None => Err(Error::new(ErrorCode::InvalidInput, format!("run {id} is neither queued nor running"))),
+        if self.runner().cancel(id) {
+            return Ok(());
         }
+        Err(Error::new(ErrorCode::InvalidInput, format!("run {id} is neither queued nor running")))
     }
 
     /// Replaces the project's outbound notification channels. A channel given with a `url`
@@ -410,11 +352,11 @@ impl Engine {
 
     /// Sends a test notification to each of the project's channels, and says how each went.
     pub async fn test_project_notifications(&self, project_id: &str) -> Result<Vec<crate::domain::notice::ChannelResult>> {
-        crate::services::notify::test_channels(self, project_id).await
+        self.notifier().test_channels(project_id).await
     }
 
     pub async fn notification_settings(&self) -> Result<crate::domain::notice::NotificationSettings> {
-        crate::services::notify::settings(self).await
+        self.notifier().settings().await
     }
 
     /// Turns desktop notifications on or off (`desktop`; the read-only fields are ignored).
@@ -422,7 +364,7 @@ impl Engine {
         &self,
         settings: crate::domain::notice::NotificationSettings,
     ) -> Result<crate::domain::notice::NotificationSettings> {
-        crate::services::notify::set_settings(self, &settings).await
+        self.notifier().set_settings(&settings).await
     }
 
     /// Stores a project secret in the keychain; steps that list it get it as an env variable.
@@ -431,13 +373,13 @@ impl Engine {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::new(ErrorCode::InvalidInput, "name: letters, digits and underscores, as an environment variable"));
         }
-        keychain::set(&crate::services::run::secret_key(project_id, name), value).await
+        keychain::set(&crate::services::secret_key(project_id, name), value).await
     }
 
     /// Holding keeps queued runs waiting (running ones finish); releasing lets them start.
     pub async fn set_runs_held(&self, held: bool) -> Result<bool> {
         self.inner.store.set_setting(HELD_KEY, if held { "true" } else { "false" }).await?;
-        self.inner.held.store(held, Ordering::SeqCst);
+        self.inner.held.set(held);
         tracing::info!(held, "runs {}", if held { "held" } else { "released" });
         if !held {
             self.wake_runner();
@@ -448,7 +390,7 @@ impl Engine {
     /// Stops the listener (letting in-flight requests finish), flushes and closes the store, and
     /// removes `engine.json`. Safe to call more than once.
     pub async fn stop(&self) {
-        if self.inner.stopping.send_replace(true) {
+        if self.inner.shutdown.begin() {
             return;
         }
         self.emit(EngineEvent::ShuttingDown);

@@ -2,17 +2,18 @@
 //! by the bearer token in the data directory. Webhook routes join this router later; they carry
 //! their own authentication (signatures), not the token.
 
+use crate::http::failure::ApiFailure;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::{ApiError, Engine, EngineEvent, Error, ErrorCode};
+use crate::{ApiError, Engine, EngineEvent, ErrorCode};
 
 /// The public listener's routes: the webhooks and the API.
 pub fn router(engine: Engine) -> Router {
@@ -106,33 +107,5 @@ async fn require_token(State(engine): State<Engine>, req: Request, next: Next) -
             message: format!("missing or wrong bearer token: the token is in {}", engine.config().token_path().display()),
         })
         .into_response()
-    }
-}
-
-/// An error on its way out of the API: `{code, message}` with a status that fits the code.
-pub struct ApiFailure(pub ApiError);
-
-impl From<Error> for ApiFailure {
-    fn from(e: Error) -> Self {
-        ApiFailure(e.into())
-    }
-}
-
-impl IntoResponse for ApiFailure {
-    fn into_response(self) -> Response {
-        let status = match self.0.code {
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
-            ErrorCode::ConfirmationRequired => StatusCode::CONFLICT,
-            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            // The remote (forge, git server) failed, not the engine.
-            ErrorCode::Git => StatusCode::BAD_GATEWAY,
-            ErrorCode::HostUnreachable | ErrorCode::HostIncompatible => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, Json(self.0)).into_response()
     }
 }

@@ -5,6 +5,7 @@
 //! Must not be depended on by any other layer: it is the top.
 
 pub mod api;
+pub mod failure;
 pub mod hosts;
 mod ops;
 pub mod serve;
@@ -72,12 +73,12 @@ async fn listen(engine: &Engine) {
 }
 
 fn spawn_server(engine: &Engine, listener: tokio::net::TcpListener, app: axum::Router, limits: serve::Limits) {
-    let stopping = engine.inner.stopping.subscribe();
+    let stopping = engine.inner.shutdown.subscribe();
     let task = tokio::spawn(serve::serve(listener, app, limits, stopping));
     engine.inner.server.lock().unwrap().push(task);
 }
 
 /// `POST /hooks/<project-id>`: the webhook listener's one route (see [`crate::services::hooks`]).
 pub async fn receive_hook(State(engine): State<Engine>, Path(project_id): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    crate::services::hooks::handle(engine.core().clone(), project_id, headers, body, None).await.0
+    engine.hooks().handle(project_id, headers, body, None).await.0
 }

@@ -21,7 +21,7 @@ use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
 use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
 use crate::engine::Engine;
-use crate::http::api::ApiFailure;
+use crate::http::failure::ApiFailure;
 
 /// The default and the ceiling of list lengths.
 const LIST_DEFAULT: u32 = 100;

@@ -5,7 +5,7 @@
 use crate::adapters::forge::status::{self, RunState, StatusReport, StatusTarget};
 use crate::adapters::forge::webhook::Provider;
 use crate::domain::project::{Forge, Project};
-use crate::services::Core;
+use crate::store::logs::Logs;
 use crate::store::Store;
 use crate::{adapters::keychain, Result};
 
@@ -58,30 +58,40 @@ async fn target(store: &Store, project: &Project) -> Result<Option<StatusTarget>
     Ok(Some(StatusTarget { provider, api_base, repo, token }))
 }
 
-/// Reports `state` for run `run_id` on its commit. Failures end up in the run's log and the
-/// engine's log; they never reach the caller, because a status is a courtesy, not the deploy.
-pub async fn report(engine: &Core, run_id: i64, state: RunState, description: &str) {
-    if let Err(e) = try_report(engine, run_id, state, description).await {
-        tracing::warn!(run = run_id, "commit status not sent: {e}");
-        engine.logs().push(run_id, None, "system", format!("commit status not sent: {e}")).await;
-    }
+/// What reporting a status needs: the store (run, project, account, link) and the run logs
+/// (where a failed report is told).
+#[derive(Clone)]
+pub struct Reporter {
+    pub store: Store,
+    pub logs: Logs,
 }
 
-async fn try_report(engine: &Core, run_id: i64, state: RunState, description: &str) -> std::result::Result<(), String> {
-    let store = engine.store();
-    let work = crate::store::runs::work(store, run_id).await.map_err(|e| e.to_string())?;
-    let (project_id, commit, stage) = (work.project_id, work.commit, work.stage);
-    let Some(commit) = commit else { return Ok(()) };
-    let project = engine.project(&project_id).await.map_err(|e| e.to_string())?;
-    let Some(target) = target(store, &project).await.map_err(|e| e.to_string())? else { return Ok(()) };
-    let link = store
-        .setting(LINK_SETTING)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|t| t.replace("{project}", &project.id).replace("{stage}", &stage).replace("{run}", &run_id.to_string()));
-    let context = format!("slipway/{stage}");
-    let report = StatusReport { state, context: &context, description, target_url: link.as_deref() };
-    status::report(&reqwest::Client::new(), &target, &commit, &report).await.map_err(|e| e.to_string())?;
-    engine.logs().push(run_id, None, "system", format!("commit status {state:?} sent to {}", project.forge.as_str())).await;
-    Ok(())
+impl Reporter {
+    /// Reports `state` for run `run_id` on its commit. Failures end up in the run's log and the
+    /// engine's log; they never reach the caller, because a status is a courtesy, not the deploy.
+    pub async fn report(&self, run_id: i64, state: RunState, description: &str) {
+        if let Err(e) = self.try_report(run_id, state, description).await {
+            tracing::warn!(run = run_id, "commit status not sent: {e}");
+            self.logs.push(run_id, None, "system", format!("commit status not sent: {e}")).await;
+        }
+    }
+
+    async fn try_report(&self, run_id: i64, state: RunState, description: &str) -> std::result::Result<(), String> {
+        let store = &self.store;
+        let work = crate::store::runs::work(store, run_id).await.map_err(|e| e.to_string())?;
+        let (project_id, commit, stage) = (work.project_id, work.commit, work.stage);
+        let Some(commit) = commit else { return Ok(()) };
+        let project = crate::store::projects::get(store, &project_id).await.map_err(|e| e.to_string())?;
+        let Some(target) = target(store, &project).await.map_err(|e| e.to_string())? else { return Ok(()) };
+        let link = store
+            .setting(LINK_SETTING)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|t| t.replace("{project}", &project.id).replace("{stage}", &stage).replace("{run}", &run_id.to_string()));
+        let context = format!("slipway/{stage}");
+        let report = StatusReport { state, context: &context, description, target_url: link.as_deref() };
+        status::report(&reqwest::Client::new(), &target, &commit, &report).await.map_err(|e| e.to_string())?;
+        self.logs.push(run_id, None, "system", format!("commit status {state:?} sent to {}", project.forge.as_str())).await;
+        Ok(())
+    }
 }

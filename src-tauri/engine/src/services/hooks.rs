@@ -2,6 +2,8 @@
 //!
 //! Every delivery gets a real status and a short JSON body, and a row in the inbox, whatever
 //! happens to it. Checks run cheapest-first, and nothing is queued for any 4xx.
+//!
+//! Must not depend on other services but poll (and through it intake, bus).
 
 use std::time::Instant;
 
@@ -10,11 +12,17 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::adapters::forge::webhook::{self, Provider};
+use crate::adapters::keychain;
+use crate::domain::project::Project;
 use crate::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
-use crate::services::Core;
-use crate::store::{deliveries, now_ms};
-use crate::{ApiError, ErrorCode};
+use crate::services::poll::Poller;
+use crate::services::webhook_key;
+use crate::store::{deliveries, now_ms, Store};
+use crate::{ApiError, Error, ErrorCode, Result};
 
 /// GitHub's own cap on a payload; forges don't send more, so anything bigger is not a forge.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -169,124 +177,188 @@ struct Seen {
     budget: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
-/// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
-/// replays, which gets a fresh delivery id so it is not taken for the original). Returns the
-/// answer and the inbox row it recorded.
-pub(crate) async fn handle(
-    engine: Core,
-    project_id: String,
-    headers: HeaderMap,
-    body: Body,
-    redelivery_of: Option<i64>,
-) -> (Response, Option<i64>) {
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
-    let response = decide(engine.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
-    let Seen { body, delivery, budget } = std::mem::take(&mut *seen.lock().unwrap());
-    if let (Some(body), Some(id)) = (body, delivery) {
-        let headers = serde_json::Value::Object(kept_headers(&headers)).to_string();
-        // Off the answer's path: a burst of deliveries must not wait for these writes.
-        let store = engine.store().clone();
-        tokio::spawn(async move {
-            if let Err(e) = deliveries::keep(&store, id, &headers, body.as_ref(), KEPT_BODIES).await {
-                tracing::warn!("cannot keep the body of delivery {id} for redelivery: {e}");
-            }
-            drop(budget);
-        });
+/// The webhook service, a cheap handle: the store (the inbox, kept bodies), the poller (a
+/// package event looks at the registry now; its intake takes the changes) and what every
+/// delivery needs from memory: the project and its secret.
+#[derive(Clone)]
+pub struct Hooks {
+    store: Store,
+    poller: Poller,
+    cache: Arc<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Projects as the webhook route needs them (rules, forge), dropped on every change.
+    projects: Mutex<HashMap<String, Arc<Project>>>,
+    /// Webhook secrets read from the keychain once, not on every delivery.
+    secrets: Mutex<HashMap<String, String>>,
+}
+
+impl Hooks {
+    pub fn new(store: Store, poller: Poller) -> Hooks {
+        Hooks { store, poller, cache: Default::default() }
     }
-    (response, delivery)
+
+    /// The project for a webhook: from memory after the first delivery, since every delivery
+    /// needs it and it changes only through this engine. Its poll fields may be stale.
+    pub async fn project_for_hook(&self, id: &str) -> Result<Option<Arc<Project>>> {
+        if let Some(p) = self.cache.projects.lock().unwrap().get(id) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(project) = crate::store::projects::find(&self.store, id).await? else { return Ok(None) };
+        let project = Arc::new(project);
+        self.cache.projects.lock().unwrap().insert(id.to_string(), project.clone());
+        Ok(Some(project))
+    }
+
+    /// Projects changed: the next delivery reads them again.
+    pub fn projects_changed(&self) {
+        self.cache.projects.lock().unwrap().clear();
+    }
+
+    /// A new secret for project `id`, in the keychain: deliveries signed with the old one fail.
+    pub async fn new_webhook_secret(&self, id: &str) -> Result<()> {
+        let secret = crate::adapters::token::random_hex(32);
+        keychain::set(&webhook_key(id), &secret).await?;
+        self.cache.secrets.lock().unwrap().insert(id.to_string(), secret);
+        Ok(())
+    }
+
+    /// Project `id` is gone: its secret leaves the keychain and the cache.
+    pub async fn forget_webhook_secret(&self, id: &str) -> Result<()> {
+        self.cache.secrets.lock().unwrap().remove(id);
+        keychain::delete(&webhook_key(id)).await
+    }
+
+    pub async fn webhook_secret(&self, id: &str) -> Result<String> {
+        if let Some(s) = self.cache.secrets.lock().unwrap().get(id) {
+            return Ok(s.clone());
+        }
+        let secret = keychain::get(&webhook_key(id)).await?.ok_or_else(|| {
+            Error::new(
+                ErrorCode::Keychain,
+                format!("the keychain has no webhook secret for project {id}: rotate the secret and update the forge's hook"),
+            )
+        })?;
+        self.cache.secrets.lock().unwrap().insert(id.to_string(), secret.clone());
+        Ok(secret)
+    }
+
+    /// A webhook, from the listener or replayed from the inbox (`redelivery_of`: the inbox row it
+    /// replays, which gets a fresh delivery id so it is not taken for the original). Returns the
+    /// answer and the inbox row it recorded.
+    pub async fn handle(&self, project_id: String, headers: HeaderMap, body: Body, redelivery_of: Option<i64>) -> (Response, Option<i64>) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let response = decide(self.clone(), project_id, &headers, body, redelivery_of, seen.clone()).await;
+        let Seen { body, delivery, budget } = std::mem::take(&mut *seen.lock().unwrap());
+        if let (Some(body), Some(id)) = (body, delivery) {
+            let headers = serde_json::Value::Object(kept_headers(&headers)).to_string();
+            // Off the answer's path: a burst of deliveries must not wait for these writes.
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = deliveries::keep(&store, id, &headers, body.as_ref(), KEPT_BODIES).await {
+                    tracing::warn!("cannot keep the body of delivery {id} for redelivery: {e}");
+                }
+                drop(budget);
+            });
+        }
+        (response, delivery)
+    }
 }
 
 async fn decide(
-    engine: Core,
+    hooks: Hooks,
     project_id: String,
     headers: &HeaderMap,
     body: Body,
     redelivery_of: Option<i64>,
-    seen: std::sync::Arc<std::sync::Mutex<Seen>>,
+    seen: Arc<Mutex<Seen>>,
 ) -> Response {
     let mut body = Unread(Some(body));
     let headers = headers.clone();
-    let provider = webhook::detect(&headers);
-    let source = source_of(&headers, provider, redelivery_of);
-    let reject = |status: StatusCode, code: ErrorCode, message: String, project: Option<String>| {
-        let engine = engine.clone();
+    let source = source_of(&headers, webhook::detect(&headers), redelivery_of);
+    let reject = |(status, code, message): Refusal, project: Option<String>| {
+        let intake = hooks.poller.intake.clone();
         let source = source.clone();
         let seen = seen.clone();
         async move {
-            match engine.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
+            match intake.record_rejected_delivery(project.as_deref(), &source, status.as_u16(), &message).await {
                 Ok(id) => seen.lock().unwrap().delivery = Some(id),
                 Err(e) => tracing::error!("cannot record a rejected delivery: {e}"),
             }
             tracing::info!(status = status.as_u16(), project = project.as_deref().unwrap_or("-"), "webhook refused: {message}");
-            (status, Json(ApiError { code, message })).into_response()
+            let mut answer = (status, Json(ApiError { code, message })).into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                // Busy, or the keychain did not answer: forges retry.
+                answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            answer
         }
     };
 
-    let project = match engine.project_for_hook(&project_id).await {
+    let project = match hooks.project_for_hook(&project_id).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             let msg = format!("no project with id {project_id:?}: check the hook URL (it ends in /hooks/<project-id>)");
-            return reject(StatusCode::NOT_FOUND, ErrorCode::NotFound, msg, None).await;
+            return reject((StatusCode::NOT_FOUND, ErrorCode::NotFound, msg), None).await;
         }
-        Err(e) => return reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), None).await,
+        Err(e) => return reject((StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()), None).await,
     };
     let pid = Some(project.id.clone());
-
-    // Everything that needs only the headers, before a byte of the body is read.
-    let provider = match check_headers(&headers, provider, &source) {
-        Ok(p) => p,
-        Err((status, code, msg)) => return reject(status, code, msg, pid).await,
-    };
-    let secret = match engine.webhook_secret(&project.id).await {
-        Ok(s) => s,
-        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string(), pid).await,
-    };
-    let signature_failed = |e: webhook::VerifyError| {
-        format!(
-            "{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}",
-            source.provider, project.id
-        )
-    };
-    let mut verifier = match webhook::Verifier::start(provider, &headers, secret.as_bytes()) {
-        Ok(v) => v,
-        Err(e) => return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, signature_failed(e), pid).await,
-    };
-    let body = match read_body(&headers, body.take(), &mut verifier).await {
-        Ok((b, permit)) => {
-            seen.lock().unwrap().budget = Some(permit);
-            axum::body::Bytes::from(b)
+    let (provider, body) = match verified_body(&hooks, &project, &headers, &source, &mut body).await {
+        Ok((provider, bytes, permit)) => {
+            // Only a delivery that proved the secret keeps its body (for "redeliver locally"): a
+            // stranger who guesses a hook URL must not fill the disk, nor have a forgery replayed.
+            let mut seen = seen.lock().unwrap();
+            seen.budget = Some(permit);
+            seen.body = Some(bytes.clone());
+            (provider, bytes)
         }
-        Err(e) => {
-            let (status, code, msg) = body_refusal(e);
-            let mut answer = reject(status, code, msg, pid).await;
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            }
-            return answer;
-        }
+        Err(refusal) => return reject(refusal, pid).await,
     };
-    if let Err(e) = verifier.finish(&headers, &body) {
-        return reject(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, signature_failed(e), pid).await;
-    }
-    // Only a delivery that proved the secret keeps its body (for "redeliver locally"): a stranger
-    // who guesses a hook URL must not be able to fill the disk, nor have a forgery replayed.
-    seen.lock().unwrap().body = Some(body.clone());
-
     let changes = match changes_of(provider, &source, &headers, &body) {
         Ok(c) => c,
-        Err(msg) => return reject(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg, pid).await,
+        Err(msg) => return reject((StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg), pid).await,
     };
-    check_registry_on_package_event(&engine, &project, &changes);
+    check_registry_on_package_event(&hooks.poller, &project, &changes);
     let id = project.id.clone();
-    match engine.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
+    match hooks.poller.intake.accept_changes(project, changes, Trigger::Webhook, source.clone()).await {
         Ok(verdict) => {
             seen.lock().unwrap().delivery = Some(verdict.delivery);
             let status = if verdict.outcome == Outcome::Queued { StatusCode::ACCEPTED } else { StatusCode::OK };
             tracing::info!(project = %id, outcome = ?verdict.outcome, runs = ?verdict.run_ids, "webhook: {}", verdict.reason);
             (status, Json(verdict)).into_response()
         }
-        Err(e) => reject(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string(), pid).await,
+        Err(e) => reject((StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()), pid).await,
     }
+}
+
+/// The body of a delivery that proved the project's secret. Everything that needs only the
+/// headers is checked before a byte of the body is read (a refused body is drained when `body`
+/// drops); the signature is computed as the body
+/// arrives.
+async fn verified_body(
+    hooks: &Hooks,
+    project: &Project,
+    headers: &HeaderMap,
+    source: &Source,
+    body: &mut Unread,
+) -> Result<(Provider, axum::body::Bytes, tokio::sync::SemaphorePermit<'static>), Refusal> {
+    let provider = check_headers(headers, webhook::detect(headers), source)?;
+    let secret = hooks.webhook_secret(&project.id).await.map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string()))?;
+    let signature_failed = |e: webhook::VerifyError| {
+        let why = format!(
+            "{} signature check failed: {e}. The hook's secret must be the one Slipway shows for project {}",
+            source.provider, project.id
+        );
+        (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, why)
+    };
+    let mut verifier = webhook::Verifier::start(provider, headers, secret.as_bytes()).map_err(signature_failed)?;
+    let (bytes, permit) = read_body(headers, body.take(), &mut verifier).await.map_err(body_refusal)?;
+    let bytes = axum::body::Bytes::from(bytes);
+    verifier.finish(headers, &bytes).map_err(signature_failed)?;
+    Ok((provider, bytes, permit))
 }
 
 /// A refusal: the status, the error code and the message that says what to fix.
@@ -347,14 +419,14 @@ fn changes_of(provider: Provider, source: &Source, headers: &HeaderMap, body: &[
 
 /// An image was pushed: look at the registry now instead of at the next poll. What is found
 /// goes through the intake like any poll (and shows in the inbox as such).
-fn check_registry_on_package_event(engine: &Core, project: &std::sync::Arc<crate::domain::project::Project>, changes: &[Change]) {
+fn check_registry_on_package_event(poller: &Poller, project: &Arc<Project>, changes: &[Change]) {
     let package = changes.iter().any(|c| matches!(&c.kind, ChangeKind::Other(e) if crate::domain::run::is_package_event(e)));
     if project.image_repo.is_none() || !package {
         return;
     }
-    let (engine, project) = (engine.clone(), project.clone());
+    let (poller, project) = (poller.clone(), project.clone());
     tokio::spawn(async move {
-        if let Err(e) = crate::services::poll::poll_registry(&engine, &project).await {
+        if let Err(e) = poller.poll_registry(&project).await {
             tracing::warn!(project = %project.id, "registry check after a package event failed: {e}");
         }
     });

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
 
+use super::job::{Ending, Job};
 use super::{edge, exec, health, stack, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
@@ -18,7 +19,7 @@ use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::ReleaseStatus;
 use crate::domain::release::{Release, ReleaseConfig};
 use crate::domain::run::RunStatus;
-use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
+use crate::services::INSTANCE_LABEL;
 use crate::Result;
 
 pub(super) const SERVICE_LABEL: &str = "dev.slipway.service";
@@ -108,22 +109,22 @@ struct Run<'a> {
     stack: &'a StackSpec,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Result<Ending> {
-    let engine = ctx.engine;
-    let store = engine.store();
+pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Result<Ending> {
+    let kit = ctx.kit;
+    let store = kit.store();
     let Some(mut stack) = t.config.compose.clone() else {
         return Ok(Ending { status: RunStatus::Failed, reason: "no compose stack to deploy".into() });
     };
     let steps = Steps::new(ctx, position);
     let prep = steps.step("prepare host").await?;
-    let docker = match super::docker_for(engine, t.project).await {
+    let docker = match kit.docker_for(t.project).await {
         Ok(d) => d,
         Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await)),
     };
-    let instance = engine.instance_id().to_string();
+    let instance = kit.instance_id().to_string();
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
-    let edge = engine.routes().edge(&docker, &instance, &super::host_of(t.project));
+    let edge = kit.routes().edge(&docker, &instance, &super::host_of(t.project));
     if let Err(msg) = stack::prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
         return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
@@ -173,7 +174,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, t: StackTarget<'_>, position: i64) -> Res
             Touched::Switched { old, .. } | Touched::Replaced { old, .. } => r.remove(old).await,
         }
     }
-    engine.release_went_live(&t.project.id, &t.stage.name).await;
+    kit.release_went_live(&t.project.id, &t.stage.name).await;
     let reason = if names.is_empty() {
         format!("release {number} is live: nothing changed")
     } else {
@@ -345,7 +346,7 @@ impl Run<'_> {
         if let Some(port) = s.port {
             let route =
                 edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
-            if let Err(why) = self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
+            if let Err(why) = self.steps.ctx.kit.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
                 return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
             }
@@ -443,11 +444,8 @@ impl Run<'_> {
         for name in stack::secret_names(s) {
             // A repository's secret file is in the keychain under its own key; a project secret
             // under the project's.
-            let key = if name.starts_with("compose-secret:") {
-                name.clone()
-            } else {
-                crate::services::run::secret_key(&self.t.project.id, &name)
-            };
+            let key =
+                if name.starts_with("compose-secret:") { name.clone() } else { crate::services::secret_key(&self.t.project.id, &name) };
             match crate::adapters::keychain::get(&key).await {
                 Ok(Some(v)) => {
                     out.insert(name, v);
@@ -490,7 +488,7 @@ impl Run<'_> {
                 upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
             }
         });
-        self.steps.ctx.engine.routes().set(&self.edge, &route_key(&self.sid, service), route).await
+        self.steps.ctx.kit.routes().set(&self.edge, &route_key(&self.sid, service), route).await
     }
 
     async fn remove(&self, names: &[String]) {

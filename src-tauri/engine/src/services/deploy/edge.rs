@@ -239,7 +239,7 @@ pub async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> R
     if docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
         return Ok(());
     }
-    let labels = HashMap::from([(crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string())]);
+    let labels = HashMap::from([(crate::services::INSTANCE_LABEL.to_string(), instance.to_string())]);
     create_network(
         docker,
         NetworkCreateRequest { name: network.to_string(), driver: Some("bridge".into()), labels: Some(labels), ..Default::default() },
@@ -296,10 +296,8 @@ pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), DeployEr
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
         Err(e) => return Err(DeployError::from(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e)))),
     }
-    let labels = HashMap::from([
-        (crate::services::run::INSTANCE_LABEL.to_string(), instance.to_string()),
-        (ROLE_LABEL.to_string(), "edge".to_string()),
-    ]);
+    let labels =
+        HashMap::from([(crate::services::INSTANCE_LABEL.to_string(), instance.to_string()), (ROLE_LABEL.to_string(), "edge".to_string())]);
     let ports =
         HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
     let body = ContainerCreateBody {

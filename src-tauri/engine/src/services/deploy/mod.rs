@@ -10,6 +10,7 @@ pub(crate) mod compose;
 mod edge;
 pub mod exec;
 mod health;
+pub mod job;
 pub mod promotions;
 mod reconcile;
 pub mod shell;
@@ -35,9 +36,10 @@ use reconcile::{app_containers, owns};
 use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::ReleaseStatus;
 use crate::domain::run::{RunStatus, StepStatus};
-use crate::services::run::{Ctx, Ending, INSTANCE_LABEL};
-use crate::services::Core;
+use crate::services::INSTANCE_LABEL;
 use crate::Result;
+use job::{fail_step, Ending};
+pub use job::{Job, Kit};
 
 const STAGE_LABEL: &str = "dev.slipway.stage";
 const DEPLOY_LABEL: &str = "dev.slipway.deploy";
@@ -67,14 +69,9 @@ pub(crate) fn host_of(project: &Project) -> String {
     project.host_id.clone().unwrap_or_else(|| crate::domain::host::LOCAL_ID.to_string())
 }
 
-/// The Docker host a project deploys to.
-pub(crate) async fn docker_for(engine: &Core, project: &Project) -> std::result::Result<Docker, DeployError> {
-    Ok(engine.docker_for(project.host_id.as_deref()).await?)
-}
-
 /// One deploy in progress: the handles every strategy needs.
 pub(crate) struct Deploy<'a> {
-    ctx: &'a Ctx<'a>,
+    ctx: &'a Job<'a>,
     docker: Docker,
     edge: edge::Edge,
     sid: String,
@@ -97,27 +94,27 @@ impl Stop {
 }
 
 /// Deploys `target` as the next release of its stage. `position` is the first free step slot.
-pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Result<Ending> {
-    let engine = ctx.engine;
-    let store = engine.store();
+pub(crate) async fn run(ctx: &Job<'_>, target: Target<'_>, position: i64) -> Result<Ending> {
+    let kit = ctx.kit;
+    let store = kit.store();
     let sid = stage_id(&target.project.id, &target.stage.name);
     let settings = edge::settings(store).await;
-    let first = crate::services::run::add_step(store, ctx.run_id, position, "prepare host", "deploy").await?;
-    crate::services::run::start_step(store, first).await?;
-    let docker = match docker_for(engine, target.project).await {
+    let first = crate::store::steps::add(store, ctx.run_id, position, "prepare host", "deploy").await?;
+    crate::store::steps::start(store, first).await?;
+    let docker = match kit.docker_for(target.project).await {
         Ok(d) => d,
-        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
+        Err(msg) => return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
     };
     let env = match container_env(&target).await? {
         Ok(env) => env,
-        Err(msg) => return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
+        Err(msg) => return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
     };
     if let Err(msg) = image_present(&docker, &target.image).await {
-        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
+        return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
     }
-    let edge = engine.routes().edge(&docker, engine.instance_id(), &host_of(target.project));
+    let edge = kit.routes().edge(&docker, kit.instance_id(), &host_of(target.project));
     if let Err(msg) = edge::ensure(&edge, &settings).await {
-        return crate::services::run::fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
+        return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
     }
     let host = host_name(&target.project.id, target.stage, &settings.domain);
     let d = Deploy { ctx, docker, edge, sid: sid.clone(), host: host.clone(), target: &target, env, steps: Steps::new(ctx, position + 1) };
@@ -130,7 +127,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
     if target.config.deploy.port.is_some() {
         ctx.log(Some(first), format!("served at http://{host}:{} through the edge", settings.http_port)).await;
     }
-    crate::services::run::end_step(store, first, StepStatus::Succeeded, None, None).await?;
+    crate::store::steps::end(store, first, StepStatus::Succeeded, None, None).await?;
 
     let blue = d.live_containers().await?;
     let outcome = match strategy {
@@ -150,7 +147,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, target: Target<'_>, position: i64) -> Res
 async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<String>, DeployError>> {
     let mut env: Vec<String> = target.config.deploy.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     for name in &target.config.deploy.secrets {
-        match crate::adapters::keychain::get(&crate::services::run::secret_key(&target.project.id, name)).await? {
+        match crate::adapters::keychain::get(&crate::services::secret_key(&target.project.id, name)).await? {
             Some(v) => env.push(format!("{name}={v}")),
             None => return Ok(Err(DeployError::from(format!("secret {name} is not set for project {}", target.project.id)))),
         }
@@ -161,7 +158,7 @@ async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<St
 impl Deploy<'_> {
     /// Records the release that `green` serves, then removes the previous containers.
     async fn go_live(&self, blue: &[String], green: Vec<String>) -> Result<Ending> {
-        let store = self.ctx.engine.store();
+        let store = self.ctx.kit.store();
         let number = crate::store::releases::next_number(store, &self.sid).await?;
         let digests = BTreeMap::from([("app".to_string(), self.target.image.clone())]);
         let containers = BTreeMap::from([("app".to_string(), green.clone())]);
@@ -185,7 +182,7 @@ impl Deploy<'_> {
         // between leaves both, and reconcile removes the old.
         self.remove(blue).await;
         self.prune().await;
-        self.ctx.engine.release_went_live(&self.target.project.id, &self.target.stage.name).await;
+        self.ctx.kit.release_went_live(&self.target.project.id, &self.target.stage.name).await;
         Ok(Ending {
             status: RunStatus::Succeeded,
             reason: format!("release {number} is live on {} ({})", self.target.stage.name, short(&self.target.image)),
@@ -221,30 +218,30 @@ async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), 
 
 /// A run's steps as a deploy adds them, one after another.
 pub(crate) struct Steps<'a> {
-    pub ctx: &'a Ctx<'a>,
+    pub ctx: &'a Job<'a>,
     position: std::sync::atomic::AtomicI64,
 }
 
 impl<'a> Steps<'a> {
-    pub fn new(ctx: &'a Ctx<'a>, first_position: i64) -> Self {
+    pub fn new(ctx: &'a Job<'a>, first_position: i64) -> Self {
         Steps { ctx, position: std::sync::atomic::AtomicI64::new(first_position) }
     }
 
     pub async fn step(&self, name: &str) -> Result<i64> {
         let pos = self.position.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let store = self.ctx.engine.store();
-        let id = crate::services::run::add_step(store, self.ctx.run_id, pos, name, "deploy").await?;
-        crate::services::run::start_step(store, id).await?;
+        let store = self.ctx.kit.store();
+        let id = crate::store::steps::add(store, self.ctx.run_id, pos, name, "deploy").await?;
+        crate::store::steps::start(store, id).await?;
         Ok(id)
     }
 
     pub async fn done(&self, step: i64) {
-        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, StepStatus::Succeeded, None, None).await;
+        let _ = crate::store::steps::end(self.ctx.kit.store(), step, StepStatus::Succeeded, None, None).await;
     }
 
     pub async fn fail(&self, step: i64, status: RunStatus, why: &str) -> Stop {
         let step_status = if status == RunStatus::Cancelled { StepStatus::Cancelled } else { StepStatus::Failed };
-        let _ = crate::services::run::end_step(self.ctx.engine.store(), step, step_status, None, Some(why)).await;
+        let _ = crate::store::steps::end(self.ctx.kit.store(), step, step_status, None, Some(why)).await;
         self.ctx.log(Some(step), why.to_string()).await;
         Stop { status, reason: why.to_string() }
     }
@@ -294,7 +291,7 @@ impl Deploy<'_> {
 
     /// Running containers of the stage's live release.
     async fn live_containers(&self) -> Result<Vec<String>> {
-        let Some(live) = crate::store::releases::live(self.ctx.engine.store(), &self.sid).await? else { return Ok(vec![]) };
+        let Some(live) = crate::store::releases::live(self.ctx.kit.store(), &self.sid).await? else { return Ok(vec![]) };
         Ok(app_containers(&self.docker, &self.edge.instance, &self.sid)
             .await
             .into_iter()
@@ -403,7 +400,7 @@ impl Deploy<'_> {
         } else {
             Some(edge::Route { host: self.host.clone(), upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect() })
         };
-        self.ctx.engine.routes().set(&self.edge, &self.sid, route).await
+        self.ctx.kit.routes().set(&self.edge, &self.sid, route).await
     }
 
     async fn route_all(&self, names: &[String]) -> std::result::Result<(), DeployError> {
@@ -427,7 +424,7 @@ impl Deploy<'_> {
             match out {
                 Ok(o) => {
                     for line in o.text.lines() {
-                        self.ctx.engine.logs().push(self.ctx.run_id, Some(step), "stdout", line.to_string()).await;
+                        self.ctx.kit.logs().push(self.ctx.run_id, Some(step), "stdout", line.to_string()).await;
                     }
                     if o.code != 0 {
                         let why = format!("post-deploy command `{cmd}` exited with code {}", o.code);
@@ -482,7 +479,7 @@ impl Deploy<'_> {
     /// Removes images no retained release uses any more.
     async fn prune(&self) {
         let keep = self.target.config.rollout.keep_releases.max(1);
-        match crate::store::releases::prune(self.ctx.engine.store(), &self.sid, keep).await {
+        match crate::store::releases::prune(self.ctx.kit.store(), &self.sid, keep).await {
             Ok(images) => {
                 for image in images {
                     // Neither forced nor pruning parents: the same image (by id) may be another

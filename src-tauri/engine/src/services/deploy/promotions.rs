@@ -4,7 +4,8 @@ use crate::adapters::git::commits_between;
 use crate::domain::events::EngineEvent;
 use crate::domain::project::{stage_id, Project};
 use crate::domain::release::PendingPromotion;
-use crate::services::Core;
+use crate::services::bus::{Events, Flag, Wake};
+use crate::services::notify::Notifier;
 use crate::store::releases::live;
 use crate::store::Store;
 use crate::Result;
@@ -37,29 +38,39 @@ pub async fn pending(store: &Store, projects: &[Project], data_dir: &std::path::
     Ok(out)
 }
 
-impl Core {
+/// Starting promotions, a cheap handle: the store, the events, the runner's wake-up, the
+/// auto-deploy switch and the notifier (a promotion that waits for a click is announced).
+#[derive(Clone)]
+pub struct Promotions {
+    pub store: Store,
+    pub events: Events,
+    pub wake: Wake,
+    pub paused: Flag,
+    pub notifier: Notifier,
+}
+
+impl Promotions {
+    /// Run `run` was queued: tell the UI and wake the runner.
     pub(crate) fn queued(&self, run: i64) {
-        self.emit(EngineEvent::RunChanged { run_id: run });
-        self.wake_runner();
+        self.events.emit(EngineEvent::RunChanged { run_id: run });
+        self.wake.wake();
     }
 
     /// After `stage` got a live release: tell the UI, and start promotions that need no click.
     pub(crate) async fn release_went_live(&self, project: &str, stage: &str) {
-        self.emit(EngineEvent::ReleaseChanged { project_id: project.to_string(), stage: stage.to_string() });
-        let Ok(p) = crate::store::projects::get(self.store(), project).await else { return };
+        self.events.emit(EngineEvent::ReleaseChanged { project_id: project.to_string(), stage: stage.to_string() });
+        let Ok(p) = crate::store::projects::get(&self.store, project).await else { return };
         for s in p.stages.iter().filter(|s| s.promote_from.as_deref() == Some(stage)) {
-            if s.confirm || !s.auto_deploy || self.auto_deploy_paused() {
+            if s.confirm || !s.auto_deploy || self.paused.get() {
                 tracing::info!(project, from = stage, to = s.name, "promotion waits for a click");
-                let source =
-                    crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, stage)).await.ok().flatten();
-                let current =
-                    crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, &s.name)).await.ok().flatten();
+                let source = live(&self.store, &stage_id(project, stage)).await.ok().flatten();
+                let current = live(&self.store, &stage_id(project, &s.name)).await.ok().flatten();
                 let from = current.map(|r| format!("{} #{}", s.name, r.number)).unwrap_or_else(|| format!("nothing on {}", s.name));
                 let to = source.map(|r| format!("{stage} #{}", r.number)).unwrap_or_default();
-                crate::services::notify::notify_promotion_pending(self, project, &s.name, from, to).await;
+                self.notifier.notify_promotion_pending(project, &s.name, from, to).await;
                 continue;
             }
-            match crate::store::releases::enqueue_promote(self.store(), &p, &s.name).await {
+            match crate::store::releases::enqueue_promote(&self.store, &p, &s.name).await {
                 Ok((id, _)) => self.queued(id),
                 Err(e) => tracing::warn!("automatic promotion {project}/{stage} → {} failed: {e}", s.name),
             }

@@ -53,13 +53,13 @@ pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -
 /// `interrupted` are the stages whose deploy the crash cut short: there the live release's
 /// stateful services may have been being stopped (a stop Docker finishes after the engine is
 /// gone), so they are watched for their stop grace period and started again if they stop.
-pub async fn reconcile(engine: &Core, interrupted: &[String]) -> Result<()> {
-    let store = engine.store();
+pub async fn reconcile(kit: &Kit, interrupted: &[String]) -> Result<()> {
+    let store = kit.store();
     let live = crate::store::releases::all_live(store).await?;
     let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
     let mut by_project = HashMap::new();
     for r in &live {
-        if let Ok(p) = engine.project(&r.project_id).await {
+        if let Ok(p) = kit.project(&r.project_id).await {
             let h = host_of(&p);
             if !hosts.contains(&h) {
                 hosts.push(h);
@@ -68,28 +68,28 @@ pub async fn reconcile(engine: &Core, interrupted: &[String]) -> Result<()> {
         }
     }
     for host in hosts {
-        let Ok(docker) = engine.docker_for(Some(&host)).await else { continue };
+        let Ok(docker) = kit.hosts.docker_for(Some(&host)).await else { continue };
         let mine: Vec<&crate::domain::release::Release> =
             live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
-        reconcile_host(engine, &docker, &host, &mine, &by_project).await;
-        watch_stateful(&docker, engine.instance_id(), &mine, interrupted).await;
+        reconcile_host(kit, &docker, &host, &mine, &by_project).await;
+        watch_stateful(&docker, kit.instance_id(), &mine, interrupted).await;
     }
     Ok(())
 }
 
 async fn reconcile_host(
-    engine: &Core,
+    kit: &Kit,
     docker: &Docker,
     host: &str,
     live: &[&crate::domain::release::Release],
     projects: &HashMap<String, Project>,
 ) {
-    let instance = engine.instance_id();
+    let instance = kit.instance_id();
     let containers = app_containers(docker, instance, "").await;
     if live.is_empty() && containers.is_empty() {
         return;
     }
-    let settings = edge::settings(engine.store()).await;
+    let settings = edge::settings(kit.store()).await;
     let owned = |c: &AppContainer| live.iter().any(|r| owns(r, c));
     // A stateful service's leftover goes before its live container starts: two containers
     // must never run on one volume, not even for a moment.
@@ -119,10 +119,10 @@ async fn reconcile_host(
             routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
         }
     }
-    let edge = engine.routes().edge(docker, instance, host);
+    let edge = kit.routes().edge(docker, instance, host);
     match edge::ensure(&edge, &settings).await {
         Ok(()) => {
-            if let Err(e) = engine.routes().replace(&edge, routes).await {
+            if let Err(e) = kit.routes().replace(&edge, routes).await {
                 tracing::warn!("could not restore the edge's routes on {host}: {e}");
             }
         }

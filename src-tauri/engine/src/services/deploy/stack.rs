@@ -18,7 +18,7 @@ use super::{edge, Edge, EdgeSettings, Steps};
 use crate::domain::compose::interpolate::{interpolate, Interpolated, Lookup};
 use crate::domain::compose::{FileSource, MountKind, ServiceSpec, StackSpec};
 use crate::domain::project::stage_id;
-use crate::services::run::INSTANCE_LABEL;
+use crate::services::INSTANCE_LABEL;
 
 /// Labels on what a stack owns on the host (volumes, networks), so an operator can find them;
 /// nothing Slipway prunes looks at them.

@@ -4,14 +4,14 @@
 use super::*;
 
 pub(super) async fn run_pipeline(
-    ctx: &Ctx<'_>,
+    ctx: &Job<'_>,
     project: &Project,
     stage: &str,
     commit: &str,
     work: &std::path::Path,
     pipeline: &Pipeline,
 ) -> Result<Ending> {
-    let store = ctx.engine.store();
+    let store = ctx.kit.store();
     let plan = pipeline::plan(pipeline, project.deploy.is_some());
     if plan.is_empty() {
         return Ok(Ending {
@@ -28,11 +28,11 @@ pub(super) async fn run_pipeline(
         false => None,
     };
     let compose = plan.compose;
-    let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
+    let docker = match ctx.kit.docker_for(project).await {
         Ok(d) => d,
         Err(msg) => return Ok(Ending { status: RunStatus::Failed, reason: msg.to_string() }),
     };
-    let instance = ctx.engine.instance_id();
+    let instance = ctx.kit.instance_id();
     let labels = HashMap::from([
         (RUN_LABEL.to_string(), format!("{instance}-{}", ctx.run_id)),
         (INSTANCE_LABEL.to_string(), instance.to_string()),
@@ -56,7 +56,7 @@ pub(super) async fn run_pipeline(
 /// Runs the pipeline's steps in one workspace volume; the first that fails ends the run (the
 /// ending says how), and the workspace is removed either way.
 async fn run_steps(
-    ctx: &Ctx<'_>,
+    ctx: &Job<'_>,
     project: &Project,
     docker: &Docker,
     labels: &HashMap<String, String>,
@@ -64,8 +64,8 @@ async fn run_steps(
     pipeline: &Pipeline,
     ids: &[i64],
 ) -> Result<Option<Ending>> {
-    let store = ctx.engine.store();
-    let instance = ctx.engine.instance_id();
+    let store = ctx.kit.store();
+    let instance = ctx.kit.instance_id();
     let mut workspace = None;
     for (step, id) in pipeline.steps.iter().zip(ids) {
         start_step(store, *id).await?;
@@ -133,7 +133,7 @@ async fn step_env(
 /// Builds the image (step `id`) and deploys it where the stage deploys.
 #[allow(clippy::too_many_arguments)] // The run's facts, each used once; a struct for them would only move the list.
 async fn build_and_deploy(
-    ctx: &Ctx<'_>,
+    ctx: &Job<'_>,
     project: &Project,
     stage: &str,
     commit: &str,
@@ -144,7 +144,7 @@ async fn build_and_deploy(
     build: &pipeline::BuildConfig,
     id: i64,
 ) -> Result<Ending> {
-    let store = ctx.engine.store();
+    let store = ctx.kit.store();
     start_step(store, id).await?;
     let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
     let spec = BuildSpec {
@@ -173,7 +173,7 @@ async fn build_and_deploy(
 /// A compose stack: its services' images built (those with `build:`), then deployed.
 #[allow(clippy::too_many_arguments)]
 async fn compose_stack(
-    ctx: &Ctx<'_>,
+    ctx: &Job<'_>,
     docker: &Docker,
     project: &Project,
     stage: &str,
@@ -183,7 +183,7 @@ async fn compose_stack(
     labels: &HashMap<String, String>,
     mut position: i64,
 ) -> Result<Ending> {
-    let store = ctx.engine.store();
+    let store = ctx.kit.store();
     let mut texts = Vec::new();
     for file in files {
         match std::fs::read_to_string(work.join(file)) {
@@ -265,7 +265,7 @@ fn read_in_checkout(work: &std::path::Path, rel: &str) -> std::result::Result<Op
 /// The compose file read into the stack this stage deploys (refusals name file, line, service
 /// and key).
 fn read_stack(
-    ctx: &Ctx<'_>,
+    ctx: &Job<'_>,
     project: &Project,
     stage: &str,
     work: &std::path::Path,
@@ -273,7 +273,7 @@ fn read_stack(
     deploy: &crate::domain::deploy::DeployConfig,
 ) -> Result<crate::domain::compose::Loaded> {
     let (file, text) = (&texts[0].0, &texts[0].1);
-    let network = crate::services::deploy::compose::network(ctx.engine.instance_id(), &project.id, stage);
+    let network = crate::services::deploy::compose::network(ctx.kit.instance_id(), &project.id, stage);
     let read = |rel: &str| read_in_checkout(work, rel);
     let under = |rel: &str| files_in_checkout(work, rel);
     let input = crate::domain::compose::Input {

@@ -2,9 +2,11 @@
 //! in containers on the Docker host, builds the image, and records every step and log line.
 //! A run always ends in a final state: succeeded, failed, cancelled, or (after a crash)
 //! interrupted; never "running" forever.
+//!
+//! Must not depend on other services but deploy, commit_status and bus.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -12,49 +14,143 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::adapters::docker::exec::{self, BuildSpec, ExecError, Line, StepSpec, Stream};
 use crate::adapters::forge::status::RunState;
+use crate::domain::events::EngineEvent;
 use crate::domain::pipeline::{self, Pipeline};
 use crate::domain::project::Project;
 use crate::domain::release::ReleaseStatus;
 use crate::domain::run::{RunStatus, StepStatus, Trigger};
-use crate::services::Core;
+use crate::services::bus::{Events, Flag, Shutdown, Wake};
+use crate::services::commit_status::Reporter;
+use crate::services::deploy::job::{fail_step, Ending, Job, Kit};
+use crate::services::{secret_key, INSTANCE_LABEL, RUN_LABEL};
 use crate::store::{runs, steps};
-use crate::{adapters::git, adapters::keychain, services::commit_status, Result};
+use crate::{adapters::git, adapters::keychain, Result};
 
-/// Runs executing at once across all projects (one per stage at most).
 mod execute;
 
 use execute::run_pipeline;
 
+/// Runs executing at once across all projects (one per stage at most).
 const PARALLEL_RUNS: usize = 2;
-/// Labels on every container and volume a run creates, so leftovers can be found after a
-/// crash: the run (`<instance>-<run id>`) and the installation that owns it.
-pub const RUN_LABEL: &str = "dev.slipway.run";
-pub const INSTANCE_LABEL: &str = "dev.slipway.instance";
 
-/// Marks what a crash left "running" as interrupted, and removes its containers and volumes.
-pub async fn recover(engine: &Core) -> Result<()> {
-    let store = engine.store();
-    let reason = "interrupted: the engine stopped while this run was running (crash, kill or power loss)";
-    let ids = runs::interrupt_running(store, reason).await?;
-    for id in &ids {
-        engine.logs().push(*id, None, "system", reason.to_string()).await;
-        tracing::warn!(run = id, "{reason}");
-        // The window and the notifications hear of it like of any other ending.
-        engine.run_finished(*id);
+/// The runner, a cheap handle: the [`Kit`] every run works with, the events (run changes), the
+/// commit status reporter, the runs' cancel switches, the wake-up, the hold switch and the
+/// shutdown.
+#[derive(Clone)]
+pub struct Runner {
+    pub kit: Kit,
+    pub events: Events,
+    pub reporter: Reporter,
+    pub wake: Wake,
+    pub held: Flag,
+    pub shutdown: Shutdown,
+    /// Cancel switches of the runs executing now.
+    cancels: Arc<Mutex<HashMap<i64, watch::Sender<bool>>>>,
+}
+
+impl Runner {
+    pub fn new(kit: Kit, events: Events, reporter: Reporter, wake: Wake, held: Flag, shutdown: Shutdown) -> Runner {
+        Runner { kit, events, reporter, wake, held, shutdown, cancels: Default::default() }
     }
-    if let Ok(docker) = crate::adapters::docker::connect_negotiated(&engine.config().docker_host).await {
-        remove_leftovers(&docker, engine.instance_id()).await;
-    }
-    let mut stages = Vec::new();
-    for id in &ids {
-        if let Ok(d) = runs::run_detail(store, *id).await {
-            stages.push(crate::domain::project::stage_id(&d.run.project_id, &d.run.stage));
+
+    /// Stops run `id`'s current step (its container is killed); false when it is not running.
+    pub fn cancel(&self, id: i64) -> bool {
+        match self.cancels.lock().unwrap().get(&id) {
+            Some(switch) => {
+                switch.send_replace(true);
+                true
+            }
+            None => false,
         }
     }
-    if let Err(e) = crate::services::deploy::reconcile(engine, &stages).await {
-        tracing::warn!("could not reconcile deployed containers: {e}");
+
+    /// Marks what a crash left "running" as interrupted, and removes its containers and volumes.
+    pub async fn recover(&self) -> Result<()> {
+        let kit = &self.kit;
+        let store = kit.store();
+        let reason = "interrupted: the engine stopped while this run was running (crash, kill or power loss)";
+        let ids = runs::interrupt_running(store, reason).await?;
+        for id in &ids {
+            kit.logs().push(*id, None, "system", reason.to_string()).await;
+            tracing::warn!(run = id, "{reason}");
+            // The window and the notifications hear of it like of any other ending.
+            self.events.emit(EngineEvent::RunChanged { run_id: *id });
+        }
+        if let Ok(docker) = crate::adapters::docker::connect_negotiated(&kit.config().docker_host).await {
+            remove_leftovers(&docker, kit.instance_id()).await;
+        }
+        let mut stages = Vec::new();
+        for id in &ids {
+            if let Ok(d) = runs::run_detail(store, *id).await {
+                stages.push(crate::domain::project::stage_id(&d.run.project_id, &d.run.stage));
+            }
+        }
+        if let Err(e) = crate::services::deploy::reconcile(kit, &stages).await {
+            tracing::warn!("could not reconcile deployed containers: {e}");
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Until the engine stops: claims queued runs and executes them.
+    pub async fn run(self) {
+        if let Err(e) = self.recover().await {
+            tracing::error!("could not recover runs left by a crash: {e}");
+        }
+        let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else { return };
+            let claimed = if self.held.get() { Ok(None) } else { runs::claim_next(self.kit.store()).await };
+            match claimed {
+                Ok(Some(run_id)) => {
+                    let runner = self.clone();
+                    tokio::spawn(async move {
+                        runner.execute(run_id).await;
+                        drop(permit);
+                        runner.wake.wake();
+                    });
+                    continue;
+                }
+                Ok(None) => drop(permit),
+                Err(e) => {
+                    drop(permit);
+                    tracing::error!("cannot claim a run: {e}");
+                }
+            }
+            if self.wake.wait(Duration::from_secs(2), &self.shutdown).await {
+                return;
+            }
+        }
+    }
+
+    async fn execute(&self, run_id: i64) {
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        self.cancels.lock().unwrap().insert(run_id, cancel_tx);
+        self.events.emit(EngineEvent::RunChanged { run_id });
+        let ctx = Job { kit: &self.kit, run_id, cancel: cancel_rx };
+        self.reporter.report(run_id, RunState::Running, "building").await;
+        let ending = match steps(&ctx).await {
+            Ok(e) => e,
+            Err(e) => Ending { status: RunStatus::Failed, reason: e.to_string() },
+        };
+        let store = self.kit.store();
+        // Best effort: a store that fails here is reported by the recovery at the next start.
+        let _ = steps::skip_pending(store, run_id).await;
+        // Every line is stored before the run reads as ended: whoever sees the end (a log reader, a
+        // follower that stops at the end) sees the whole log.
+        ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
+        self.kit.logs().flush().await;
+        if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
+            tracing::error!(run = run_id, "cannot record the end of the run: {e}");
+        }
+        self.cancels.lock().unwrap().remove(&run_id);
+        self.events.emit(EngineEvent::RunChanged { run_id });
+        let state = match ending.status {
+            RunStatus::Succeeded => RunState::Succeeded,
+            RunStatus::Cancelled => RunState::Cancelled,
+            _ => RunState::Failed,
+        };
+        self.reporter.report(run_id, state, &ending.reason).await;
+    }
 }
 
 async fn remove_leftovers(docker: &Docker, instance: &str) {
@@ -77,91 +173,13 @@ async fn remove_leftovers(docker: &Docker, instance: &str) {
     }
 }
 
-/// Until the engine stops: claims queued runs and executes them.
-pub async fn run(engine: Core) {
-    if let Err(e) = recover(&engine).await {
-        tracing::error!("could not recover runs left by a crash: {e}");
-    }
-    let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let claimed = if engine.runs_held() { Ok(None) } else { runs::claim_next(engine.store()).await };
-        match claimed {
-            Ok(Some(run_id)) => {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    execute(&engine, run_id).await;
-                    drop(permit);
-                    engine.wake_runner();
-                });
-                continue;
-            }
-            Ok(None) => drop(permit),
-            Err(e) => {
-                drop(permit);
-                tracing::error!("cannot claim a run: {e}");
-            }
-        }
-        if engine.wait_for_work(Duration::from_secs(2)).await {
-            return;
-        }
-    }
-}
+use crate::store::steps::{add as add_step, end as end_step, start as start_step};
 
-pub(crate) struct Ctx<'a> {
-    pub engine: &'a Core,
-    pub run_id: i64,
-    pub cancel: watch::Receiver<bool>,
-}
-
-impl Ctx<'_> {
-    pub(crate) async fn log(&self, step: Option<i64>, text: impl Into<String>) {
-        self.engine.logs().push(self.run_id, step, "system", text.into()).await;
-    }
-}
-
-/// The end of a run: its status and the reason shown everywhere.
-pub(crate) struct Ending {
-    pub status: RunStatus,
-    pub reason: String,
-}
-
-async fn execute(engine: &Core, run_id: i64) {
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    engine.register_cancel(run_id, cancel_tx);
-    let ctx = Ctx { engine, run_id, cancel: cancel_rx };
-    commit_status::report(engine, run_id, RunState::Running, "building").await;
-    let ending = match steps(&ctx).await {
-        Ok(e) => e,
-        Err(e) => Ending { status: RunStatus::Failed, reason: e.to_string() },
-    };
-    let store = engine.store();
-    // Best effort: a store that fails here is reported by the recovery at the next start.
-    let _ = steps::skip_pending(store, run_id).await;
-    // Every line is stored before the run reads as ended: whoever sees the end (a log reader, a
-    // follower that stops at the end) sees the whole log.
-    ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
-    engine.logs().flush().await;
-    if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
-        tracing::error!(run = run_id, "cannot record the end of the run: {e}");
-    }
-    engine.unregister_cancel(run_id);
-    engine.run_finished(run_id);
-    let state = match ending.status {
-        RunStatus::Succeeded => RunState::Succeeded,
-        RunStatus::Cancelled => RunState::Cancelled,
-        _ => RunState::Failed,
-    };
-    commit_status::report(engine, run_id, state, &ending.reason).await;
-}
-
-pub(crate) use crate::store::steps::{add as add_step, end as end_step, start as start_step};
-
-async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
-    let engine = ctx.engine;
-    let store = engine.store();
+async fn steps(ctx: &Job<'_>) -> Result<Ending> {
+    let kit = ctx.kit;
+    let store = kit.store();
     let runs::Work { project_id, stage, commit, digest, git_ref, trigger, release_id } = runs::work(store, ctx.run_id).await?;
-    let project = engine.project(&project_id).await?;
+    let project = kit.project(&project_id).await?;
     if let Some(release) = release_id {
         return redeploy(ctx, &project, &stage, release, trigger).await;
     }
@@ -182,13 +200,32 @@ async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     )
     .await;
 
-    // 1. Source.
+    let work = kit.config().data_dir.join("work").join(format!("run-{}", ctx.run_id));
+    let pipeline = match fetch_source(ctx, &project, &commit, git_ref.as_deref(), &work).await? {
+        Ok(p) => p,
+        Err(ending) => return Ok(ending),
+    };
+    let result = run_pipeline(ctx, &project, &stage, &commit, &work, &pipeline).await;
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Step 1: the exact commit checked out into `work`, and the pipeline it declares (or the
+/// ending of a run whose source could not be fetched or whose pipeline is invalid).
+async fn fetch_source(
+    ctx: &Job<'_>,
+    project: &Project,
+    commit: &str,
+    git_ref: Option<&str>,
+    work: &std::path::Path,
+) -> Result<std::result::Result<Pipeline, Ending>> {
+    let store = ctx.kit.store();
     let fetch = add_step(store, ctx.run_id, 1, "fetch source", "fetch").await?;
     start_step(store, fetch).await?;
-    let work = engine.config().data_dir.join("work").join(format!("run-{}", ctx.run_id));
-    let cache = git::cache_dir(&engine.config().data_dir, &project.id);
-    let creds = engine.credentials_for(&project).await?;
-    let (url, forge, c2, w2, r2) = (project.repo_url.clone(), project.forge, commit.clone(), work.clone(), git_ref.clone());
+    let cache = git::cache_dir(&ctx.kit.config().data_dir, &project.id);
+    let creds = ctx.kit.credentials_for(project).await?;
+    let (url, forge, c2, w2, r2) =
+        (project.repo_url.clone(), project.forge, commit.to_string(), work.to_path_buf(), git_ref.map(str::to_string));
     let fetched =
         tokio::task::spawn_blocking(move || git::fetch_and_checkout(&cache, &url, forge, creds.as_ref(), &c2, r2.as_deref(), &w2))
             .await
@@ -199,7 +236,7 @@ async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
             let msg = e.to_string();
             ctx.log(Some(fetch), &msg).await;
             end_step(store, fetch, StepStatus::Failed, None, Some(&msg)).await?;
-            return Ok(Ending { status: RunStatus::Failed, reason: format!("fetch source: {msg}") });
+            return Ok(Err(Ending { status: RunStatus::Failed, reason: format!("fetch source: {msg}") }));
         }
     };
     ctx.log(
@@ -212,13 +249,13 @@ async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
         ),
     )
     .await;
-    let (pipeline, config_source) = match pipeline::load(&work) {
+    let (pipeline, config_source) = match pipeline::load(work) {
         Ok(p) => p,
         Err(e) => {
             let msg = e.to_string();
             ctx.log(Some(fetch), &msg).await;
             end_step(store, fetch, StepStatus::Failed, None, Some(&msg)).await?;
-            return Ok(Ending { status: RunStatus::Failed, reason: msg });
+            return Ok(Err(Ending { status: RunStatus::Failed, reason: msg }));
         }
     };
     runs::set_config_source(store, ctx.run_id, config_source.as_str()).await?;
@@ -234,16 +271,14 @@ async fn steps(ctx: &Ctx<'_>) -> Result<Ending> {
     .await;
     end_step(store, fetch, StepStatus::Succeeded, None, None).await?;
 
-    let result = run_pipeline(ctx, &project, &stage, &commit, &work, &pipeline).await;
-    let _ = std::fs::remove_dir_all(&work);
-    result
+    Ok(Ok(pipeline))
 }
 
 /// A run of a prebuilt image: nothing to fetch or build; the image, pinned by digest, is
 /// pulled onto the host. (Deploying it is the deploy engine's part.)
-async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<Ending> {
+async fn pull_image(ctx: &Job<'_>, project: &Project, digest: &str) -> Result<Ending> {
     use futures::StreamExt;
-    let store = ctx.engine.store();
+    let store = ctx.kit.store();
     let step = add_step(store, ctx.run_id, 1, "pull image", "pull").await?;
     start_step(store, step).await?;
     let Some(repo) = &project.image_repo else {
@@ -251,7 +286,7 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
         return Ok(Ending { status: RunStatus::Failed, reason: "the project has no image repository".into() });
     };
     let reference = format!("{}@{digest}", repo.split_once("://").map(|(_, r)| r).unwrap_or(repo));
-    let docker = match crate::services::deploy::docker_for(ctx.engine, project).await {
+    let docker = match ctx.kit.docker_for(project).await {
         Ok(d) => d,
         Err(msg) => return fail_step(ctx, step, "pull image", None, &msg.to_string(), &[]).await,
     };
@@ -262,7 +297,7 @@ async fn pull_image(ctx: &Ctx<'_>, project: &Project, digest: &str) -> Result<En
         match item {
             Ok(info) => {
                 if let Some(status) = info.status {
-                    ctx.engine
+                    ctx.kit
                         .logs()
                         .push(
                             ctx.run_id,
@@ -301,8 +336,8 @@ fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Opt
 
 /// A rollback (the release exactly as it was) or a promotion (the source stage's release,
 /// rolled out with this stage's strategy): no fetch, no build.
-async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64, trigger: Trigger) -> Result<Ending> {
-    let release = crate::store::releases::get(ctx.engine.store(), release_id).await?;
+async fn redeploy(ctx: &Job<'_>, project: &Project, stage: &str, release_id: i64, trigger: Trigger) -> Result<Ending> {
+    let release = crate::store::releases::get(ctx.kit.store(), release_id).await?;
     let Some(stage) = project.stages.iter().find(|s| s.name == stage) else {
         return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
     };
@@ -353,13 +388,13 @@ async fn redeploy(ctx: &Ctx<'_>, project: &Project, stage: &str, release_id: i64
 
 /// Runs `f` with a line callback that masks secrets and feeds the run's log in order, and
 /// returns its result with the step's last lines (for the failure message).
-async fn stream_into_log<'a, T, F, Fut>(ctx: &Ctx<'a>, step: i64, secrets: Vec<String>, f: F) -> (T, Vec<String>)
+async fn stream_into_log<'a, T, F, Fut>(ctx: &Job<'a>, step: i64, secrets: Vec<String>, f: F) -> (T, Vec<String>)
 where
     F: FnOnce(Box<dyn FnMut(Line) + Send + 'a>) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Line>();
-    let logs = ctx.engine.logs().clone();
+    let logs = ctx.kit.logs().clone();
     let run_id = ctx.run_id;
     let forward = async move {
         let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
@@ -385,26 +420,15 @@ where
     (out, tail)
 }
 
-async fn step_error(ctx: &Ctx<'_>, step: i64, name: &str, e: ExecError, tail: &[String]) -> Result<Ending> {
+async fn step_error(ctx: &Job<'_>, step: i64, name: &str, e: ExecError, tail: &[String]) -> Result<Ending> {
     match e {
         ExecError::Cancelled => {
-            end_step(ctx.engine.store(), step, StepStatus::Cancelled, None, Some("cancelled")).await?;
+            end_step(ctx.kit.store(), step, StepStatus::Cancelled, None, Some("cancelled")).await?;
             Ok(Ending { status: RunStatus::Cancelled, reason: format!("cancelled during {name}") })
         }
         ExecError::TimedOut(d) => fail_step(ctx, step, name, None, &format!("timed out after {} s", d.as_secs()), tail).await,
         other => fail_step(ctx, step, name, None, &other.to_string(), tail).await,
     }
-}
-
-pub(crate) async fn fail_step(ctx: &Ctx<'_>, step: i64, name: &str, exit: Option<i64>, why: &str, tail: &[String]) -> Result<Ending> {
-    end_step(ctx.engine.store(), step, StepStatus::Failed, exit, Some(why)).await?;
-    ctx.log(Some(step), format!("step {name} failed: {why}")).await;
-    let mut reason = format!("step {name} failed: {why}");
-    if !tail.is_empty() {
-        reason.push_str("; last lines: ");
-        reason.push_str(&tail.join(" ⏎ "));
-    }
-    Ok(Ending { status: RunStatus::Failed, reason })
 }
 
 async fn cleanup(docker: &Docker, ws: Option<&exec::Workspace>) {
@@ -413,9 +437,4 @@ async fn cleanup(docker: &Docker, ws: Option<&exec::Workspace>) {
             tracing::warn!("could not remove workspace {}: {e}", ws.volume);
         }
     }
-}
-
-/// Keychain entry of a project secret.
-pub fn secret_key(project: &str, name: &str) -> String {
-    format!("project-secret:{project}:{name}")
 }

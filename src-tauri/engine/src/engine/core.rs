@@ -1,0 +1,276 @@
+//! The engine's state: its own (the listener, the API token, the windows connected) and one
+//! handle per service, built once in [`Core::open`] from the narrow handles each service needs.
+//! Services never see this struct; the operations reach them through it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::adapters::token;
+use crate::domain::config::Config;
+use crate::domain::events::EngineEvent;
+use crate::domain::project::Project;
+use crate::services::bus::{Events, Flag, Shutdown, Wake};
+use crate::services::commit_status::Reporter;
+use crate::services::deploy::promotions::Promotions;
+use crate::services::deploy::{Kit, Routes};
+use crate::services::hooks::Hooks;
+use crate::services::hosts::Hosts;
+use crate::services::intake::Intake;
+use crate::services::notify::Notifier;
+use crate::services::poll::Poller;
+use crate::services::run::Runner;
+use crate::store::logs::Logs;
+use crate::store::Store;
+use crate::Result;
+
+pub(crate) const PAUSED_KEY: &str = "auto_deploy_paused";
+pub(crate) const HELD_KEY: &str = "runs_held";
+/// Several Slipways (two workstations, or tests) may share one Docker host: every container
+/// and volume a run creates carries this installation's id so none collide or get cleaned up
+/// by the wrong engine.
+const INSTANCE_KEY: &str = "instance_id";
+
+/// The engine's state, cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Core {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Counts a window as connected while it lives.
+pub struct UiClient(Core);
+
+impl Drop for UiClient {
+    fn drop(&mut self) {
+        self.0.inner.ui_clients.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) logs: Logs,
+    pub(crate) token: String,
+    pub(crate) instance_id: String,
+    pub(crate) listener: Mutex<Option<SocketAddr>>,
+    pub(crate) listener_error: Mutex<Option<String>>,
+    pub(crate) paused: Flag,
+    pub(crate) held: Flag,
+    pub(crate) events: Events,
+    pub(crate) wake: Wake,
+    /// Set once the engine starts stopping; the server and background tasks watch it.
+    pub(crate) shutdown: Shutdown,
+    /// Set when someone (the API, the tray) asks the host process to quit.
+    pub(crate) quit_requested: watch::Sender<bool>,
+    /// Windows following the event stream now: the tray brings one forward or opens one.
+    pub(crate) ui_clients: AtomicUsize,
+    /// The listeners' accept loops (public, API).
+    pub(crate) server: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) hosts: Hosts,
+    pub(crate) notifier: Notifier,
+    pub(crate) reporter: Reporter,
+    pub(crate) poller: Poller,
+    pub(crate) hooks: Hooks,
+    pub(crate) runner: Runner,
+    pub(crate) promotions: Promotions,
+}
+
+impl Core {
+    /// Opens the store and builds every service's handle; starts nothing in the background
+    /// but the intake writer and the run log writer (see [`Core::start`]).
+    pub(crate) async fn open(config: Config) -> Result<Core> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::open(&config.store_path()).await?;
+        let token = token::load_or_create(&config.token_path())?;
+        let paused = Flag::new(store.setting(PAUSED_KEY).await?.as_deref() == Some("true"));
+        let held = Flag::new(store.setting(HELD_KEY).await?.as_deref() == Some("true"));
+        let instance_id = match store.setting(INSTANCE_KEY).await? {
+            Some(id) => id,
+            None => {
+                let id = token::random_hex(4);
+                store.set_setting(INSTANCE_KEY, &id).await?;
+                id
+            }
+        };
+        let (events, wake, shutdown) = (Events::new(256), Wake::default(), Shutdown::default());
+        let logs = Logs::start(store.clone());
+        let reporter = Reporter { store: store.clone(), logs: logs.clone() };
+        let hosts = Hosts::new(store.clone(), &config.docker_host, events.clone(), shutdown.clone());
+        let routes = Arc::new(Routes::default());
+        let forget = routes.clone();
+        hosts.on_forget(move |id| forget.forget_host(id));
+        let notifier = Notifier::new(store.clone(), logs.clone(), events.clone());
+        let intake = Intake::start(store.clone(), events.clone(), wake.clone(), paused.clone(), reporter.clone());
+        let poller = Poller { store: store.clone(), intake, shutdown: shutdown.clone() };
+        let hooks = Hooks::new(store.clone(), poller.clone());
+        let promotions = Promotions {
+            store: store.clone(),
+            events: events.clone(),
+            wake: wake.clone(),
+            paused: paused.clone(),
+            notifier: notifier.clone(),
+        };
+        let kit = Kit {
+            store: store.clone(),
+            logs: logs.clone(),
+            config: config.clone(),
+            hosts: hosts.clone(),
+            routes,
+            promotions: promotions.clone(),
+            instance: instance_id.clone(),
+        };
+        let runner = Runner::new(kit, events.clone(), reporter.clone(), wake.clone(), held.clone(), shutdown.clone());
+        let inner = Inner {
+            config,
+            store,
+            logs,
+            token,
+            instance_id,
+            listener: Mutex::new(None),
+            listener_error: Mutex::new(None),
+            paused,
+            held,
+            events,
+            wake,
+            shutdown,
+            quit_requested: watch::channel(false).0,
+            ui_clients: Default::default(),
+            server: Mutex::new(Vec::new()),
+            hosts,
+            notifier,
+            reporter,
+            poller,
+            hooks,
+            runner,
+            promotions,
+        };
+        Ok(Core { inner: Arc::new(inner) })
+    }
+
+    /// Starts the background work: host health, polling, notifications, the runner.
+    pub(crate) async fn start(&self) -> Result<()> {
+        let inner = &self.inner;
+        inner.hosts.start().await?;
+        tokio::spawn(inner.poller.clone().run());
+        tokio::spawn(inner.notifier.clone().run(self.subscribe()));
+        tokio::spawn(inner.runner.clone().run());
+        Ok(())
+    }
+
+    pub async fn project(&self, id: &str) -> Result<Project> {
+        crate::store::projects::get(self.store(), id).await
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn logs(&self) -> &Logs {
+        &self.inner.logs
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.inner.token
+    }
+
+    pub fn host_pool(&self) -> &Hosts {
+        &self.inner.hosts
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// The commit status reporter.
+    pub fn reporter(&self) -> &Reporter {
+        &self.inner.reporter
+    }
+
+    pub fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
+    }
+
+    /// Where ref changes are handed in (the poller's intake: there is one).
+    pub fn intake(&self) -> &Intake {
+        &self.inner.poller.intake
+    }
+
+    pub fn poller(&self) -> &Poller {
+        &self.inner.poller
+    }
+
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+
+    pub fn listener_addr(&self) -> Option<SocketAddr> {
+        *self.inner.listener.lock().unwrap()
+    }
+
+    pub fn listener_error(&self) -> Option<String> {
+        self.inner.listener_error.lock().unwrap().clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn emit(&self, event: EngineEvent) {
+        self.inner.events.emit(event)
+    }
+
+    pub fn auto_deploy_paused(&self) -> bool {
+        self.inner.paused.get()
+    }
+
+    pub fn runs_held(&self) -> bool {
+        self.inner.held.get()
+    }
+
+    pub(crate) fn wake_runner(&self) {
+        self.inner.wake.wake();
+    }
+
+    /// Run `run` was queued: tell the UI and wake the runner.
+    pub(crate) fn queued(&self, run: i64) {
+        self.inner.promotions.queued(run);
+    }
+
+    pub(crate) fn projects_changed(&self) {
+        self.inner.hooks.projects_changed();
+        self.emit(EngineEvent::ProjectsChanged);
+    }
+
+    /// Asks the process hosting the engine to quit (it calls [`crate::Engine::stop`] on its way out).
+    pub fn request_quit(&self) {
+        self.inner.quit_requested.send_replace(true);
+    }
+
+    /// How many windows follow the event stream now.
+    pub fn ui_clients(&self) -> usize {
+        self.inner.ui_clients.load(Ordering::SeqCst)
+    }
+
+    /// Counts a window as connected while the returned guard lives.
+    pub(crate) fn ui_client(&self) -> UiClient {
+        self.inner.ui_clients.fetch_add(1, Ordering::SeqCst);
+        UiClient(self.clone())
+    }
+
+    /// Resolves once a quit was requested.
+    pub async fn quit_requested(&self) {
+        let mut rx = self.inner.quit_requested.subscribe();
+        let _ = rx.wait_for(|q| *q).await;
+    }
+}
