@@ -15,5 +15,6 @@ mod notify;
 mod polling;
 mod registry;
 mod runs;
+mod secrets;
 mod tokens;
 mod webhooks;

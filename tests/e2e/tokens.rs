@@ -54,7 +54,7 @@ async fn cgi(root: PathBuf, method: Method, uri: Uri, headers: HeaderMap, body: 
 }
 
 /// Serves `root/srv` over smart HTTP, answering 401 unless basic auth is `user:token`.
-async fn serve_private(root: &Path, user: &str, token: &str) -> String {
+pub(crate) async fn serve_private(root: &Path, user: &str, token: &str) -> String {
     let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")));
     let srv = root.join("srv");
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {

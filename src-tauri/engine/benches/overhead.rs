@@ -58,13 +58,7 @@ async fn main() {
     let commit = git(&work, &["rev-parse", "HEAD"]);
 
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(Config {
-        data_dir: dir.path().into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        docker_host: "unix:///var/run/docker.sock".into(),
-    })
-    .await
-    .unwrap();
+    let engine = Engine::start(Config::at(dir.path(), "127.0.0.1:0".parse().unwrap(), "unix:///var/run/docker.sock")).await.unwrap();
     engine
         .create_project(NewProject {
             name: "bench".into(),

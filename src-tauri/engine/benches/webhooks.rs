@@ -71,11 +71,7 @@ async fn server_latencies(store: &Store, from_id: i64) -> Vec<f64> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        docker_host: "unix:///var/run/docker.sock".into(),
-    };
+    let config = Config::at(dir.path(), "127.0.0.1:0".parse().unwrap(), "unix:///var/run/docker.sock");
     let engine = Engine::start(config).await.unwrap();
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     engine

@@ -3,7 +3,7 @@
 use slipway_engine::{ApiError, Config, Engine, EngineStatus, ErrorCode};
 
 fn config(dir: &std::path::Path) -> Config {
-    Config { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///var/run/docker.sock".into() }
+    Config::at(dir, "127.0.0.1:0".parse().unwrap(), "unix:///var/run/docker.sock")
 }
 
 #[tokio::test]

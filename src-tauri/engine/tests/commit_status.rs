@@ -37,10 +37,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
     let answer = Arc::new(AtomicU16::new(201));
     let (api, seen) = stub(answer.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let engine =
-        Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
-            .await
-            .unwrap();
+    let engine = Engine::start(Config::at(dir.path(), "127.0.0.1:0".parse().unwrap(), "unix:///nope")).await.unwrap();
     // Only the intake's "pending" is under test here; keep the runner from starting the run.
     engine.set_runs_held(true).await.unwrap();
     let account = format!("gh-{}", std::process::id());

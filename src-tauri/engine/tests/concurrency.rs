@@ -10,10 +10,7 @@ use slipway_engine::{Config, Engine};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let engine =
-        Engine::start(Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
-            .await
-            .unwrap();
+    let engine = Engine::start(Config::at(dir.path(), "127.0.0.1:0".parse().unwrap(), "unix:///nope")).await.unwrap();
     engine.set_runs_held(true).await.unwrap();
     let stage = Stage { branch_patterns: vec!["*".into()], ..Stage::default() };
     let project = Arc::new(

@@ -55,7 +55,7 @@ fn stages_of(git_ref: &str) -> Vec<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_sequence_deploys_a_commit_twice_to_a_stage_and_the_newest_push_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() };
+    let config = Config::at(dir.path(), "127.0.0.1:0".parse().unwrap(), "unix:///nope");
     let engine = Engine::start(config).await.unwrap();
     engine.set_runs_held(true).await.unwrap();
     let seed = env("SLIPWAY_PROP_SEED", 7);

@@ -9,9 +9,7 @@ use slipway_engine::domain::project::{Forge, NewProject};
 use slipway_engine::{adapters::keychain, Config, Engine, EngineEvent};
 
 async fn engine(dir: &std::path::Path) -> Engine {
-    let engine = Engine::start(Config { data_dir: dir.into(), listen: "127.0.0.1:0".parse().unwrap(), docker_host: "unix:///nope".into() })
-        .await
-        .unwrap();
+    let engine = Engine::start(Config::at(dir, "127.0.0.1:0".parse().unwrap(), "unix:///nope")).await.unwrap();
     // These tests look at decisions, not at a desktop (the e2e test does that).
     let off = engine
         .set_notification_settings(notice::NotificationSettings { desktop: false, desktop_env_override: None, desktop_active: false })

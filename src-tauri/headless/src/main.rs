@@ -22,6 +22,15 @@ struct Cli {
     /// Data directory (store, API token, logs). Default: the OS's per-user data directory.
     #[arg(long, global = true, env = "SLIPWAY_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Key of the encrypted secrets file, used where no OS keychain is (created 0600 if
+    /// missing; never inside the data directory). Default: a per-user key file, or the
+    /// systemd credential `slipway-secrets-key`.
+    #[arg(long, global = true, env = "SLIPWAY_SECRETS_KEY_FILE", value_name = "PATH")]
+    secrets_key_file: Option<PathBuf>,
+    /// Where secrets go on the first start: `keychain` or `file` (later starts keep what was
+    /// chosen; `secrets migrate` moves them).
+    #[arg(long, global = true, env = "SLIPWAY_SECRETS", value_name = "BACKEND")]
+    secrets: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -100,9 +109,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where the secrets are kept, and moving them: `secrets migrate --to keychain|file`.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Create or update a project from a YAML file ("-" reads standard input).
     Import {
         file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Moves every secret to the OS keychain or to the encrypted secrets file (the running
+    /// engine does it: each secret is copied and read back before the old copy goes).
+    Migrate {
+        #[arg(long, value_parser = ["keychain", "file"])]
+        to: String,
         #[arg(long)]
         json: bool,
     },
@@ -130,6 +156,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
+    config.secrets_key_file = cli.secrets_key_file.or(config.secrets_key_file);
+    config.secrets_backend = cli.secrets.or(config.secrets_backend);
     match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
         Command::Serve { listen, tray } => {
             if let Some(l) = listen {
@@ -197,6 +225,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Hosts { test, import_contexts, json } => hosts(&config, test, import_contexts, json).await,
+        Command::Secrets { command: SecretsCommand::Migrate { to, json } } => {
+            let done = Client::for_config(&config)?.call(ops::MigrateSecrets { to }).await?;
+            if json {
+                print_json(&done);
+            } else {
+                println!("{} secret(s) moved; secrets are now kept in the {}", done.moved.len(), done.backend);
+            }
+            Ok(())
+        }
         Command::Cancel { id } => {
             Client::for_config(&config)?.call(ops::CancelRun { id }).await?;
             println!("run {id}: cancel requested");
@@ -210,6 +247,7 @@ fn print_status(status: &slipway_protocol::events::EngineStatus) {
     println!("  data dir:    {}", status.data_dir);
     println!("  store:       {} (schema {})", status.store_path, status.schema_version);
     println!("  listener:    {}", status.listener.as_deref().unwrap_or("not listening"));
+    println!("  secrets:     {}", status.secrets);
     match (&status.docker.reachable, &status.docker.error) {
         (true, _) => {
             println!("  docker:      reachable at {} (engine {})", status.docker.endpoint, status.docker.version.as_deref().unwrap_or("?"))

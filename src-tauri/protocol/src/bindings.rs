@@ -63,6 +63,7 @@ pub fn typescript() -> String {
         crate::run::LogLine::decl(),
         crate::ops::RunStarted::decl(),
         crate::ops::RunnerHold::decl(),
+        crate::ops::SecretsMigrated::decl(),
         crate::metrics::StageHealth::decl(),
         crate::metrics::StageSummary::decl(),
         crate::metrics::DayCount::decl(),

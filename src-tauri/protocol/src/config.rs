@@ -16,6 +16,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Docker endpoint of the default local host, as `DOCKER_HOST` spells it.
     pub docker_host: String,
+    /// The key of the encrypted secrets file, where no OS keychain is used
+    /// (`SLIPWAY_SECRETS_KEY_FILE`, `--secrets-key-file`). Never inside `data_dir`.
+    pub secrets_key_file: Option<PathBuf>,
+    /// `keychain` or `file` on the first start (`SLIPWAY_SECRETS`); later starts keep what the
+    /// store recorded.
+    pub secrets_backend: Option<String>,
 }
 
 impl Config {
@@ -26,7 +32,20 @@ impl Config {
             _ => default_data_dir()?,
         };
         let listen = std::env::var("SLIPWAY_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_string());
-        Ok(Config { data_dir, listen: parse_listen(&listen)?, docker_host: default_docker_host() })
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        Ok(Config {
+            data_dir,
+            listen: parse_listen(&listen)?,
+            docker_host: default_docker_host(),
+            secrets_key_file: var("SLIPWAY_SECRETS_KEY_FILE").map(PathBuf::from),
+            secrets_backend: var("SLIPWAY_SECRETS").map(|v| v.to_string_lossy().into_owned()),
+        })
+    }
+
+    /// Settings for an engine in `data_dir` listening on `listen` (tests, tools); the rest as
+    /// a first start with nothing set.
+    pub fn at(data_dir: impl Into<PathBuf>, listen: SocketAddr, docker_host: impl Into<String>) -> Config {
+        Config { data_dir: data_dir.into(), listen, docker_host: docker_host.into(), secrets_key_file: None, secrets_backend: None }
     }
 
     pub fn store_path(&self) -> PathBuf {

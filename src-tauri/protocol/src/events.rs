@@ -30,6 +30,9 @@ pub struct EngineStatus {
     pub runs_held: bool,
     /// Windows following the engine's events now (the tray opens one when there is none).
     pub ui_clients: u32,
+    /// Where secrets are kept: the OS keychain, or the encrypted file and where its key is.
+    #[serde(default)]
+    pub secrets: String,
 }
 
 /// State changes pushed to the UI (as Tauri events) and to API clients.

@@ -371,6 +371,15 @@ pub struct RunnerHold {
     pub held: bool,
 }
 
+/// What moving the secrets to another backend did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SecretsMigrated {
+    /// Where the secrets are kept now (as the status says it).
+    pub backend: String,
+    /// The names of the secrets moved (names only, never values).
+    pub moved: Vec<String>,
+}
+
 operations! {
     /// The engine's status (version, listener, Docker, pause and hold).
     GetStatus engine_status: Get "/status" {} -> EngineStatus;
@@ -380,6 +389,9 @@ operations! {
     SetRunnerHold set_runs_held: Put "/runner" { json held: bool } -> RunnerHold;
     /// Asks the engine's process to quit.
     Quit quit_engine: Post "/quit" status 202 {} -> ();
+    /// Moves every secret to the OS keychain (`to: "keychain"`) or the encrypted secrets file
+    /// (`"file"`), and keeps them there from now on.
+    MigrateSecrets migrate_secrets: Post "/secrets/migrate" { json to: String } -> SecretsMigrated;
     ListProjects list_projects: Get "/projects" {} -> Vec<Project>;
     CreateProject create_project: Post "/projects" status 201 { body project: NewProject } -> Project;
     GetProject get_project: Get "/projects/{id}" { path id: String } -> Project;

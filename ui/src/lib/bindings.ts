@@ -39,7 +39,11 @@ runs_held: boolean,
 /**
  * Windows following the engine's events now (the tray opens one when there is none).
  */
-ui_clients: number, };
+ui_clients: number, 
+/**
+ * Where secrets are kept: the OS keychain, or the encrypted file and where its key is.
+ */
+secrets: string, };
 
 export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down" };
 
@@ -486,6 +490,16 @@ export type RunStarted = { run_id: number, };
 
 export type RunnerHold = { held: boolean, };
 
+export type SecretsMigrated = { 
+/**
+ * Where the secrets are kept now (as the status says it).
+ */
+backend: string, 
+/**
+ * The names of the secrets moved (names only, never values).
+ */
+moved: Array<string>, };
+
 export type StageHealth = "healthy" | "degraded" | "failing" | "unknown";
 
 export type StageSummary = { project_id: string, project_name: string, stage: string, strategy: Strategy, promote_from: string | null, live: Release | null, 
@@ -622,6 +636,8 @@ export type SetRunnerHold = { held: boolean, };
 
 export type Quit = Record<string, never>;
 
+export type MigrateSecrets = { to: string, };
+
 export type ListProjects = Record<string, never>;
 
 export type CreateProject = { project: NewProject, };
@@ -709,6 +725,7 @@ export type Operations = {
   set_auto_deploy_paused: { request: SetAutoDeploy, response: AutoDeploy },
   set_runs_held: { request: SetRunnerHold, response: RunnerHold },
   quit_engine: { request: Quit, response: null },
+  migrate_secrets: { request: MigrateSecrets, response: SecretsMigrated },
   list_projects: { request: ListProjects, response: Array<Project> },
   create_project: { request: CreateProject, response: Project },
   get_project: { request: GetProject, response: Project },

@@ -82,8 +82,9 @@ impl Core {
     /// Opens the store and builds every service's handle; starts nothing in the background
     /// but the intake writer and the run log writer (see [`Core::start`]).
     pub(crate) async fn open(config: Config) -> Result<Core> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        private_dir(&config.data_dir)?;
         let store = Store::open(&config.store_path()).await?;
+        crate::services::secrets::open(&store, &config).await?;
         let token = token::load_or_create(&config.token_path())?;
         let paused = Flag::new(store.setting(PAUSED_KEY).await?.as_deref() == Some("true"));
         let held = Flag::new(store.setting(HELD_KEY).await?.as_deref() == Some("true"));
@@ -273,4 +274,20 @@ impl Core {
         let mut rx = self.inner.quit_requested.subscribe();
         let _ = rx.wait_for(|q| *q).await;
     }
+}
+
+/// Creates the data directory readable by its owner only (0700) whatever the umask, and
+/// narrows one an older version left wider: it holds the store, the API token and the secrets
+/// file.
+fn private_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
 }

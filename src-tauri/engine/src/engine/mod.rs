@@ -10,6 +10,7 @@ mod core;
 mod hosts;
 mod metrics;
 mod ops;
+mod secrets;
 
 pub use slipway_protocol::logging;
 
@@ -75,6 +76,7 @@ impl Engine {
             auto_deploy_paused: self.auto_deploy_paused(),
             runs_held: self.runs_held(),
             ui_clients: self.ui_clients() as u32,
+            secrets: keychain::current().describe(),
         })
     }
 

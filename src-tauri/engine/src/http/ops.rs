@@ -84,6 +84,9 @@ impl Handler for Engine {
         self.request_quit();
         Ok(())
     }
+    async fn migrate_secrets(&self, op: ops::MigrateSecrets) -> Result<ops::SecretsMigrated> {
+        Ok(Engine::migrate_secrets(self, &op.to).await?)
+    }
     async fn list_projects(&self, _: ops::ListProjects) -> Result<Vec<Project>> {
         Ok(self.projects().await?)
     }

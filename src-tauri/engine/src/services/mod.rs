@@ -24,6 +24,7 @@ pub mod intake;
 pub mod notify;
 pub mod poll;
 pub mod run;
+pub mod secrets;
 
 use crate::adapters::git::Credentials;
 use crate::adapters::keychain;

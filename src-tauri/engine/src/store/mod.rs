@@ -57,6 +57,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        private_files(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|e| corrupt_or_store(path, e))?
             .filename(path)
@@ -72,6 +73,9 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| corrupt_or_store(path, e))?;
         let store = Store { pool, path: path.to_path_buf(), steps: tokio::sync::broadcast::channel(256).0 };
         store.migrate().await?;
+        // The WAL and shared-memory files exist now; SQLite gives them the database's mode, but
+        // files left by an older version may be wider.
+        private_files(path)?;
         Ok(store)
     }
 
@@ -243,5 +247,32 @@ async fn incremental_vacuum_on(opts: &SqliteConnectOptions, path: &Path) -> Resu
         }
     }
     conn.close().await?;
+    Ok(())
+}
+
+/// The database and its WAL files are readable by their owner only (0600) whatever the umask:
+/// they hold the project configuration, the run logs and the kept webhook bodies. The file is
+/// created that way before SQLite opens it; existing ones are narrowed.
+fn private_files(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).or_else(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Ok(std::fs::File::open(path)?),
+                _ => Err(e),
+            })?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }

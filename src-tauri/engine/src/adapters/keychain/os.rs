@@ -1,10 +1,19 @@
-//! Secrets (forge tokens, webhook secrets, registry passwords) live only in the OS keychain.
-//! The store keeps the entry's name, never its value.
+//! The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager) through the
+//! `keyring` crate, every entry filed under the service [`SERVICE`].
 
 use crate::{Error, ErrorCode, Result};
 
 /// The keychain "service" every Slipway entry is filed under.
 pub const SERVICE: &str = "dev.slipway";
+
+/// True when a keychain answers (an entry that is not there is an answer; a locked keychain
+/// is one too: the desktop asks the user to unlock it).
+pub async fn answers() -> bool {
+    match get("slipway-probe").await {
+        Ok(_) => true,
+        Err(e) => e.code() != ErrorCode::KeychainUnavailable || e.to_string().contains("locked"),
+    }
+}
 
 /// Stores `value` under `name`, replacing what was there.
 pub async fn set(name: &str, value: &str) -> Result<()> {
@@ -59,7 +68,8 @@ fn map_err(name: &str, e: keyring::Error) -> Error {
                     ErrorCode::KeychainUnavailable,
                     format!(
                         "no OS keychain is available: no Secret Service answered on the D-Bus session bus ({text}). \
-                         Start one (gnome-keyring, KeePassXC) in your desktop session; Slipway never writes tokens to disk."
+                         Start one (gnome-keyring, KeePassXC) in your desktop session, or keep the secrets in \
+                         Slipway's encrypted file instead: `slipwayd secrets migrate --to file`."
                     ),
                 )
             } else {

@@ -1,0 +1,36 @@
+//! The secrets operation: moving every secret between the OS keychain and the encrypted file.
+
+use std::collections::BTreeSet;
+
+use crate::domain::notice::{secret_key, url_key};
+use crate::engine::Engine;
+use crate::services::secrets::{self, Kind};
+use crate::services::{forge_token_key, webhook_key};
+use crate::Result;
+use slipway_protocol::ops::SecretsMigrated;
+
+impl Engine {
+    /// Moves every secret to `to` (`keychain` or `file`). Besides the names the current
+    /// backend lists, every name the store implies is looked for, so secrets an older version
+    /// put in the keychain (before it kept a list) move too.
+    pub async fn migrate_secrets(&self, to: &str) -> Result<SecretsMigrated> {
+        let to = Kind::parse(to)?;
+        let mut known = BTreeSet::new();
+        for p in self.projects().await? {
+            known.insert(webhook_key(&p.id));
+            for c in &p.notifications {
+                known.insert(url_key(&p.id, &c.name));
+                known.insert(secret_key(&p.id, &c.name));
+            }
+            if let Some(account) = &p.registry_account {
+                known.insert(format!("registry:{account}"));
+            }
+        }
+        for account in self.forge_accounts().await? {
+            known.insert(forge_token_key(&account.name));
+        }
+        let done = secrets::migrate(self.store(), self.config(), known, to).await?;
+        // The webhook secrets cached in memory are still right: the values did not change.
+        Ok(SecretsMigrated { backend: done.backend.describe(), moved: done.moved })
+    }
+}
