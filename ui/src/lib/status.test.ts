@@ -16,6 +16,7 @@ const base: EngineStatus = {
   auto_deploy_paused: false,
   runs_held: false,
   ui_clients: 0,
+  secrets: "OS keychain",
 };
 
 describe("status lines", () => {
