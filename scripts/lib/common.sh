@@ -22,6 +22,15 @@ BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst libglib2.0-bin
   imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl)
 
+# The Windows type check: rustup's target and MinGW's C compiler.
+ensure_windows_target() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+    command -v rustup >/dev/null || die "the Windows type check needs rustup to add the x86_64-pc-windows-gnu target"
+    rustup target add x86_64-pc-windows-gnu
+  fi
+  apt_install gcc-mingw-w64-x86-64-posix
+}
+
 apt_install() {
   local missing=() p
   for p in "$@"; do

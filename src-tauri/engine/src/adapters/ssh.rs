@@ -1,10 +1,10 @@
-//! Checks an `ssh://` host with the system `ssh` client before bollard's transport uses it.
+//! Checks an `ssh://` host with the system `ssh` client before the Docker transport
+//! ([`crate::adapters::docker::dial_stdio`]) uses it.
 //!
-//! bollard (through the openssh crate) starts its ssh master with
-//! `StrictHostKeyChecking=accept-new`, which would trust a host it has never seen, and reports a
-//! failed login or a missing remote `docker` only as a closed connection. Running the same
-//! client once with strict checking (same `~/.ssh/config`, agent and `known_hosts`) refuses
-//! unknown and changed keys and gives ssh's own words to turn into a sentence.
+//! A connection that fails there (a host key never seen, a failed login, no remote `docker`)
+//! shows only as a closed connection. Running the same client once, with the same strict
+//! checking, `~/.ssh/config`, agent and `known_hosts`, refuses unknown and changed keys and gives
+//! ssh's own words to turn into a sentence.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,7 +16,7 @@ const SSH_CONNECT_TIMEOUT: u64 = 10;
 const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `ssh -p PORT [-l USER] HOST` arguments for an `ssh://` endpoint.
-fn destination(endpoint: &str) -> Result<Vec<String>, String> {
+pub(crate) fn destination(endpoint: &str) -> Result<Vec<String>, String> {
     let (user, host, port) = crate::domain::host::parse_ssh(endpoint)?;
     let mut args = Vec::new();
     if let Some(p) = port {

@@ -40,6 +40,8 @@ fn restrict(path: &Path) -> Result<()> {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         }
     }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 

@@ -14,16 +14,15 @@ const REQUEST_TIMEOUT_SECS: u64 = 120;
 
 /// Connects to `host` (its endpoint, or `default_endpoint` for the local row), agrees on an API
 /// version and refuses engines older than [`MIN_API`]. SSH hosts are checked with the system
-/// `ssh` first (host key, login, remote docker CLI), since bollard's transport would accept an
-/// unknown host key on its own and says little when the login fails.
+/// `ssh` first (host key, login, remote docker CLI), so a failure is one sentence an operator
+/// can act on rather than a closed connection.
 pub async fn connect(host: &Host, default_endpoint: &str) -> Result<Docker> {
     let endpoint = if host.id == LOCAL_ID { default_endpoint } else { host.endpoint.as_str() };
     let unreachable = |msg: String| Error::new(ErrorCode::HostUnreachable, format!("host {}: {msg}", host.name));
     let docker = match host.kind {
         HostKind::Ssh => {
             crate::adapters::ssh::preflight(endpoint).await.map_err(unreachable)?;
-            Docker::connect_with_ssh(endpoint, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION, None)
-                .map_err(|e| unreachable(describe(endpoint, &e)))?
+            super::dial_stdio::connect(endpoint, REQUEST_TIMEOUT_SECS).map_err(unreachable)?
         }
         HostKind::Tcp => match (&host.tls_ca, &host.tls_cert, &host.tls_key) {
             (Some(ca), Some(cert), Some(key)) => Docker::connect_with_ssl(

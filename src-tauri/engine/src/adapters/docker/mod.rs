@@ -3,6 +3,7 @@
 //! the steps, builds and workspaces of runs ([`exec`]).
 
 pub mod containers;
+mod dial_stdio;
 pub mod exec;
 pub mod hosts;
 
