@@ -133,10 +133,10 @@ fn projects_round_trip_through_yaml_files() {
     assert_eq!(r["project"]["stages"].as_array().unwrap().len(), 3);
     assert!(r["notes"][0].as_str().unwrap().contains("stage prod is not in the file"), "{r}");
 
-    // A broken file is a clear error and changes nothing.
+    // A broken file is a clear error (exit 2: bad input) and changes nothing.
     std::fs::write(&file, "name: web\nrepo_url: [not, a, string]\n").unwrap();
     let out = slipwayd(dir.path(), &["import", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("project file:") && err.contains("repo_url"), "{err}");
 }

@@ -4,6 +4,7 @@
 
 mod app;
 mod app_hosts;
+mod cli;
 mod compose;
 mod compose_data;
 pub mod deploys;
@@ -16,5 +17,6 @@ mod polling;
 mod registry;
 mod runs;
 mod secrets;
+mod service;
 mod tokens;
 mod webhooks;

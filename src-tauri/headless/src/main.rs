@@ -8,12 +8,14 @@ use std::process::ExitCode;
 // The tray speaks StatusNotifierItem, the Linux (and BSD) desktops' protocol.
 #[cfg(all(unix, not(target_os = "macos")))]
 mod desktop;
+mod manage;
+mod service;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray;
 
 use clap::{Parser, Subcommand};
 use slipway_engine::http::client::Client;
-use slipway_engine::{Config, Engine, Error};
+use slipway_engine::{Config, Engine, Error, ErrorCode};
 use slipway_protocol::ops;
 
 #[derive(Parser)]
@@ -71,6 +73,9 @@ enum Command {
         /// Tag, branch or 40-hex commit id.
         #[arg(long = "ref")]
         wanted: String,
+        /// Wait for the run to end; exit 1 if it did not succeed.
+        #[arg(long)]
+        wait: bool,
         #[arg(long)]
         json: bool,
     },
@@ -120,6 +125,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a systemd unit that runs `slipwayd serve` (restart on failure; for --system the
+    /// data in /var/lib/slipway and the secrets key sealed by systemd-creds) and say what to
+    /// run next.
+    InstallService {
+        /// A user service (starts at login; `loginctl enable-linger` keeps it running).
+        #[arg(long, conflicts_with = "system")]
+        user: bool,
+        /// A system service (the default).
+        #[arg(long)]
+        system: bool,
+        /// Write under this directory instead of / (packaging).
+        #[arg(long, hide = true)]
+        root: Option<PathBuf>,
+    },
+    #[command(flatten)]
+    Manage(manage::Manage),
 }
 
 #[derive(Subcommand)]
@@ -138,7 +159,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             // The window that started this engine reads the code and shows it where the user is.
             if std::env::var("SLIPWAY_ERROR_FORMAT").as_deref() == Ok("json") {
@@ -146,19 +167,50 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("error: {e}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Error> {
+/// 2 for what the user typed (a bad value, an unknown project, a confirmation not given), 1 for
+/// everything else (the engine unreachable, a run that failed).
+fn exit_code(e: &Error) -> u8 {
+    match e.code() {
+        ErrorCode::InvalidInput | ErrorCode::NotFound | ErrorCode::ConfirmationRequired => 2,
+        _ => 1,
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, Error> {
     let mut config = Config::from_env()?;
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
     config.secrets_key_file = cli.secrets_key_file.or(config.secrets_key_file);
     config.secrets_backend = cli.secrets.or(config.secrets_backend);
-    match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
+    let command = match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
+        Command::Manage(m) => return manage::run(&config, m).await,
+        Command::InstallService { user, system: _, root } => {
+            println!("{}", service::install(&service::Install { user, root })?);
+            return Ok(0);
+        }
+        Command::Deploy { project, stage, wanted, wait, json } => {
+            let started = Client::for_config(&config)?
+                .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() })
+                .await?;
+            let what = format!("{project} → {stage} at {wanted}");
+            return manage::queued(&Client::for_config(&config)?, started.run_id, &what, wait, json).await;
+        }
+        other => other,
+    };
+    run_basic(config, command).await.map(|()| 0)
+}
+
+async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
+    match command {
+        Command::Manage(_) | Command::Deploy { .. } | Command::InstallService { .. } => {
+            unreachable!("answered by run, which returns their exit code")
+        }
         Command::Serve { listen, tray } => {
             if let Some(l) = listen {
                 config.listen = slipway_engine::domain::config::parse_listen(&l)?;
@@ -177,17 +229,6 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Pause { json } => set_paused(&config, true, json).await,
         Command::Resume { json } => set_paused(&config, false, json).await,
         Command::Quit => Client::for_config(&config)?.call(ops::Quit {}).await.map_err(Error::from),
-        Command::Deploy { project, stage, wanted, json } => {
-            let started = Client::for_config(&config)?
-                .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() })
-                .await?;
-            if json {
-                print_json(&started);
-            } else {
-                println!("run {} queued: {project} → {stage} at {wanted}", started.run_id);
-            }
-            Ok(())
-        }
         Command::Runs { project, json } => {
             let runs = Client::for_config(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
             if json {
@@ -323,7 +364,7 @@ async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), 
     }
 }
 
-fn print_json<T: serde::Serialize>(v: &T) {
+pub(crate) fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 

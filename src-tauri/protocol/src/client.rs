@@ -120,7 +120,7 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ApiError {
-        ApiError::new(ErrorCode::NotFound, format!("no Slipway engine answers at {}: {e}", self.base))
+        ApiError::new(ErrorCode::Unavailable, format!("no Slipway engine answers at {}: {e}", self.base))
     }
 }
 
@@ -142,7 +142,7 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
 fn read_engine_file(path: &Path) -> Result<EngineFile> {
     let text = std::fs::read_to_string(path).map_err(|_| {
         ApiError::new(
-            ErrorCode::NotFound,
+            ErrorCode::Unavailable,
             format!(
                 "no Slipway engine is running for this data directory ({} is missing). Start one with `slipwayd serve`.",
                 path.display()

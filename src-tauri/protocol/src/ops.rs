@@ -410,6 +410,10 @@ operations! {
     SetSecret set_project_secret: Put "/projects/{id}/secrets/{name}" status 204 {
         path project: String = "id", path name: String, json value: String
     } -> ();
+    /// Removes a project secret (removing one that is not set is not an error).
+    DeleteSecret delete_project_secret: Delete "/projects/{id}/secrets/{name}" status 204 {
+        path project: String = "id", path name: String
+    } -> ();
     ListReleases releases: Get "/projects/{id}/stages/{stage}/releases" { path project: String = "id", path stage: String } -> Vec<Release>;
     Rollback rollback: Post "/projects/{id}/stages/{stage}/releases/{number}/rollback" status 202 {
         path project: String = "id", path stage: String, #[ts(type = "number")] path number: i64

@@ -660,6 +660,8 @@ export type StartRun = { project: string, stage: string, wanted: string, };
 
 export type SetSecret = { project: string, name: string, value: string, };
 
+export type DeleteSecret = { project: string, name: string, };
+
 export type ListReleases = { project: string, stage: string, };
 
 export type Rollback = { project: string, stage: string, number: number, };
@@ -737,6 +739,7 @@ export type Operations = {
   poll_now: { request: PollNow, response: Project },
   start_manual_run: { request: StartRun, response: RunStarted },
   set_project_secret: { request: SetSecret, response: null },
+  delete_project_secret: { request: DeleteSecret, response: null },
   releases: { request: ListReleases, response: Array<Release> },
   rollback: { request: Rollback, response: RunStarted },
   promote: { request: Promote, response: RunStarted },

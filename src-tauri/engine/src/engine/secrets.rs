@@ -1,4 +1,5 @@
-//! The secrets operation: moving every secret between the OS keychain and the encrypted file.
+//! The secrets operations: removing a project secret, and moving every secret between the OS
+//! keychain and the encrypted file.
 
 use std::collections::BTreeSet;
 
@@ -10,6 +11,12 @@ use crate::Result;
 use slipway_protocol::ops::SecretsMigrated;
 
 impl Engine {
+    /// Removes a project secret from wherever secrets are kept.
+    pub async fn delete_project_secret(&self, project_id: &str, name: &str) -> Result<()> {
+        crate::store::projects::get(self.store(), project_id).await?;
+        crate::adapters::keychain::delete(&crate::services::secret_key(project_id, name)).await
+    }
+
     /// Moves every secret to `to` (`keychain` or `file`). Besides the names the current
     /// backend lists, every name the store implies is looked for, so secrets an older version
     /// put in the keychain (before it kept a list) move too.

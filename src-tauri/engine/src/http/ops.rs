@@ -120,6 +120,9 @@ impl Handler for Engine {
     async fn set_project_secret(&self, op: ops::SetSecret) -> Result<()> {
         Ok(Engine::set_project_secret(self, &op.project, &op.name, &op.value).await?)
     }
+    async fn delete_project_secret(&self, op: ops::DeleteSecret) -> Result<()> {
+        Ok(Engine::delete_project_secret(self, &op.project, &op.name).await?)
+    }
     async fn releases(&self, op: ops::ListReleases) -> Result<Vec<Release>> {
         Ok(Engine::releases(self, &op.project, &op.stage).await?)
     }

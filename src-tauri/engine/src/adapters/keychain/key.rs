@@ -20,6 +20,11 @@ impl Key {
         Key(rand::random())
     }
 
+    /// The key as its file holds it: 64 hex characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
     /// A short fingerprint, kept in the secrets file to tell "wrong key" from "damaged file".
     pub fn id(&self) -> String {
         let digest = Sha256::new().chain_update(b"slipway secrets key id\0").chain_update(self.0).finalize();
@@ -132,7 +137,7 @@ fn write_new(path: &Path) -> Result<Key> {
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
     }
-    super::file::write_private(path, format!("{}\n", hex::encode(key.0)).as_bytes())
+    super::file::write_private(path, format!("{}\n", key.to_hex()).as_bytes())
         .map_err(|e| Error::new(ErrorCode::KeychainUnavailable, format!("cannot create the secrets key {}: {e}", path.display())))?;
     tracing::info!(key = %path.display(), "created a new secrets key");
     Ok(key)

@@ -1,0 +1,125 @@
+//! `slipwayd install-service`: Slipway as a systemd service, so the engine runs from boot (or
+//! from login, `--user`), restarts when it fails, and on a server keeps its secrets key as an
+//! encrypted systemd credential (host key or TPM) rather than in a file beside the data.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use slipway_engine::{Error, ErrorCode};
+
+/// The credential name the engine reads from `$CREDENTIALS_DIRECTORY`.
+const CREDENTIAL: &str = slipway_engine::adapters::keychain::key::CREDENTIAL;
+
+pub struct Install {
+    /// A user service (`~/.config/systemd/user`) instead of a system one.
+    pub user: bool,
+    /// Everything is written under this directory instead of `/` (packaging, tests).
+    pub root: Option<PathBuf>,
+}
+
+/// Writes the unit (and, for a system service, the encrypted secrets key when systemd-creds is
+/// there) and returns what to run next.
+pub fn install(opts: &Install) -> Result<String, Error> {
+    let exe = std::env::current_exe()?;
+    let under = |p: &Path| match &opts.root {
+        Some(root) => root.join(p.strip_prefix("/").unwrap_or(p)),
+        None => p.to_path_buf(),
+    };
+    if opts.user {
+        let config = dirs::config_dir().ok_or_else(|| invalid("no per-user config directory is known here"))?;
+        let unit_path = under(&config.join("systemd/user/slipway.service"));
+        write(&unit_path, &user_unit(&exe))?;
+        return Ok(format!(
+            "wrote {}\nnext:\n  systemctl --user daemon-reload\n  systemctl --user enable --now slipway\n  \
+             loginctl enable-linger $USER   # keep it running after you log out\n  slipwayd status",
+            unit_path.display()
+        ));
+    }
+    let unit_path = under(Path::new("/etc/systemd/system/slipway.service"));
+    let cred_path = Path::new("/etc/slipway/secrets-key.cred");
+    let cred = match seal_key(&under(cred_path))? {
+        true => Some(cred_path),
+        false => None,
+    };
+    write(&unit_path, &system_unit(&exe, cred))?;
+    let key_line = match cred {
+        Some(c) => format!("the secrets key is sealed by systemd-creds in {}", under(c).display()),
+        None => "systemd-creds is not here: the secrets key will be /var/lib/slipway-key/secrets.key (0600)".to_string(),
+    };
+    Ok(format!(
+        "wrote {}\n{key_line}\nnext:\n  systemctl daemon-reload\n  systemctl enable --now slipway\n  \
+         SLIPWAY_DATA_DIR=/var/lib/slipway slipwayd status",
+        unit_path.display()
+    ))
+}
+
+fn user_unit(exe: &Path) -> String {
+    format!(
+        "[Unit]\nDescription=Slipway deploy engine\nAfter=network-online.target\n\n\
+         [Service]\nExecStart={} serve\nRestart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n\n\
+         [Install]\nWantedBy=default.target\n",
+        exe.display()
+    )
+}
+
+/// A system service: its own state directory (0700), the key as a credential when sealed, the
+/// Docker socket's group for the local engine.
+fn system_unit(exe: &Path, cred: Option<&Path>) -> String {
+    let key = match cred {
+        Some(c) => format!("LoadCredentialEncrypted={CREDENTIAL}:{}\n", c.display()),
+        None => "Environment=SLIPWAY_SECRETS_KEY_FILE=/var/lib/slipway-key/secrets.key\nStateDirectory=slipway-key\n".to_string(),
+    };
+    format!(
+        "[Unit]\nDescription=Slipway deploy engine\nWants=network-online.target\nAfter=network-online.target docker.service\n\n\
+         [Service]\nExecStart={} serve\nEnvironment=SLIPWAY_DATA_DIR=/var/lib/slipway\nEnvironment=SLIPWAY_SECRETS=file\n\
+         StateDirectory=slipway\nStateDirectoryMode=0700\n{key}Restart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n\n\
+         [Install]\nWantedBy=multi-user.target\n",
+        exe.display()
+    )
+}
+
+/// Seals a new random key with `systemd-creds` (host key, and the TPM where there is one) at
+/// `path`, unless one is there already. False when systemd-creds is not available.
+fn seal_key(path: &Path) -> Result<bool, Error> {
+    if path.exists() {
+        return Ok(true);
+    }
+    if Command::new("systemd-creds").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let key = slipway_engine::adapters::keychain::Key::random();
+    let mut child = Command::new("systemd-creds")
+        .args(["encrypt", "--with-key=auto", &format!("--name={CREDENTIAL}"), "-"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin.write_all(format!("{}\n", key.to_hex()).as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(Error::new(
+            ErrorCode::Io,
+            format!("systemd-creds could not seal the secrets key: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        ));
+    }
+    Ok(true)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+fn invalid(msg: &str) -> Error {
+    Error::new(ErrorCode::InvalidInput, msg.to_string())
+}
