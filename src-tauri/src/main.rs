@@ -2,6 +2,8 @@
 //! this process is only the window, a client of the engine's local API, and it exits when the
 //! window closes, so no GTK or WebKit memory stays behind while Slipway sits in the tray. It
 //! starts the engine (`slipwayd serve --tray`) when none runs for its data directory.
+//!
+//! Depends on `slipway-protocol` (wire types, the client), never on the engine crate.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 

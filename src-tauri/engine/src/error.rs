@@ -1,6 +1,8 @@
 //! The engine's error: a code and a message for the person who reads it, and inside the engine
 //! the error that caused it, so logs keep the whole chain. It becomes the wire's
 //! `{code, message}` ([`ApiError`]) once, at the edge (the HTTP API, the CLI).
+//!
+//! Must not depend on any other module of the engine: every layer uses it.
 
 pub use slipway_protocol::error::{ApiError, ErrorCode};
 

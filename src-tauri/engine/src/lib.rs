@@ -21,6 +21,9 @@
 //! [`ApiError`] `{code, message}`. Types the UI needs derive `ts_rs::TS`;
 //! [`http::bindings::typescript`] renders them into `ui/src/lib/bindings.ts`, and a test fails
 //! when that file is stale.
+//!
+//! The crate must not depend on Tauri or anything of the window; the window depends on
+//! `slipway-protocol` only.
 
 pub mod adapters;
 pub mod domain;

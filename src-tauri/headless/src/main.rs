@@ -1,5 +1,7 @@
 //! `slipwayd`: Slipway's engine without a window (servers, CI, machines with no display), and
 //! the command line over a running engine's local API.
+//!
+//! Depends on the engine and the protocol; must not depend on Tauri or the window.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! The Docker API: reaching an engine by `DOCKER_HOST`-style endpoint and saying plainly
 //! whether it answers and, if not, why; hosts ([`hosts`]), containers ([`containers`]), and
 //! the steps, builds and workspaces of runs ([`exec`]).
+//!
+//! Must not depend on other adapters but [`crate::adapters::ssh`] (the SSH checks and destination).
 
 pub mod containers;
 mod dial_stdio;

@@ -4,6 +4,8 @@
 //!
 //! One backend per process: the engine picks it at start ([`install`]) and every `set`, `get`
 //! and `delete` goes to it. A process that installs none (a test, a tool) uses the OS keychain.
+//!
+//! Must not depend on other adapters.
 
 mod file;
 pub mod key;

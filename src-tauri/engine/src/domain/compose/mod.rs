@@ -8,6 +8,8 @@
 //! honouring or refusing each key needs a catalogue of the specification's keys anyway.
 //! Parsing is `serde_norway` (YAML anchors and `<<:` merges included), then Compose's
 //! interpolation ([`interpolate`]) over every value, then one reader per concern.
+//!
+//! Must not depend on I/O, nor on other domain modules but [`crate::domain::yaml`].
 
 pub mod dotenv;
 mod extends;

@@ -5,6 +5,9 @@
 //! What is live is decided by the store: a release row is written only once the new containers
 //! took over and passed verification. After a crash, [`reconcile`] makes the host match the
 //! store again (containers of unconfirmed deploys removed, the live release's routes restored).
+//!
+//! Must not depend on other services but hosts, notify and bus: runs depend on deploys, never
+//! the other way round (the run's context, [`job`], lives here for that reason).
 
 pub(crate) mod compose;
 mod edge;
