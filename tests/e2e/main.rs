@@ -7,6 +7,7 @@ mod app_hosts;
 mod cli;
 mod compose;
 mod compose_data;
+mod crashes;
 pub mod deploys;
 mod headless;
 mod hosts;

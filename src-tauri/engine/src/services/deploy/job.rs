@@ -72,6 +72,21 @@ impl Kit {
     }
 }
 
+/// Marks step `id` (named `name`) running. The crash tests set `SLIPWAY_TEST_HOLD_STEP` to a
+/// step's name to hold every run for 60 s at the start of that step, so they can kill the
+/// engine at exactly that step boundary; outside them it is never set and this only marks the
+/// step.
+pub(crate) async fn start_step(store: &Store, id: i64, name: &str) -> Result<()> {
+    crate::store::steps::start(store, id).await?;
+    static HOLD: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let hold = HOLD.get_or_init(|| std::env::var("SLIPWAY_TEST_HOLD_STEP").ok().filter(|s| !s.is_empty()));
+    if hold.as_deref() == Some(name) {
+        tracing::warn!(step = name, "SLIPWAY_TEST_HOLD_STEP: holding this run for 60 s at the start of the step");
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+    Ok(())
+}
+
 /// One run in progress.
 pub struct Job<'a> {
     pub kit: &'a Kit,

@@ -103,7 +103,7 @@ pub(crate) async fn run(ctx: &Job<'_>, target: Target<'_>, position: i64) -> Res
     let sid = stage_id(&target.project.id, &target.stage.name);
     let settings = edge::settings(store).await;
     let first = crate::store::steps::add(store, ctx.run_id, position, "prepare host", "deploy").await?;
-    crate::store::steps::start(store, first).await?;
+    job::start_step(store, first, "prepare host").await?;
     let docker = match kit.docker_for(target.project).await {
         Ok(d) => d,
         Err(msg) => return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
@@ -234,7 +234,7 @@ impl<'a> Steps<'a> {
         let pos = self.position.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let store = self.ctx.kit.store();
         let id = crate::store::steps::add(store, self.ctx.run_id, pos, name, "deploy").await?;
-        crate::store::steps::start(store, id).await?;
+        job::start_step(store, id, name).await?;
         Ok(id)
     }
 

@@ -68,7 +68,7 @@ async fn run_steps(
     let instance = ctx.kit.instance_id();
     let mut workspace = None;
     for (step, id) in pipeline.steps.iter().zip(ids) {
-        start_step(store, *id).await?;
+        start_step(store, *id, &step.name).await?;
         if workspace.is_none() {
             let name = format!("slipway-{instance}-run-{}", ctx.run_id);
             match exec::create_workspace(docker, &name, work, &step.image, labels).await {
@@ -145,7 +145,7 @@ async fn build_and_deploy(
     id: i64,
 ) -> Result<Ending> {
     let store = ctx.kit.store();
-    start_step(store, id).await?;
+    start_step(store, id, "build image").await?;
     let tag = format!("slipway/{}:{}-{}", project.id, stage, &commit[..commit.len().min(12)]);
     let spec = BuildSpec {
         context_dir: work.join(&build.context),
@@ -213,9 +213,10 @@ async fn compose_stack(
             images.insert(svc.name.clone(), svc.image.clone().unwrap_or_default());
             continue;
         };
-        let id = add_step(store, ctx.run_id, position, &format!("build {}", svc.name), "build").await?;
+        let name = format!("build {}", svc.name);
+        let id = add_step(store, ctx.run_id, position, &name, "build").await?;
         position += 1;
-        start_step(store, id).await?;
+        start_step(store, id, &name).await?;
         let tag = format!("slipway/{}:{}-{}-{}", project.id, stage, &commit[..commit.len().min(12)], svc.name);
         let spec = BuildSpec {
             context_dir: work.join(context),

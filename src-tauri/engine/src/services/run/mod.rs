@@ -173,7 +173,8 @@ async fn remove_leftovers(docker: &Docker, instance: &str) {
     }
 }
 
-use crate::store::steps::{add as add_step, end as end_step, start as start_step};
+use crate::services::deploy::job::start_step;
+use crate::store::steps::{add as add_step, end as end_step};
 
 async fn steps(ctx: &Job<'_>) -> Result<Ending> {
     let kit = ctx.kit;
@@ -221,7 +222,7 @@ async fn fetch_source(
 ) -> Result<std::result::Result<Pipeline, Ending>> {
     let store = ctx.kit.store();
     let fetch = add_step(store, ctx.run_id, 1, "fetch source", "fetch").await?;
-    start_step(store, fetch).await?;
+    start_step(store, fetch, "fetch source").await?;
     let cache = git::cache_dir(&ctx.kit.config().data_dir, &project.id);
     let creds = ctx.kit.credentials_for(project).await?;
     let (url, forge, c2, w2, r2) =
@@ -280,7 +281,7 @@ async fn pull_image(ctx: &Job<'_>, project: &Project, digest: &str) -> Result<En
     use futures::StreamExt;
     let store = ctx.kit.store();
     let step = add_step(store, ctx.run_id, 1, "pull image", "pull").await?;
-    start_step(store, step).await?;
+    start_step(store, step, "pull image").await?;
     let Some(repo) = &project.image_repo else {
         end_step(store, step, StepStatus::Failed, None, Some("the project has no image repository")).await?;
         return Ok(Ending { status: RunStatus::Failed, reason: "the project has no image repository".into() });
