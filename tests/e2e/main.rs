@@ -9,6 +9,7 @@ mod compose;
 mod compose_data;
 mod crashes;
 pub mod deploys;
+mod disk;
 mod headless;
 mod hosts;
 mod kit;

@@ -155,9 +155,18 @@ impl Core {
     pub(crate) async fn start(&self) -> Result<()> {
         let inner = &self.inner;
         inner.hosts.start().await?;
+        // Subscribed first: the notifications hear of the runs a crash interrupted.
+        let events = self.subscribe();
+        let interrupted = match inner.runner.interrupt_left_running().await {
+            Ok(stages) => stages,
+            Err(e) => {
+                tracing::error!("could not mark the runs a crash left running: {e}");
+                Vec::new()
+            }
+        };
         tokio::spawn(inner.poller.clone().run());
-        tokio::spawn(inner.notifier.clone().run(self.subscribe()));
-        tokio::spawn(inner.runner.clone().run());
+        tokio::spawn(inner.notifier.clone().run(events));
+        tokio::spawn(inner.runner.clone().run(interrupted));
         Ok(())
     }
 

@@ -102,7 +102,16 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, live: broadcast::Send
             }
         }
         if got == usize::MAX || batch.len() >= MAX_BATCH || !waiting.is_empty() {
+            if store.disk_full() {
+                // Lines would eat the reserve that lets the run's ending be recorded: dropped
+                // (they were sent live) until the next run finds space again.
+                batch.clear();
+            }
             if let Err(e) = write(&store, &batch).await {
+                if super::is_disk_full(&e) {
+                    // The runner ends the run with that reason (see Store::disk_is_full).
+                    store.disk_is_full();
+                }
                 tracing::error!("could not store {} log lines: {e}", batch.len());
             }
             batch.clear();

@@ -15,7 +15,10 @@ pub mod poll_state;
 pub mod projects;
 pub mod releases;
 pub mod runs;
+mod space;
 pub mod steps;
+
+pub use space::is_disk_full;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -35,6 +38,7 @@ pub struct Store {
     path: PathBuf,
     /// Runs whose steps just started or ended (their ids), for the console's live step view.
     steps: tokio::sync::broadcast::Sender<i64>,
+    space: std::sync::Arc<space::Space>,
 }
 
 impl Store {
@@ -42,6 +46,27 @@ impl Store {
     pub async fn give_back_space(&self) -> Result<()> {
         sqlx::query("PRAGMA incremental_vacuum").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Puts the reserve for a full disk back if it is missing (see [`space`]); true when it is
+    /// in place, which also ends the "disk full" state.
+    pub fn keep_reserve(&self) -> bool {
+        self.space.keep_reserve()
+    }
+
+    /// A write found the disk full: the reserve goes, so the ending of what runs still fits.
+    pub fn disk_is_full(&self) {
+        self.space.disk_is_full()
+    }
+
+    /// Whether a write found the disk full since the reserve was last put back.
+    pub fn disk_full(&self) -> bool {
+        self.space.disk_full()
+    }
+
+    /// The reason a run ends with when the disk is full.
+    pub fn disk_full_error(&self) -> Error {
+        self.space.disk_full_error()
     }
 
     /// Says that a step of run `run_id` started or ended; nobody listening is fine.
@@ -71,8 +96,14 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         incremental_vacuum_on(&opts, path).await?;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| corrupt_or_store(path, e))?;
-        let store = Store { pool, path: path.to_path_buf(), steps: tokio::sync::broadcast::channel(256).0 };
+        let store = Store {
+            pool,
+            path: path.to_path_buf(),
+            steps: tokio::sync::broadcast::channel(256).0,
+            space: std::sync::Arc::new(space::Space::new(path)),
+        };
         store.migrate().await?;
+        store.keep_reserve();
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode, but
         // files left by an older version may be wider.
         private_files(path)?;

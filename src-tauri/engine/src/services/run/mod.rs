@@ -64,38 +64,43 @@ impl Runner {
         }
     }
 
-    /// Marks what a crash left "running" as interrupted, and removes its containers and volumes.
-    pub async fn recover(&self) -> Result<()> {
+    /// Marks what a crash left "running" as interrupted; returns the stages those runs were
+    /// deploying to. The engine calls it before its API answers, so nobody reads such a run as
+    /// running.
+    pub async fn interrupt_left_running(&self) -> Result<Vec<String>> {
         let kit = &self.kit;
         let store = kit.store();
         let reason = "interrupted: the engine stopped while this run was running (crash, kill or power loss)";
         let ids = runs::interrupt_running(store, reason).await?;
+        let mut stages = Vec::new();
         for id in &ids {
             kit.logs().push(*id, None, "system", reason.to_string()).await;
             tracing::warn!(run = id, "{reason}");
             // The window and the notifications hear of it like of any other ending.
             self.events.emit(EngineEvent::RunChanged { run_id: *id });
-        }
-        if let Ok(docker) = crate::adapters::docker::connect_negotiated(&kit.config().docker_host).await {
-            remove_leftovers(&docker, kit.instance_id()).await;
-        }
-        let mut stages = Vec::new();
-        for id in &ids {
             if let Ok(d) = runs::run_detail(store, *id).await {
                 stages.push(crate::domain::project::stage_id(&d.run.project_id, &d.run.stage));
             }
         }
-        if let Err(e) = crate::services::deploy::reconcile(kit, &stages).await {
-            tracing::warn!("could not reconcile deployed containers: {e}");
-        }
-        Ok(())
+        Ok(stages)
     }
 
-    /// Until the engine stops: claims queued runs and executes them.
-    pub async fn run(self) {
-        if let Err(e) = self.recover().await {
-            tracing::error!("could not recover runs left by a crash: {e}");
+    /// Removes what interrupted runs left on the Docker host (step containers, workspaces) and
+    /// makes every host match the store again (`interrupted`: the stages whose deploy was cut).
+    async fn recover_hosts(&self, interrupted: &[String]) {
+        let kit = &self.kit;
+        if let Ok(docker) = crate::adapters::docker::connect_negotiated(&kit.config().docker_host).await {
+            remove_leftovers(&docker, kit.instance_id()).await;
         }
+        if let Err(e) = crate::services::deploy::reconcile(kit, interrupted).await {
+            tracing::warn!("could not reconcile deployed containers: {e}");
+        }
+    }
+
+    /// Until the engine stops: puts the hosts right after a crash (`interrupted`, from
+    /// [`Runner::interrupt_left_running`]), then claims queued runs and executes them.
+    pub async fn run(self, interrupted: Vec<String>) {
+        self.recover_hosts(&interrupted).await;
         let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
         loop {
             let Ok(permit) = slots.clone().acquire_owned().await else { return };
@@ -123,16 +128,25 @@ impl Runner {
     }
 
     async fn execute(&self, run_id: i64) {
+        // Space came back since a disk-full ending? The reserve goes back first.
+        if self.kit.store().disk_full() {
+            self.kit.store().keep_reserve();
+        }
         let (cancel_tx, cancel_rx) = watch::channel(false);
         self.cancels.lock().unwrap().insert(run_id, cancel_tx);
         self.events.emit(EngineEvent::RunChanged { run_id });
         let ctx = Job { kit: &self.kit, run_id, cancel: cancel_rx };
         self.reporter.report(run_id, RunState::Running, "building").await;
+        let store = self.kit.store();
         let ending = match steps(&ctx).await {
+            _ if store.disk_full() => Ending { status: RunStatus::Failed, reason: store.disk_full_error().to_string() },
             Ok(e) => e,
+            Err(e) if crate::store::is_disk_full(&e) => {
+                store.disk_is_full();
+                Ending { status: RunStatus::Failed, reason: store.disk_full_error().to_string() }
+            }
             Err(e) => Ending { status: RunStatus::Failed, reason: e.to_string() },
         };
-        let store = self.kit.store();
         // Best effort: a store that fails here is reported by the recovery at the next start.
         let _ = steps::skip_pending(store, run_id).await;
         // Every line is stored before the run reads as ended: whoever sees the end (a log reader, a
@@ -140,7 +154,17 @@ impl Runner {
         ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
         self.kit.logs().flush().await;
         if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
-            tracing::error!(run = run_id, "cannot record the end of the run: {e}");
+            let retried = match crate::store::is_disk_full(&e) {
+                // The reserve makes room for this one write.
+                true => {
+                    store.disk_is_full();
+                    runs::finish(store, run_id, ending.status, &ending.reason).await
+                }
+                false => Err(e),
+            };
+            if let Err(e) = retried {
+                tracing::error!(run = run_id, "cannot record the end of the run: {e}");
+            }
         }
         self.cancels.lock().unwrap().remove(&run_id);
         self.events.emit(EngineEvent::RunChanged { run_id });
