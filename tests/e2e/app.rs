@@ -209,6 +209,7 @@ async fn an_engine_that_cannot_start_is_shown_as_code_and_message() {
     let _ = client.close().await;
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
     let _turn = ONE_APP_AT_A_TIME.lock().await;
@@ -406,6 +407,7 @@ async fn watch_run(client: &Client, want: &str) -> Vec<String> {
     }
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 /// The console end to end against the real engine, Docker and the Caddy edge: a project
 /// imported in the window, a deploy started there whose steps go by live, the dashboard
 /// following a deploy started elsewhere, a rollback and a promotion clicked in the window (the

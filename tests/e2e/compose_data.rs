@@ -131,6 +131,7 @@ impl Drop for Events {
     }
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
     let bb = busybox_image();

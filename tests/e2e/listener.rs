@@ -49,6 +49,7 @@ async fn post(url: &str, body: Vec<u8>, headers: &[(String, String)]) -> (u16, O
     (resp.status().as_u16(), retry, resp.json().await.unwrap_or(Value::Null))
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_slow_and_surplus_connections_are_closed_or_refused_and_the_api_stays_up() {
     let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,7 @@ async fn requests_to(seen: &Arc<Mutex<Vec<Received>>>, path: &str, n: usize) -> 
     }
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a_dead_channel_fails_nothing() {
     let root = tempfile::tempdir().unwrap();
@@ -269,6 +270,7 @@ fn header_field<'a>(message: &'a str, field: &str) -> Option<&'a str> {
     header.split([' ', ';']).find_map(|w| w.strip_prefix(field).and_then(|v| v.strip_prefix('=')))
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_run_shows_one_desktop_notification_naming_project_and_stage_and_a_click_opens_it() {
     session_bus();

@@ -54,6 +54,7 @@ async fn wait_run_for(api: &Api, tag: &str, timeout: Duration) -> Value {
     }
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn pushed_tags_start_runs_for_matching_stages_with_their_digest() {
     let root = tempfile::tempdir().unwrap();

@@ -85,6 +85,7 @@ const FORGE_TOKEN: &str = "forge-token-Zq81xv0w";
 const STEP_SECRET: &str = "step-secret-Hy27mmq4";
 const CHAT_URL: &str = "https://hooks.slack.com/services/T0000/B0000/chat-secret-Pw93kd";
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_engine_without_any_keychain_keeps_every_secret_sealed_and_uses_them_all() {
     let root = tempfile::tempdir().unwrap();

@@ -37,6 +37,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+// Longer than 80 lines: the benchmark's script, one measurement after the other, each reported as it is taken.
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let docker = slipway_engine::adapters::docker::connect_negotiated("unix:///var/run/docker.sock").await.unwrap();

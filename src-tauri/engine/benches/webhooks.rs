@@ -68,6 +68,7 @@ async fn server_latencies(store: &Store, from_id: i64) -> Vec<f64> {
     v
 }
 
+// Longer than 80 lines: the benchmark's script, one measurement after the other, each reported as it is taken.
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();

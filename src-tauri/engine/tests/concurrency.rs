@@ -7,6 +7,7 @@ use slipway_engine::domain::project::{Forge, NewProject, Stage};
 use slipway_engine::domain::run::{Change, ChangeKind, Outcome, Source, Trigger};
 use slipway_engine::{Config, Engine};
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
     let dir = tempfile::tempdir().unwrap();

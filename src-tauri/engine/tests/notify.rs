@@ -108,6 +108,7 @@ async fn failures_are_announced_once_and_success_only_when_it_ends_a_failure() {
     engine.stop().await;
 }
 
+// Longer than 80 lines: one scenario against the real engine, told start to end: each step needs the state the one before it left.
 #[tokio::test(flavor = "multi_thread")]
 async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml() {
     let dir = tempfile::tempdir().unwrap();

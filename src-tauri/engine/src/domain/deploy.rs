@@ -88,6 +88,35 @@ mod tests {
         }
     }
 
+    /// The properties every rolling plan has, over every shape up to 12 replicas, batch sizes
+    /// 0..=13 and 0..=14 old containers (2,520 plans): each new replica starts exactly once, in
+    /// order; each old container is retired exactly once; never more old retired than new
+    /// started so far (capacity never drops below the old count while old remains), except the
+    /// surplus of a scale-down, which goes only in the last round; no round starts more than
+    /// the batch allows.
+    #[test]
+    fn every_rolling_plan_starts_each_new_once_retires_each_old_once_and_never_shrinks_early() {
+        for replicas in 1..=12usize {
+            for batch in 0..=13u32 {
+                for old in 0..=14usize {
+                    let rounds = rolling_rounds(replicas, batch, old);
+                    let shape = format!("replicas {replicas}, batch {batch}, old {old}: {rounds:?}");
+                    let (mut started, mut retired) = (0, 0);
+                    for (i, r) in rounds.iter().enumerate() {
+                        assert_eq!(r.new.start, started, "new replicas in order, none twice: {shape}");
+                        assert_eq!(r.retire.start, retired, "old containers in order, none twice: {shape}");
+                        assert!(r.new.len() <= (batch.max(1) as usize), "within the batch: {shape}");
+                        started = r.new.end;
+                        retired = r.retire.end;
+                        let last = i + 1 == rounds.len();
+                        assert!(last || retired <= started, "no old retired before a new one took its place: {shape}");
+                    }
+                    assert_eq!((started, retired), (replicas, old), "everything started and retired: {shape}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn expect_ranges() {
         let mut h = Health::default();

@@ -72,7 +72,7 @@ fn one(at: &At, body: &Value, services: &Mapping, read: Read, root: &str, here: 
 
 /// The service's relative paths (build context, env_file, bind sources) made relative to
 /// `root`'s directory instead of `here`.
-fn rebase(body: &Value, here: &str, root: &str) -> Value {
+pub(super) fn rebase(body: &Value, here: &str, root: &str) -> Value {
     if here == root {
         return body.clone();
     }

@@ -29,7 +29,7 @@ pub const TOP: &[(&str, Fate)] = &[
     ("networks", H),
     ("secrets", H),
     ("configs", H),
-    ("include", R("is not supported by Slipway yet: merge the included file into this one")),
+    ("include", H),
     ("models", R("(AI models) is not supported by Slipway")),
 ];
 

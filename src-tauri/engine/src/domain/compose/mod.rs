@@ -13,6 +13,7 @@
 
 pub mod dotenv;
 mod extends;
+mod include;
 pub mod interpolate;
 pub mod keys;
 mod merge;
@@ -103,14 +104,17 @@ pub struct Loaded {
 pub fn load(input: &Input) -> Result<Loaded> {
     let file = input.file;
     let top = At { file, text: input.text, service: None };
+    let dir = file.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
     let mut doc = parse_checked(file, input.text)?;
+    include::resolve(&top, &mut doc, input.read, &dir, 0)?;
     for (later, text) in input.overrides {
         if later.rsplit_once('/').map(|(d, _)| d) != file.rsplit_once('/').map(|(d, _)| d) {
             return Err(invalid(later, format!("must be in the same directory as {file} (relative paths in both are read from there)")));
         }
-        doc = merge::merge(&doc, &parse_checked(later, text)?, true);
+        let mut over = parse_checked(later, text)?;
+        include::resolve(&At { file: later, text, service: None }, &mut over, input.read, &dir, 0)?;
+        doc = merge::merge(&doc, &over, true);
     }
-    let dir = file.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
     extends::resolve(&top, &mut doc, input.read, &dir)?;
     let dotenv_path = if dir.is_empty() { ".env".to_string() } else { format!("{dir}/.env") };
     let mut vars = match (input.read)(&dotenv_path).map_err(|e| invalid(file, format!("{dotenv_path}: {e}")))? {

@@ -118,7 +118,22 @@ fn every_unsupported_or_unknown_key_is_refused_with_file_line_service_and_key() 
             "docker-compose.yml:4: service db: bind mount `./data` is a writable path in the repository",
         ),
         ("services:\n  db:\n    image: x\n    volumes: [nope:/data]\n", "docker-compose.yml:4: service db: volume `nope` is not declared"),
-        ("include: [other.yml]\nservices:\n  db: {image: x}\n", "docker-compose.yml:1: `include` is not supported by Slipway yet"),
+        (
+            "include: [nowhere.yml]\nservices:\n  db: {image: x}\n",
+            "docker-compose.yml:1: `include` names nowhere.yml, which is not in the repository",
+        ),
+        (
+            "include: [{path: common.yml, env_file: other.env}]\nservices:\n  db: {image: x}\n",
+            "docker-compose.yml:1: `env_file` on an include is not supported by Slipway yet",
+        ),
+        (
+            "include: [common.yml]\nservices:\n  common: {image: x}\n",
+            "docker-compose.yml:1: services common is defined both here and in an included file",
+        ),
+        (
+            "include: [../up.yml]\nservices:\n  db: {image: x}\n",
+            "docker-compose.yml:1: ../up.yml: an included file must be inside the repository",
+        ),
         ("services:\n  db: {image: x}\nsurprise: 1\n", "docker-compose.yml:3: `surprise` is not a Compose key"),
         (
             "services:\n  db:\n    image: x\n    command: \"${DB_PW}\"\n",
@@ -325,4 +340,40 @@ fn extends_and_a_later_file_merge_as_compose_merges() {
     let later = [("compose.prod.yaml".to_string(), "services:\n  web:\n    devices: [x]\n".to_string())];
     let input = Input { text, overrides: &later, ..input };
     assert_eq!(load(&input).unwrap_err().to_string(), "compose.prod.yaml:3: service web: `devices` is not supported by Slipway yet");
+}
+
+#[test]
+fn an_included_file_adds_its_services_with_paths_read_from_its_own_directory() {
+    let text = "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: w\n    depends_on: [db]\n";
+    let read = |p: &str| {
+        Ok(match p {
+            "db/compose.yaml" => Some(
+                "services:\n  db:\n    build: ./image\n    env_file: db.env\n    volumes: [\"data:/var/lib/db\"]\nvolumes:\n  data: {}\n"
+                    .to_string(),
+            ),
+            "db/db.env" => Some("POSTGRES_DB=shop\n".to_string()),
+            _ => None,
+        })
+    };
+    let (env, under) = (BTreeMap::new(), |_: &str| Ok(vec![]));
+    let input = Input {
+        file: "docker-compose.yml",
+        text,
+        read: &read,
+        files_under: &under,
+        overrides: &[],
+        env: &env,
+        secrets: &[],
+        stage: "dev",
+        project: "shop",
+        network: "n",
+    };
+    let stack = load(&input).unwrap().stack;
+    let names: Vec<&str> = stack.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db", "web"], "in dependency order");
+    let db = &stack.services[0];
+    assert_eq!(db.build.as_ref().map(|b| b.0.as_str()), Some("./db/image"), "read from db/: {:?}", db.build);
+    assert_eq!(db.env.get("POSTGRES_DB").map(String::as_str), Some("shop"), "its env_file is read from db/: {:?}", db.env);
+    assert!(db.stateful, "its named volume makes it stateful");
+    assert_eq!(stack.volumes.get("data").map(|v| v.name.as_str()), Some("shop-dev-data"), "{:?}", stack.volumes);
 }
