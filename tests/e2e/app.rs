@@ -140,6 +140,25 @@ async fn window_shows_status_closing_keeps_the_engine_and_quit_ends_it() {
     let held = Api::new(&listener, dir.path()).get("/status").await;
     assert_eq!(held["runs_held"], true);
 
+    // Start at login: on by default for the desktop (the engine writes its XDG autostart entry
+    // on its first start with the tray); the switch in Settings removes and restores it.
+    let config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).expect("the test session sets XDG_CONFIG_HOME");
+    let entry = config.join("autostart/dev.slipway.engine.desktop");
+    wait_for("the engine's autostart entry", Duration::from_secs(15), || entry.exists().then_some(()));
+    click(&client, "[data-testid=tab-settings]").await;
+    until("the switch to show start at login on", 20, || async {
+        let el = client.find(Locator::Css("[data-testid=autostart]")).await.ok()?;
+        (el.prop("checked").await.ok().flatten().as_deref() == Some("true")).then_some(())
+    })
+    .await;
+    let text = std::fs::read_to_string(&entry).expect("the autostart entry");
+    assert!(text.contains(&format!("serve --tray --data-dir \"{}\"", dir.path().display())), "{text}");
+    click(&client, "[data-testid=autostart]").await;
+    wait_for("the entry to go", Duration::from_secs(10), || (!entry.exists()).then_some(()));
+    click(&client, "[data-testid=autostart]").await;
+    wait_for("the entry to come back", Duration::from_secs(10), || entry.exists().then_some(()));
+    click(&client, "[data-testid=tab-status]").await;
+
     // The window started the engine: a process of its own, which outlives the window.
     let engine = engine_file(dir.path()).expect("engine.json");
     assert_eq!(engine["url"], listener.as_str());

@@ -4,6 +4,7 @@
 
 mod app;
 mod app_hosts;
+mod autostart;
 mod cli;
 mod compose;
 mod compose_data;

@@ -140,6 +140,9 @@ enum Command {
         /// Write under this directory instead of / (packaging).
         #[arg(long, hide = true)]
         root: Option<PathBuf>,
+        /// Seal no key here (packaging: the target machine seals its own).
+        #[arg(long, hide = true)]
+        no_seal: bool,
     },
     #[command(flatten)]
     Manage(manage::Manage),
@@ -192,8 +195,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     config.secrets_backend = cli.secrets.or(config.secrets_backend);
     let command = match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
         Command::Manage(m) => return manage::run(&config, m).await,
-        Command::InstallService { user, system: _, root } => {
-            println!("{}", service::install(&service::Install { user, root })?);
+        Command::InstallService { user, system: _, root, no_seal } => {
+            println!("{}", service::install(&service::Install { user, root, no_seal })?);
             return Ok(0);
         }
         Command::Deploy { project, stage, wanted, wait, json } => {
@@ -380,6 +383,10 @@ async fn serve(config: Config, tray: bool) -> Result<(), Error> {
         return Err(Error::new(slipway_engine::ErrorCode::ListenerBind, msg));
     };
     print_banner(&engine, addr);
+    if tray {
+        // The desktop's engine starts at login unless the operator turned that off.
+        engine.autostart_by_default().await;
+    }
     #[cfg(all(unix, not(target_os = "macos")))]
     if tray {
         desktop::start(&engine).await;

@@ -80,6 +80,13 @@ pub enum Manage {
         #[arg(long)]
         json: bool,
     },
+    /// Whether the engine and its tray start at login; `on` or `off` changes it.
+    Autostart {
+        #[arg(value_parser = ["on", "off"])]
+        set: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a kept delivery through the webhook path again.
     Redeliver {
         id: i64,
@@ -199,6 +206,18 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
                     d.reason.as_deref().unwrap_or(""),
                     if d.replayable { "  (replayable)" } else { "" }
                 );
+            }
+            Ok(0)
+        }
+        Manage::Autostart { set, json } => {
+            let state = match set.as_deref() {
+                Some(v) => client.call(ops::SetAutostart { enabled: v == "on" }).await?,
+                None => client.call(ops::GetAutostart {}).await?,
+            };
+            if json {
+                crate::print_json(&state);
+            } else {
+                println!("start at login: {} ({})", if state.enabled { "on" } else { "off" }, state.location);
             }
             Ok(0)
         }

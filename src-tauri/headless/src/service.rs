@@ -15,6 +15,9 @@ pub struct Install {
     pub user: bool,
     /// Everything is written under this directory instead of `/` (packaging, tests).
     pub root: Option<PathBuf>,
+    /// Write the unit but seal no key (a package: the credential is bound to the host key or
+    /// TPM of the machine that seals it, so the target machine seals its own).
+    pub no_seal: bool,
 }
 
 /// Writes the unit (and, for a system service, the encrypted secrets key when systemd-creds is
@@ -37,12 +40,16 @@ pub fn install(opts: &Install) -> Result<String, Error> {
     }
     let unit_path = under(Path::new("/etc/systemd/system/slipway.service"));
     let cred_path = Path::new("/etc/slipway/secrets-key.cred");
-    let cred = match seal_key(&under(cred_path))? {
+    let cred = match opts.no_seal || seal_key(&under(cred_path))? {
         true => Some(cred_path),
         false => None,
     };
     write(&unit_path, &system_unit(&exe, cred))?;
     let key_line = match cred {
+        Some(c) if opts.no_seal => format!(
+            "seal the secrets key on the machine that runs the service:\n  openssl rand -hex 32 | systemd-creds encrypt --name={CREDENTIAL} - {}",
+            c.display()
+        ),
         Some(c) => format!("the secrets key is sealed by systemd-creds in {}", under(c).display()),
         None => "systemd-creds is not here: the secrets key will be /var/lib/slipway-key/secrets.key (0600)".to_string(),
     };

@@ -64,6 +64,7 @@ pub fn typescript() -> String {
         crate::ops::RunStarted::decl(),
         crate::ops::RunnerHold::decl(),
         crate::ops::SecretsMigrated::decl(),
+        crate::ops::Autostart::decl(),
         crate::metrics::StageHealth::decl(),
         crate::metrics::StageSummary::decl(),
         crate::metrics::DayCount::decl(),

@@ -371,6 +371,14 @@ pub struct RunnerHold {
     pub held: bool,
 }
 
+/// Whether the engine starts at login (with its tray), and the entry that makes it so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Autostart {
+    pub enabled: bool,
+    /// The XDG autostart file, the LaunchAgent or the Run key value.
+    pub location: String,
+}
+
 /// What moving the secrets to another backend did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SecretsMigrated {
@@ -429,6 +437,10 @@ operations! {
     } -> Project;
     TestProjectNotifications test_project_notifications: Post "/projects/{id}/notifications/test" { path id: String } -> Vec<ChannelResult>;
     GetNotificationSettings notification_settings: Get "/settings/notifications" {} -> NotificationSettings;
+    /// Whether the engine and its tray start at login.
+    GetAutostart get_autostart: Get "/settings/autostart" {} -> Autostart;
+    /// Turns start at login on (the OS's entry runs `slipwayd serve --tray`) or off.
+    SetAutostart set_autostart: Put "/settings/autostart" { json enabled: bool } -> Autostart;
     SetNotificationSettings set_notification_settings: Put "/settings/notifications" { body settings: NotificationSettings } -> NotificationSettings;
     ListDeliveries list_deliveries: Get "/deliveries" { query project: Option<String>, query limit: Option<u32> } -> Vec<Delivery>;
     ListRuns list_runs: Get "/runs" { query project: Option<String>, query limit: Option<u32> } -> Vec<RunSummary>;

@@ -71,6 +71,8 @@ export const api = {
   openExternal: (url: string) => invokeCommand<void>("open_external", { url }),
   notificationSettings: () => op("notification_settings", {}),
   setNotificationSettings: (settings: NotificationSettings) => op("set_notification_settings", { settings }),
+  autostart: () => op("get_autostart", {}),
+  setAutostart: (enabled: boolean) => op("set_autostart", { enabled }),
   setProjectNotifications: (id: string, channels: NotifyChannel[]) => op("set_project_notifications", { id, channels }),
   testProjectNotifications: (id: string) => op("test_project_notifications", { id }),
   /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */

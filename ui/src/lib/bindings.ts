@@ -500,6 +500,12 @@ backend: string,
  */
 moved: Array<string>, };
 
+export type Autostart = { enabled: boolean, 
+/**
+ * The XDG autostart file, the LaunchAgent or the Run key value.
+ */
+location: string, };
+
 export type StageHealth = "healthy" | "degraded" | "failing" | "unknown";
 
 export type StageSummary = { project_id: string, project_name: string, stage: string, strategy: Strategy, promote_from: string | null, live: Release | null, 
@@ -676,6 +682,10 @@ export type TestProjectNotifications = { id: string, };
 
 export type GetNotificationSettings = Record<string, never>;
 
+export type GetAutostart = Record<string, never>;
+
+export type SetAutostart = { enabled: boolean, };
+
 export type SetNotificationSettings = { settings: NotificationSettings, };
 
 export type ListDeliveries = { project: string | null, limit: number | null, };
@@ -747,6 +757,8 @@ export type Operations = {
   set_project_notifications: { request: SetProjectNotifications, response: Project },
   test_project_notifications: { request: TestProjectNotifications, response: Array<ChannelResult> },
   notification_settings: { request: GetNotificationSettings, response: NotificationSettings },
+  get_autostart: { request: GetAutostart, response: Autostart },
+  set_autostart: { request: SetAutostart, response: Autostart },
   set_notification_settings: { request: SetNotificationSettings, response: NotificationSettings },
   list_deliveries: { request: ListDeliveries, response: Array<Delivery> },
   list_runs: { request: ListRuns, response: Array<RunSummary> },

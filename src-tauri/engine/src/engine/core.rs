@@ -289,9 +289,16 @@ impl Core {
 /// narrows one an older version left wider: it holds the store, the API token and the secrets
 /// file.
 fn private_dir(dir: &std::path::Path) -> Result<()> {
+    // Narrowed unless it is plainly not Slipway's own: a home directory or a top-level one
+    // (`/`, `/srv`) someone passed as --data-dir.
+    let full = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let shared = dirs::home_dir().is_some_and(|h| h == full) || full.components().count() <= 2;
+    let ours = !shared || dir.join("slipway.db").exists();
     std::fs::create_dir_all(dir)?;
+    #[cfg(not(unix))]
+    let _ = ours;
     #[cfg(unix)]
-    {
+    if ours {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode();
         if mode & 0o077 != 0 {

@@ -5,6 +5,7 @@
 //!
 //! Must not depend on: http.
 
+mod autostart;
 mod console;
 mod core;
 mod hosts;

@@ -84,6 +84,12 @@ impl Handler for Engine {
         self.request_quit();
         Ok(())
     }
+    async fn get_autostart(&self, _: ops::GetAutostart) -> Result<ops::Autostart> {
+        Ok(Engine::autostart(self)?)
+    }
+    async fn set_autostart(&self, op: ops::SetAutostart) -> Result<ops::Autostart> {
+        Ok(Engine::set_autostart(self, op.enabled).await?)
+    }
     async fn migrate_secrets(&self, op: ops::MigrateSecrets) -> Result<ops::SecretsMigrated> {
         Ok(Engine::migrate_secrets(self, &op.to).await?)
     }

@@ -83,7 +83,11 @@ pub async fn open(store: &Store, config: &Config) -> Result<Arc<Backend>> {
     let key_file = config.secrets_key_file.as_deref();
     let key_given = KeySource::given(key_file);
     let probe = recorded.is_none() && requested.is_none() && !key_given;
-    let answers = probe && keychain::os_answers().await;
+    // A store an earlier version filled kept its secrets in the keychain, whether or not one
+    // answers at this moment (a login where the keychain comes up after the engine).
+    let earlier = probe
+        && (!crate::store::projects::list(store).await?.is_empty() || !crate::store::accounts::forge_accounts(store).await?.is_empty());
+    let answers = probe && (earlier || keychain::os_answers().await);
     let kind = choose(recorded, requested, key_given, answers)?;
     let backend = Arc::new(build(kind, &config.data_dir, key_file)?);
     if recorded.is_none() {

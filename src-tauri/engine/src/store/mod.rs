@@ -54,9 +54,14 @@ impl Store {
         self.space.keep_reserve()
     }
 
-    /// A write found the disk full: the reserve goes, so the ending of what runs still fits.
+    /// A write found the disk full (the reserve stays until [`Store::release_reserve`]).
     pub fn disk_is_full(&self) {
         self.space.disk_is_full()
+    }
+
+    /// Frees the reserve, right before a write that must fit on a full disk.
+    pub fn release_reserve(&self) {
+        self.space.release()
     }
 
     /// Whether a write found the disk full since the reserve was last put back.

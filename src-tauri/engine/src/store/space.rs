@@ -42,7 +42,9 @@ impl Space {
         if path.metadata().is_ok_and(|m| m.len() as usize == RESERVE_BYTES) {
             return true;
         }
-        match std::fs::write(path, vec![0u8; RESERVE_BYTES]).and_then(|()| std::fs::File::open(path)?.sync_all()) {
+        // Random bytes: a compressing file system (ZFS, btrfs) would store zeros in next to nothing.
+        let bytes: Vec<u8> = (0..RESERVE_BYTES).map(|_| rand::random::<u8>()).collect();
+        match std::fs::write(path, bytes).and_then(|()| std::fs::File::open(path)?.sync_all()) {
             Ok(()) => {
                 if self.full.swap(false, Ordering::SeqCst) {
                     tracing::info!("the data directory's disk has space again");
@@ -57,12 +59,16 @@ impl Space {
         }
     }
 
-    /// A write found the disk full: the reserve goes, so the ending of what is running can
-    /// still be recorded.
+    /// A write found the disk full. The reserve stays until the ending that needs it is written
+    /// ([`Space::release`]): freed earlier, anything else could take the room first.
     pub(super) fn disk_is_full(&self) {
         if !self.full.swap(true, Ordering::SeqCst) {
             tracing::error!("the disk of the data directory {} is full", self.data_dir_text());
         }
+    }
+
+    /// Frees the reserve, right before writing what must be written on a full disk.
+    pub(super) fn release(&self) {
         let _ = std::fs::remove_file(&self.reserve);
     }
 

@@ -28,7 +28,12 @@ const IDLE: Duration = Duration::from_secs(30);
 pub fn connect(endpoint: &str, timeout_secs: u64) -> Result<Docker, String> {
     let dest = Arc::new(crate::adapters::ssh::destination(endpoint)?);
     // The body type is bollard's (private); the request below fixes it.
-    let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(IDLE).pool_max_idle_per_host(4).build(DialStdio { dest });
+    // The idle timeout needs the pool's timer: without it idle connections (ssh processes) live on.
+    let client = Client::builder(TokioExecutor::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(IDLE)
+        .pool_max_idle_per_host(4)
+        .build(DialStdio { dest });
     let transport = move |request: BollardRequest| {
         let client = client.clone();
         async move { client.request(request).await.map_err(|e| bollard::errors::Error::from(io::Error::other(e))) }
@@ -60,7 +65,11 @@ impl tower_service::Service<Uri> for DialStdio {
 
 fn spawn(dest: &[String]) -> io::Result<Stdio2> {
     let mut child = Command::new("ssh")
-        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", "-T"])
+        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"])
+        // Never the master of a `ControlMaster auto` setup: a pooled connection is killed when
+        // the pool drops it, and every stream multiplexed over it would go too. A master the
+        // operator keeps running is still used.
+        .args(["-o", "ControlMaster=no", "-T"])
         .args(dest)
         .args(["--", "docker", "system", "dial-stdio"])
         .stdin(Stdio::piped())

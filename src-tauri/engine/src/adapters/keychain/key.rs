@@ -69,7 +69,9 @@ impl KeySource {
         let dir = dirs::config_dir().ok_or_else(|| {
             invalid("no per-user config directory is known here: name a key file with --secrets-key-file or SLIPWAY_SECRETS_KEY_FILE")
         })?;
-        Ok(KeySource::File(dir.join("slipway").join("secrets.key")))
+        // Its own directory: on macOS and Windows the config and data directories are one, and
+        // the data directory is `<it>/slipway`.
+        Ok(KeySource::File(dir.join("slipway-key").join("secrets.key")))
     }
 
     /// True when the operator or systemd gave the key (not the per-user default).
@@ -129,7 +131,8 @@ fn inside(path: &Path, dir: &Path) -> bool {
 
 fn write_new(path: &Path) -> Result<Key> {
     let key = Key::random();
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+        // Only a directory made here is narrowed (never /etc or a home directory).
         std::fs::create_dir_all(dir)?;
         #[cfg(unix)]
         {
@@ -137,10 +140,22 @@ fn write_new(path: &Path) -> Result<Key> {
             let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
     }
-    super::file::write_private(path, format!("{}\n", key.to_hex()).as_bytes())
-        .map_err(|e| Error::new(ErrorCode::KeychainUnavailable, format!("cannot create the secrets key {}: {e}", path.display())))?;
-    tracing::info!(key = %path.display(), "created a new secrets key");
-    Ok(key)
+    // Written aside and linked into place: two engines creating the same default key at once
+    // must not each keep a different one (the loser's secrets would never open again).
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let created = super::file::write_private(&tmp, format!("{}\n", key.to_hex()).as_bytes()).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match created {
+        Ok(()) => {
+            tracing::info!(key = %path.display(), "created a new secrets key");
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)?;
+            Key::parse(&text, path)
+        }
+        Err(e) => Err(Error::new(ErrorCode::KeychainUnavailable, format!("cannot create the secrets key {}: {e}", path.display()))),
+    }
 }
 
 /// A key file that group or others can read is refused: anyone who reads it reads every secret.

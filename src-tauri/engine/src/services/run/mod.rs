@@ -128,9 +128,14 @@ impl Runner {
     }
 
     async fn execute(&self, run_id: i64) {
-        // Space came back since a disk-full ending? The reserve goes back first.
-        if self.kit.store().disk_full() {
-            self.kit.store().keep_reserve();
+        // Space came back since a disk-full ending? The reserve goes back first; still full,
+        // the run fails at once rather than deploy with a log nobody can keep.
+        if self.kit.store().disk_full() && !self.kit.store().keep_reserve() {
+            let store = self.kit.store();
+            store.release_reserve();
+            let _ = runs::finish(store, run_id, RunStatus::Failed, &store.disk_full_error().to_string()).await;
+            self.events.emit(EngineEvent::RunChanged { run_id });
+            return;
         }
         let (cancel_tx, cancel_rx) = watch::channel(false);
         self.cancels.lock().unwrap().insert(run_id, cancel_tx);
@@ -153,11 +158,15 @@ impl Runner {
         // follower that stops at the end) sees the whole log.
         ctx.log(None, format!("run {}: {}", ending.status, ending.reason)).await;
         self.kit.logs().flush().await;
+        if store.disk_full() {
+            // The reserve makes room for this one write.
+            store.release_reserve();
+        }
         if let Err(e) = runs::finish(store, run_id, ending.status, &ending.reason).await {
             let retried = match crate::store::is_disk_full(&e) {
-                // The reserve makes room for this one write.
                 true => {
                     store.disk_is_full();
+                    store.release_reserve();
                     runs::finish(store, run_id, ending.status, &ending.reason).await
                 }
                 false => Err(e),
