@@ -100,6 +100,10 @@ pub fn parse_ssh(endpoint: &str) -> std::result::Result<(Option<String>, String,
     if host.is_empty() {
         return Err("the host name is missing (ssh://user@host[:port])".into());
     }
+    // The system's ssh would read a leading dash as one of its options (`-oProxyCommand=…`).
+    if host.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+        return Err("a user or host name cannot start with '-' (ssh would take it for an option)".into());
+    }
     let port = match port {
         Some(p) => Some(p.parse::<u16>().map_err(|_| format!("{p:?} is not a port number"))?),
         None => None,
@@ -123,6 +127,8 @@ mod tests {
         assert!(parse_ssh("ssh://me@box:abc").unwrap_err().contains("port"));
         assert!(parse_ssh("ssh://me@").unwrap_err().contains("host name"));
         assert!(parse_ssh("ssh://box/path").is_err());
+        assert!(parse_ssh("ssh://-oProxyCommand=touch%20x").unwrap_err().contains("cannot start with '-'"));
+        assert!(parse_ssh("ssh://-oProxyCommand=x@box").unwrap_err().contains("cannot start with '-'"));
     }
 
     fn input(kind: HostKind, endpoint: &str) -> HostInput {
