@@ -148,7 +148,12 @@ async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_ag
 
     engine.stop().await;
     for file in files(dir.path()) {
-        let bytes = std::fs::read(&file).unwrap();
+        // A file gone between the listing and the read (SQLite's WAL and journal files come and
+        // go) holds nothing at rest.
+        let Ok(bytes) = std::fs::read(&file) else {
+            eprintln!("{} went away before it was read", file.display());
+            continue;
+        };
         assert!(!bytes.windows(hook.secret.len()).any(|w| w == hook.secret.as_bytes()), "the webhook secret is in {}", file.display());
     }
 }
