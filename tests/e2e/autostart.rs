@@ -13,22 +13,9 @@ use serde_json::json;
 use crate::kit::*;
 
 fn start_tray(data: &Path, cfg: &Path) -> (Guard, String) {
-    let _ = std::fs::remove_file(data.join("engine.json"));
-    std::fs::create_dir_all(data).unwrap();
-    let child = Command::new(bin("slipwayd"))
-        .args(["serve", "--tray", "--listen", "127.0.0.1:0"])
-        .env("SLIPWAY_DATA_DIR", data)
-        .env("XDG_CONFIG_HOME", cfg)
-        .env("SLIPWAY_WINDOW", "/bin/true")
-        .stdout(std::fs::File::create(data.join("stdout.log")).unwrap())
-        .stderr(std::fs::File::create(data.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let guard = Guard(child);
-    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
-        engine_file(data).and_then(|v| v["url"].as_str().map(String::from))
-    });
-    (guard, url)
+    start_slipwayd(data, |cmd| {
+        cmd.arg("--tray").env("XDG_CONFIG_HOME", cfg).env("SLIPWAY_WINDOW", "/bin/true");
+    })
 }
 
 /// The tray of engine `pid` answers on the session bus.

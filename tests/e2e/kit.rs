@@ -106,13 +106,22 @@ pub fn start_headless(data_dir: &Path) -> (Guard, String) {
 
 /// [`start_headless`] with extra environment variables.
 pub fn start_headless_with(data_dir: &Path, env: &[(&str, &str)]) -> (Guard, String) {
+    start_slipwayd(data_dir, |cmd| {
+        cmd.envs(env.iter().copied());
+    })
+}
+
+/// `slipwayd serve --listen 127.0.0.1:0` for `data_dir`, as `configure` adds to it (more
+/// arguments, environment), started and waited for until its API answers.
+pub fn start_slipwayd(data_dir: &Path, configure: impl FnOnce(&mut Command)) -> (Guard, String) {
     // A killed engine leaves its engine.json behind; the new one writes its own.
     let _ = std::fs::remove_file(data_dir.join("engine.json"));
+    std::fs::create_dir_all(data_dir).unwrap();
+    let mut cmd = Command::new(bin("slipwayd"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).env("SLIPWAY_DATA_DIR", data_dir);
+    configure(&mut cmd);
     // Output goes to files, not pipes: a pipe nobody drains would block the engine once full.
-    let child = Command::new(bin("slipwayd"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .env("SLIPWAY_DATA_DIR", data_dir)
+    let child = cmd
         .stdout(std::fs::File::create(data_dir.join("stdout.log")).unwrap())
         .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
         .spawn()

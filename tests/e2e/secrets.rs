@@ -15,22 +15,9 @@ use crate::kit::*;
 
 /// `slipwayd serve` with no D-Bus session: no keychain can answer.
 fn start_without_dbus(data_dir: &Path, env: &[(&str, &Path)]) -> (Guard, String) {
-    let _ = std::fs::remove_file(data_dir.join("engine.json"));
-    std::fs::create_dir_all(data_dir).unwrap();
-    let child = Command::new(bin("slipwayd"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("SLIPWAY_DATA_DIR", data_dir)
-        .envs(env.iter().map(|(k, v)| (*k, *v)))
-        .stdout(std::fs::File::create(data_dir.join("stdout.log")).unwrap())
-        .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let guard = Guard(child);
-    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
-        engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from))
-    });
-    (guard, url)
+    start_slipwayd(data_dir, |cmd| {
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS").envs(env.iter().map(|(k, v)| (*k, *v)));
+    })
 }
 
 /// Every file under `dirs` that contains one of `secrets`, with the secret found.

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
@@ -12,23 +11,9 @@ use serde_json::json;
 use crate::kit::*;
 
 fn start_as_service(data: &Path, creds: &Path) -> (Guard, String) {
-    let _ = std::fs::remove_file(data.join("engine.json"));
-    std::fs::create_dir_all(data).unwrap();
-    let child = Command::new(bin("slipwayd"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("SLIPWAY_DATA_DIR", data)
-        .env("SLIPWAY_SECRETS", "file")
-        .env("CREDENTIALS_DIRECTORY", creds)
-        .stdout(std::fs::File::create(data.join("stdout.log")).unwrap())
-        .stderr(std::fs::File::create(data.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let guard = Guard(child);
-    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
-        engine_file(data).and_then(|v| v["url"].as_str().map(String::from))
-    });
-    (guard, url)
+    start_slipwayd(data, |cmd| {
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS").env("SLIPWAY_SECRETS", "file").env("CREDENTIALS_DIRECTORY", creds);
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
