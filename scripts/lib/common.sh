@@ -93,6 +93,17 @@ ensure_caddy() {
   if docker_ping; then docker rmi -f slipway-test/edge:latest >/dev/null 2>&1 || true; fi
 }
 
+# The SSH tests log in to sshd on loopback as this user, and a login shell can run `pyenv init`
+# (root's ~/.bashrc does on these machines), whose rehash waits 60 s for a lock file that a
+# killed rehash left behind: every login then outlasts the tests' timeouts.
+clear_stale_pyenv_lock() {
+  local lock="${PYENV_ROOT:-$HOME/.pyenv}/shims/.pyenv-shim"
+  if [ -e "$lock" ] && [ -n "$(find "$lock" -mmin +1 2>/dev/null)" ]; then
+    log "removing pyenv's stale rehash lock $lock (older than a minute)"
+    rm -f "$lock"
+  fi
+}
+
 docker_ping() {
   curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
 }

@@ -86,9 +86,14 @@ impl Sshd {
     }
 
     /// Stops sshd and every session it started: the connections drop as if the host went away.
+    /// Only sshd's own processes are killed, not the commands the sessions run: those see their
+    /// connection close and end, as on a real host. Killing them too once left a login shell's
+    /// `pyenv rehash` (root's ~/.bashrc runs it on this machine) dead while holding its lock
+    /// file, and every later ssh login then waited 60 s for it (CI failed on that).
     fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        let mut pids = descendants(child.id());
+        let is_sshd = |pid: &u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sshd");
+        let mut pids: Vec<u32> = descendants(child.id()).into_iter().filter(is_sshd).collect();
         pids.push(child.id());
         for pid in pids {
             let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
