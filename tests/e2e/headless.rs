@@ -1,6 +1,6 @@
 //! The headless binary: the engine without a window, and the CLI over its API.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -68,6 +68,33 @@ fn status_without_an_engine_says_how_to_start_one() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no Slipway engine is running") && err.contains("slipwayd serve"), "{err}");
+}
+
+/// Two engines on one store would take each other's runs for ones a crash left running: the
+/// second is refused at once, naming the first, and the first goes on answering.
+#[test]
+fn a_second_engine_on_the_same_data_directory_is_refused_and_the_first_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, url) = start_headless(dir.path());
+    let before = std::fs::read_to_string(dir.path().join("engine.json")).unwrap();
+    let started = Instant::now();
+    let out = slipwayd(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "refused without waiting, took {:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let pid = first.0.id();
+    assert!(err.contains(&format!("another Slipway engine (process {pid}) is running on the data directory")), "{err}");
+    assert!(err.contains("--data-dir") && !err.contains("panicked"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("engine.json")).unwrap(), before, "the first engine's file is untouched");
+    let status = slipwayd(dir.path(), &["status", "--json"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["pid"], pid, "the first engine still answers: {status}");
+    // Once the first has stopped, the directory is free again.
+    assert!(slipwayd(dir.path(), &["quit"]).status.success());
+    assert!(wait_exit(&mut first.0, Duration::from_secs(15)).success());
+    let (_second, second_url) = start_headless(dir.path());
+    assert_ne!(second_url, url);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use crate::services::intake::Intake;
 use crate::services::notify::Notifier;
 use crate::services::poll::Poller;
 use crate::services::run::Runner;
+use crate::store::lock::DataDirLock;
 use crate::store::logs::Logs;
 use crate::store::Store;
 use crate::Result;
@@ -51,6 +52,8 @@ impl Drop for UiClient {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    /// This engine's hold on its data directory, released when it stops.
+    pub(crate) lock: DataDirLock,
     pub(crate) store: Store,
     pub(crate) logs: Logs,
     pub(crate) token: String,
@@ -83,6 +86,7 @@ impl Core {
     /// but the intake writer and the run log writer (see [`Core::start`]).
     pub(crate) async fn open(config: Config) -> Result<Core> {
         private_dir(&config.data_dir)?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let store = Store::open(&config.store_path()).await?;
         crate::services::secrets::open(&store, &config).await?;
         let token = token::load_or_create(&config.token_path())?;
@@ -126,6 +130,7 @@ impl Core {
         let runner = Runner::new(kit, events.clone(), reporter.clone(), wake.clone(), held.clone(), shutdown.clone());
         let inner = Inner {
             config,
+            lock,
             store,
             logs,
             token,

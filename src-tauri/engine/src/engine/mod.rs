@@ -401,6 +401,7 @@ impl Engine {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), futures::future::join_all(servers)).await;
         let _ = std::fs::remove_file(self.config().engine_file());
         self.inner.store.close().await;
+        self.inner.lock.release();
         tracing::info!("engine stopped cleanly");
     }
 }

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod deliveries;
 pub mod hosts;
+pub mod lock;
 pub mod logs;
 pub mod poll_state;
 pub mod projects;
