@@ -77,6 +77,16 @@ async fn idle_slow_and_surplus_connections_are_closed_or_refused_and_the_api_sta
     stall.write_all(head.as_bytes()).await.unwrap();
     stall.write_all(&body[..10]).await.unwrap();
     let stalled = tokio::spawn(until_closed(stall, Duration::from_secs(40)));
+    // The same on the API's own listener (which has no idle watchdog): an operation's body
+    // that stalls is answered 408 at its deadline, not held.
+    let mut api_stall = TcpStream::connect(addr_of(&api_url)).await.unwrap();
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let head = format!(
+        "PUT /api/v1/runner HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"held\":",
+        token.trim()
+    );
+    api_stall.write_all(head.as_bytes()).await.unwrap();
+    let api_stalled = tokio::spawn(until_closed(api_stall, Duration::from_secs(40)));
     let slow = TcpStream::connect(&public).await.unwrap();
     let (mut slow_read, mut slow_write) = slow.into_split();
     tokio::spawn(async move {
@@ -130,6 +140,9 @@ async fn idle_slow_and_surplus_connections_are_closed_or_refused_and_the_api_sta
     let (stall_after, said) = stalled.await.unwrap();
     assert!(said.starts_with("HTTP/1.1 408"), "{said}");
     assert!(stall_after <= Duration::from_secs(25), "{stall_after:?}");
+    let (api_stall_after, said) = api_stalled.await.unwrap();
+    assert!(said.starts_with("HTTP/1.1 408") && said.contains("did not arrive within 20 s"), "{said}");
+    assert!(api_stall_after <= Duration::from_secs(25), "{api_stall_after:?}");
 
     // Refusals that need only the headers come before the body is read: a 10 MiB body for an
     // unknown project, and one without a signature, are answered (not reset) long before

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,12 @@ use crate::domain::release::{PendingPromotion, Release};
 use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
 use crate::engine::Engine;
 use crate::http::failure::ApiFailure;
+use crate::{ApiError, ErrorCode};
+
+/// An operation's body: the largest (a project file, a compose file) is far below this.
+const BODY_LIMIT: usize = 2 << 20;
+/// How long a body may take to arrive, as for a webhook's.
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The default and the ceiling of list lengths.
 const LIST_DEFAULT: u32 = 100;
@@ -40,13 +46,39 @@ pub fn routes() -> Router<Engine> {
         let handler = move |State(engine): State<Engine>,
                             Path(path): Path<HashMap<String, String>>,
                             Query(query): Query<HashMap<String, String>>,
-                            body: Bytes| async move {
+                            body: Body| async move {
+            let body = match read_body(body).await {
+                Ok(b) => b,
+                Err(refused) => return refused,
+            };
             let parts = Parts { path, query, body: body.to_vec() };
             answer(ops::handle(&engine, name, &parts).await)
         };
         router = router.route(route.path, on(filter, handler));
     }
     router
+}
+
+/// An operation's JSON body: at most [`BODY_LIMIT`], whole within [`BODY_DEADLINE`]. A client
+/// that stalls mid-body would otherwise hold its connection (and one of the API listener's
+/// 256) for as long as it likes: the loopback listener has no idle watchdog, since the
+/// window's event stream is legitimately quiet for long stretches.
+async fn read_body(body: Body) -> std::result::Result<Bytes, Response> {
+    let refuse = |status: StatusCode, code: ErrorCode, message: String| (status, Json(ApiError { code, message })).into_response();
+    match tokio::time::timeout(BODY_DEADLINE, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) => Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {} MiB", BODY_LIMIT >> 20),
+        )),
+        Ok(Err(e)) => Err(refuse(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, format!("could not read the request body: {e}"))),
+        Err(_) => Err(refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::InvalidInput,
+            format!("the request body did not arrive within {} s", BODY_DEADLINE.as_secs()),
+        )),
+    }
 }
 
 fn answer(result: Result<(u16, Answer, serde_json::Value)>) -> Response {
