@@ -38,9 +38,14 @@ pub fn env(edge_port: u16) -> Vec<(&'static str, String)> {
 /// A served repository whose image answers `v1` on / and `ok` on /health, and an engine with a
 /// project `name` deploying it with `stages`.
 pub async fn stack(name: &str, deploy: Value, stages: Value) -> Stack {
-    let root = tempfile::tempdir().unwrap();
     let df = dockerfile();
-    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+    stack_of(name, &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")], deploy, stages).await
+}
+
+/// [`stack`] with the repository's files given.
+pub async fn stack_of(name: &str, files: &[(&str, &str)], deploy: Value, stages: Value) -> Stack {
+    let root = tempfile::tempdir().unwrap();
+    let served = serve_repo_with(root.path(), files);
     let dir = tempfile::tempdir().unwrap();
     let edge_port = stable_port();
     let (engine, base) = start_headless_env(dir.path(), &env(edge_port));

@@ -43,7 +43,7 @@ enum Touched {
     Switched { service: String, old: Vec<String>, new: Vec<String> },
     /// In place: `old` stopped (kept until the end), `new` started; `routed` names the service
     /// if the edge's route moved to `new` too.
-    Replaced { old: Vec<String>, new: Vec<String>, routed: Option<String> },
+    Replaced { service: String, old: Vec<String>, new: Vec<String>, routed: Option<String> },
 }
 
 /// The stack's default network on the host.
@@ -165,15 +165,18 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     let names: Vec<&str> = touched
         .iter()
         .map(|x| match x {
-            Touched::Switched { service, .. } => service.as_str(),
-            Touched::Replaced { new, .. } => new.first().map(|n| n.rsplit('-').next().unwrap_or(n)).unwrap_or(""),
+            Touched::Switched { service, .. } | Touched::Replaced { service, .. } => service.as_str(),
         })
         .collect();
+    // A step of its own, after the store names the new release: a crash here leaves the old
+    // containers beside the live ones, and reconcile removes them at the next start.
+    let retire = r.steps.step("retire old release").await?;
     for x in &touched {
         match x {
             Touched::Switched { old, .. } | Touched::Replaced { old, .. } => r.remove(old).await,
         }
     }
+    r.steps.done(retire).await;
     kit.release_went_live(&t.project.id, &t.stage.name).await;
     let reason = if names.is_empty() {
         format!("release {number} is live: nothing changed")
@@ -353,12 +356,15 @@ impl Run<'_> {
             self.steps.log(step, format!("{} now serves {name}", route.host)).await;
             self.steps.done(step).await;
             if in_place(s) {
-                return Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name], routed: Some(s.name.clone()) }));
+                return Ok((
+                    new,
+                    Touched::Replaced { service: s.name.clone(), old: old.to_vec(), new: vec![name], routed: Some(s.name.clone()) },
+                ));
             }
             return Ok((new, Touched::Switched { service: s.name.clone(), old: old.to_vec(), new: vec![name] }));
         }
         self.steps.done(step).await;
-        Ok((new, Touched::Replaced { old: old.to_vec(), new: vec![name], routed: None }))
+        Ok((new, Touched::Replaced { service: s.name.clone(), old: old.to_vec(), new: vec![name], routed: None }))
     }
 
     async fn wait_dependencies(
@@ -509,7 +515,7 @@ impl Run<'_> {
                     self.remove(&new).await;
                     names.push(service);
                 }
-                Touched::Replaced { old, new, routed } => {
+                Touched::Replaced { old, new, routed, .. } => {
                     self.remove(&new).await;
                     for n in &old {
                         if let Err(e) = exec::bounded(

@@ -181,10 +181,12 @@ impl Deploy<'_> {
             },
         )
         .await?;
-        // The old containers go only after the store names the new release: a crash in
-        // between leaves both, and reconcile removes the old.
+        // The old containers go only after the store names the new release, in a step of its
+        // own: a crash in between leaves both, and reconcile removes the old at the next start.
+        let retire = self.step("retire old release").await?;
         self.remove(blue).await;
         self.prune().await;
+        self.done(retire).await;
         self.ctx.kit.release_went_live(&self.target.project.id, &self.target.stage.name).await;
         Ok(Ending {
             status: RunStatus::Succeeded,

@@ -128,6 +128,12 @@ async fn reconcile_host(
         }
         Err(e) => tracing::warn!("edge not ready on {host} at start: {e}"),
     }
+    // A deploy cut short during its verification left the edge routing to its new containers:
+    // the requests they are answering finish before they go (the stage's drain time).
+    if containers.iter().any(|c| !owned(c) && c.running) {
+        let drain = live.iter().map(|r| r.config.rollout.drain_secs).max().unwrap_or(0).clamp(1, 30);
+        tokio::time::sleep(Duration::from_secs(drain as u64)).await;
+    }
     for c in containers.iter().filter(|c| !owned(c)) {
         tracing::info!("removing {}: no live release owns it (a deploy that did not finish)", c.name);
         crate::adapters::docker::exec::remove_container(docker, &c.name).await;
