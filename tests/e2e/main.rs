@@ -11,6 +11,7 @@ mod compose_data;
 mod crashes;
 pub mod deploys;
 mod disk;
+mod docker_restart;
 mod headless;
 mod hosts;
 mod kit;

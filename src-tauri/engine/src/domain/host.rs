@@ -113,6 +113,14 @@ pub fn parse_ssh(endpoint: &str) -> std::result::Result<(Option<String>, String,
 
 // ---- Reaching a host ----
 
+/// A host is put back in order when it answers again after it was seen unreachable (its Docker
+/// engine restarted, the network came back): a deploy the outage cut short could not remove
+/// what it had started. Its first answer after the engine started is not a return: the start
+/// reconciles every host anyway.
+pub fn came_back(before: Option<HostState>, now: HostState) -> bool {
+    before == Some(HostState::Unreachable) && now == HostState::Reachable
+}
+
 // ---- Docker contexts ----
 
 #[cfg(test)]
@@ -129,6 +137,21 @@ mod tests {
         assert!(parse_ssh("ssh://box/path").is_err());
         assert!(parse_ssh("ssh://-oProxyCommand=touch%20x").unwrap_err().contains("cannot start with '-'"));
         assert!(parse_ssh("ssh://-oProxyCommand=x@box").unwrap_err().contains("cannot start with '-'"));
+    }
+
+    #[test]
+    fn a_host_came_back_only_when_it_answers_after_it_was_seen_unreachable() {
+        use HostState::*;
+        for (before, now, want) in [
+            (Some(Unreachable), Reachable, true),
+            (None, Reachable, false),
+            (Some(Unknown), Reachable, false),
+            (Some(Reachable), Reachable, false),
+            (Some(Unreachable), Unreachable, false),
+            (Some(Reachable), Unreachable, false),
+        ] {
+            assert_eq!(came_back(before, now), want, "{before:?} → {now:?}");
+        }
     }
 
     fn input(kind: HostKind, endpoint: &str) -> HostInput {

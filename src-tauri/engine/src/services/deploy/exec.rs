@@ -35,6 +35,15 @@ impl DeployError {
     pub fn docker(what: impl Into<String>, source: bollard::errors::Error) -> DeployError {
         DeployError::Docker { what: what.into(), source }
     }
+
+    /// The Docker host did not answer at all (see [`crate::adapters::docker::exec::unreachable`]).
+    pub fn host_gone(&self) -> bool {
+        match self {
+            DeployError::Docker { source, .. } => crate::adapters::docker::exec::unreachable(source),
+            DeployError::Engine(e) => e.code() == crate::ErrorCode::HostUnreachable,
+            DeployError::Failed(_) => false,
+        }
+    }
 }
 
 impl From<String> for DeployError {

@@ -103,6 +103,21 @@ pub enum Unhealthy {
     Exited(i64),
     Failing(String),
     Cancelled,
+    /// The Docker host stopped answering: probes say nothing about the container then.
+    HostGone(String),
+}
+
+/// Probes in a row that find the host not answering before the wait ends: one lost
+/// connection is retried, a host that is gone is not waited for to the end of the start period.
+const HOST_GONE_AFTER: u32 = 3;
+
+/// The run's words for a deploy that stopped because its host did: `during` is what it was
+/// doing.
+pub fn host_gone_words(during: &str, why: &str) -> String {
+    format!(
+        "the Docker host stopped answering during {during} ({why}): the deploy stopped there. The last release stays live, \
+         and what this deploy started is removed once the host answers again"
+    )
 }
 
 /// Probes until `container` is healthy. Failures in the start period don't count; after it,
@@ -124,7 +139,7 @@ pub async fn wait_healthy(
     let interval = Duration::from_millis(h.interval_ms as u64);
     let start_period = Duration::from_millis(h.start_period_ms as u64);
     let mut pause = FIRST_PAUSE.min(interval);
-    let mut failures = 0;
+    let (mut failures, mut host_gone) = (0, 0);
     loop {
         let (gone, result) = tokio::join!(exited(&edge.docker, container), probe(edge, container, port, h));
         if let Some(code) = gone {
@@ -132,7 +147,14 @@ pub async fn wait_healthy(
         }
         match result {
             Ok(()) => return Ok(()),
+            Err(why) if why.host_gone() => {
+                host_gone += 1;
+                if host_gone >= HOST_GONE_AFTER {
+                    return Err(Unhealthy::HostGone(why.to_string()));
+                }
+            }
             Err(why) => {
+                host_gone = 0;
                 if h.kind == HealthKind::Docker && why.to_string().ends_with(UNHEALTHY) {
                     on_fail(&why.to_string());
                     return Err(Unhealthy::Failing(why.to_string()));
@@ -167,15 +189,22 @@ pub async fn verify(
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<(), Unhealthy> {
     let end = Instant::now() + window;
-    let mut failures = vec![0u32; containers.len()];
+    let (mut failures, mut host_gone) = (vec![0u32; containers.len()], 0);
     while Instant::now() < end {
         for (i, c) in containers.iter().enumerate() {
             if let Some(code) = exited(&edge.docker, c).await {
                 return Err(Unhealthy::Exited(code));
             }
             match probe(edge, c, port, h).await {
-                Ok(()) => failures[i] = 0,
+                Ok(()) => (failures[i], host_gone) = (0, 0),
+                Err(why) if why.host_gone() => {
+                    host_gone += 1;
+                    if host_gone >= HOST_GONE_AFTER {
+                        return Err(Unhealthy::HostGone(why.to_string()));
+                    }
+                }
                 Err(why) => {
+                    host_gone = 0;
                     failures[i] += 1;
                     if failures[i] >= h.retries.max(1) {
                         return Err(Unhealthy::Failing(format!("{c}: {why}")));

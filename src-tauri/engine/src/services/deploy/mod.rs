@@ -33,8 +33,8 @@ use futures::StreamExt;
 
 use crate::domain::release::ReleaseConfig;
 pub use edge::{Edge, EdgeSettings, Routes};
-pub use reconcile::reconcile;
 use reconcile::{app_containers, owns};
+pub use reconcile::{reconcile, reconcile_host_again};
 
 use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::ReleaseStatus;
@@ -381,7 +381,16 @@ impl Deploy<'_> {
             Err(health::Unhealthy::Failing(why)) => {
                 Err((RunStatus::Failed, format!("{name} never became healthy: {why}{}", self.tail(name).await)))
             }
+            Err(health::Unhealthy::HostGone(why)) => Err((RunStatus::Failed, self.host_gone(&format!("the health gate of {name}"), &why))),
         }
+    }
+
+    /// The words for a deploy its host left, and the host shown unreachable at once: the
+    /// runner puts it back in order when it answers again, however short the outage was.
+    fn host_gone(&self, during: &str, why: &str) -> String {
+        let words = health::host_gone_words(during, why);
+        self.ctx.kit.hosts.host_lost(&host_of(self.target.project), &words);
+        words
     }
 
     /// Probes `names` for `window`; Err says why (or that it was cancelled).
@@ -394,6 +403,7 @@ impl Deploy<'_> {
                 Err((RunStatus::Failed, format!("a container of the new release exited with code {code}")))
             }
             Err(health::Unhealthy::Failing(why)) => Err((RunStatus::Failed, why)),
+            Err(health::Unhealthy::HostGone(why)) => Err((RunStatus::Failed, self.host_gone("the verification", &why))),
         }
     }
 

@@ -54,6 +54,17 @@ pub(super) async fn app_containers(docker: &Docker, instance: &str, sid: &str) -
 /// stateful services may have been being stopped (a stop Docker finishes after the engine is
 /// gone), so they are watched for their stop grace period and started again if they stop.
 pub async fn reconcile(kit: &Kit, interrupted: &[String]) -> Result<()> {
+    reconcile_hosts(kit, interrupted, None).await
+}
+
+/// [`reconcile`] for one host that came back (its Docker engine restarted, the network
+/// returned): what a deploy cut short by the outage left there goes, and the live release's
+/// containers and routes are put back. The caller makes sure no run is deploying meanwhile.
+pub async fn reconcile_host_again(kit: &Kit, host_id: &str) -> Result<()> {
+    reconcile_hosts(kit, &[], Some(host_id)).await
+}
+
+async fn reconcile_hosts(kit: &Kit, interrupted: &[String], only: Option<&str>) -> Result<()> {
     let store = kit.store();
     let live = crate::store::releases::all_live(store).await?;
     let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
@@ -67,7 +78,7 @@ pub async fn reconcile(kit: &Kit, interrupted: &[String]) -> Result<()> {
             by_project.insert(r.project_id.clone(), p);
         }
     }
-    for host in hosts {
+    for host in hosts.into_iter().filter(|h| only.is_none_or(|o| o == h)) {
         let Ok(docker) = kit.hosts.docker_for(Some(&host)).await else { continue };
         let mine: Vec<&crate::domain::release::Release> =
             live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();

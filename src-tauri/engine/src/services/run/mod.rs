@@ -27,6 +27,7 @@ use crate::store::{runs, steps};
 use crate::{adapters::git, adapters::keychain, Result};
 
 mod execute;
+mod recovery;
 
 use execute::run_pipeline;
 
@@ -46,11 +47,13 @@ pub struct Runner {
     pub shutdown: Shutdown,
     /// Cancel switches of the runs executing now.
     cancels: Arc<Mutex<HashMap<i64, watch::Sender<bool>>>>,
+    /// Hosts that answer again after an outage, to put back in order.
+    returned: recovery::Returned,
 }
 
 impl Runner {
     pub fn new(kit: Kit, events: Events, reporter: Reporter, wake: Wake, held: Flag, shutdown: Shutdown) -> Runner {
-        Runner { kit, events, reporter, wake, held, shutdown, cancels: Default::default() }
+        Runner { kit, events, reporter, wake, held, shutdown, cancels: Default::default(), returned: Default::default() }
     }
 
     /// Stops run `id`'s current step (its container is killed); false when it is not running.
@@ -100,9 +103,14 @@ impl Runner {
     /// Until the engine stops: puts the hosts right after a crash (`interrupted`, from
     /// [`Runner::interrupt_left_running`]), then claims queued runs and executes them.
     pub async fn run(self, interrupted: Vec<String>) {
+        self.watch_hosts();
         self.recover_hosts(&interrupted).await;
         let slots = Arc::new(Semaphore::new(PARALLEL_RUNS));
         loop {
+            // Every slot free: no run is executing (a claimed run holds its slot from the claim).
+            if slots.available_permits() == PARALLEL_RUNS {
+                self.recover_returned_hosts().await;
+            }
             let Ok(permit) = slots.clone().acquire_owned().await else { return };
             let claimed = if self.held.get() { Ok(None) } else { runs::claim_next(self.kit.store()).await };
             match claimed {

@@ -388,6 +388,34 @@ pub(crate) fn status(e: &BollardError) -> Option<u16> {
     }
 }
 
+/// True when the engine did not answer at all (its socket is gone, the connection was
+/// refused or dropped, the SSH transport died), as opposed to an answer that is an error: the
+/// host itself is away, so waiting on what runs there means nothing until it is back.
+pub(crate) fn unreachable(e: &BollardError) -> bool {
+    use std::io::ErrorKind as K;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = match e {
+        BollardError::SocketNotFoundError(_) => return true,
+        // bollard does not give its io error as the source.
+        BollardError::IOError { err } => Some(err),
+        _ => Some(e),
+    };
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                K::NotFound | K::ConnectionRefused | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        if c.to_string().contains("client error (Connect)") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 fn docker_error(what: &str, e: &BollardError) -> ExecError {
     ExecError::Docker(format!("{what}: {}", describe(e)))
 }
@@ -456,4 +484,25 @@ impl Splitter {
 fn emit(stream: Stream, bytes: &[u8], on_line: &mut impl FnMut(Line)) {
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     on_line(Line { stream, text: String::from_utf8_lossy(bytes).into_owned() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_unreachable_when_it_did_not_answer_not_when_its_answer_is_an_error() {
+        let io = |kind: std::io::ErrorKind| BollardError::IOError { err: std::io::Error::from(kind) };
+        for (e, want) in [
+            (BollardError::SocketNotFoundError("/run/docker.sock".into()), true),
+            (io(std::io::ErrorKind::NotFound), true),
+            (io(std::io::ErrorKind::ConnectionRefused), true),
+            (io(std::io::ErrorKind::BrokenPipe), true),
+            (io(std::io::ErrorKind::PermissionDenied), false),
+            (BollardError::DockerResponseServerError { status_code: 500, message: "boom".into() }, false),
+            (BollardError::DockerResponseServerError { status_code: 404, message: "No such container".into() }, false),
+        ] {
+            assert_eq!(unreachable(&e), want, "{e:?}");
+        }
+    }
 }
