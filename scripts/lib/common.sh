@@ -18,9 +18,10 @@ BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
 # What the tests start for real: Xvfb + WebKitWebDriver, a D-Bus session with gnome-keyring,
 # a notification daemon (dunst; the desktop-notification test watches it with dbus-monitor, which
 # comes with dbus), a Docker engine with busybox for FROM-scratch images, sshd, a registry,
-# openssl for the TLS host test's certificates, gdbus to click the tray's D-Bus menu.
+# openssl for the TLS host test's certificates, gdbus to click the tray's D-Bus menu, iproute2
+# (ip netns) and util-linux (nsenter) for the test's own second Docker engine.
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst libglib2.0-bin
-  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl)
+  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl iproute2 util-linux)
 
 # The Windows type check: rustup's target and MinGW's C compiler.
 ensure_windows_target() {

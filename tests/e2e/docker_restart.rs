@@ -13,11 +13,16 @@ use serde_json::{json, Value};
 use crate::deploys::{env, finish, host, push, run, stage};
 use crate::kit::*;
 
-/// A second dockerd with its own data, exec root, socket and address pool, and no default
-/// bridge: two daemons managing one `docker0` break each other's published ports.
+/// A second dockerd with its own data, exec root and socket, in a network namespace of its
+/// own. Two daemons in one namespace fight over `docker0`: a second daemon that shares it
+/// re-addresses it (the first one's published ports go dead), and one given another bridge
+/// or `--bridge=none` deletes `docker0` when it restarts, under the suite's other tests. The
+/// engine reaches it through its Unix socket only, and the edge is asked from inside. (This
+/// is also what a second host is like: nothing shared but what Slipway connects to.)
 struct PrivateDockerd {
     dir: tempfile::TempDir,
     exec_root: PathBuf,
+    netns: String,
     child: Option<Child>,
 }
 
@@ -26,7 +31,12 @@ impl PrivateDockerd {
         let dir = tempfile::tempdir().unwrap();
         // The exec root holds containerd's sockets, whose paths must stay short.
         let exec_root = PathBuf::from(format!("/run/sw-d2-{}", std::process::id()));
-        let mut d = PrivateDockerd { dir, exec_root, child: None };
+        let netns = format!("sw-d2-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &netns]).output();
+        let out = Command::new("ip").args(["netns", "add", &netns]).output().unwrap();
+        assert!(out.status.success(), "ip netns add: {}", String::from_utf8_lossy(&out.stderr));
+        let _ = Command::new("ip").args(["-n", &netns, "link", "set", "lo", "up"]).output();
+        let mut d = PrivateDockerd { dir, exec_root, netns, child: None };
         d.start();
         for image in [busybox_image(), edge_image()] {
             let out = Command::new("sh").args(["-c", &format!("docker save {image} | docker -H {} load", d.host())]).output().unwrap();
@@ -42,9 +52,10 @@ impl PrivateDockerd {
     fn start(&mut self) {
         let p = self.dir.path();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(p.join("dockerd.log")).unwrap();
-        let child = Command::new("dockerd")
-            .args(["--iptables=false", "--ip6tables=false", "--storage-driver=vfs", "--bridge=none"])
-            .args(["--default-address-pool", "base=10.213.0.0/16,size=24"])
+        // nsenter, not `ip netns exec`: that one remounts /sys, and dockerd then finds no cgroups.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .args(["dockerd", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs"])
             .arg(format!("--data-root={}", p.join("data").display()))
             .arg(format!("--exec-root={}", self.exec_root.display()))
             .arg(format!("--pidfile={}", p.join("docker.pid").display()))
@@ -71,6 +82,20 @@ impl PrivateDockerd {
 
     fn docker(&self, args: &[&str]) -> Output {
         Command::new("docker").arg("-H").arg(self.host()).args(args).output().unwrap()
+    }
+
+    /// What the edge answers for `host` on /, asked from inside the edge container (its
+    /// published port is in the daemon's namespace); None when it does not answer 2xx. (This
+    /// busybox's wget crashes on `-T`: `timeout` bounds it instead, as the health probes do.)
+    fn via_edge(&self, instance: &str, host: &str) -> Option<String> {
+        let edge = format!("slipway-edge-{instance}");
+        let header = format!("Host: {host}");
+        let out = self.docker(&["exec", &edge, "timeout", "3", "wget", "-q", "-O", "-", "--header", &header, "http://127.0.0.1:80/"]);
+        if !out.status.success() {
+            eprintln!("the edge did not answer {host}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+            return None;
+        }
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     fn names(&self, instance: &str, extra: &str) -> Vec<String> {
@@ -101,6 +126,7 @@ impl Drop for PrivateDockerd {
         self.stop();
         // vfs layers are plain directories; the exec root is outside the temporary directory.
         let _ = std::fs::remove_dir_all(&self.exec_root);
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
     }
 }
 
@@ -137,7 +163,7 @@ async fn docker_restarting_mid_deploy_ends_the_run_and_the_last_good_release_ser
     assert_eq!(code, 201, "{p}");
     let r = finish(&api, run(&api, "dr", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
-    assert_eq!(get_via_edge(edge_port, &host("dev", "dr")).await, (200, "v1".to_string()));
+    assert_eq!(d2.via_edge(&instance, &host("dev", "dr")).as_deref(), Some("v1"));
     let v1_containers = d2.names(&instance, "label=dev.slipway.role=app");
 
     push(&served.work, &[("index.html", "v2\n"), ("healthy-after", "40\n")], &[], "v2, slow to get healthy");
@@ -166,8 +192,8 @@ async fn docker_restarting_mid_deploy_ends_the_run_and_the_last_good_release_ser
     loop {
         let apps = d2.names(&instance, "label=dev.slipway.role=app");
         let steps = d2.names(&instance, "label=dev.slipway.run");
-        let got = get_via_edge(edge_port, &host("dev", "dr")).await;
-        if apps == v1_containers && steps.is_empty() && got == (200, "v1".to_string()) {
+        let got = d2.via_edge(&instance, &host("dev", "dr"));
+        if apps == v1_containers && steps.is_empty() && got.as_deref() == Some("v1") {
             break;
         }
         assert!(
@@ -185,7 +211,7 @@ async fn docker_restarting_mid_deploy_ends_the_run_and_the_last_good_release_ser
     push(&served.work, &[("index.html", "v3\n")], &["healthy-after"], "v3");
     let r = finish(&api, run(&api, "dr", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
-    assert_eq!(get_via_edge(edge_port, &host("dev", "dr")).await, (200, "v3".to_string()));
+    assert_eq!(d2.via_edge(&instance, &host("dev", "dr")).as_deref(), Some("v3"));
 }
 
 async fn wait_run_end(api: &Api, id: i64, limit: Duration) -> Value {
