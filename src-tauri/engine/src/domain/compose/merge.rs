@@ -3,10 +3,12 @@
 //! `labels` merge by name (whatever spelling each side used); lists of things that add up
 //! (`ports`, `expose`, `dns`, `cap_add`, …) are appended without duplicates; `volumes`,
 //! `secrets` and `configs` merge by their target; `command`, `entrypoint` and a healthcheck's
-//! `test` are replaced whole.
+//! `test` are replaced whole. `!reset` and `!override` on the later side undo or replace
+//! ([`super::tags`]).
 
 use serde_norway::{Mapping, Value};
 
+use super::tags;
 use super::values::{pairs, scalar};
 
 /// Service keys whose lists are appended.
@@ -35,6 +37,9 @@ pub fn merge(base: &Value, over: &Value, top: bool) -> Value {
     let (Some(b), Some(o)) = (base.as_mapping(), over.as_mapping()) else { return over.clone() };
     let mut out = b.clone();
     for (k, v) in o {
+        if tags::apply(&mut out, k, v).is_some() {
+            continue;
+        }
         let key = scalar(k).unwrap_or_default();
         let merged = match (out.get(k), v) {
             (None, _) => v.clone(),
@@ -119,5 +124,16 @@ mod tests {
         assert_eq!(web["healthcheck"], y("{test: [CMD, b], interval: 1s}"));
         assert_eq!(m["services"]["worker"], y("{image: w}"));
         assert_eq!(m["volumes"], y("{d: {}, e: {}}"));
+    }
+
+    #[test]
+    fn reset_removes_what_the_earlier_file_set_and_override_replaces_it_whole() {
+        let base =
+            y("services:\n  web:\n    image: a\n    ports: [\"80\", \"81\"]\n    environment: {A: \"1\"}\n    volumes: [\"d:/data\"]\n");
+        let over =
+            y("services:\n  web:\n    ports: !override [\"90\"]\n    environment: !reset {}\n    volumes: !reset []\n    dns: !reset []\n");
+        let mut m = merge(&base, &over, true);
+        tags::settle(&mut m);
+        assert_eq!(m["services"]["web"], y("{image: a, ports: [\"90\"]}"));
     }
 }

@@ -20,6 +20,7 @@ mod merge;
 mod runtime;
 mod service;
 mod storage;
+mod tags;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,6 +117,7 @@ pub fn load(input: &Input) -> Result<Loaded> {
         doc = merge::merge(&doc, &over, true);
     }
     extends::resolve(&top, &mut doc, input.read, &dir)?;
+    tags::settle(&mut doc);
     let dotenv_path = if dir.is_empty() { ".env".to_string() } else { format!("{dir}/.env") };
     let mut vars = match (input.read)(&dotenv_path).map_err(|e| invalid(file, format!("{dotenv_path}: {e}")))? {
         Some(text) => dotenv::parse(&text).map_err(|e| invalid(file, format!("{dotenv_path}: {e}")))?,
@@ -186,6 +188,9 @@ pub fn load(input: &Input) -> Result<Loaded> {
 fn parse_checked(file: &str, text: &str) -> Result<Value> {
     let mut doc: Value = serde_norway::from_str(text).map_err(|e| invalid(file, e))?;
     doc.apply_merge().map_err(|e| invalid(file, e))?;
+    if let Some((tag, key)) = tags::unknown(&doc) {
+        return Err(invalid(file, format!("`{tag}` on `{key}` is not a Compose tag: Compose knows `!reset` and `!override` only")));
+    }
     let map = doc.as_mapping().ok_or_else(|| invalid(file, "a compose file is a map with `services:`"))?;
     let top = At { file, text, service: None };
     let known: Vec<&str> = keys::TOP.iter().map(|(k, _)| *k).collect();

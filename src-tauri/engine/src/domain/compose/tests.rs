@@ -343,6 +343,38 @@ fn extends_and_a_later_file_merge_as_compose_merges() {
 }
 
 #[test]
+fn a_later_file_resets_or_overrides_with_composes_tags_and_any_other_tag_is_refused() {
+    let text = "services:\n  web:\n    image: w\n    ports: [\"80\", \"8081:81\"]\n    environment: {A: \"1\", B: \"2\"}\n";
+    let prod =
+        ("compose.prod.yaml".to_string(), "services:\n  web:\n    ports: !override [\"80\"]\n    environment: !reset {}\n".to_string());
+    let (env, under) = (BTreeMap::new(), |_: &str| Ok(vec![]));
+    let overrides = [prod];
+    let input = Input {
+        file: "compose.yaml",
+        text,
+        read: &files,
+        files_under: &under,
+        overrides: &overrides,
+        env: &env,
+        secrets: &[],
+        stage: "dev",
+        project: "p",
+        network: "n",
+    };
+    let s = load(&input).unwrap().stack;
+    let web = &s.services[0];
+    assert_eq!(web.port, Some(80));
+    assert!(web.published.is_empty(), "the published 8081 went with the override: {:?}", web.published);
+    assert!(web.env.is_empty(), "environment reset: {:?}", web.env);
+    let tagged = "services:\n  web:\n    image: !env IMG\n";
+    let input = Input { text: tagged, overrides: &[], ..input };
+    assert_eq!(
+        load(&input).unwrap_err().to_string(),
+        "compose.yaml: `!env` on `services.web.image` is not a Compose tag: Compose knows `!reset` and `!override` only"
+    );
+}
+
+#[test]
 fn an_included_file_adds_its_services_with_paths_read_from_its_own_directory() {
     let text = "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: w\n    depends_on: [db]\n";
     let read = |p: &str| {
