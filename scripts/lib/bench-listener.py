@@ -54,6 +54,39 @@ def raw_post(host, port, path, headers, body, timeout=120):
         s.close()
 
 
+def memory(proc, host, port, secret, idle, label, body):
+    """RSS while 100 clients send `body` at once, and 5 s after."""
+    sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": sig}
+    statuses, peak, stop = [], [idle], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_kib(proc.pid))
+            time.sleep(0.02)
+
+    def one(i):
+        statuses.append(raw_post(host, port, "/hooks/bench", dict(headers, **{"X-GitHub-Delivery": f"big-{label}-{i}"}), body))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.time()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(int(os.environ.get("BENCH_CLIENTS", "100")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.time() - started
+    time.sleep(5)
+    stop.set()
+    sampler.join()
+    after = rss_kib(proc.pid)
+    counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    print(f"memory ({label}): idle {idle / 1024:.1f} MiB; peak during {len(threads)} concurrent 25 MiB deliveries "
+          f"{peak[0] / 1024:.1f} MiB = {peak[0] * 1024 / 1e6:.1f} MB (target < 150 MB); 5 s after {after / 1024:.1f} MiB; "
+          f"answers {counts} in {took:.1f} s")
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -78,37 +111,15 @@ def main():
         time.sleep(1)
         idle = rss_kib(proc.pid)
 
-        # 100 concurrent 25 MiB deliveries, validly signed (the body is not a push: 400 after the
-        # signature check, so every accepted body is read and hashed in full).
-        body = b" " * (25 * MIB)
-        sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": sig}
-        statuses, peak, stop = [], [idle], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(proc.pid))
-                time.sleep(0.02)
-
-        def one(i):
-            statuses.append(raw_post(host, port, "/hooks/bench", dict(headers, **{"X-GitHub-Delivery": f"big-{i}"}), body))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        started = time.time()
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.time() - started
-        time.sleep(5)
-        stop.set()
-        sampler.join()
-        after = rss_kib(proc.pid)
-        counts = {s: statuses.count(s) for s in sorted(set(statuses))}
-        print(f"memory: idle {idle / 1024:.1f} MiB (baseline); peak during 100 concurrent 25 MiB deliveries "
-              f"{peak[0] / 1024:.1f} MiB (target < 150 MB); 5 s after {after / 1024:.1f} MiB; answers {counts} in {took:.1f} s")
+        fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/fixtures/webhooks/github/push-branch.json")
+        push = open(fixture, "rb").read()
+        # 100 concurrent 25 MiB deliveries, validly signed, twice: bodies that are not a push
+        # (400 after the signature check: each accepted body is read and hashed in full, and
+        # not kept), then real pushes padded to 25 MiB with JSON's trailing whitespace (taken by
+        # the intake and queued; a body this large is not kept for redelivery).
+        for label, body in [("signed, not a push", b" " * (25 * MIB)),
+                            ("signed pushes, queued", push + b" " * (25 * MIB - len(push)))]:
+            memory(proc, host, port, secret, idle, label, body)
 
         # An idle connection: how long until the engine closes it.
         s = socket.create_connection((host, port))

@@ -109,8 +109,8 @@ async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_ag
     let project = engine.create_project(new).await.unwrap();
     let hook = engine.webhook_info(&project.id).await.unwrap();
     let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/webhooks/gitlab/push.json")).unwrap();
-    let send = |token: String, id: &'static str| {
-        let (url, body) = (hook.url.clone().unwrap(), body.clone());
+    let send_body = |token: String, id: &'static str, body: Vec<u8>| {
+        let url = hook.url.clone().unwrap();
         async move {
             reqwest::Client::new()
                 .post(url)
@@ -126,10 +126,17 @@ async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_ag
                 .as_u16()
         }
     };
+    let send = |token: String, id: &'static str| send_body(token, id, body.clone());
     assert_eq!(send("not-the-secret".into(), "forged").await, 401);
+    assert_eq!(send_body(hook.secret.clone(), "garbled", b"{not json".to_vec()).await, 400);
     assert!(matches!(send(hook.secret.clone(), "real").await, 200 | 202));
+    // A push padded past 2 MiB (JSON allows the trailing whitespace) is taken, but not kept.
+    let mut big = body.clone();
+    big.resize(body.len() + (3 << 20), b' ');
+    assert!(matches!(send_body(hook.secret.clone(), "big", big).await, 200 | 202));
 
-    // The accepted delivery's body is kept (off the answer's path); the forged one's is not.
+    // The accepted delivery's body is kept (off the answer's path); the forged one's is not,
+    // nor the body of a signed delivery that is not one Slipway can act on.
     let mut rows = vec![];
     for _ in 0..100 {
         rows = engine.deliveries(Some(&project.id), 10).await.unwrap();
@@ -140,7 +147,9 @@ async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_ag
     }
     let forged = rows.iter().find(|d| d.delivery_id.as_deref() == Some("forged")).unwrap();
     let real = rows.iter().find(|d| d.delivery_id.as_deref() == Some("real")).unwrap();
-    assert!(!forged.replayable && real.replayable, "{rows:?}");
+    let garbled = rows.iter().find(|d| d.delivery_id.as_deref() == Some("garbled")).unwrap();
+    let big = rows.iter().find(|d| d.delivery_id.as_deref() == Some("big")).unwrap();
+    assert!(!forged.replayable && !garbled.replayable && !big.replayable && real.replayable, "{rows:?}");
     assert!(engine.redeliver(forged.id).await.is_err());
     // No proof of the secret was stored: the replay is signed again with the current secret.
     let replay = engine.redeliver(real.id).await.unwrap();

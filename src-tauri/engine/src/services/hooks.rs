@@ -150,6 +150,8 @@ pub fn provider_name(p: Provider) -> &'static str {
     }
 }
 
+/// The largest body kept for "redeliver locally" (a push of 20 commits is a few hundred KiB).
+const KEEP_AT_MOST: usize = 2 * 1024 * 1024;
 /// Bodies kept for "redeliver locally": the newest 200, and 64 MiB in all; older ones are dropped
 /// as new ones come.
 const KEPT_BODIES: deliveries::Budget = deliveries::Budget { count: 200, bytes: 64 << 20 };
@@ -308,18 +310,32 @@ async fn decide(
     let pid = Some(project.id.clone());
     let (provider, body) = match verified_body(&hooks, &project, &headers, &source, &mut body).await {
         Ok((provider, bytes, permit)) => {
-            // Only a delivery that proved the secret keeps its body (for "redeliver locally"): a
-            // stranger who guesses a hook URL must not fill the disk, nor have a forgery replayed.
+            // Only a delivery that proved the secret, and that the intake then takes, keeps its
+            // body (for "redeliver locally"): a stranger who guesses a hook URL must not fill the
+            // disk, nor have a forgery replayed.
             let mut seen = seen.lock().unwrap();
-            seen.budget = Some(permit);
-            seen.body = Some(bytes.clone());
+            // A body over KEEP_AT_MOST is not kept: storing it costs several copies of it in
+            // memory at once (the driver's and SQLite's), and such a delivery is redelivered
+            // from the forge instead.
+            if bytes.len() <= KEEP_AT_MOST {
+                seen.budget = Some(permit);
+                seen.body = Some(bytes.clone());
+            }
             (provider, bytes)
         }
         Err(refusal) => return reject(refusal, pid).await,
     };
     let changes = match changes_of(provider, &source, &headers, &body) {
         Ok(c) => c,
-        Err(msg) => return reject((StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg), pid).await,
+        Err(msg) => {
+            // Signed, but not a delivery Slipway can act on: nothing to redeliver, so its body
+            // is not kept (writing a 25 MiB body to the store costs several copies of it).
+            {
+                let mut seen = seen.lock().unwrap();
+                (seen.body, seen.budget) = (None, None);
+            }
+            return reject((StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, msg), pid).await;
+        }
     };
     check_registry_on_package_event(&hooks.poller, &project, &changes);
     let id = project.id.clone();
