@@ -131,19 +131,6 @@ async fn settled(s: &Stack, project: &str, label: &str, step: &str, versions: &H
     }
 }
 
-fn running_with(instance: &str, role: &str) -> Vec<String> {
-    let out = docker(&[
-        "ps",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.role={role}"),
-    ]);
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn blue_green_survives_a_crash_at_every_step() {
     crash_at_every_step("crash-bg", "blue-green", json!({"drain_secs": 1, "verify_secs": 1}), 1).await;

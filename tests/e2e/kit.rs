@@ -478,17 +478,21 @@ impl Drop for DockerCleanup {
 
 /// Names of the containers of an engine instance with the given role (`app`, `edge`).
 pub fn containers_with(instance: &str, role: &str) -> Vec<String> {
-    let out = docker(&[
-        "ps",
-        "-a",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.role={role}"),
-    ]);
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect()
+    names_with(instance, role, true)
+}
+
+/// [`containers_with`], running ones only.
+pub fn running_with(instance: &str, role: &str) -> Vec<String> {
+    names_with(instance, role, false)
+}
+
+fn names_with(instance: &str, role: &str, all: bool) -> Vec<String> {
+    let (instance, role) = (format!("label=dev.slipway.instance={instance}"), format!("label=dev.slipway.role={role}"));
+    let mut args = vec!["ps", "--format", "{{.Names}}", "--filter", &instance, "--filter", &role];
+    if all {
+        args.push("-a");
+    }
+    String::from_utf8_lossy(&docker(&args).stdout).split_whitespace().map(String::from).collect()
 }
 
 /// Clients hammering one host name through the edge, counting answers by body and failures.

@@ -52,6 +52,23 @@ fn load_with(file: &str, text: &str, env: &[(&str, &str)], secrets: &[&str], sta
     Ok(loaded.stack)
 }
 
+/// `compose.yaml` with later files merged onto it, for the merge rules' tests.
+fn load_over(text: &str, overrides: &[(String, String)]) -> Result<Loaded> {
+    let (env, under) = (BTreeMap::new(), |_: &str| Ok(vec![]));
+    load(&Input {
+        file: "compose.yaml",
+        text,
+        read: &files,
+        files_under: &under,
+        overrides,
+        env: &env,
+        secrets: &[],
+        stage: "dev",
+        project: "p",
+        network: "n",
+    })
+}
+
 fn probe() -> StackSpec {
     load_with("docker-compose.yml", PROBE, &[], &[], "dev").unwrap()
 }
@@ -311,22 +328,7 @@ fn a_secret_file_of_the_repository_goes_to_the_keychain_and_a_read_only_bind_is_
 fn extends_and_a_later_file_merge_as_compose_merges() {
     let text = "services:\n  web:\n    extends: {service: common, file: common.yml}\n    environment: [B=2]\n  worker:\n    extends: web\n    command: [work]\n";
     let prod = ("compose.prod.yaml".to_string(), "services:\n  web:\n    environment: {A: prod}\n    ports: [\"81\"]\n".to_string());
-    let env = BTreeMap::new();
-    let under = |_: &str| Ok(vec![]);
-    let overrides = [prod];
-    let input = Input {
-        file: "compose.yaml",
-        text,
-        read: &files,
-        files_under: &under,
-        overrides: &overrides,
-        env: &env,
-        secrets: &[],
-        stage: "dev",
-        project: "p",
-        network: "n",
-    };
-    let s = load(&input).unwrap().stack;
+    let s = load_over(text, &[prod]).unwrap().stack;
     let web = s.services.iter().find(|x| x.name == "web").unwrap();
     assert_eq!(web.image.as_deref(), Some("base"), "from the extended service in common.yml");
     assert_eq!((web.env["A"].as_str(), web.env["B"].as_str()), ("prod", "2"), "the later file wins");
@@ -335,11 +337,12 @@ fn extends_and_a_later_file_merge_as_compose_merges() {
     let worker = s.services.iter().find(|x| x.name == "worker").unwrap();
     assert_eq!((worker.image.as_deref(), worker.command.clone()), (Some("base"), Some(vec!["work".to_string()])));
     let bad = "services:\n  a:\n    extends: b\n  b:\n    extends: a\n";
-    let input = Input { text: bad, overrides: &[], ..input };
-    assert!(load(&input).unwrap_err().to_string().contains("more than 10 deep"));
+    assert!(load_over(bad, &[]).unwrap_err().to_string().contains("more than 10 deep"));
     let later = [("compose.prod.yaml".to_string(), "services:\n  web:\n    devices: [x]\n".to_string())];
-    let input = Input { text, overrides: &later, ..input };
-    assert_eq!(load(&input).unwrap_err().to_string(), "compose.prod.yaml:3: service web: `devices` is not supported by Slipway yet");
+    assert_eq!(
+        load_over(text, &later).unwrap_err().to_string(),
+        "compose.prod.yaml:3: service web: `devices` is not supported by Slipway yet"
+    );
 }
 
 #[test]
@@ -347,29 +350,14 @@ fn a_later_file_resets_or_overrides_with_composes_tags_and_any_other_tag_is_refu
     let text = "services:\n  web:\n    image: w\n    ports: [\"80\", \"8081:81\"]\n    environment: {A: \"1\", B: \"2\"}\n";
     let prod =
         ("compose.prod.yaml".to_string(), "services:\n  web:\n    ports: !override [\"80\"]\n    environment: !reset {}\n".to_string());
-    let (env, under) = (BTreeMap::new(), |_: &str| Ok(vec![]));
-    let overrides = [prod];
-    let input = Input {
-        file: "compose.yaml",
-        text,
-        read: &files,
-        files_under: &under,
-        overrides: &overrides,
-        env: &env,
-        secrets: &[],
-        stage: "dev",
-        project: "p",
-        network: "n",
-    };
-    let s = load(&input).unwrap().stack;
+    let s = load_over(text, &[prod]).unwrap().stack;
     let web = &s.services[0];
     assert_eq!(web.port, Some(80));
     assert!(web.published.is_empty(), "the published 8081 went with the override: {:?}", web.published);
     assert!(web.env.is_empty(), "environment reset: {:?}", web.env);
     let tagged = "services:\n  web:\n    image: !env IMG\n";
-    let input = Input { text: tagged, overrides: &[], ..input };
     assert_eq!(
-        load(&input).unwrap_err().to_string(),
+        load_over(tagged, &[]).unwrap_err().to_string(),
         "compose.yaml: `!env` on `services.web.image` is not a Compose tag: Compose knows `!reset` and `!override` only"
     );
 }
