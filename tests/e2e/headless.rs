@@ -166,6 +166,12 @@ fn projects_round_trip_through_yaml_files() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("project file:") && err.contains("repo_url"), "{err}");
+    // So is a file that is not there.
+    let missing = dir.path().join("nope.yaml");
+    let out = slipwayd(dir.path(), &["import", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read the project file") && err.contains("nope.yaml"), "{err}");
 }
 
 /// `Max open files` of a process: (soft, hard).

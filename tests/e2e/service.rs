@@ -26,7 +26,7 @@ async fn a_system_service_gets_a_unit_and_a_sealed_key_the_engine_then_uses() {
     assert!(stdout.contains("systemctl enable --now slipway"), "{stdout}");
     let unit = std::fs::read_to_string(root.join("etc/systemd/system/slipway.service")).unwrap();
     for line in [
-        format!("ExecStart={} serve", bin("slipwayd").display()),
+        format!("ExecStart=\"{}\" serve", bin("slipwayd").display()),
         "Restart=on-failure".into(),
         "Environment=SLIPWAY_DATA_DIR=/var/lib/slipway".into(),
         "StateDirectoryMode=0700".into(),

@@ -258,7 +258,13 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Import { file, json } => {
-            let yaml = if file.as_os_str() == "-" { std::io::read_to_string(std::io::stdin())? } else { std::fs::read_to_string(&file)? };
+            let yaml = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                // A file that is not there is the caller's to fix (exit 2), not the engine's.
+                std::fs::read_to_string(&file)
+                    .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("cannot read the project file {}: {e}", file.display())))?
+            };
             let r = Client::for_config(&config)?.call(ops::ImportProject { yaml }).await?;
             if json {
                 print_json(&r);

@@ -60,12 +60,28 @@ pub fn install(opts: &Install) -> Result<String, Error> {
     ))
 }
 
+/// The program's path as one `ExecStart=` word: systemd splits the line at spaces, expands
+/// `%` specifiers and `$` variables, and reads C-style escapes inside double quotes.
+fn exec_path(exe: &Path) -> String {
+    let mut out = String::from("\"");
+    for c in exe.display().to_string().chars() {
+        match c {
+            '\\' | '"' => out.extend(['\\', c]),
+            '%' => out.push_str("%%"),
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn user_unit(exe: &Path) -> String {
     format!(
         "[Unit]\nDescription=Slipway deploy engine\nAfter=network-online.target\n\n\
          [Service]\nExecStart={} serve\nRestart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n\n\
          [Install]\nWantedBy=default.target\n",
-        exe.display()
+        exec_path(exe)
     )
 }
 
@@ -81,7 +97,7 @@ fn system_unit(exe: &Path, cred: Option<&Path>) -> String {
          [Service]\nExecStart={} serve\nEnvironment=SLIPWAY_DATA_DIR=/var/lib/slipway\nEnvironment=SLIPWAY_SECRETS=file\n\
          StateDirectory=slipway\nStateDirectoryMode=0700\n{key}Restart=on-failure\nRestartSec=2\nLimitNOFILE=65536\n\n\
          [Install]\nWantedBy=multi-user.target\n",
-        exe.display()
+        exec_path(exe)
     )
 }
 
@@ -129,4 +145,21 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
 
 fn invalid(msg: &str) -> Error {
     Error::new(ErrorCode::InvalidInput, msg.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_program_path_is_one_execstart_word_whatever_it_holds() {
+        for (path, want) in [
+            ("/usr/bin/slipwayd", r#""/usr/bin/slipwayd""#),
+            ("/opt/My Apps/slipwayd", r#""/opt/My Apps/slipwayd""#),
+            ("/opt/100%/$HOME/slipwayd", r#""/opt/100%%/$$HOME/slipwayd""#),
+            (r#"/opt/a"b\c/slipwayd"#, r#""/opt/a\"b\\c/slipwayd""#),
+        ] {
+            assert_eq!(exec_path(Path::new(path)), want, "{path}");
+        }
+    }
 }
