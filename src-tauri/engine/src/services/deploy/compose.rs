@@ -244,22 +244,15 @@ impl Run<'_> {
                 health::Unhealthy::Cancelled => (RunStatus::Cancelled, "cancelled during verification".to_string()),
                 health::Unhealthy::Exited(c) => (RunStatus::RolledBack, format!("a container of {svc} exited with code {c}")),
                 health::Unhealthy::Failing(w) => (RunStatus::RolledBack, w),
-                health::Unhealthy::HostGone(w) => (RunStatus::Failed, self.host_gone(&format!("the verification of {svc}"), &w)),
+                health::Unhealthy::HostGone(w) => {
+                    (RunStatus::Failed, self.steps.ctx.kit.host_gone(self.t.project, &format!("the verification of {svc}"), &w))
+                }
             };
             r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
             return Ok(Some(r.undo(touched.to_vec(), &format!("verification of {svc} failed: {why}"), status).await));
         }
         r.steps.done(verify).await;
         Ok(None)
-    }
-}
-
-impl Run<'_> {
-    /// As [`super::Deploy`]'s: the words, and the host shown unreachable at once.
-    fn host_gone(&self, during: &str, why: &str) -> String {
-        let words = health::host_gone_words(during, why);
-        self.steps.ctx.kit.hosts.host_lost(&super::host_of(self.t.project), &words);
-        words
     }
 }
 
@@ -351,7 +344,7 @@ impl Run<'_> {
                 health::Unhealthy::Cancelled => "cancelled while waiting for health".to_string(),
                 health::Unhealthy::Exited(c) => format!("{name} exited with code {c}"),
                 health::Unhealthy::Failing(w) => format!("{name} never became healthy: {w}"),
-                health::Unhealthy::HostGone(w) => self.host_gone(&format!("the health gate of {name}"), &w),
+                health::Unhealthy::HostGone(w) => self.steps.ctx.kit.host_gone(self.t.project, &format!("the health gate of {name}"), &w),
             };
             self.remove(&new).await;
             self.restart(old, s).await;

@@ -33,6 +33,15 @@ pub struct Kit {
 }
 
 impl Kit {
+    /// The words for a deploy whose host stopped answering `during` something, and the host
+    /// shown unreachable at once: the runner puts it back in order when it answers again,
+    /// however short the outage was.
+    pub(crate) fn host_gone(&self, project: &Project, during: &str, why: &str) -> String {
+        let words = super::health::host_gone_words(during, why);
+        self.hosts.host_lost(&super::host_of(project), &words);
+        words
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -385,12 +385,8 @@ impl Deploy<'_> {
         }
     }
 
-    /// The words for a deploy its host left, and the host shown unreachable at once: the
-    /// runner puts it back in order when it answers again, however short the outage was.
     fn host_gone(&self, during: &str, why: &str) -> String {
-        let words = health::host_gone_words(during, why);
-        self.ctx.kit.hosts.host_lost(&host_of(self.target.project), &words);
-        words
+        self.ctx.kit.host_gone(self.target.project, during, why)
     }
 
     /// Probes `names` for `window`; Err says why (or that it was cancelled).
