@@ -19,9 +19,10 @@ BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
 # a notification daemon (dunst; the desktop-notification test watches it with dbus-monitor, which
 # comes with dbus), a Docker engine with busybox for FROM-scratch images, sshd, a registry,
 # openssl for the TLS host test's certificates, gdbus to click the tray's D-Bus menu, iproute2
-# (ip netns) and util-linux (nsenter) for the test's own second Docker engine.
+# (ip netns) and util-linux (nsenter) for the test's own second Docker engine, docker-compose
+# (Compose v1, the only one Debian has) as the reference the compose reader is compared with.
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst libglib2.0-bin
-  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl iproute2 util-linux)
+  imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl iproute2 util-linux docker-compose)
 
 # The Windows type check: rustup's target and MinGW's C compiler.
 ensure_windows_target() {

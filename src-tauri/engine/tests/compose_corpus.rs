@@ -3,61 +3,19 @@
 //! with the file, the line, the service and the key it does not support. Nothing is dropped in
 //! between: the accepted ones are checked for what they ask (volumes, secrets, health checks).
 
+mod compose_common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use slipway_engine::domain::compose::{load, FileSource, Input, Loaded, MountKind};
+use compose_common::{fixtures, read_files};
+use slipway_engine::domain::compose::{FileSource, Loaded, MountKind};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/compose")
-}
-
-fn read_in(dir: &Path) -> impl Fn(&str) -> Result<Option<String>, String> + '_ {
-    move |rel: &str| match std::fs::read_to_string(dir.join(rel)) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn files_in(dir: &Path) -> impl Fn(&str) -> Result<Vec<(String, String)>, String> + '_ {
-    move |rel: &str| {
-        let path = dir.join(rel);
-        if path.is_file() {
-            return Ok(vec![(String::new(), std::fs::read_to_string(&path).map_err(|e| e.to_string())?)]);
-        }
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&path).map_err(|e| format!("{rel}: {e}"))? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            if entry.path().is_file() {
-                out.push((
-                    entry.file_name().to_string_lossy().into_owned(),
-                    std::fs::read_to_string(entry.path()).map_err(|e| e.to_string())?,
-                ));
-            }
-        }
-        Ok(out)
-    }
+fn corpus() -> std::path::PathBuf {
+    fixtures("compose")
 }
 
 fn read(name: &str) -> Result<Loaded, String> {
-    let dir = corpus().join(name);
-    let text = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
-    let env = BTreeMap::new();
-    let (read, under) = (read_in(&dir), files_in(&dir));
-    let input = Input {
-        file: "compose.yaml",
-        text: &text,
-        read: &read,
-        files_under: &under,
-        overrides: &[],
-        env: &env,
-        secrets: &[],
-        stage: "dev",
-        project: "corpus",
-        network: "slipway-x-corpus-dev",
-    };
-    load(&input).map_err(|e| e.to_string())
+    read_files(&corpus().join(name), &["compose.yaml"], &BTreeMap::new())
 }
 
 /// (directory, the start of the refusal, or "" for a file that is read).
