@@ -115,7 +115,9 @@ fn words(v: &Value) -> Vec<String> {
 
 fn map_of(v: Option<&Value>) -> BTreeMap<String, String> {
     match v {
-        Some(Value::Mapping(m)) => m.iter().map(|(k, v)| (str_of(k).unwrap(), str_of(v).map(|s| unescape(&s)).unwrap_or_default())).collect(),
+        Some(Value::Mapping(m)) => {
+            m.iter().map(|(k, v)| (str_of(k).unwrap(), str_of(v).map(|s| unescape(&s)).unwrap_or_default())).collect()
+        }
         Some(Value::Sequence(l)) => l
             .iter()
             .filter_map(str_of)
@@ -201,10 +203,9 @@ fn compose_service(s: &Mapping, dir: &Path) -> Canon {
         c.unpublished.insert(if e.contains('/') { e } else { format!("{e}/tcp") });
     }
     c.networks = match get("networks") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .map(|(k, v)| (str_of(k).unwrap(), v.get("aliases").map(strs).unwrap_or_default().into_iter().collect()))
-            .collect(),
+        Some(Value::Mapping(m)) => {
+            m.iter().map(|(k, v)| (str_of(k).unwrap(), v.get("aliases").map(strs).unwrap_or_default().into_iter().collect())).collect()
+        }
         Some(v) => strs(v).into_iter().map(|n| (n, BTreeSet::new())).collect(),
         None => BTreeMap::from([("default".to_string(), BTreeSet::new())]),
     };
@@ -289,9 +290,7 @@ fn slipway_service(s: &ServiceSpec, compose_dir: &str) -> Canon {
             s.networks.iter().map(|(k, v)| (k.clone(), v.iter().cloned().collect())).collect()
         },
         depends_on: s.depends_on.iter().map(|d| (d.service.clone(), d.condition.clone())).collect(),
-        healthcheck: s.healthcheck.as_ref().map(|h| {
-            (h.test.clone(), h.interval_ms, h.timeout_ms, u64::from(h.retries), h.start_period_ms)
-        }),
+        healthcheck: s.healthcheck.as_ref().map(|h| (h.test.clone(), h.interval_ms, h.timeout_ms, u64::from(h.retries), h.start_period_ms)),
         labels: r.labels.clone(),
         user: r.user.clone(),
         working_dir: r.working_dir.clone(),
@@ -324,9 +323,10 @@ fn compose_config(dir: &Path, files: &[&str], contexts: &[String], env: &BTreeMa
     for f in files {
         cmd.args(["-f", f]);
     }
-    let out = cmd.arg("config").output().unwrap_or_else(|e| {
-        panic!("docker-compose (Debian's package; ./scripts/test installs it) could not run: {e}")
-    });
+    let out = cmd
+        .arg("config")
+        .output()
+        .unwrap_or_else(|e| panic!("docker-compose (Debian's package; ./scripts/test installs it) could not run: {e}"));
     assert!(out.status.success(), "docker-compose config in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_norway::from_slice(&out.stdout).unwrap();
     (doc.as_mapping().unwrap().clone(), copy)
@@ -349,7 +349,8 @@ fn differences(dir: &Path, files: &[&str], env: &BTreeMap<String, String>) -> Ve
         .filter(|(_, v)| active(v))
         .collect();
     let ours: BTreeMap<&str, &ServiceSpec> = loaded.stack.services.iter().map(|s| (s.name.as_str(), s)).collect();
-    let (theirs_names, ours_names): (BTreeSet<_>, BTreeSet<_>) = (services.keys().map(String::as_str).collect(), ours.keys().copied().collect());
+    let (theirs_names, ours_names): (BTreeSet<_>, BTreeSet<_>) =
+        (services.keys().map(String::as_str).collect(), ours.keys().copied().collect());
     if theirs_names != ours_names {
         diffs.push(format!("{name}: services: compose {theirs_names:?}, slipway {ours_names:?}"));
     }
@@ -363,7 +364,8 @@ fn differences(dir: &Path, files: &[&str], env: &BTreeMap<String, String>) -> Ve
             }
         }
     }
-    let keys = |k: &str| doc.get(k).and_then(Value::as_mapping).map(|m| m.keys().filter_map(str_of).collect::<BTreeSet<_>>()).unwrap_or_default();
+    let keys =
+        |k: &str| doc.get(k).and_then(Value::as_mapping).map(|m| m.keys().filter_map(str_of).collect::<BTreeSet<_>>()).unwrap_or_default();
     let our_volumes: BTreeSet<String> = loaded.stack.volumes.keys().cloned().collect();
     if keys("volumes") != our_volumes {
         diffs.push(format!("{name}: volumes: compose {:?}, slipway {our_volumes:?}", keys("volumes")));

@@ -88,23 +88,33 @@ pub(super) fn rebase(body: &Value, here: &str, root: &str) -> Value {
         }
         _ => {}
     }
-    if let Some(Value::String(f)) = m.get_mut("env_file") {
-        *f = fix(f);
-    } else if let Some(Value::Sequence(l)) = m.get_mut("env_file") {
-        for f in l.iter_mut() {
-            if let Value::String(s) = f {
-                *s = fix(s);
-            }
-        }
+    match m.get_mut("env_file") {
+        Some(Value::String(f)) => *f = fix(f),
+        Some(Value::Sequence(l)) => l.iter_mut().for_each(|f| rebase_entry(f, "path", &fix)),
+        _ => {}
     }
     if let Some(Value::Sequence(l)) = m.get_mut("volumes") {
         for v in l.iter_mut() {
-            if let Value::String(s) = v {
-                if s.starts_with('.') {
-                    *s = fix(s);
-                }
+            match v {
+                Value::String(s) if s.starts_with('.') => *s = fix(s),
+                // Long form: only a bind's source is a path (a volume's is a name).
+                Value::Mapping(vm) if vm.get("type").and_then(scalar).as_deref() == Some("bind") => rebase_entry(v, "source", &fix),
+                _ => {}
             }
         }
     }
     out
+}
+
+/// `entry` (a path, or a map holding one under `key`) made relative to the root.
+fn rebase_entry(entry: &mut Value, key: &str, fix: &dyn Fn(&str) -> String) {
+    match entry {
+        Value::String(s) => *s = fix(s),
+        Value::Mapping(m) => {
+            if let Some(Value::String(s)) = m.get_mut(key) {
+                *s = fix(s);
+            }
+        }
+        _ => {}
+    }
 }

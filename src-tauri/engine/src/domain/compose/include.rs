@@ -1,5 +1,6 @@
 //! `include`: other compose files whose services, networks, volumes, secrets and configs join
-//! this file's, as Compose does. A name that both define is refused (Compose refuses it too).
+//! this file's, as Compose does. A name that both define differently is refused (Compose refuses
+//! it too); the same definition on both sides is one.
 //! Relative paths in an included file are read from its own directory. What Slipway does not
 //! do yet is refused, never skipped: `env_file` and `project_directory` on an include, paths
 //! outside the repository, and a `.env` of its own in another directory (its variables would
@@ -106,18 +107,25 @@ fn add(at: &At, doc: &mut Value, included: &Value, its_dir: &str, dir: &str) -> 
             return Err(at.error(section, format!("`{section}` must be a map to take what `include` adds")));
         };
         for (name, body) in theirs {
-            if ours.contains_key(name) {
-                let n = scalar(name).unwrap_or_default();
-                return Err(
-                    at.error("include", format!("{section} {n} is defined both here and in an included file (Compose refuses this too)"))
-                );
-            }
             let body = match section {
                 "services" => extends::rebase(body, its_dir, dir),
                 "secrets" | "configs" => rebase_file(body, its_dir, dir),
                 _ => body.clone(),
             };
-            ours.insert(name.clone(), body);
+            match ours.get(name) {
+                // Compose accepts a resource both files define the same way (a shared network).
+                Some(same) if *same == body => {}
+                Some(_) => {
+                    let n = scalar(name).unwrap_or_default();
+                    return Err(at.error(
+                        "include",
+                        format!("{section} {n} is defined both here and in an included file, differently (Compose refuses this too)"),
+                    ));
+                }
+                None => {
+                    ours.insert(name.clone(), body);
+                }
+            }
         }
     }
     Ok(())

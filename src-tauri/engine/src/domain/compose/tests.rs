@@ -364,18 +364,24 @@ fn a_later_file_resets_or_overrides_with_composes_tags_and_any_other_tag_is_refu
 
 #[test]
 fn an_included_file_adds_its_services_with_paths_read_from_its_own_directory() {
-    let text = "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: w\n    depends_on: [db]\n";
+    // `back` is defined the same way on both sides: Compose takes it as one network.
+    let text = "include:\n  - db/compose.yaml\nservices:\n  web:\n    image: w\n    depends_on: [db]\n    networks: [back]\nnetworks:\n  back: {internal: true}\n";
     let read = |p: &str| {
         Ok(match p {
             "db/compose.yaml" => Some(
-                "services:\n  db:\n    build: ./image\n    env_file: db.env\n    volumes: [\"data:/var/lib/db\"]\nvolumes:\n  data: {}\n"
+                "services:\n  db:\n    build: ./image\n    env_file: [db.env, {path: extra.env, required: true}]\n    \
+                 volumes: [\"data:/var/lib/db\", {type: bind, source: ./conf, target: /etc/db, read_only: true}]\n    \
+                 networks: [back]\nvolumes:\n  data: {}\nnetworks:\n  back: {internal: true}\n"
                     .to_string(),
             ),
             "db/db.env" => Some("POSTGRES_DB=shop\n".to_string()),
+            "db/extra.env" => Some("EXTRA=1\n".to_string()),
             _ => None,
         })
     };
-    let (env, under) = (BTreeMap::new(), |_: &str| Ok(vec![]));
+    let under =
+        |p: &str| if p == "db/conf" { Ok(vec![("db.conf".to_string(), "x=1\n".to_string())]) } else { Err(format!("{p} is not there")) };
+    let env = BTreeMap::new();
     let input = Input {
         file: "docker-compose.yml",
         text,
@@ -394,6 +400,9 @@ fn an_included_file_adds_its_services_with_paths_read_from_its_own_directory() {
     let db = &stack.services[0];
     assert_eq!(db.build.as_ref().map(|b| b.0.as_str()), Some("./db/image"), "read from db/: {:?}", db.build);
     assert_eq!(db.env.get("POSTGRES_DB").map(String::as_str), Some("shop"), "its env_file is read from db/: {:?}", db.env);
+    assert_eq!(db.env.get("EXTRA").map(String::as_str), Some("1"), "the long form too: {:?}", db.env);
+    assert!(db.files.iter().any(|f| f.target == "/etc/db/db.conf"), "the long-form bind's source is read from db/: {:?}", db.files);
+    assert_eq!(stack.networks.get("back").map(|n| n.internal), Some(true));
     assert!(db.stateful, "its named volume makes it stateful");
     assert_eq!(stack.volumes.get("data").map(|v| v.name.as_str()), Some("shop-dev-data"), "{:?}", stack.volumes);
 }
