@@ -121,3 +121,76 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     let now = ids(&instance);
     assert_eq!(now, after, "the stack is exactly as before the failed deploy");
 }
+
+/// The running app containers of `service`, by name.
+fn replicas_of(instance: &str, service: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=dev.slipway.instance={instance}"),
+        "--filter",
+        &format!("label=dev.slipway.service={service}"),
+    ]);
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_with_replicas_runs_them_all_behind_the_edge_and_switches_them_together() {
+    let bb = busybox_image();
+    let c = |n: &str| {
+        format!(
+            r#"services:
+  web:
+    build: web
+    ports: ["80"]
+    command: ["sh", "-c", "hostname > /www/who; exec httpd -f -p 80 -h /www"]
+    deploy: {{replicas: 3}}
+  worker:
+    image: {bb}
+    command: ["sh", "-c", "echo {n}; exec sleep 100000"]
+    scale: 2
+"#
+        )
+    };
+    let (c1, df) = (c("one"), web_dockerfile());
+    let files = [("compose.yaml", c1.as_str()), ("web/Dockerfile", &df), ("web/index.html", "v1\n"), ("web/health", "ok\n")];
+    let s = crate::deploys::stack_of(
+        "many",
+        &files,
+        fast_deploy(),
+        json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 2}))]),
+    )
+    .await;
+    let r = finish(&s.api, run(&s.api, "many", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    let (web, worker) = (replicas_of(&s.instance, "web"), replicas_of(&s.instance, "worker"));
+    assert_eq!((web.len(), worker.len()), (3, 2), "{web:?} {worker:?}");
+    let rel = s.api.get("/projects/many/stages/dev/releases").await;
+    assert_eq!(rel[0]["containers"]["web"].as_array().map(Vec::len), Some(3), "the release records every replica: {rel}");
+
+    // The edge sends requests to every replica (round robin).
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let (code, who) = get_path_via_edge(s.edge_port, &host("dev", "many"), "/who").await;
+        assert_eq!(code, 200, "{who}");
+        seen.insert(who);
+    }
+    assert_eq!(seen.len(), 3, "every replica answered: {seen:?}");
+
+    // A change to both: all replicas are replaced together, no request fails on the way.
+    let c2 = c("two");
+    push(&s.served.work, &[("compose.yaml", &c2), ("web/index.html", "v2\n")], &[], "v2");
+    let load = Load::start(s.edge_port, &host("dev", "many"), 8, true);
+    let r = finish(&s.api, run(&s.api, "many", "dev", "main").await).await;
+    let report = load.finish().await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    let (web2, worker2) = (replicas_of(&s.instance, "web"), replicas_of(&s.instance, "worker"));
+    assert_eq!((web2.len(), worker2.len()), (3, 2), "the old replicas are gone: {web2:?} {worker2:?}");
+    assert!(web2.iter().all(|n| !web.contains(n)) && worker2.iter().all(|n| !worker.contains(n)), "{web:?} → {web2:?}");
+    assert_eq!(get_via_edge(s.edge_port, &host("dev", "many")).await, (200, "v2".to_string()));
+}

@@ -590,8 +590,12 @@ impl Load {
 
 /// One GET through the edge: (status, body).
 pub async fn get_via_edge(port: u16, host: &str) -> (u16, String) {
-    match reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).header("host", host).timeout(Duration::from_secs(5)).send().await
-    {
+    get_path_via_edge(port, host, "/").await
+}
+
+pub async fn get_path_via_edge(port: u16, host: &str, path: &str) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    match reqwest::Client::new().get(url).header("host", host).timeout(Duration::from_secs(5)).send().await {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default().trim().to_string()),
         Err(e) => (0, e.to_string()),
     }

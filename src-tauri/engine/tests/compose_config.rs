@@ -53,6 +53,8 @@ struct Canon {
     ulimits: BTreeMap<String, (i64, i64)>,
     /// Where each secret is in the container.
     secrets: BTreeSet<String>,
+    /// `deploy.replicas` or `scale`, one when neither is given.
+    replicas: u64,
 }
 
 fn str_of(v: &Value) -> Option<String> {
@@ -180,6 +182,7 @@ fn compose_service(s: &Mapping, dir: &Path) -> Canon {
         stop_signal: get("stop_signal").and_then(str_of),
         stop_grace_ms: get("stop_grace_period").and_then(str_of).map(|d| duration_ms(&d)),
         mounts: compose_mounts(s, dir),
+        replicas: get("deploy").and_then(|d| d.get("replicas")).or(get("scale")).and_then(Value::as_u64).unwrap_or(1),
         ..Canon::default()
     };
     if let Some(b) = get("build") {
@@ -305,6 +308,7 @@ fn slipway_service(s: &ServiceSpec, compose_dir: &str) -> Canon {
         // Secrets and configs alike are files Slipway places; the secrets are those whose
         // content is not the repository's text.
         secrets: s.files.iter().filter(|f| !matches!(f.source, FileSource::Content(_))).map(|f| f.target.clone()).collect(),
+        replicas: u64::from(r.replicas.unwrap_or(1)),
     }
 }
 

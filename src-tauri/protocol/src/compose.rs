@@ -216,4 +216,6 @@ pub struct Runtime {
     pub dns_search: Vec<String>,
     pub dns_opt: Vec<String>,
     pub group_add: Vec<String>,
+    /// `deploy.replicas` (or `scale`): how many containers run the service; none: one.
+    pub replicas: Option<u32>,
 }

@@ -273,7 +273,11 @@ ulimits: Record<string, [number, number]>, init: boolean | null,
  * `no`, `always`, `on-failure[:n]`, `unless-stopped`; none: `unless-stopped` (Slipway's
  * default, so a stack comes back after a reboot).
  */
-restart: string | null, stop_grace_secs: number | null, stop_signal: string | null, log_driver: string | null, log_options: { [key in string]?: string }, memory: number | null, memory_reservation: number | null, memory_swap: number | null, nano_cpus: number | null, cpu_shares: number | null, pids_limit: number | null, shm_size: number | null, read_only: boolean, privileged: boolean, tty: boolean, stdin_open: boolean, sysctls: { [key in string]?: string }, security_opt: Array<string>, dns: Array<string>, dns_search: Array<string>, dns_opt: Array<string>, group_add: Array<string>, };
+restart: string | null, stop_grace_secs: number | null, stop_signal: string | null, log_driver: string | null, log_options: { [key in string]?: string }, memory: number | null, memory_reservation: number | null, memory_swap: number | null, nano_cpus: number | null, cpu_shares: number | null, pids_limit: number | null, shm_size: number | null, read_only: boolean, privileged: boolean, tty: boolean, stdin_open: boolean, sysctls: { [key in string]?: string }, security_opt: Array<string>, dns: Array<string>, dns_search: Array<string>, dns_opt: Array<string>, group_add: Array<string>, 
+/**
+ * `deploy.replicas` (or `scale`): how many containers run the service; none: one.
+ */
+replicas: number | null, };
 
 export type ReleaseConfig = { deploy: DeployConfig, strategy: Strategy, rollout: Rollout, 
 /**

@@ -87,7 +87,7 @@ pub const SERVICE: &[(&str, Fate)] = &[
     // `docker compose watch` only; `up` (what a deploy is) does not read it either.
     ("develop", H),
     ("container_name", R("cannot be used: a zero-downtime deploy runs the old and the new container side by side, and Docker names are unique (the service's name already resolves on the stack's network)")),
-    ("scale", R("is not supported by Slipway yet: one container per service")),
+    ("scale", H),
     ("extends", H),
     ("network_mode", R("cannot be used: the edge reaches services over the stack's networks")),
     ("links", R("is obsolete: services reach each other by name on the stack's network")),

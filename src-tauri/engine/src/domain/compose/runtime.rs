@@ -53,6 +53,7 @@ pub(super) fn read(at: &At, m: &Mapping, r: &mut Runtime) -> Result<()> {
             "group_add" => r.group_add = list()?,
             "expose" => r.expose = list()?,
             "deploy" => deploy(at, v, r)?,
+            "scale" => replicas(at, "scale", v, r)?,
             _ => {}
         }
     }
@@ -116,15 +117,30 @@ fn logging(at: &At, v: &Value, r: &mut Runtime) -> Result<()> {
     Ok(())
 }
 
-/// `deploy:`: one replica, resource limits and reservations, the restart policy. Swarm's
+/// `deploy.replicas` or `scale` (Compose takes either; both must agree). One is kept as none, so
+/// a release stored before replicas existed reads the same.
+fn replicas(at: &At, key: &str, v: &Value, r: &mut Runtime) -> Result<()> {
+    // The line is the one of the key's last part (`replicas:` in `deploy:`).
+    let line = key.rsplit('.').next().unwrap_or(key);
+    let n = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| at.error(line, format!("`{key}` must be a whole number")))?;
+    if n == 0 {
+        return Err(at.error(line, format!("`{key}: 0` would deploy a service that never runs: leave it out of the stage with `profiles`")));
+    }
+    let n = (n > 1).then_some(n);
+    if r.replicas.is_some_and(|had| Some(had) != n) {
+        return Err(at.error(line, "`scale` and `deploy.replicas` disagree: give one of them"));
+    }
+    r.replicas = n;
+    Ok(())
+}
+
+/// `deploy:`: replicas, resource limits and reservations, the restart policy. Swarm's
 /// placement and update settings are refused (they would be ignored).
 fn deploy(at: &At, v: &Value, r: &mut Runtime) -> Result<()> {
     let m = v.as_mapping().ok_or_else(|| at.error("deploy", "`deploy` must be a map"))?;
     at.only("deploy", m, &["replicas", "resources", "restart_policy"])?;
     if let Some(n) = m.get("replicas") {
-        if n.as_u64() != Some(1) {
-            return Err(at.error("replicas", "`deploy.replicas` other than 1 is not supported by Slipway yet: one container per service"));
-        }
+        replicas(at, "deploy.replicas", n, r)?;
     }
     if let Some(res) = m.get("resources") {
         let res = res.as_mapping().ok_or_else(|| at.error("resources", "`deploy.resources` must be a map"))?;

@@ -43,6 +43,9 @@ pub(super) fn read(cx: &Stack, name: &str, v: &Value, notes: &mut Vec<String>) -
     let mounts = storage::mounts(&at, m, &cx.volumes)?;
     let shared = m.get("x-slipway").map(|x| slipway_extension(&at, x)).transpose()?.unwrap_or(false);
     let stateful = !shared && mounts.iter().any(|mt| mt.kind == storage::MountKind::Volume && !mt.read_only);
+    if let Some(n) = runtime.replicas {
+        several(&at, if m.contains_key("scale") { "scale" } else { "replicas" }, n, stateful, &published)?;
+    }
     let mut files = repo_files(&at, cx, &mounts)?;
     files.extend(storage::files(&at, "secrets", m.get("secrets"), &cx.secrets)?);
     files.extend(storage::files(&at, "configs", m.get("configs"), &cx.configs)?);
@@ -85,6 +88,27 @@ fn storage_free_runtime(at: &At, m: &Mapping) -> Result<super::runtime::Runtime>
         }
     }
     Ok(r)
+}
+
+/// Several containers of one service: not on one writable volume (never two at once on it),
+/// and not on one fixed host port (Compose fails there too; a range can hold them).
+fn several(at: &At, key: &str, n: u32, stateful: bool, published: &[PublishedPort]) -> Result<()> {
+    if stateful {
+        return Err(at.error(
+            key,
+            format!("{n} replicas would run {n} containers on one writable volume: give 1, or mark it shared (`x-slipway: {{shared_volume: true}}`) if the program allows that"),
+        ));
+    }
+    if let Some(p) = published.iter().find(|p| !p.host_port.is_empty() && !p.host_port.contains('-')) {
+        return Err(at.error(
+            key,
+            format!(
+                "{n} replicas cannot all publish host port {}: leave the host port out (the edge routes to every replica) or give a range",
+                p.host_port
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `x-slipway: {shared_volume: true}`: the service's volumes may be used by two containers at

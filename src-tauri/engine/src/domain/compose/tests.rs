@@ -128,7 +128,18 @@ fn every_unsupported_or_unknown_key_is_refused_with_file_line_service_and_key() 
             "services:\n  db:\n    image: x\n    build: {context: ., ssh: [default]}\n",
             "docker-compose.yml:4: service db: `build.ssh` is not supported by Slipway yet",
         ),
-        ("services:\n  db:\n    image: x\n    deploy: {replicas: 3}\n", "docker-compose.yml:4: service db: `deploy.replicas` other than 1"),
+        (
+            "services:\n  db:\n    image: x\n    deploy: {replicas: 0}\n",
+            "docker-compose.yml:4: service db: `deploy.replicas: 0` would deploy a service that never runs",
+        ),
+        (
+            "services:\n  db:\n    image: x\n    volumes: [data:/d]\n    deploy:\n      replicas: 2\nvolumes: {data: {}}\n",
+            "docker-compose.yml:6: service db: 2 replicas would run 2 containers on one writable volume",
+        ),
+        (
+            "services:\n  web:\n    image: x\n    ports: [\"8080:80\"]\n    scale: 3\n",
+            "docker-compose.yml:5: service web: 3 replicas cannot all publish host port 8080",
+        ),
         ("services:\n  db:\n    image: x\n    volumes: [/data]\n", "docker-compose.yml:4: service db: the anonymous volume at /data"),
         (
             "services:\n  db:\n    image: x\n    volumes: [./data:/data]\n",
@@ -405,4 +416,18 @@ fn an_included_file_adds_its_services_with_paths_read_from_its_own_directory() {
     assert_eq!(stack.networks.get("back").map(|n| n.internal), Some(true));
     assert!(db.stateful, "its named volume makes it stateful");
     assert_eq!(stack.volumes.get("data").map(|v| v.name.as_str()), Some("shop-dev-data"), "{:?}", stack.volumes);
+}
+
+#[test]
+fn replicas_run_several_containers_of_a_service_that_can_have_them() {
+    let text = "services:\n  web:\n    image: w\n    ports: [\"80\"]\n    deploy: {replicas: 3}\n  worker:\n    image: w\n    scale: 2\n  \
+                one:\n    image: w\n    deploy: {replicas: 1}\n  shared:\n    image: w\n    volumes: [data:/d]\n    scale: 2\n    \
+                x-slipway: {shared_volume: true}\n  range:\n    image: w\n    ports: [\"8000-8002:80\"]\n    scale: 3\nvolumes: {data: {}}\n";
+    let stack = load_over(text, &[]).unwrap().stack;
+    let replicas = |n: &str| stack.services.iter().find(|s| s.name == n).unwrap().runtime.replicas;
+    assert_eq!(replicas("web"), Some(3));
+    assert_eq!(replicas("worker"), Some(2), "`scale` is the same key");
+    assert_eq!(replicas("one"), None, "one is kept as none, as releases stored before replicas read");
+    assert_eq!(replicas("shared"), Some(2), "a volume marked shared may be used by several");
+    assert_eq!(replicas("range"), Some(3), "a host port range can hold several");
 }

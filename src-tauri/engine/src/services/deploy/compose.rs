@@ -315,9 +315,7 @@ impl Run<'_> {
         if let Err(why) = self.wait_dependencies(step, s, sofar).await {
             return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
         }
-        let name =
-            format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
-        let new = vec![name.clone()];
+        let new = self.names(s);
         if in_place(s) && !old.is_empty() {
             if s.stateful {
                 self.steps
@@ -327,48 +325,66 @@ impl Run<'_> {
             self.stop(old, s).await;
             self.steps.log(step, format!("stopped {}", old.join(", "))).await;
         }
-        if let Err(why) = self.start(s, image, &name).await {
-            self.remove(&new).await;
-            self.restart(old, s).await;
-            return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
+        for name in &new {
+            if let Err(why) = self.start(s, image, name).await {
+                self.remove(&new).await;
+                self.restart(old, s).await;
+                return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
+            }
+            self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
         }
-        self.steps.log(step, format!("started {name} ({})", super::short(image))).await;
-        let mut cancel = self.steps.ctx.cancel.clone();
-        let mut seen = Vec::new();
-        let gate = health::wait_healthy(&self.edge, &name, s.port, &self.health_for(s), &mut cancel, |w| seen.push(w.to_string())).await;
-        for w in seen {
-            self.steps.log(step, format!("{name}: not healthy yet: {w}")).await;
-        }
-        if let Err(e) = gate {
-            let why = match e {
-                health::Unhealthy::Cancelled => "cancelled while waiting for health".to_string(),
-                health::Unhealthy::Exited(c) => format!("{name} exited with code {c}"),
-                health::Unhealthy::Failing(w) => format!("{name} never became healthy: {w}"),
-                health::Unhealthy::HostGone(w) => self.steps.ctx.kit.host_gone(self.t.project, &format!("the health gate of {name}"), &w),
-            };
-            self.remove(&new).await;
-            self.restart(old, s).await;
-            return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
+        for name in &new {
+            if let Err(why) = self.gate(step, s, name).await {
+                self.remove(&new).await;
+                self.restart(old, s).await;
+                return Err(self.steps.fail(step, RunStatus::Failed, &why).await);
+            }
         }
         if let Some(port) = s.port {
-            let route =
-                edge::Route { host: service_host(self.stack, &s.name, &self.stage_host), upstreams: vec![(format!("{name}:{port}"), 1)] };
+            let route = edge::Route {
+                host: service_host(self.stack, &s.name, &self.stage_host),
+                upstreams: new.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+            };
             if let Err(why) = self.steps.ctx.kit.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
                 return Err(self.steps.fail(step, RunStatus::Failed, &why.to_string()).await);
             }
-            self.steps.log(step, format!("{} now serves {name}", route.host)).await;
+            self.steps.log(step, format!("{} now serves {}", route.host, new.join(", "))).await;
             self.steps.done(step).await;
+            let service = s.name.clone();
             if in_place(s) {
-                return Ok((
-                    new,
-                    Touched::Replaced { service: s.name.clone(), old: old.to_vec(), new: vec![name], routed: Some(s.name.clone()) },
-                ));
+                return Ok((new.clone(), Touched::Replaced { service: service.clone(), old: old.to_vec(), new, routed: Some(service) }));
             }
-            return Ok((new, Touched::Switched { service: s.name.clone(), old: old.to_vec(), new: vec![name] }));
+            return Ok((new.clone(), Touched::Switched { service, old: old.to_vec(), new }));
         }
         self.steps.done(step).await;
-        Ok((new, Touched::Replaced { service: s.name.clone(), old: old.to_vec(), new: vec![name], routed: None }))
+        Ok((new.clone(), Touched::Replaced { service: s.name.clone(), old: old.to_vec(), new, routed: None }))
+    }
+
+    /// The containers of this deploy for `s`: one, or one per replica (`-1`, `-2`, …).
+    fn names(&self, s: &ServiceSpec) -> Vec<String> {
+        let base =
+            format!("slipway-{}-{}-{}-{}-{}", self.edge.instance, self.t.project.id, self.t.stage.name, self.steps.ctx.run_id, s.name);
+        match s.runtime.replicas {
+            Some(n) if n > 1 => (1..=n).map(|i| format!("{base}-{i}")).collect(),
+            _ => vec![base],
+        }
+    }
+
+    /// Waits for `name` to pass the service's health gate; Err says why it did not.
+    async fn gate(&self, step: i64, s: &ServiceSpec, name: &str) -> std::result::Result<(), String> {
+        let mut cancel = self.steps.ctx.cancel.clone();
+        let mut seen = Vec::new();
+        let gate = health::wait_healthy(&self.edge, name, s.port, &self.health_for(s), &mut cancel, |w| seen.push(w.to_string())).await;
+        for w in seen {
+            self.steps.log(step, format!("{name}: not healthy yet: {w}")).await;
+        }
+        gate.map_err(|e| match e {
+            health::Unhealthy::Cancelled => "cancelled while waiting for health".to_string(),
+            health::Unhealthy::Exited(c) => format!("{name} exited with code {c}"),
+            health::Unhealthy::Failing(w) => format!("{name} never became healthy: {w}"),
+            health::Unhealthy::HostGone(w) => self.steps.ctx.kit.host_gone(self.t.project, &format!("the health gate of {name}"), &w),
+        })
     }
 
     async fn wait_dependencies(
@@ -377,8 +393,10 @@ impl Run<'_> {
         s: &ServiceSpec,
         sofar: &BTreeMap<String, Vec<String>>,
     ) -> std::result::Result<(), DeployError> {
-        for d in &s.depends_on {
-            let Some(target) = sofar.get(&d.service).and_then(|n| n.first()) else { continue };
+        // Every container of the dependency (one per replica) must meet the condition.
+        let pairs: Vec<(&crate::domain::compose::Dependency, &String)> =
+            s.depends_on.iter().flat_map(|d| sofar.get(&d.service).into_iter().flatten().map(move |t| (d, t))).collect();
+        for (d, target) in pairs {
             let dep = self.stack.services.iter().find(|x| x.name == d.service);
             match d.condition.as_str() {
                 "service_healthy" => {
@@ -519,7 +537,7 @@ impl Run<'_> {
                     self.remove(&new).await;
                     names.push(service);
                 }
-                Touched::Replaced { old, new, routed, .. } => {
+                Touched::Replaced { service, old, new, routed } => {
                     self.remove(&new).await;
                     for n in &old {
                         if let Err(e) = exec::bounded(
@@ -531,12 +549,12 @@ impl Run<'_> {
                             problems.push(e.to_string());
                         }
                     }
-                    if let Some(service) = routed {
-                        if let Err(e) = self.route_back(&service, &old).await {
-                            problems.push(format!("{service}: {e}"));
+                    if let Some(routed) = routed {
+                        if let Err(e) = self.route_back(&routed, &old).await {
+                            problems.push(format!("{routed}: {e}"));
                         }
                     }
-                    names.push(new.first().map(|n| n.rsplit('-').next().unwrap_or(n).to_string()).unwrap_or_default());
+                    names.push(service);
                 }
             }
         }
