@@ -352,7 +352,7 @@ pub fn busybox_image() -> &'static str {
 
 /// Builds `tag` (unless the engine has it) from busybox-static, `files` (name, source path)
 /// and `dockerfile`, with the classic builder (no registry is reachable for BuildKit's frontends).
-fn build_test_image(tag: &str, files: &[(&str, PathBuf)], dockerfile: &str) {
+pub fn build_test_image(tag: &str, files: &[(&str, PathBuf)], dockerfile: &str) {
     if docker(&["image", "inspect", tag]).status.success() {
         return;
     }

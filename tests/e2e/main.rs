@@ -7,6 +7,7 @@ mod app_hosts;
 mod autostart;
 mod cli;
 mod compose;
+mod compose_corpus;
 mod compose_data;
 mod crashes;
 pub mod deploys;
