@@ -205,6 +205,19 @@ async fn every_accepted_corpus_file_deploys_and_serves_and_a_refused_one_runs_no
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 
+    // The command line asks too: without a flag it exits 2 with the volumes, and removes nothing.
+    let out = slipwayd(dir.path(), &["projects", "rm", "nextcloud-redis-mariadb"]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("nextcloud-redis-mariadb-dev-db_data") && said.contains("--remove-volumes"), "{said}");
+    assert_eq!(api.send(Method::GET, "/projects/nextcloud-redis-mariadb", json!({})).await.0, 200);
+
+    // Removing a project with `volumes=keep` leaves its volume (and its containers) on the host.
+    let (status, e) = api.send(Method::DELETE, "/projects/spring-postgres?volumes=keep", json!({})).await;
+    assert_eq!(status, 204, "{e}");
+    assert!(docker(&["volume", "inspect", "spring-postgres-dev-db-data"]).status.success(), "kept, as asked");
+    assert_eq!(running_services(&instance, "spring-postgres"), ["backend", "db"]);
+
     // A refused file: the run fails with the file, line, service and key; nothing runs.
     let (_served, _) = project(&api, root.path(), "postgresql-pgadmin").await;
     let r = finish(&api, run(&api, "postgresql-pgadmin", "dev", "main").await).await;

@@ -257,5 +257,25 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
         assert_eq!((r["run"]["status"].as_str(), r["run"]["reason"].as_str()), (Some("failed"), Some(want)), "{r}");
         assert_eq!(running_db(&instance), db_before, "nothing was touched");
     }
+
+    // Removing the project asks what becomes of its volume; nothing is removed until it is said.
+    let (status, e) = api.send(Method::DELETE, "/projects/vault", json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("confirmation_required")), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("vault-dev-dbdata"), "{e}");
+    assert_eq!(api.send(Method::GET, "/projects/vault", json!({})).await.0, 200, "the project is still there");
+    assert_eq!(read_precious(&instance), "precious");
+    let (status, e) = api.send(Method::DELETE, "/projects/vault?volumes=remove", json!({})).await;
+    assert_eq!(status, 204, "{e}");
+    assert!(!docker(&["volume", "inspect", "vault-dev-dbdata"]).status.success(), "the volume went, as asked");
+    let left = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.slipway.instance={instance}"),
+        "--filter",
+        "label=dev.slipway.project=vault",
+    ]);
+    assert!(left.stdout.is_empty(), "the project's containers went first: {}", String::from_utf8_lossy(&left.stdout));
+    assert_eq!(get_via_edge(edge_port, &host("dev", "vault")).await.0, 404, "the edge no longer routes to it");
     docker(&["volume", "rm", "-f", "vault-dev-dbdata"]);
 }

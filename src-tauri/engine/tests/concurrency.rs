@@ -73,7 +73,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
                 })
                 .await
                 .unwrap();
-            e2.delete_project(&p.id).await.unwrap();
+            e2.delete_project(&p.id, Some(slipway_engine::domain::project::VolumeChoice::Keep)).await.unwrap();
         }
     });
     // ...settings written all the time (each one a commit between another transaction's read

@@ -181,7 +181,7 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
     assert!(imported.notes.is_empty(), "{:?}", imported.notes);
 
     // A project deleted takes its channel URLs out of the keychain; imported again, it says so.
-    engine.delete_project(&p.id).await.unwrap();
+    engine.delete_project(&p.id, Some(slipway_engine::domain::project::VolumeChoice::Keep)).await.unwrap();
     assert!(keychain::get(&notice::url_key(&p.id, "slack")).await.unwrap().is_none());
     let imported = engine.import_project(&yaml).await.unwrap();
     assert!(imported.notes.iter().any(|n| n.contains("slack has no URL in the keychain")), "{:?}", imported.notes);
@@ -192,6 +192,6 @@ async fn channel_urls_live_in_the_keychain_and_projects_round_trip_through_yaml(
         .await
         .unwrap_err();
     assert_eq!(err.code(), slipway_engine::ErrorCode::InvalidInput);
-    engine.delete_project(&p.id).await.unwrap();
+    engine.delete_project(&p.id, Some(slipway_engine::domain::project::VolumeChoice::Keep)).await.unwrap();
     engine.stop().await;
 }

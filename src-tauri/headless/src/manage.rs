@@ -102,9 +102,16 @@ pub enum ProjectAction {
     Show {
         id: String,
     },
-    /// Removes the project, its webhook secret and its channels' secrets.
+    /// Removes the project, its webhook secret and its channels' secrets. If it has named
+    /// volumes on its host, say what becomes of them with one of the two flags.
     Rm {
         id: String,
+        /// Leave the project's volumes (with their data) and containers on its host.
+        #[arg(long, conflicts_with = "remove_volumes")]
+        keep_volumes: bool,
+        /// Remove the project's containers, routes, networks and volumes, with their data.
+        #[arg(long)]
+        remove_volumes: bool,
     },
 }
 
@@ -252,12 +259,27 @@ async fn projects(client: &Client, action: ProjectAction, json: bool) -> Result<
                 print!("{}", client.call(ops::ExportProject { id }).await?);
             }
         }
-        ProjectAction::Rm { id } => {
-            client.call(ops::DeleteProject { id: id.clone() }).await?;
+        ProjectAction::Rm { id, keep_volumes, remove_volumes } => {
+            use slipway_protocol::project::VolumeChoice;
+            let volumes = match (keep_volumes, remove_volumes) {
+                (true, _) => Some(VolumeChoice::Keep),
+                (_, true) => Some(VolumeChoice::Remove),
+                _ => None,
+            };
+            let asked = client.call(ops::DeleteProject { id: id.clone(), volumes }).await;
+            if let Err(e) = &asked {
+                if e.code == slipway_protocol::error::ErrorCode::ConfirmationRequired {
+                    eprintln!("{}\nRun again with --keep-volumes or --remove-volumes.", e.message);
+                    return Ok(2);
+                }
+            }
+            asked?;
             if json {
-                crate::print_json(&serde_json::json!({ "removed": id }));
+                crate::print_json(&serde_json::json!({ "removed": id, "volumes": volumes }));
+            } else if volumes == Some(VolumeChoice::Remove) {
+                println!("project {id} removed, with its containers, networks and volumes");
             } else {
-                println!("project {id} removed (its deployed containers and volumes stay on their hosts)");
+                println!("project {id} removed (its deployed containers and volumes stay on their host)");
             }
         }
     }

@@ -50,6 +50,7 @@ pub fn typescript() -> String {
         crate::notice::ChannelResult::decl(),
         crate::project::Project::decl(),
         crate::project::NewProject::decl(),
+        crate::project::VolumeChoice::decl(),
         crate::run::Trigger::decl(),
         crate::run::RunStatus::decl(),
         crate::run::StepStatus::decl(),

@@ -26,7 +26,7 @@ use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
-use crate::project::{Forge, NewProject, Project};
+use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
 use crate::run::{Delivery, LogLine, RunDetail, RunSummary};
 use crate::{ApiError, ErrorCode, Result};
@@ -160,6 +160,16 @@ impl Param for ContainerAction {
         let s = s.ok_or("it is missing")?;
         serde_json::from_value(serde_json::Value::String(s.into()))
             .map_err(|_| format!("no container action {s:?} (start, stop, restart, remove)"))
+    }
+}
+
+impl Param for VolumeChoice {
+    fn write(&self) -> Option<String> {
+        serde_json::to_value(self).ok()?.as_str().map(String::from)
+    }
+    fn read(s: Option<&str>) -> std::result::Result<Self, String> {
+        let s = s.ok_or("it is missing")?;
+        serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| format!("{s:?} is not keep or remove"))
     }
 }
 
@@ -403,7 +413,10 @@ operations! {
     ListProjects list_projects: Get "/projects" {} -> Vec<Project>;
     CreateProject create_project: Post "/projects" status 201 { body project: NewProject } -> Project;
     GetProject get_project: Get "/projects/{id}" { path id: String } -> Project;
-    DeleteProject delete_project: Delete "/projects/{id}" status 204 { path id: String } -> ();
+    /// Removes the project. If it has named volumes on its host, `volumes` must say what becomes
+    /// of them (`keep` or `remove`); without it the answer is `confirmation_required`, naming
+    /// them. `remove` takes down its containers, routes and networks too.
+    DeleteProject delete_project: Delete "/projects/{id}" status 204 { path id: String, query volumes: Option<VolumeChoice> } -> ();
     WebhookInfoOf webhook_info: Get "/projects/{id}/webhook" { path id: String } -> WebhookInfo;
     /// The project as YAML, for keeping its configuration in version control.
     ExportProject export_project: Get "/projects/{id}/export" { path id: String } -> String as text;

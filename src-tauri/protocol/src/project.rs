@@ -168,3 +168,14 @@ pub struct NewProject {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotifyChannel>,
 }
+
+/// What removing a project does with the named volumes it created (the data in them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeChoice {
+    /// They stay on the host (`docker volume rm` later, or a new project of the same name
+    /// finds them again).
+    Keep,
+    /// The project's containers, routes, networks and volumes are removed from its host.
+    Remove,
+}

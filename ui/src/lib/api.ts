@@ -4,7 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
-  ApiError, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations,
+  ApiError, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations, VolumeChoice,
 } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
@@ -43,7 +43,8 @@ export const api = {
   firstPaint: () => invokeCommand<void>("first_paint"),
   projects: () => op("list_projects", {}),
   createProject: (project: NewProject) => op("create_project", { project }),
-  deleteProject: (id: string) => op("delete_project", { id }).then(() => {}),
+  // With named volumes on the host and no `volumes`, the engine answers confirmation_required naming them.
+  deleteProject: (id: string, volumes: VolumeChoice | null = null) => op("delete_project", { id, volumes }).then(() => {}),
   webhookInfo: (id: string) => op("webhook_info", { id }),
   rotateWebhookSecret: (id: string) => op("rotate_webhook_secret", { id }),
   pollNow: (id: string) => op("poll_now", { id }),

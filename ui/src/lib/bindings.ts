@@ -448,6 +448,8 @@ host_id?: string | null,
  */
 notifications?: Array<NotifyChannel>, };
 
+export type VolumeChoice = "keep" | "remove";
+
 export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
 
 export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "rolled_back" | "interrupted" | "cancelled" | "superseded";
@@ -654,7 +656,7 @@ export type CreateProject = { project: NewProject, };
 
 export type GetProject = { id: string, };
 
-export type DeleteProject = { id: string, };
+export type DeleteProject = { id: string, volumes: VolumeChoice | null, };
 
 export type WebhookInfoOf = { id: string, };
 

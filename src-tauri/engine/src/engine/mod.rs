@@ -22,8 +22,8 @@ use crate::adapters::docker;
 use crate::adapters::keychain;
 use crate::domain::config::Config;
 use crate::domain::events::{EngineEvent, EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
-use crate::domain::project::{NewProject, Project};
-use crate::domain::run::{Delivery, RunDetail, RunSummary, Trigger};
+use crate::domain::project::{NewProject, Project, VolumeChoice};
+use crate::domain::run::{Delivery, RunDetail, RunStatus, RunSummary, Trigger};
 use crate::services::forge_token_key;
 use crate::store;
 use crate::store::logs::LogLine;
@@ -156,8 +156,48 @@ impl Engine {
         Ok(ImportResult { project, created, notes })
     }
 
-    pub async fn delete_project(&self, id: &str) -> Result<()> {
-        let channels = crate::store::projects::find(&self.inner.store, id).await?.map(|p| p.notifications).unwrap_or_default();
+    /// Removes project `id`. Its named volumes hold data: with some on its host, `volumes` must
+    /// say whether they stay or go (see [`VolumeChoice`]); nothing is removed silently.
+    pub async fn delete_project(&self, id: &str, volumes: Option<VolumeChoice>) -> Result<()> {
+        let project = crate::store::projects::get(&self.inner.store, id).await?;
+        let kit = &self.inner.runner.kit;
+        let host_error = |e: crate::services::deploy::exec::DeployError| {
+            Error::new(
+                ErrorCode::HostUnreachable,
+                format!("removing project {id}: {e}; or give volumes=keep to remove it and leave its host as it is"),
+            )
+        };
+        match volumes {
+            Some(VolumeChoice::Keep) => {}
+            None => {
+                let found = crate::services::deploy::teardown::volumes(kit, &project).await.map_err(host_error)?;
+                if !found.is_empty() {
+                    return Err(Error::new(
+                        ErrorCode::ConfirmationRequired,
+                        format!(
+                            "project {id} has named volumes on its host, with their data: {}. Say what becomes of them: volumes=keep leaves them (and the containers) on the host, volumes=remove removes its containers and the volumes with their data",
+                            found.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Some(VolumeChoice::Remove) => {
+                let busy = crate::store::runs::runs(&self.inner.store, Some(id), 50).await?;
+                if let Some(r) = busy.iter().find(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running)) {
+                    return Err(Error::new(
+                        ErrorCode::InvalidInput,
+                        format!(
+                            "run {} of project {id} is {}: wait for it or cancel it before removing the project's volumes",
+                            r.id,
+                            r.status.as_str()
+                        ),
+                    ));
+                }
+                let removed = crate::services::deploy::teardown::remove_all(kit, &project).await.map_err(host_error)?;
+                tracing::info!(project = id, volumes = ?removed, "removed the project's containers and volumes from its host");
+            }
+        }
+        let channels = project.notifications;
         crate::store::projects::delete(&self.inner.store, id).await?;
         for c in &channels {
             crate::services::notify::forget_channel(id, &c.name).await;

@@ -135,7 +135,7 @@ impl Handler for Engine {
         Ok(self.project(&op.id).await?)
     }
     async fn delete_project(&self, op: ops::DeleteProject) -> Result<()> {
-        Ok(Engine::delete_project(self, &op.id).await?)
+        Ok(Engine::delete_project(self, &op.id, op.volumes).await?)
     }
     async fn webhook_info(&self, op: ops::WebhookInfoOf) -> Result<WebhookInfo> {
         Ok(Engine::webhook_info(self, &op.id).await?)

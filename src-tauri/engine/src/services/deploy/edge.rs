@@ -131,6 +131,20 @@ impl Routes {
         Ok(())
     }
 
+    /// Removes every route of `project`'s stages (the project is being removed) and reloads.
+    pub async fn forget_project(&self, edge: &Edge, project: &str) -> Result<(), DeployError> {
+        let prefix = crate::domain::project::stage_id(project, "");
+        let mut table = self.table.lock().await;
+        let mut next = table.get(&edge.host).cloned().unwrap_or_default();
+        let before = next.len();
+        next.retain(|stage, _| !stage.starts_with(&prefix));
+        if next.len() != before {
+            reload(edge, &next).await?;
+            table.insert(edge.host.clone(), next);
+        }
+        Ok(())
+    }
+
     /// Replaces the whole table (at start, from the live releases) and reloads.
     pub async fn replace(&self, edge: &Edge, routes: BTreeMap<String, Route>) -> Result<(), DeployError> {
         let mut table = self.table.lock().await;

@@ -19,6 +19,7 @@ mod reconcile;
 pub mod shell;
 mod stack;
 mod strategy;
+pub(crate) mod teardown;
 
 use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
