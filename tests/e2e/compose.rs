@@ -194,3 +194,76 @@ async fn a_service_with_replicas_runs_them_all_behind_the_edge_and_switches_them
     assert!(web2.iter().all(|n| !web.contains(n)) && worker2.iter().all(|n| !worker.contains(n)), "{web:?} → {web2:?}");
     assert_eq!(get_via_edge(s.edge_port, &host("dev", "many")).await, (200, "v2".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn profiles_two_merged_files_an_alias_and_a_keychain_secret_reach_the_host_as_written() {
+    let bb = busybox_image();
+    let base = format!(
+        r#"services:
+  api:
+    image: {bb}
+    command: ["sh", "-c", "mkdir -p /www; echo $$GREETING > /www/name; exec httpd -f -p 8080 -h /www"]
+    environment: {{GREETING: "${{GREETING:-base}}"}}
+    networks:
+      back: {{aliases: [backend-api]}}
+    secrets: [api_token]
+  web:
+    build: web
+    ports: ["80"]
+    networks: [front, back]
+  tools:
+    image: {bb}
+    command: ["sleep", "100000"]
+    profiles: [dev]
+  debug:
+    image: {bb}
+    command: ["sleep", "100000"]
+    profiles: [debug]
+networks:
+  front: {{}}
+  back: {{}}
+secrets:
+  api_token:
+    environment: API_TOKEN
+"#
+    );
+    let prod = format!("services:\n  api:\n    environment: {{GREETING: merged}}\n  worker:\n    image: {bb}\n    command: [\"sleep\", \"100000\"]\n    networks: [back]\n");
+    let df = web_dockerfile();
+    let files = [
+        ("compose.yaml", base.as_str()),
+        ("compose.prod.yaml", prod.as_str()),
+        ("slipway.yml", "compose: [compose.yaml, compose.prod.yaml]\n"),
+        ("web/Dockerfile", &df),
+        ("web/index.html", "v1\n"),
+        ("web/health", "ok\n"),
+    ];
+    let mut deploy = fast_deploy();
+    deploy["secrets"] = json!(["API_TOKEN"]);
+    let s =
+        crate::deploys::stack_of("shape", &files, deploy, json!([stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 1}))]))
+            .await;
+    let (status, v) = s.api.send(Method::PUT, "/projects/shape/secrets/API_TOKEN", json!({"value": "tok-from-keychain"})).await;
+    assert!(status < 300, "{v}");
+    let r = finish(&s.api, run(&s.api, "shape", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+
+    // Profiles: `tools` (profile dev, the stage) runs, `debug` does not; the second file's
+    // `worker` is there, and its value of GREETING won.
+    let running = ids(&s.instance);
+    let names: Vec<&str> = running.keys().map(String::as_str).collect();
+    assert_eq!(names, ["api", "tools", "web", "worker"], "{running:?}");
+    let exec = |service: &str, cmd: &str| {
+        let out = docker(&["exec", &running[service], "sh", "-c", cmd]);
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    // The alias resolves for another service on `back`, and the merged value is served.
+    assert_eq!(exec("worker", "wget -q -O - http://backend-api:8080/name"), (true, "merged".to_string()));
+    // `web` is on `back` too; `tools` is on the default network only and cannot reach it.
+    assert_eq!(exec("web", "wget -q -O - http://backend-api:8080/name"), (true, "merged".to_string()));
+    assert!(!exec("tools", "wget -q -O - http://backend-api:8080/name").0, "tools is not on back");
+    // The secret is a file in the container, from the keychain, and nowhere in the release.
+    assert_eq!(exec("api", "cat /run/secrets/api_token"), (true, "tok-from-keychain".to_string()));
+    let release = s.api.get("/projects/shape/stages/dev/releases").await.to_string();
+    assert!(!release.contains("tok-from-keychain"), "{release}");
+    assert_eq!(get_via_edge(s.edge_port, &host("dev", "shape")).await, (200, "v1".to_string()));
+}
