@@ -80,7 +80,7 @@ async fn main() {
     let run_once = |engine: Engine, commit: String| async move {
         let mut events = engine.subscribe();
         let started = Instant::now();
-        let id = engine.start_manual_run("bench", "dev", &commit).await.unwrap();
+        let id = engine.start_manual_run("bench", "dev", &commit, false).await.unwrap();
         loop {
             if let Ok(EngineEvent::RunChanged { run_id }) = events.recv().await {
                 if run_id == id {

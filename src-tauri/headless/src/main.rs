@@ -75,6 +75,9 @@ enum Command {
         /// Tag, branch or 40-hex commit id.
         #[arg(long = "ref")]
         wanted: String,
+        /// Deploy to a pinned stage anyway (it unpins the stage).
+        #[arg(long)]
+        confirm: bool,
         /// Wait for the run to end; exit 1 if it did not succeed.
         #[arg(long)]
         wait: bool,
@@ -199,9 +202,9 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             println!("{}", service::install(&service::Install { user, root, no_seal })?);
             return Ok(0);
         }
-        Command::Deploy { project, stage, wanted, wait, json } => {
+        Command::Deploy { project, stage, wanted, confirm, wait, json } => {
             let started = Client::for_config(&config)?
-                .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone() })
+                .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone(), confirm: Some(confirm) })
                 .await?;
             let what = format!("{project} → {stage} at {wanted}");
             return manage::queued(&Client::for_config(&config)?, started.run_id, &what, wait, json).await;

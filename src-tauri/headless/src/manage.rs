@@ -38,8 +38,8 @@ pub enum Manage {
         #[arg(long)]
         json: bool,
     },
-    /// Promote the source stage's live release to STAGE. A stage with `confirm: true` needs
-    /// --confirm (the window's confirmation dialog).
+    /// Promote the source stage's live release to STAGE. A stage with `confirm: true`, or a
+    /// pinned one, needs --confirm (the window's confirmation dialog; it unpins the stage).
     Promote {
         project: String,
         stage: String,
@@ -48,6 +48,20 @@ pub enum Manage {
         /// Wait for the run to end; exit 1 if it did not succeed.
         #[arg(long)]
         wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin STAGE at its live release: pushes and polls for it are recorded and wait.
+    Pin {
+        project: String,
+        stage: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpin STAGE. Deploys nothing; prints the deploy command for its branch's newest commit.
+    Unpin {
+        project: String,
+        stage: String,
         #[arg(long)]
         json: bool,
     },
@@ -180,6 +194,27 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
         Manage::Promote { project, stage, confirm, wait, json } => {
             let started = client.call(ops::Promote { project: project.clone(), stage: stage.clone(), confirm: Some(confirm) }).await?;
             queued(&client, started.run_id, &format!("promotion to {project}/{stage}"), wait, json).await
+        }
+        Manage::Pin { project, stage, json } => {
+            let pin = client.call(ops::PinStage { project: project.clone(), stage: stage.clone() }).await?;
+            if json {
+                crate::print_json(&pin);
+            } else {
+                println!("{project}/{stage} pinned at release {}: pushes wait until `slipwayd unpin {project} {stage}`", pin.release);
+            }
+            Ok(0)
+        }
+        Manage::Unpin { project, stage, json } => {
+            let u = client.call(ops::UnpinStage { project: project.clone(), stage: stage.clone() }).await?;
+            if json {
+                crate::print_json(&u);
+            } else {
+                println!("{project}/{stage} unpinned; nothing was deployed");
+                if let Some(o) = &u.offer {
+                    println!("newest commit of {}: {}; deploy it: slipwayd deploy {project} {stage} --ref {}", o.git_ref, o.commit, o.commit);
+                }
+            }
+            Ok(0)
         }
         Manage::Webhook { project, rotate, json } => {
             let info = if rotate {

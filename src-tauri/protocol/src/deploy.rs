@@ -123,10 +123,28 @@ pub struct Rollout {
     pub canary_secs: u32,
     /// Releases whose images are kept for rollback.
     pub keep_releases: u32,
+    /// How often the live release is probed after its deploy ended (the health watch); 0: never.
+    pub watch_interval_secs: u32,
+    /// What the health watch does when the live release goes down.
+    pub on_unhealthy: crate::watch::OnUnhealthy,
+    /// With `on_unhealthy: rollback`: how long after going live a release that goes down is
+    /// rolled back on its own; later, the watch alerts and a person decides.
+    pub watch_secs: u32,
 }
 
 impl Default for Rollout {
     fn default() -> Self {
-        Rollout { subdomain: None, drain_secs: 30, verify_secs: 60, batch_size: 1, canary_percent: 10, canary_secs: 60, keep_releases: 5 }
+        Rollout {
+            subdomain: None,
+            drain_secs: 30,
+            verify_secs: 60,
+            batch_size: 1,
+            canary_percent: 10,
+            canary_secs: 60,
+            keep_releases: 5,
+            watch_interval_secs: 10,
+            on_unhealthy: crate::watch::OnUnhealthy::Alert,
+            watch_secs: 600,
+        }
     }
 }

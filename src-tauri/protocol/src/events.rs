@@ -60,6 +60,12 @@ pub enum EngineEvent {
         project_id: Option<String>,
         outcome: Outcome,
     },
+    /// The health watch changed its word on a stage's live release.
+    LiveHealthChanged {
+        project_id: String,
+        stage: String,
+        state: crate::watch::LiveState,
+    },
     /// A stage got a new live release (deploy, rollback or promotion).
     ReleaseChanged {
         project_id: String,

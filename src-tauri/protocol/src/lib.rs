@@ -30,6 +30,7 @@ pub mod ops;
 pub mod project;
 pub mod release;
 pub mod run;
+pub mod watch;
 
 pub use config::Config;
 pub use error::{ApiError, ErrorCode};

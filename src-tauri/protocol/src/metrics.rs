@@ -36,6 +36,10 @@ pub struct StageSummary {
     pub current_step: Option<String>,
     pub last_failure: Option<RunSummary>,
     pub health: StageHealth,
+    /// Set: the stage takes no automatic deploy until it is unpinned.
+    pub pin: Option<crate::watch::Pin>,
+    /// The health watch's latest word on the live release (none: not probed yet, or watch off).
+    pub live_health: Option<crate::watch::LiveHealth>,
 }
 
 /// Deploys finished on one day (UTC).

@@ -17,6 +17,12 @@ pub enum NoticeKind {
     AwaitingPromotion,
     /// Sent on request, to check a channel.
     Test,
+    /// The health watch: some of the live release's containers fail.
+    StageDegraded,
+    /// The health watch: the live release does not answer.
+    StageDown,
+    /// The health watch: the live release is healthy again.
+    StageRecovered,
 }
 
 impl NoticeKind {
@@ -28,6 +34,9 @@ impl NoticeKind {
             NoticeKind::Recovered => "run.recovered",
             NoticeKind::AwaitingPromotion => "promotion.pending",
             NoticeKind::Test => "test",
+            NoticeKind::StageDegraded => "stage.degraded",
+            NoticeKind::StageDown => "stage.down",
+            NoticeKind::StageRecovered => "stage.recovered",
         }
     }
 
@@ -39,6 +48,9 @@ impl NoticeKind {
             NoticeKind::Recovered => "recovered",
             NoticeKind::AwaitingPromotion => "wait for promotion",
             NoticeKind::Test => "were tests",
+            NoticeKind::StageDegraded => "were degraded",
+            NoticeKind::StageDown => "went down",
+            NoticeKind::StageRecovered => "recovered",
         }
     }
 
@@ -50,6 +62,9 @@ impl NoticeKind {
             NoticeKind::Recovered => 0x57F287,
             NoticeKind::AwaitingPromotion => 0xFEE75C,
             NoticeKind::Test => 0x99AAB5,
+            NoticeKind::StageDegraded => 0xE67E22,
+            NoticeKind::StageDown => 0xED4245,
+            NoticeKind::StageRecovered => 0x57F287,
         }
     }
 
@@ -60,6 +75,9 @@ impl NoticeKind {
             NoticeKind::Recovered => ":white_check_mark:",
             NoticeKind::AwaitingPromotion => ":hourglass_flowing_sand:",
             NoticeKind::Test => ":bell:",
+            NoticeKind::StageDegraded => ":warning:",
+            NoticeKind::StageDown => ":red_circle:",
+            NoticeKind::StageRecovered => ":large_green_circle:",
         }
     }
 }

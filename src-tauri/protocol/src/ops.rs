@@ -27,6 +27,7 @@ use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
+use crate::watch::{Incident, Pin, Unpinned};
 use crate::release::{PendingPromotion, Release};
 use crate::run::{Delivery, LogLine, RunDetail, RunSummary};
 use crate::{ApiError, ErrorCode, Result};
@@ -424,10 +425,17 @@ operations! {
     ImportProject import_project: Post "/projects/import" { text yaml: String } -> ImportResult;
     RotateWebhookSecret rotate_webhook_secret: Post "/projects/{id}/webhook/rotate" { path id: String } -> WebhookInfo;
     PollNow poll_now: Post "/projects/{id}/poll" { path id: String } -> Project;
-    /// Queues a run of a stage for a tag, a branch or a full commit id.
+    /// Queues a run of a stage for a tag, a branch or a full commit id. To a pinned stage it
+    /// needs `confirm` (and unpins the stage).
     StartRun start_manual_run: Post "/projects/{id}/stages/{stage}/runs" status 202 {
-        path project: String = "id", path stage: String, json wanted: String = "ref"
+        path project: String = "id", path stage: String, json wanted: String = "ref", json confirm: Option<bool>
     } -> RunStarted;
+    /// Pins the stage at its live release: pushes and polls for it are recorded and wait.
+    PinStage pin_stage: Put "/projects/{id}/stages/{stage}/pin" { path project: String = "id", path stage: String } -> Pin;
+    /// Unpins the stage. Deploys nothing; says what it could deploy now.
+    UnpinStage unpin_stage: Delete "/projects/{id}/stages/{stage}/pin" { path project: String = "id", path stage: String } -> Unpinned;
+    /// The health watch's incidents of a project's stages over the last 30 days, oldest first.
+    ListIncidents incidents: Get "/projects/{id}/incidents" { path project: String = "id" } -> Vec<Incident>;
     SetSecret set_project_secret: Put "/projects/{id}/secrets/{name}" status 204 {
         path project: String = "id", path name: String, json value: String
     } -> ();
@@ -525,7 +533,7 @@ mod tests {
 
     #[test]
     fn paths_are_filled_and_encoded() {
-        let op = StartRun { project: "web app".into(), stage: "dev".into(), wanted: "v1.0".into() };
+        let op = StartRun { project: "web app".into(), stage: "dev".into(), wanted: "v1.0".into(), confirm: None };
         let e = op.encode().unwrap();
         assert_eq!(e.path, "/projects/web%20app/stages/dev/runs");
         // On the wire the body's key is `ref`; the request's field (and the UI's) is `wanted`.

@@ -52,7 +52,12 @@ export const api = {
   importProject: (yaml: string) => op("import_project", { yaml }),
   deliveries: (project: string | null = null, limit = 200) => op("list_deliveries", { project, limit }),
   runs: (project: string | null = null, limit = 200) => op("list_runs", { project, limit }),
-  startRun: (project: string, stage: string, wanted: string) => op("start_manual_run", { project, stage, wanted }).then((r) => r.run_id),
+  // To a pinned stage the engine answers confirmation_required unless `confirmed` (which unpins it).
+  startRun: (project: string, stage: string, wanted: string, confirmed = false) =>
+    op("start_manual_run", { project, stage, wanted, confirm: confirmed }).then((r) => r.run_id),
+  pin: (project: string, stage: string) => op("pin_stage", { project, stage }),
+  unpin: (project: string, stage: string) => op("unpin_stage", { project, stage }),
+  incidents: (project: string) => op("incidents", { project }),
   runDetail: (id: number) => op("run_detail", { id }),
   cancelRun: (id: number) => op("cancel_run", { id }).then(() => {}),
   rerun: (id: number) => op("rerun_run", { id }).then((r) => r.run_id),

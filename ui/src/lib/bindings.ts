@@ -45,7 +45,7 @@ ui_clients: number,
  */
 secrets: string, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "live_health_changed", project_id: string, stage: string, state: LiveState, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down" };
 
 export type PromoteTarget = { project_id: string, stage: string, };
 
@@ -145,7 +145,20 @@ canary_secs: number,
 /**
  * Releases whose images are kept for rollback.
  */
-keep_releases: number, };
+keep_releases: number, 
+/**
+ * How often the live release is probed after its deploy ended (the health watch); 0: never.
+ */
+watch_interval_secs: number, 
+/**
+ * What the health watch does when the live release goes down.
+ */
+on_unhealthy: OnUnhealthy, 
+/**
+ * With `on_unhealthy: rollback`: how long after going live a release that goes down is
+ * rolled back on its own; later, the watch alerts and a person decides.
+ */
+watch_secs: number, };
 
 export type Dependency = { service: string, 
 /**
@@ -362,7 +375,7 @@ target?: string,
  */
 signed: boolean, };
 
-export type NoticeKind = "failed" | "rolled_back" | "recovered" | "awaiting_promotion" | "test";
+export type NoticeKind = "failed" | "rolled_back" | "recovered" | "awaiting_promotion" | "test" | "stage_degraded" | "stage_down" | "stage_recovered";
 
 export type Notice = { kind: NoticeKind, 
 /**
@@ -450,6 +463,54 @@ notifications?: Array<NotifyChannel>, };
 
 export type VolumeChoice = "keep" | "remove";
 
+export type OnUnhealthy = "alert" | "rollback";
+
+export type LiveState = "healthy" | "degraded" | "down";
+
+export type LiveHealth = { state: LiveState, 
+/**
+ * The release that was probed.
+ */
+release: number, 
+/**
+ * When the stage entered this state, Unix ms.
+ */
+since: number, 
+/**
+ * The failing check's last output (none when healthy).
+ */
+what: string | null, };
+
+export type Pin = { 
+/**
+ * The release the stage is held at.
+ */
+release: number, 
+/**
+ * Why, e.g. `rollback of release 5`.
+ */
+reason: string, 
+/**
+ * The health watch pinned it (by rolling it back); it does not roll back again until a
+ * person acts.
+ */
+auto: boolean, pinned_at: number, };
+
+export type Incident = { id: number, project_id: string, stage: string, release: number, state: LiveState, started_at: number, 
+/**
+ * None: still going on.
+ */
+ended_at: number | null, what: string, };
+
+export type Offer = { git_ref: string, commit: string, };
+
+export type Unpinned = { project_id: string, stage: string, 
+/**
+ * The newest commit of the stage's branch, when it names one branch and differs from the
+ * live release's commit.
+ */
+offer: Offer | null, };
+
 export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
 
 export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "rolled_back" | "interrupted" | "cancelled" | "superseded";
@@ -522,7 +583,15 @@ current: RunSummary | null,
 /**
  * The step `current` is in, while it runs.
  */
-current_step: string | null, last_failure: RunSummary | null, health: StageHealth, };
+current_step: string | null, last_failure: RunSummary | null, health: StageHealth, 
+/**
+ * Set: the stage takes no automatic deploy until it is unpinned.
+ */
+pin: Pin | null, 
+/**
+ * The health watch's latest word on the live release (none: not probed yet, or watch off).
+ */
+live_health: LiveHealth | null, };
 
 export type DayCount = { 
 /**
@@ -668,7 +737,13 @@ export type RotateWebhookSecret = { id: string, };
 
 export type PollNow = { id: string, };
 
-export type StartRun = { project: string, stage: string, wanted: string, };
+export type StartRun = { project: string, stage: string, wanted: string, confirm: boolean | null, };
+
+export type PinStage = { project: string, stage: string, };
+
+export type UnpinStage = { project: string, stage: string, };
+
+export type ListIncidents = { project: string, };
 
 export type SetSecret = { project: string, name: string, value: string, };
 
@@ -754,6 +829,9 @@ export type Operations = {
   rotate_webhook_secret: { request: RotateWebhookSecret, response: WebhookInfo },
   poll_now: { request: PollNow, response: Project },
   start_manual_run: { request: StartRun, response: RunStarted },
+  pin_stage: { request: PinStage, response: Pin },
+  unpin_stage: { request: UnpinStage, response: Unpinned },
+  incidents: { request: ListIncidents, response: Array<Incident> },
   set_project_secret: { request: SetSecret, response: null },
   delete_project_secret: { request: DeleteSecret, response: null },
   releases: { request: ListReleases, response: Array<Release> },

@@ -31,7 +31,7 @@ describe("format", () => {
     expect(parsePatterns("  ")).toEqual([]);
   });
   it("describes stage rules", () => {
-    const s = { name: "rel", branch_patterns: [], tag_patterns: ["v*"], pr_events: false, auto_deploy: false, productive: true, promote_from: null, confirm: false, strategy: "blue-green" as const, rollout: { subdomain: null, drain_secs: 30, verify_secs: 60, batch_size: 1, canary_percent: 10, canary_secs: 60, keep_releases: 5 } };
+    const s = { name: "rel", branch_patterns: [], tag_patterns: ["v*"], pr_events: false, auto_deploy: false, productive: true, promote_from: null, confirm: false, strategy: "blue-green" as const, rollout: { subdomain: null, drain_secs: 30, verify_secs: 60, batch_size: 1, canary_percent: 10, canary_secs: 60, keep_releases: 5, watch_interval_secs: 10, on_unhealthy: "alert" as const, watch_secs: 600 } };
     expect(stageRules(s)).toBe("tags v* (manual deploy)");
     expect(stageRules({ ...s, tag_patterns: [], auto_deploy: true })).toBe("manual only");
   });

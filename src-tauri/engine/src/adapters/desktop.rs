@@ -19,8 +19,9 @@ mod imp {
     pub async fn show(notice: &Notice, on_click: impl FnOnce() + Send + 'static) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname("Slipway").summary(&notice.title).body(&escape(&notice.body)).icon(match notice.kind {
-            NoticeKind::Failed | NoticeKind::RolledBack => "dialog-error",
-            NoticeKind::Recovered => "emblem-default",
+            NoticeKind::Failed | NoticeKind::RolledBack | NoticeKind::StageDown => "dialog-error",
+            NoticeKind::StageDegraded => "dialog-warning",
+            NoticeKind::Recovered | NoticeKind::StageRecovered => "emblem-default",
             NoticeKind::AwaitingPromotion | NoticeKind::Test => "dialog-question",
         });
         if notice.run_id.is_some() {

@@ -82,13 +82,17 @@ pub fn health(live: bool, last_finished: Option<RunStatus>) -> StageHealth {
     }
 }
 
-/// Paused wins (nothing new starts), then running, then a stage whose last deploy failed.
+/// Paused wins (nothing new starts), then running, then a stage whose last deploy failed or
+/// whose live release the health watch finds degraded or down.
 pub fn tray_state(paused: bool, stages: &[StageSummary]) -> TrayState {
     if paused {
         TrayState::Paused
     } else if stages.iter().any(|s| s.current.is_some()) {
         TrayState::Running
-    } else if stages.iter().any(|s| matches!(s.health, StageHealth::Degraded | StageHealth::Failing)) {
+    } else if stages.iter().any(|s| {
+        matches!(s.health, StageHealth::Degraded | StageHealth::Failing)
+            || s.live_health.as_ref().is_some_and(|h| h.state != crate::domain::watch::LiveState::Healthy)
+    }) {
         TrayState::Failed
     } else {
         TrayState::Idle
@@ -166,6 +170,8 @@ mod tests {
             current_step: None,
             last_failure: None,
             health,
+            pin: None,
+            live_health: None,
         };
         let running = RunSummary {
             id: 1,
@@ -183,5 +189,13 @@ mod tests {
         assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None)]), TrayState::Failed);
         assert_eq!(tray_state(false, &[row(StageHealth::Degraded, None), row(StageHealth::Healthy, Some(running))]), TrayState::Running);
         assert_eq!(tray_state(true, &[row(StageHealth::Failing, None)]), TrayState::Paused);
+        let mut down = row(StageHealth::Healthy, None);
+        down.live_health = Some(crate::domain::watch::LiveHealth {
+            state: crate::domain::watch::LiveState::Down,
+            release: 1,
+            since: 0,
+            what: Some("503".into()),
+        });
+        assert_eq!(tray_state(false, &[down]), TrayState::Failed, "a live release the watch finds down");
     }
 }

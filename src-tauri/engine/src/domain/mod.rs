@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod project;
 pub mod release;
 pub mod run;
+pub mod watch;
 pub mod yaml;
 
 /// Now as Unix milliseconds, the store's time unit.

@@ -215,6 +215,7 @@ pub fn run_notice(kind: NoticeKind, project_name: &str, run: &RunSummary, url: O
         (NoticeKind::Recovered, _) => "succeeded again".to_string(),
         (NoticeKind::AwaitingPromotion, _) => "waits for promotion".to_string(),
         (NoticeKind::Test, _) => "is a test".to_string(),
+        (NoticeKind::StageDegraded | NoticeKind::StageDown | NoticeKind::StageRecovered, _) => "ended".to_string(),
     };
     let title = format!("{project_name}/{stage}: run #{run_id} {what}");
     let mut body = String::new();

@@ -6,7 +6,10 @@
 
 use crate::domain::forge::{Event, EventKind, PrAction};
 use crate::domain::patterns::any_matches;
+use std::collections::BTreeMap;
+
 use crate::domain::project::{Project, Stage};
+use crate::domain::watch::Pin;
 
 pub use slipway_protocol::run::{Delivery, LogLine, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, Trigger, Verdict};
 
@@ -80,11 +83,15 @@ pub enum Plan<'a> {
     Ignore(String),
 }
 
-/// Decides, per change, which stages it deploys to or why it deploys nowhere.
-pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool) -> Vec<Plan<'a>> {
+/// Decides, per change, which stages it deploys to or why it deploys nowhere. `pins` are the
+/// project's pinned stages, by name: a change for one is recorded with the pin's reason.
+pub fn plan<'a>(project: &'a Project, changes: &[Change], paused: bool, pins: &BTreeMap<String, Pin>) -> Vec<Plan<'a>> {
     let mut out = Vec::new();
     for c in changes {
-        out.extend(plan_change(project, c, paused));
+        out.extend(plan_change(project, c, paused).into_iter().map(|p| match p {
+            Plan::Deploy { stage, .. } if pins.contains_key(&stage.name) => Plan::Ignore(pins[&stage.name].refusal(&stage.name)),
+            other => other,
+        }));
     }
     out
 }
@@ -258,7 +265,7 @@ mod tests {
     /// What the plans say, as text: `deploy <stage>` or `ignore: <reason>`.
     fn decide(c: Change, paused: bool) -> Vec<String> {
         let p = project();
-        plan(&p, &[c], paused)
+        plan(&p, &[c], paused, &BTreeMap::new())
             .into_iter()
             .map(|p| match p {
                 Plan::Deploy { stage, .. } => format!("deploy {}", stage.name),
@@ -305,7 +312,22 @@ mod tests {
     fn one_change_can_feed_several_stages() {
         let mut p = project();
         p.stages[1].branch_patterns = vec!["main".into()];
-        let plans = plan(&p, &[change(ChangeKind::Branch, "refs/heads/main")], false);
+        let plans = plan(&p, &[change(ChangeKind::Branch, "refs/heads/main")], false, &BTreeMap::new());
         assert_eq!(plans.len(), 2);
+    }
+
+    #[test]
+    fn a_push_to_a_pinned_stage_is_recorded_with_the_pin_and_deploys_nothing_there() {
+        let p = project();
+        let pin = Pin { release: 4, reason: "rollback of release 5".into(), auto: false, pinned_at: 0 };
+        let pins = BTreeMap::from([("dev".to_string(), pin)]);
+        let said: Vec<String> = plan(&p, &[change(ChangeKind::Branch, "refs/heads/main")], false, &pins)
+            .into_iter()
+            .map(|p| match p {
+                Plan::Deploy { stage, .. } => format!("deploy {}", stage.name),
+                Plan::Ignore(why) => format!("ignore: {why}"),
+            })
+            .collect();
+        assert_eq!(said, ["ignore: stage dev pinned at release 4 by rollback of release 5; unpin to deploy"]);
     }
 }

@@ -16,6 +16,7 @@ use crate::domain::project::Project;
 use crate::services::bus::{Events, Flag, Shutdown, Wake};
 use crate::services::commit_status::Reporter;
 use crate::services::deploy::promotions::Promotions;
+use crate::services::deploy::watch::Watch;
 use crate::services::deploy::{Kit, Routes};
 use crate::services::hooks::Hooks;
 use crate::services::hosts::Hosts;
@@ -79,6 +80,7 @@ pub(crate) struct Inner {
     pub(crate) hooks: Hooks,
     pub(crate) runner: Runner,
     pub(crate) promotions: Promotions,
+    pub(crate) watch: Watch,
 }
 
 impl Core {
@@ -127,6 +129,7 @@ impl Core {
             promotions: promotions.clone(),
             instance: instance_id.clone(),
         };
+        let watch = Watch::new(kit.clone(), notifier.clone(), events.clone(), wake.clone(), shutdown.clone());
         let runner = Runner::new(kit, events.clone(), reporter.clone(), wake.clone(), held.clone(), shutdown.clone());
         let inner = Inner {
             config,
@@ -152,6 +155,7 @@ impl Core {
             hooks,
             runner,
             promotions,
+            watch,
         };
         Ok(Core { inner: Arc::new(inner) })
     }
@@ -172,6 +176,7 @@ impl Core {
         tokio::spawn(inner.poller.clone().run());
         tokio::spawn(inner.notifier.clone().run(events));
         tokio::spawn(inner.runner.clone().run(interrupted));
+        tokio::spawn(inner.watch.clone().run());
         Ok(())
     }
 

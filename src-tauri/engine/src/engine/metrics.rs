@@ -34,6 +34,8 @@ impl Engine {
                     current,
                     current_step,
                     last_failure,
+                    pin: crate::store::pins::get(store, &sid).await?,
+                    live_health: self.live_health(&sid),
                 });
             }
         }

@@ -11,6 +11,7 @@ mod core;
 mod hosts;
 mod metrics;
 mod ops;
+mod pins;
 mod secrets;
 
 pub use slipway_protocol::logging;
@@ -264,7 +265,8 @@ impl Engine {
 
     /// Queues a run of `stage` for what the operator typed: a tag, a branch, or a full commit id.
     /// A tag or branch is looked up on the remote now, so the run builds exactly that commit.
-    pub async fn start_manual_run(&self, project_id: &str, stage: &str, wanted: &str) -> Result<i64> {
+    /// Queues a person's run of `stage` at `wanted`; a pinned stage needs `confirmed`.
+    pub async fn start_manual_run(&self, project_id: &str, stage: &str, wanted: &str, confirmed: bool) -> Result<i64> {
         let project = crate::store::projects::get(&self.inner.store, project_id).await?;
         if !project.stages.iter().any(|s| s.name == stage) {
             return Err(Error::new(ErrorCode::NotFound, format!("project {project_id} has no stage {stage:?}")));
@@ -285,6 +287,7 @@ impl Engine {
                 .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url)))?;
             (Some(r), c)
         };
+        self.pass_pin(project_id, stage, confirmed, &format!("deploying {wanted}")).await?;
         let id =
             crate::store::runs::enqueue_manual(&self.inner.store, &project, stage, git_ref.as_deref(), &commit, Trigger::Manual).await?;
         tracing::info!(run = id, project = project_id, stage, commit, "manual run queued");

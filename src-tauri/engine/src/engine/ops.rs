@@ -17,7 +17,8 @@ impl Engine {
     /// Queues a run that puts release `number` of the stage back, exactly as it was.
     pub async fn rollback(&self, project: &str, stage: &str, number: i64) -> Result<i64> {
         let p = self.project(project).await?;
-        let id = crate::store::releases::enqueue_rollback(self.store(), &p, stage, number).await?;
+        let by = crate::store::releases::RollbackBy::Person;
+        let id = crate::store::releases::enqueue_rollback(self.store(), &p, stage, number, by).await?;
         tracing::info!(run = id, project, stage, number, "rollback queued");
         self.queued(id);
         Ok(id)
@@ -38,6 +39,7 @@ impl Engine {
                 format!("promoting to {stage} needs a confirmation (the stage has confirm: true)"),
             ));
         }
+        self.pass_pin(project, stage, confirmed, "promoting").await?;
         let (id, from) = crate::store::releases::enqueue_promote(self.store(), &p, stage).await?;
         tracing::info!(run = id, project, stage, from = from.number, "promotion queued");
         self.queued(id);

@@ -20,6 +20,7 @@ use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
 use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
+use crate::domain::watch::{Incident, Pin, Unpinned};
 use crate::engine::Engine;
 use crate::http::failure::ApiFailure;
 use crate::{ApiError, ErrorCode};
@@ -153,7 +154,16 @@ impl Handler for Engine {
         Ok(Engine::poll_now(self, &op.id).await?)
     }
     async fn start_manual_run(&self, op: ops::StartRun) -> Result<RunStarted> {
-        Ok(RunStarted { run_id: Engine::start_manual_run(self, &op.project, &op.stage, &op.wanted).await? })
+        Ok(RunStarted { run_id: Engine::start_manual_run(self, &op.project, &op.stage, &op.wanted, op.confirm.unwrap_or(false)).await? })
+    }
+    async fn pin_stage(&self, op: ops::PinStage) -> Result<Pin> {
+        Ok(Engine::pin_stage(self, &op.project, &op.stage).await?)
+    }
+    async fn unpin_stage(&self, op: ops::UnpinStage) -> Result<Unpinned> {
+        Ok(Engine::unpin_stage(self, &op.project, &op.stage).await?)
+    }
+    async fn incidents(&self, op: ops::ListIncidents) -> Result<Vec<Incident>> {
+        Ok(Engine::incidents(self, &op.project).await?)
     }
     async fn set_project_secret(&self, op: ops::SetSecret) -> Result<()> {
         Ok(Engine::set_project_secret(self, &op.project, &op.name, &op.value).await?)

@@ -234,6 +234,34 @@ impl Notifier {
         self.dispatch(notice).await;
     }
 
+    /// For the health watch: `stage`'s live release `release` went degraded or down, or
+    /// recovered; `what` is the failing check's last output.
+    pub async fn notify_stage(&self, project: &str, stage: &str, kind: NoticeKind, release: i64, what: Option<&str>) {
+        let project_name = crate::store::projects::get(&self.store, project).await.map(|p| p.name).unwrap_or_else(|_| project.to_string());
+        let (status, word) = match kind {
+            NoticeKind::StageDegraded => ("degraded", "is degraded"),
+            NoticeKind::StageDown => ("down", "is down"),
+            _ => ("healthy", "is healthy again"),
+        };
+        let body = match what {
+            Some(w) => format!("release {release} {word}: {}", crate::domain::notice::truncate(w, 300)),
+            None => format!("release {release} {word}"),
+        };
+        let notice = Notice {
+            kind,
+            project: project.to_string(),
+            stage: stage.to_string(),
+            run_id: None,
+            status: status.into(),
+            commit: None,
+            title: format!("{project_name}/{stage} {word}"),
+            reason: what.map(str::to_string),
+            body,
+            url: self.link(project, stage, None).await,
+        };
+        self.dispatch(notice).await;
+    }
+
     /// Tells everyone who should hear of `notice`: the UI and API clients (an event), the desktop,
     /// and the project's channels. Returns at once; delivery happens in the background.
     pub async fn dispatch(&self, notice: Notice) {

@@ -10,8 +10,10 @@
 pub mod accounts;
 pub mod deliveries;
 pub mod hosts;
+pub mod incidents;
 pub mod lock;
 pub mod logs;
+pub mod pins;
 pub mod poll_state;
 pub mod projects;
 pub mod releases;

@@ -146,8 +146,15 @@ pub async fn prune(store: &Store, stage_id: &str, keep: u32) -> Result<Vec<Strin
     Ok(images)
 }
 
-/// Queues a run that redeploys `number` of `stage` as it was.
-pub async fn enqueue_rollback(store: &Store, project: &Project, stage: &str, number: i64) -> Result<i64> {
+/// Who asked for a rollback: a person, or the health watch (with what it saw).
+pub enum RollbackBy<'a> {
+    Person,
+    Watch(&'a str),
+}
+
+/// Queues a run that redeploys `number` of `stage` as it was, and pins the stage at it (in the
+/// same transaction): the next push must not undo the rollback.
+pub async fn enqueue_rollback(store: &Store, project: &Project, stage: &str, number: i64, by: RollbackBy<'_>) -> Result<i64> {
     let target = by_number(store, &project.id, stage, number).await?;
     if target.status == ReleaseStatus::Pruned {
         return Err(Error::new(
@@ -158,7 +165,20 @@ pub async fn enqueue_rollback(store: &Store, project: &Project, stage: &str, num
     if target.status == ReleaseStatus::Live {
         return Err(Error::new(ErrorCode::InvalidInput, format!("release {number} is what {}/{stage} runs now", project.id)));
     }
-    enqueue(store, project, stage, "rollback", &target).await
+    let sid = stage_id(&project.id, stage);
+    let reason = match live(store, &sid).await? {
+        Some(l) => format!("rollback of release {}", l.number),
+        None => "a rollback".to_string(),
+    };
+    let mut tx = store.write_tx().await?;
+    let (auto, why) = match by {
+        RollbackBy::Person => (false, None),
+        RollbackBy::Watch(what) => (true, Some(format!("the health watch: {what}"))),
+    };
+    let id = enqueue(&mut tx, project, stage, "rollback", &target, why.as_deref()).await?;
+    crate::store::pins::set_in(&mut tx, &sid, number, &reason, auto).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Queues a run that deploys the live release of the stage `stage` promotes from.
@@ -174,11 +194,24 @@ pub async fn enqueue_promote(store: &Store, project: &Project, stage: &str) -> R
     let source = live(store, &stage_id(&project.id, from))
         .await?
         .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("{from} has no live release to promote")))?;
-    let id = enqueue(store, project, stage, "promote", &source).await?;
+    let mut tx = store.write_tx().await?;
+    let id = enqueue(&mut tx, project, stage, "promote", &source, None).await?;
+    tx.commit().await?;
     Ok((id, source))
 }
 
-async fn enqueue(store: &Store, project: &Project, stage: &str, trigger: &str, release: &Release) -> Result<i64> {
+async fn enqueue(
+    tx: &mut sqlx::SqliteConnection,
+    project: &Project,
+    stage: &str,
+    trigger: &str,
+    release: &Release,
+    why: Option<&str>,
+) -> Result<i64> {
+    let mut reason = format!("{trigger} to {} release {}", release.stage, release.number);
+    if let Some(why) = why {
+        reason.push_str(&format!(" ({why})"));
+    }
     Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, release_id, queued_at, reason) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id")
         .bind(&project.id)
         .bind(stage_id(&project.id, stage))
@@ -187,7 +220,7 @@ async fn enqueue(store: &Store, project: &Project, stage: &str, trigger: &str, r
         .bind(&release.image)
         .bind(release.id)
         .bind(now_ms())
-        .bind(format!("{trigger} to {} release {}", release.stage, release.number))
-        .fetch_one(store.pool())
+        .bind(reason)
+        .fetch_one(&mut *tx)
         .await?)
 }

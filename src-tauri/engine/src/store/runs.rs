@@ -26,7 +26,8 @@ pub async fn accept_in(
     let mut queued: Vec<Queued> = Vec::new();
     let mut duplicates = Vec::new();
     let mut reasons = Vec::new();
-    for p in plan(project, changes, paused) {
+    let pins = crate::store::pins::of_project(tx, &project.id).await?;
+    for p in plan(project, changes, paused, &pins) {
         match p {
             Plan::Ignore(reason) => reasons.push(reason),
             Plan::Deploy { stage, git_ref, commit, image } => {

@@ -20,6 +20,7 @@ pub mod shell;
 mod stack;
 mod strategy;
 pub(crate) mod teardown;
+pub mod watch;
 
 use crate::services::deploy::exec::DeployError;
 use std::collections::{BTreeMap, HashMap};
