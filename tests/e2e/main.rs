@@ -24,4 +24,5 @@ mod runs;
 mod secrets;
 mod service;
 mod tokens;
+mod watch;
 mod webhooks;

@@ -18,8 +18,8 @@ fn pipeline(command: &str) -> String {
 
 /// One request a channel receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
+pub(crate) struct Received {
+    pub path: String,
     user_agent: String,
     content_type: String,
     signature: Option<String>,
@@ -27,7 +27,7 @@ struct Received {
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{} sent no JSON ({e}): {}", self.path, String::from_utf8_lossy(&self.body)))
     }
@@ -36,7 +36,7 @@ impl Received {
 /// A local stand-in for Slack, Discord and a webhook endpoint: answers 200 (Slack answers
 /// `ok`, Discord 204; any 2xx is success) to everything and records it, except paths under
 /// `/down`, which answer 503 like a service having a bad day.
-async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
     use axum::http::{HeaderMap, StatusCode, Uri};
     let seen: Arc<Mutex<Vec<Received>>> = Default::default();
     let s = seen.clone();
@@ -73,7 +73,7 @@ async fn run_to_end(api: &Api, project: &str, wanted: &str) -> (i64, Value) {
 
 /// The requests `seen` holds for `path` once `n` have come, after a quiet second that would
 /// let a duplicate or a retry show up.
-async fn requests_to(seen: &Arc<Mutex<Vec<Received>>>, path: &str, n: usize) -> Vec<Received> {
+pub(crate) async fn requests_to(seen: &Arc<Mutex<Vec<Received>>>, path: &str, n: usize) -> Vec<Received> {
     let start = Instant::now();
     loop {
         let got: Vec<Received> = seen.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect();
@@ -227,12 +227,12 @@ async fn a_failed_run_is_posted_once_to_slack_discord_and_a_signed_webhook_and_a
 
 /// The session bus address the test runs on; the desktop test needs one (and an X display for
 /// the notification daemon): run it as the README says, under dbus-run-session and xvfb-run.
-fn session_bus() -> String {
+pub(crate) fn session_bus() -> String {
     std::env::var("DBUS_SESSION_BUS_ADDRESS")
         .expect("no D-Bus session: run the e2e tests under `dbus-run-session -- xvfb-run -a …` (./scripts/test does)")
 }
 
-fn notification_daemon_running() -> bool {
+pub(crate) fn notification_daemon_running() -> bool {
     let out = Command::new("dbus-send")
         .args([
             "--session",
@@ -249,7 +249,7 @@ fn notification_daemon_running() -> bool {
 
 /// Messages dbus-monitor printed: a header line and its arguments (a string argument may span
 /// lines, so only a header starts a message).
-fn monitored(path: &Path) -> Vec<String> {
+pub(crate) fn monitored(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out: Vec<String> = Vec::new();
     for line in text.lines() {

@@ -211,7 +211,10 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
             } else {
                 println!("{project}/{stage} unpinned; nothing was deployed");
                 if let Some(o) = &u.offer {
-                    println!("newest commit of {}: {}; deploy it: slipwayd deploy {project} {stage} --ref {}", o.git_ref, o.commit, o.commit);
+                    println!(
+                        "newest commit of {}: {}; deploy it: slipwayd deploy {project} {stage} --ref {}",
+                        o.git_ref, o.commit, o.commit
+                    );
                 }
             }
             Ok(0)

@@ -27,9 +27,9 @@ use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
-use crate::watch::{Incident, Pin, Unpinned};
 use crate::release::{PendingPromotion, Release};
 use crate::run::{Delivery, LogLine, RunDetail, RunSummary};
+use crate::watch::{Incident, Pin, Unpinned};
 use crate::{ApiError, ErrorCode, Result};
 
 /// The HTTP method of an operation.

@@ -144,7 +144,9 @@ mod tests {
     #[test]
     fn the_watch_rolls_back_only_a_down_unpinned_release_inside_its_window_with_somewhere_to_go() {
         let auto = Pin { release: 4, reason: "rollback of release 5".into(), auto: true, pinned_at: 0 };
-        let cases: [(&str, OnUnhealthy, LiveState, i64, Option<&Pin>, Option<i64>, bool); 7] = [
+        // (rule, on_unhealthy, state, live for ms, pin, previous release, rolls back)
+        type Case<'a> = (&'a str, OnUnhealthy, LiveState, i64, Option<&'a Pin>, Option<i64>, bool);
+        let cases: [Case; 7] = [
             ("rolls back", OnUnhealthy::Rollback, Down, 5_000, None, Some(4), true),
             ("alert leaves it to a person", OnUnhealthy::Alert, Down, 5_000, None, Some(4), false),
             ("degraded is not down", OnUnhealthy::Rollback, Degraded, 5_000, None, Some(4), false),

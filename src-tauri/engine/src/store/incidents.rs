@@ -9,16 +9,15 @@ use crate::Result;
 /// Opens an incident (the stage left `healthy`, or went from degraded to down).
 pub async fn open(store: &Store, stage_id: &str, release: i64, state: LiveState, at: i64, what: &str) -> Result<i64> {
     let mut tx = store.write_tx().await?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO incidents (stage_id, release_number, state, started_at, what) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(stage_id)
-    .bind(release)
-    .bind(state.as_str())
-    .bind(at)
-    .bind(what)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id =
+        sqlx::query_scalar("INSERT INTO incidents (stage_id, release_number, state, started_at, what) VALUES (?, ?, ?, ?, ?) RETURNING id")
+            .bind(stage_id)
+            .bind(release)
+            .bind(state.as_str())
+            .bind(at)
+            .bind(what)
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -24,12 +24,22 @@ use crate::services::bus::{Events, Shutdown, Wake};
 use crate::services::notify::Notifier;
 use crate::store::now_ms;
 
+/// How long a container counts as failing after Docker restarted it: a crash loop keeps
+/// restarting it, so it stays failing; one restart is forgotten after this.
+const RESTART_MEMORY: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy)]
+struct Restarts {
+    count: i64,
+    rose: Option<Instant>,
+}
+
 /// What the watch keeps per stage between rounds.
 struct Entry {
     release: i64,
     tracker: Tracker,
-    /// Docker's restart count per container at the last round.
-    restarts: HashMap<String, i64>,
+    /// Docker's restart count per container at the last round, and when it last rose.
+    restarts: HashMap<String, Restarts>,
     health: Option<LiveHealth>,
     next: Instant,
 }
@@ -185,7 +195,7 @@ fn fresh(release: i64) -> Entry {
 }
 
 /// Probes every container of `live`; returns each one's result and Docker's restart counts.
-async fn round(edge: &Edge, live: &Release, before: &HashMap<String, i64>) -> (Vec<Result<(), String>>, HashMap<String, i64>) {
+async fn round(edge: &Edge, live: &Release, before: &HashMap<String, Restarts>) -> (Vec<Result<(), String>>, HashMap<String, Restarts>) {
     let (mut results, mut restarts) = (Vec::new(), HashMap::new());
     for (service, names) in &live.containers {
         let (port, h) = check_for(live, service);
@@ -217,23 +227,38 @@ fn check_for(live: &Release, service: &str) -> (Option<u16>, Health) {
 
 /// One container: running, not restarted since the last round, not `unhealthy`, then the
 /// stage's own check. Returns the result and the restart count seen.
-async fn container(edge: &Edge, name: &str, port: Option<u16>, h: &Health, restarts_before: Option<i64>) -> (Result<(), String>, Option<i64>) {
-    let inspected = tokio::time::timeout(Duration::from_secs(10), edge.docker.inspect_container(name, None::<InspectContainerOptions>)).await;
+async fn container(
+    edge: &Edge,
+    name: &str,
+    port: Option<u16>,
+    h: &Health,
+    before: Option<Restarts>,
+) -> (Result<(), String>, Option<Restarts>) {
+    let inspected =
+        tokio::time::timeout(Duration::from_secs(10), edge.docker.inspect_container(name, None::<InspectContainerOptions>)).await;
     let c = match inspected {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return (Err(format!("{name}: {e}")), None),
         Err(_) => return (Err(format!("{name}: the Docker host did not answer within 10 s")), None),
     };
-    let count = c.restart_count;
+    let rose = match (c.restart_count, before) {
+        (Some(now), Some(b)) if now > b.count => Some(Instant::now()),
+        (_, b) => b.and_then(|b| b.rose),
+    };
+    let count = c.restart_count.map(|n| Restarts { count: n, rose });
+    let restarted = c.restart_count.unwrap_or(0);
     let st = c.state.unwrap_or_default();
     if st.restarting == Some(true) || st.running != Some(true) {
-        let how = if st.restarting == Some(true) { "is restarting".to_string() } else { format!("is not running (exit code {})", st.exit_code.unwrap_or(-1)) };
-        return (Err(format!("{name} {how}, restarted {} time(s)", count.unwrap_or(0))), count);
+        let how = if st.restarting == Some(true) {
+            "is restarting".to_string()
+        } else {
+            format!("is not running (exit code {})", st.exit_code.unwrap_or(-1))
+        };
+        return (Err(format!("{name} {how}, restarted {restarted} time(s)")), count);
     }
-    if let (Some(now), Some(was)) = (count, restarts_before) {
-        if now > was {
-            return (Err(format!("{name} restarted {} time(s) since the last check ({now} in all)", now - was)), count);
-        }
+    if let Some(at) = rose.filter(|at| at.elapsed() < RESTART_MEMORY) {
+        let ago = at.elapsed().as_secs();
+        return (Err(format!("{name} keeps restarting: Docker restarted it {ago} s ago ({restarted} restarts in all)")), count);
     }
     if let Some(hs) = st.health.as_ref().filter(|hs| hs.status == Some(bollard::models::HealthStatusEnum::UNHEALTHY)) {
         let out = hs.log.as_ref().and_then(|l| l.last()).and_then(|l| l.output.clone()).unwrap_or_default();

@@ -16,8 +16,8 @@ use crate::adapters::docker::exec::{self, BuildSpec, ExecError, Line, StepSpec, 
 use crate::adapters::forge::status::RunState;
 use crate::domain::events::EngineEvent;
 use crate::domain::pipeline::{self, Pipeline};
-use crate::domain::project::Project;
-use crate::domain::release::ReleaseStatus;
+use crate::domain::project::{Project, Stage};
+use crate::domain::release::{Release, ReleaseStatus};
 use crate::domain::run::{RunStatus, StepStatus, Trigger};
 use crate::services::bus::{Events, Flag, Shutdown, Wake};
 use crate::services::commit_status::Reporter;
@@ -383,6 +383,16 @@ async fn redeploy(ctx: &Job<'_>, project: &Project, stage: &str, release_id: i64
     let Some(stage) = project.stages.iter().find(|s| s.name == stage) else {
         return Ok(Ending { status: RunStatus::Failed, reason: format!("{} has no stage {stage}", project.id) });
     };
+    if trigger != Trigger::Rollback {
+        return redeploy_release(ctx, project, stage, release, trigger).await;
+    }
+    // Who asked and why (a person, or the health watch with what it saw) stays in the reason.
+    let asked = crate::store::runs::run_detail(ctx.kit.store(), ctx.run_id).await?.run.reason.unwrap_or_default();
+    let ending = redeploy_release(ctx, project, stage, release, trigger).await?;
+    Ok(Ending { reason: if asked.is_empty() { ending.reason } else { format!("{asked}: {}", ending.reason) }, ..ending })
+}
+
+async fn redeploy_release(ctx: &Job<'_>, project: &Project, stage: &Stage, release: Release, trigger: Trigger) -> Result<Ending> {
     let rollback = trigger == Trigger::Rollback;
     ctx.log(
         None,
