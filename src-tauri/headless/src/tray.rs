@@ -45,7 +45,8 @@ impl Handle {
 /// is not an error: the item waits on the bus and shows up when a panel starts one, which
 /// covers a daemon launched at login before the desktop is ready.
 pub async fn spawn(actions: UnboundedSender<TrayAction>) -> Result<Handle, String> {
-    let model = TrayModel { summary: TraySummary { state: TrayState::Idle, recent: vec![], promotions: vec![] }, paused: false };
+    let model =
+        TrayModel { summary: TraySummary { state: TrayState::Idle, recent: vec![], promotions: vec![], attention: vec![] }, paused: false };
     let tray = SlipwayTray { model, actions };
     let started = tokio::time::timeout(SPAWN_TIMEOUT, tray.assume_sni_available(true).spawn()).await;
     match started {
@@ -98,6 +99,12 @@ impl Tray for SlipwayTray {
                 let id = r.id;
                 let label = format!("#{} {}/{} · {}", r.id, r.project_id, r.stage, r.status.as_str().replace('_', " "));
                 items.push(item(&label, move |t| t.send(TrayAction::OpenRun(id))));
+            }
+        }
+        if !m.attention.is_empty() {
+            items.push(MenuItem::Separator);
+            for a in &m.attention {
+                items.push(item(&a.label(), |t| t.send(TrayAction::Open)));
             }
         }
         if !m.promotions.is_empty() {
@@ -206,7 +213,13 @@ mod tests {
             delivery_id: None,
             queued_at: 0,
         };
-        let summary = TraySummary { state: TrayState::Failed, recent: vec![run], promotions: vec![] };
+        let attention = vec![slipway_protocol::metrics::StageAttention {
+            project_id: "web_app".into(),
+            stage: "prod".into(),
+            live: Some(slipway_protocol::watch::LiveState::Down),
+            pinned_at: Some(4),
+        }];
+        let summary = TraySummary { state: TrayState::Failed, recent: vec![run], promotions: vec![], attention };
         let mut tray = SlipwayTray { model: TrayModel { summary, paused: true }, actions: tx };
         let labels: Vec<String> = tray
             .menu()
@@ -219,7 +232,20 @@ mod tests {
             })
             .collect();
         // A single `_` would be read as a mnemonic and hidden, hence `web__app`.
-        assert_eq!(labels, ["Open Slipway", "--", "Last runs", "#7 web__app/prod · rolled back", "--", "[x] Pause auto-deploy", "Quit"]);
+        assert_eq!(
+            labels,
+            [
+                "Open Slipway",
+                "--",
+                "Last runs",
+                "#7 web__app/prod · rolled back",
+                "--",
+                "web__app/prod is down · pinned at #4",
+                "--",
+                "[x] Pause auto-deploy",
+                "Quit"
+            ]
+        );
         assert_eq!(tray.tool_tip().title, "Slipway: failed");
         for i in tray.menu() {
             match i {
@@ -230,6 +256,9 @@ mod tests {
         }
         tray.activate(0, 0);
         let got: Vec<TrayAction> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert_eq!(got, [TrayAction::Open, TrayAction::OpenRun(7), TrayAction::TogglePause, TrayAction::Quit, TrayAction::Open]);
+        assert_eq!(
+            got,
+            [TrayAction::Open, TrayAction::OpenRun(7), TrayAction::Open, TrayAction::TogglePause, TrayAction::Quit, TrayAction::Open]
+        );
     }
 }

@@ -58,6 +58,7 @@ pub fn typescript() -> String {
         crate::watch::Incident::decl(),
         crate::watch::Offer::decl(),
         crate::watch::Unpinned::decl(),
+        crate::metrics::StageAttention::decl(),
         crate::run::Trigger::decl(),
         crate::run::RunStatus::decl(),
         crate::run::StepStatus::decl(),

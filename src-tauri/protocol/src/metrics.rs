@@ -89,4 +89,31 @@ pub struct TraySummary {
     pub state: TrayState,
     pub recent: Vec<RunSummary>,
     pub promotions: Vec<PendingPromotion>,
+    /// Stages whose live release the health watch finds degraded or down, or that are pinned.
+    #[serde(default)]
+    pub attention: Vec<StageAttention>,
+}
+
+/// A stage the tray names: its live release is not healthy, or it is pinned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StageAttention {
+    pub project_id: String,
+    pub stage: String,
+    pub live: Option<crate::watch::LiveState>,
+    #[ts(type = "number | null")]
+    pub pinned_at: Option<i64>,
+}
+
+impl StageAttention {
+    /// The tray menu's line: `web/dev is down · pinned at #4`.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = self.live.filter(|l| *l != crate::watch::LiveState::Healthy) {
+            parts.push(format!("is {}", l.as_str()));
+        }
+        if let Some(n) = self.pinned_at {
+            parts.push(format!("pinned at #{n}"));
+        }
+        format!("{}/{} {}", self.project_id, self.stage, parts.join(" · "))
+    }
 }

@@ -511,6 +511,8 @@ export type Unpinned = { project_id: string, stage: string,
  */
 offer: Offer | null, };
 
+export type StageAttention = { project_id: string, stage: string, live: LiveState | null, pinned_at: number | null, };
+
 export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
 
 export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "rolled_back" | "interrupted" | "cancelled" | "superseded";
@@ -619,7 +621,11 @@ restore_median_ms: number | null, };
 
 export type TrayState = "idle" | "running" | "failed" | "paused";
 
-export type TraySummary = { state: TrayState, recent: Array<RunSummary>, promotions: Array<PendingPromotion>, };
+export type TraySummary = { state: TrayState, recent: Array<RunSummary>, promotions: Array<PendingPromotion>, 
+/**
+ * Stages whose live release the health watch finds degraded or down, or that are pinned.
+ */
+attention: Array<StageAttention>, };
 
 export type HostKind = "local" | "tcp" | "ssh";
 

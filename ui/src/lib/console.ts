@@ -16,6 +16,8 @@ export function staleAfter(e: EngineEvent): Set<Topic> {
       return new Set(["dashboard", "releases", "promotions"]);
     case "delivery_recorded":
       return new Set(["deliveries"]);
+    case "live_health_changed":
+      return new Set(["dashboard", "metrics"]);
     case "projects_changed":
       return new Set(["projects", "dashboard", "metrics", "promotions"]);
     default:

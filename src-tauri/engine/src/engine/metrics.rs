@@ -3,9 +3,11 @@
 use crate::domain::metrics::{compute, health, tray_state, StageMetrics, StageSummary, TraySummary, DAY_MS, WINDOW_DAYS};
 use crate::domain::project::stage_id;
 use crate::domain::run::RunStatus;
+use crate::domain::watch::LiveState;
 use crate::engine::Engine;
 use crate::store::{now_ms, runs};
 use crate::Result;
+use slipway_protocol::metrics::StageAttention;
 
 impl Engine {
     /// Every project × stage at a glance.
@@ -60,6 +62,21 @@ impl Engine {
     pub async fn tray_summary(&self) -> Result<TraySummary> {
         let stages = self.dashboard().await?;
         let recent = runs::recent(self.store(), 5).await?;
-        Ok(TraySummary { state: tray_state(self.auto_deploy_paused(), &stages), recent, promotions: self.pending_promotions().await? })
+        let attention = stages
+            .iter()
+            .filter(|s| s.pin.is_some() || s.live_health.as_ref().is_some_and(|h| h.state != LiveState::Healthy))
+            .map(|s| StageAttention {
+                project_id: s.project_id.clone(),
+                stage: s.stage.clone(),
+                live: s.live_health.as_ref().map(|h| h.state),
+                pinned_at: s.pin.as_ref().map(|p| p.release),
+            })
+            .collect();
+        Ok(TraySummary {
+            state: tray_state(self.auto_deploy_paused(), &stages),
+            recent,
+            promotions: self.pending_promotions().await?,
+            attention,
+        })
     }
 }
