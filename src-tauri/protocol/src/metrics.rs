@@ -68,9 +68,17 @@ pub struct StageMetrics {
     pub p95_ms: Option<i64>,
     /// Failures followed by a success within the window.
     pub restores: u32,
-    /// Median time from a failed (or rolled back) run to the next succeeded one.
+    /// Median time to restore: from a failed (or rolled back) run to the next succeeded one,
+    /// and from the start of a health-watch incident to its end.
     #[ts(type = "number | null")]
     pub restore_median_ms: Option<i64>,
+    /// Health-watch incidents (degraded or down) that overlap the window.
+    #[serde(default)]
+    pub incidents: u32,
+    /// Share of the window, since the stage was first seen in it, that its live release was not
+    /// down (degraded counts as up); None before anything ran or was watched.
+    #[serde(default)]
+    pub uptime: Option<f64>,
 }
 
 /// What the tray icon shows.

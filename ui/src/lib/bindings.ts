@@ -615,9 +615,19 @@ success_rate: number | null, median_ms: number | null, p95_ms: number | null,
  */
 restores: number, 
 /**
- * Median time from a failed (or rolled back) run to the next succeeded one.
+ * Median time to restore: from a failed (or rolled back) run to the next succeeded one,
+ * and from the start of a health-watch incident to its end.
  */
-restore_median_ms: number | null, };
+restore_median_ms: number | null, 
+/**
+ * Health-watch incidents (degraded or down) that overlap the window.
+ */
+incidents: number, 
+/**
+ * Share of the window, since the stage was first seen in it, that its live release was not
+ * down (degraded counts as up); None before anything ran or was watched.
+ */
+uptime: number | null, };
 
 export type TrayState = "idle" | "running" | "failed" | "paused";
 

@@ -26,8 +26,37 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank - 1])
 }
 
-/// Metrics of one stage from its runs (oldest first) over the window ending at `now`.
-pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], now: i64) -> StageMetrics {
+/// A stretch of time the health watch found the live release degraded or down.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    pub start: i64,
+    /// None: still going on.
+    pub end: Option<i64>,
+    pub down: bool,
+}
+
+/// Share of `[from, now]` the stage was not down. Overlapping outages count once.
+pub fn uptime(outages: &[Outage], from: i64, now: i64) -> Option<f64> {
+    if now <= from {
+        return None;
+    }
+    let mut spans: Vec<(i64, i64)> =
+        outages.iter().filter(|o| o.down).map(|o| (o.start.max(from), o.end.unwrap_or(now).min(now))).filter(|(a, b)| b > a).collect();
+    spans.sort_unstable();
+    let (mut down, mut reach) = (0i64, from);
+    for (a, b) in spans {
+        let a = a.max(reach);
+        if b > a {
+            down += b - a;
+            reach = b;
+        }
+    }
+    Some(1.0 - down as f64 / (now - from) as f64)
+}
+
+/// Metrics of one stage from its runs (oldest first) and the health watch's outages over the
+/// window ending at `now`.
+pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], outages: &[Outage], now: i64) -> StageMetrics {
     let today = now - now.rem_euclid(DAY_MS);
     let first_day = today - (WINDOW_DAYS - 1) * DAY_MS;
     let mut days: Vec<DayCount> = (0..WINDOW_DAYS).map(|i| DayCount { day: first_day + i * DAY_MS, succeeded: 0, failed: 0 }).collect();
@@ -57,8 +86,11 @@ pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], now: i64) -> St
             broken_since.get_or_insert(end);
         }
     }
+    restore_times.extend(outages.iter().filter_map(|o| o.end.filter(|e| *e >= first_day).map(|e| (e - o.start).max(0))));
     durations.sort_unstable();
     restore_times.sort_unstable();
+    let seen_from =
+        runs.iter().filter_map(|r| r.started_at.or(r.finished_at)).chain(outages.iter().map(|o| o.start)).filter(|t| *t >= first_day).min();
     StageMetrics {
         project_id: project_id.to_string(),
         stage: stage.to_string(),
@@ -70,6 +102,8 @@ pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], now: i64) -> St
         p95_ms: percentile(&durations, 0.95),
         restores: restore_times.len() as u32,
         restore_median_ms: percentile(&restore_times, 0.5),
+        incidents: outages.iter().filter(|o| o.end.is_none_or(|e| e >= first_day)).count() as u32,
+        uptime: seen_from.and_then(|from| uptime(outages, from, now)),
     }
 }
 
@@ -133,7 +167,7 @@ mod tests {
             // Older than the window: not counted.
             run(RunStatus::Failed, NOW - 40 * 24 * h, NOW - 40 * 24 * h + 1),
         ];
-        let m = compute("web", "dev", &runs, NOW);
+        let m = compute("web", "dev", &runs, &[], NOW);
         assert_eq!((m.deploys, m.succeeded), (4, 2));
         assert_eq!(m.success_rate, Some(0.5));
         assert_eq!(m.median_ms, Some(40_000));
@@ -149,7 +183,7 @@ mod tests {
 
     #[test]
     fn no_runs_no_rates() {
-        let m = compute("web", "prod", &[], NOW);
+        let m = compute("web", "prod", &[], &[], NOW);
         assert_eq!((m.deploys, m.success_rate, m.median_ms, m.restore_median_ms), (0, None, None, None));
     }
 
@@ -197,5 +231,31 @@ mod tests {
             what: Some("503".into()),
         });
         assert_eq!(tray_state(false, &[down]), TrayState::Failed, "a live release the watch finds down");
+    }
+
+    #[test]
+    fn uptime_counts_down_time_once_and_degraded_time_as_up() {
+        let o = |start, end: Option<i64>, down| Outage { start, end, down };
+        for (rule, outages, want) in [
+            ("no outage: all up", vec![], 1.0),
+            ("a quarter down", vec![o(0, Some(25), true)], 0.75),
+            ("degraded is up", vec![o(0, Some(50), false)], 1.0),
+            ("overlaps count once", vec![o(0, Some(30), true), o(20, Some(50), true)], 0.5),
+            ("an open outage runs to now", vec![o(90, None, true)], 0.9),
+            ("before the window is cut off", vec![o(-50, Some(10), true)], 0.9),
+        ] {
+            assert_eq!(uptime(&outages, 0, 100), Some(want), "{rule}");
+        }
+        assert_eq!(uptime(&[], 100, 100), None, "an empty window has no uptime");
+    }
+
+    #[test]
+    fn time_to_restore_includes_ended_incidents() {
+        let outages =
+            [Outage { start: NOW - 60_000, end: Some(NOW - 30_000), down: true }, Outage { start: NOW - 1000, end: None, down: true }];
+        let m = compute("web", "dev", &[], &outages, NOW);
+        assert_eq!((m.restores, m.restore_median_ms, m.incidents), (1, Some(30_000), 2));
+        let up = m.uptime.unwrap();
+        assert!((up - (1.0 - 31_000.0 / 60_000.0)).abs() < 1e-9, "{up}");
     }
 }

@@ -1,6 +1,6 @@
 //! The console's at-a-glance reads: the dashboard, per-stage metrics, the tray's summary.
 
-use crate::domain::metrics::{compute, health, tray_state, StageMetrics, StageSummary, TraySummary, DAY_MS, WINDOW_DAYS};
+use crate::domain::metrics::{compute, health, tray_state, Outage, StageMetrics, StageSummary, TraySummary, DAY_MS, WINDOW_DAYS};
 use crate::domain::project::stage_id;
 use crate::domain::run::RunStatus;
 use crate::domain::watch::LiveState;
@@ -51,8 +51,14 @@ impl Engine {
         let mut out = Vec::new();
         for p in self.projects().await?.into_iter().filter(|p| project.is_none_or(|id| id == p.id)) {
             for s in &p.stages {
-                let points = runs::finished_since(self.store(), &stage_id(&p.id, &s.name), since).await?;
-                out.push(compute(&p.id, &s.name, &points, now));
+                let sid = stage_id(&p.id, &s.name);
+                let points = runs::finished_since(self.store(), &sid, since).await?;
+                let outages: Vec<Outage> = crate::store::incidents::since(self.store(), &sid, since)
+                    .await?
+                    .iter()
+                    .map(|i| Outage { start: i.started_at, end: i.ended_at, down: i.state == LiveState::Down })
+                    .collect();
+                out.push(compute(&p.id, &s.name, &points, &outages, now));
             }
         }
         Ok(out)
