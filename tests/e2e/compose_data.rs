@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::deploys::{env, fast_deploy, finish, host, push, run, stage};
+use crate::deploys::{env, fast_deploy, finish, host, push, run, run_confirmed, stage};
 use crate::kit::*;
 
 fn compose(bb: &str, round: &str) -> String {
@@ -225,7 +225,10 @@ async fn a_stateful_service_keeps_its_volume_and_never_runs_twice_on_it() {
     // its volume, the run is marked interrupted, and db still never ran twice.
     let c3 = compose(bb, "3");
     push(&served.work, &[("docker-compose.yml", &c3)], &[], "db round 3");
-    let id = run(&api, "vault", "dev", "main").await;
+    // The rollback above pinned the stage: deploying now is the operator's confirmed choice.
+    let (status, e) = api.send(Method::POST, "/projects/vault/stages/dev/runs", json!({"ref": "main"})).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("confirmation_required")), "{e}");
+    let id = run_confirmed(&api, "vault", "dev", "main").await;
     let mut killed_at = String::new();
     for _ in 0..600 {
         let r = api.get(&format!("/runs/{id}")).await;

@@ -85,6 +85,14 @@ pub async fn run(api: &Api, project: &str, stage: &str, wanted: &str) -> i64 {
     v["run_id"].as_i64().unwrap()
 }
 
+/// [`run`] to a stage a rollback pinned: the operator's confirmation, which unpins it.
+pub async fn run_confirmed(api: &Api, project: &str, stage: &str, wanted: &str) -> i64 {
+    let body = json!({"ref": wanted, "confirm": true});
+    let (status, v) = api.send(Method::POST, &format!("/projects/{project}/stages/{stage}/runs"), body).await;
+    assert_eq!(status, 202, "{v}");
+    v["run_id"].as_i64().unwrap()
+}
+
 pub async fn finish(api: &Api, run: i64) -> Value {
     wait_status(api, run, finished, Duration::from_secs(120)).await
 }

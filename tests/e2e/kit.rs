@@ -513,6 +513,8 @@ pub struct LoadReport {
     pub errors: Vec<String>,
     /// When each body was first seen, from the start of the load.
     pub first_seen: std::collections::BTreeMap<String, Duration>,
+    /// When each request ended (Unix ms), and whether it succeeded.
+    pub ended: Vec<(i64, bool)>,
 }
 
 impl Load {
@@ -538,6 +540,7 @@ impl Load {
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         r.sent += 1;
                         let res = client.get(format!("http://127.0.0.1:{port}/")).header("host", &host).send().await;
+                        let ok = matches!(&res, Ok(resp) if resp.status().is_success());
                         match res {
                             Ok(resp) if resp.status().is_success() => {
                                 let body = resp.text().await.unwrap_or_default().trim().to_string();
@@ -557,6 +560,8 @@ impl Load {
                                 }
                             }
                         }
+                        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+                        r.ended.push((now, ok));
                         if let Some(pace) = pace {
                             tokio::time::sleep(pace).await;
                         }
@@ -583,6 +588,7 @@ impl Load {
                 *e = (*e).min(v);
             }
             total.errors.extend(r.errors);
+            total.ended.extend(r.ended);
         }
         total
     }

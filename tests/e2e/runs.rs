@@ -143,7 +143,9 @@ async fn a_run_fetches_the_commit_runs_the_step_with_a_masked_secret_and_builds_
     assert_eq!(r["image"].as_str().unwrap().len(), "sha256:".len() + 64);
     assert!(containers_of(&inst, run).is_empty(), "step containers left behind");
 
-    // The forge was told: running (Gitea has no "running": pending), then success.
+    // The forge was told: running (Gitea has no "running": pending), then success. The last
+    // status is posted as the run ends, so it may land a moment after the run reads finished.
+    wait_for("the forge's success status", Duration::from_secs(15), || (statuses.lock().unwrap().len() >= 2).then_some(()));
     let seen = statuses.lock().unwrap().clone();
     let states: Vec<&str> = seen.iter().map(|(_, _, b)| b["state"].as_str().unwrap()).collect();
     assert_eq!(states, vec!["pending", "success"], "{seen:?}");

@@ -226,3 +226,38 @@ async fn a_crash_looping_container_is_reported_down() {
     let what = r["live_health"]["what"].as_str().unwrap();
     assert!(what.contains("restart"), "{what}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deploy_records_what_its_switch_cost_in_requests_as_the_clients_saw_it() {
+    let rollout = json!({"drain_secs": 1, "verify_secs": 1});
+    let s = crate::deploys::stack("counted", fast_deploy(), watched_stage(rollout)).await;
+    let r = finish(&s.api, run(&s.api, "counted", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+
+    push(&s.served.work, &[("index.html", "v2\n")], &[], "v2");
+    let clients = 4;
+    let load = Load::start(s.edge_port, &host("dev", "counted"), clients, true);
+    let r = finish(&s.api, run(&s.api, "counted", "dev", "main").await).await;
+    let report = load.finish().await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    let c = &r["switch"];
+    let (requests, failed, from, to) =
+        (c["requests"].as_i64().unwrap(), c["failed"].as_i64().unwrap(), c["from"].as_i64().unwrap(), c["to"].as_i64().unwrap());
+    // What the clients saw end inside the same window; at each edge of it a request in flight
+    // (and those that end while the edge is being asked, tens of ms) may fall either way.
+    let seen: Vec<bool> = report.ended.iter().filter(|(t, _)| (from..=to).contains(t)).map(|(_, ok)| *ok).collect();
+    let (seen_all, seen_failed) = (seen.len() as i64, seen.iter().filter(|ok| !**ok).count() as i64);
+    let slack = (2 * clients as i64).max(seen_all / 20);
+    assert!(seen_all > 50, "the window held a real load: {seen_all} requests ({from}..{to})");
+    assert!(
+        (requests - seen_all).abs() <= slack,
+        "the edge counted {requests}, the clients saw {seen_all} end in the window (slack {slack})"
+    );
+    assert_eq!((failed, seen_failed, report.failed), (0, 0, 0), "{report:?}");
+    let logs = s.api.get(&format!("/runs/{}/logs", r["run"]["id"])).await.to_string();
+    assert!(logs.contains(&format!("requests during the switch, {failed} failed (counted by the edge)")), "{logs}");
+    let metrics = s.api.get("/metrics?project=counted").await;
+    let switches = metrics[0]["switches"].as_array().unwrap();
+    assert_eq!(switches.len(), 2, "both deploys were counted: {metrics}");
+    assert_eq!(switches[1]["requests"].as_i64(), Some(requests));
+}

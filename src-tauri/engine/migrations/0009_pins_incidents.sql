@@ -21,3 +21,10 @@ CREATE TABLE incidents (
     what            TEXT NOT NULL
 );
 CREATE INDEX incidents_by_stage ON incidents (stage_id, started_at);
+
+-- What a deploy cost in requests: counted by the edge (its front Caddy's access log) for the
+-- stage's host name from the start of the new release to the end of the drain.
+ALTER TABLE runs ADD COLUMN switch_requests INTEGER;
+ALTER TABLE runs ADD COLUMN switch_failed INTEGER;
+ALTER TABLE runs ADD COLUMN switch_from INTEGER;
+ALTER TABLE runs ADD COLUMN switch_to INTEGER;

@@ -59,6 +59,8 @@ pub fn typescript() -> String {
         crate::watch::Offer::decl(),
         crate::watch::Unpinned::decl(),
         crate::metrics::StageAttention::decl(),
+        crate::run::SwitchCount::decl(),
+        crate::metrics::SwitchCost::decl(),
         crate::run::Trigger::decl(),
         crate::run::RunStatus::decl(),
         crate::run::StepStatus::decl(),

@@ -79,6 +79,20 @@ pub struct StageMetrics {
     /// down (degraded counts as up); None before anything ran or was watched.
     #[serde(default)]
     pub uptime: Option<f64>,
+    /// The deploys in the window whose switch the edge counted, oldest first.
+    #[serde(default)]
+    pub switches: Vec<SwitchCost>,
+}
+
+/// One deploy's switch, in requests (the metrics chart of failed requests per deploy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SwitchCost {
+    #[ts(type = "number")]
+    pub run_id: i64,
+    #[ts(type = "number")]
+    pub requests: i64,
+    #[ts(type = "number")]
+    pub failed: i64,
 }
 
 /// What the tray icon shows.

@@ -205,6 +205,26 @@ pub struct RunDetail {
     pub started_at: Option<i64>,
     #[ts(type = "number | null")]
     pub finished_at: Option<i64>,
+    /// The requests the edge served for the stage during the deploy's switch (none: not routed,
+    /// or the edge keeps no access log).
+    #[serde(default)]
+    pub switch: Option<SwitchCount>,
+}
+
+/// Requests the edge answered for a stage's host name during a deploy's switch window, from
+/// the start of the new release to the end of the drain (its front Caddy's access log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SwitchCount {
+    #[ts(type = "number")]
+    pub requests: i64,
+    /// Answered with a 5xx (the upstream failed, or no upstream answered).
+    #[ts(type = "number")]
+    pub failed: i64,
+    /// The window, Unix ms.
+    #[ts(type = "number")]
+    pub from: i64,
+    #[ts(type = "number")]
+    pub to: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -513,6 +513,18 @@ offer: Offer | null, };
 
 export type StageAttention = { project_id: string, stage: string, live: LiveState | null, pinned_at: number | null, };
 
+export type SwitchCount = { requests: number, 
+/**
+ * Answered with a 5xx (the upstream failed, or no upstream answered).
+ */
+failed: number, 
+/**
+ * The window, Unix ms.
+ */
+from: number, to: number, };
+
+export type SwitchCost = { run_id: number, requests: number, failed: number, };
+
 export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
 
 export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "rolled_back" | "interrupted" | "cancelled" | "superseded";
@@ -543,7 +555,12 @@ export type RunSummary = { id: number, project_id: string, stage: string, trigge
 
 export type StepInfo = { id: number, position: number, name: string, kind: string, status: StepStatus, exit_code: number | null, message: string | null, started_at: number | null, finished_at: number | null, };
 
-export type RunDetail = { run: RunSummary, steps: Array<StepInfo>, config_source: string | null, image: string | null, started_at: number | null, finished_at: number | null, };
+export type RunDetail = { run: RunSummary, steps: Array<StepInfo>, config_source: string | null, image: string | null, started_at: number | null, finished_at: number | null, 
+/**
+ * The requests the edge served for the stage during the deploy's switch (none: not routed,
+ * or the edge keeps no access log).
+ */
+switch: SwitchCount | null, };
 
 export type LogLine = { run_id: number, 
 /**
@@ -627,7 +644,11 @@ incidents: number,
  * Share of the window, since the stage was first seen in it, that its live release was not
  * down (degraded counts as up); None before anything ran or was watched.
  */
-uptime: number | null, };
+uptime: number | null, 
+/**
+ * The deploys in the window whose switch the edge counted, oldest first.
+ */
+switches: Array<SwitchCost>, };
 
 export type TrayState = "idle" | "running" | "failed" | "paused";
 

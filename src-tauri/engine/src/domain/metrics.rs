@@ -104,6 +104,7 @@ pub fn compute(project_id: &str, stage: &str, runs: &[RunPoint], outages: &[Outa
         restore_median_ms: percentile(&restore_times, 0.5),
         incidents: outages.iter().filter(|o| o.end.is_none_or(|e| e >= first_day)).count() as u32,
         uptime: seen_from.and_then(|from| uptime(outages, from, now)),
+        switches: Vec::new(),
     }
 }
 

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use crate::domain::project::{Project, Stage};
 use crate::domain::watch::Pin;
 
-pub use slipway_protocol::run::{Delivery, LogLine, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, Trigger, Verdict};
+pub use slipway_protocol::run::{
+    Delivery, LogLine, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, SwitchCount, Trigger, Verdict,
+};
 
 /// One ref change, whoever noticed it.
 #[derive(Debug, Clone, PartialEq, Eq)]

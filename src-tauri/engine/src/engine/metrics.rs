@@ -7,7 +7,7 @@ use crate::domain::watch::LiveState;
 use crate::engine::Engine;
 use crate::store::{now_ms, runs};
 use crate::Result;
-use slipway_protocol::metrics::StageAttention;
+use slipway_protocol::metrics::{StageAttention, SwitchCost};
 
 impl Engine {
     /// Every project × stage at a glance.
@@ -58,7 +58,13 @@ impl Engine {
                     .iter()
                     .map(|i| Outage { start: i.started_at, end: i.ended_at, down: i.state == LiveState::Down })
                     .collect();
-                out.push(compute(&p.id, &s.name, &points, &outages, now));
+                let mut m = compute(&p.id, &s.name, &points, &outages, now);
+                m.switches = runs::switch_costs(self.store(), &sid, since)
+                    .await?
+                    .into_iter()
+                    .map(|(run_id, requests, failed)| SwitchCost { run_id, requests, failed })
+                    .collect();
+                out.push(m);
             }
         }
         Ok(out)

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::domain::metrics::RunPoint;
 use crate::domain::project::{stage_id, Project};
 use crate::domain::run::{
-    plan, short_sha, Change, Delivery, Outcome, Plan, RunDetail, RunStatus, RunSummary, Source, StepInfo, Trigger, Verdict,
+    plan, short_sha, Change, Delivery, Outcome, Plan, RunDetail, RunStatus, RunSummary, Source, StepInfo, SwitchCount, Trigger, Verdict,
 };
 use crate::store::{now_ms, Store};
 use crate::Result;
@@ -275,7 +275,8 @@ pub async fn enqueue_manual(
 pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
     let row = sqlx::query(
         "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at, \
-         r.config_source, r.image_digest, r.started_at, r.finished_at FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?",
+         r.config_source, r.image_digest, r.started_at, r.finished_at, r.switch_requests, r.switch_failed, r.switch_from, r.switch_to \
+         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.id = ?",
     )
     .bind(id)
     .fetch_optional(store.pool())
@@ -305,7 +306,39 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
         image: row.get("image_digest"),
         started_at: row.get("started_at"),
         finished_at: row.get("finished_at"),
+        switch: row.get::<Option<i64>, _>("switch_requests").map(|requests| SwitchCount {
+            requests,
+            failed: row.get::<Option<i64>, _>("switch_failed").unwrap_or(0),
+            from: row.get::<Option<i64>, _>("switch_from").unwrap_or(0),
+            to: row.get::<Option<i64>, _>("switch_to").unwrap_or(0),
+        }),
     })
+}
+
+/// Records what the run's switch cost in requests.
+pub async fn set_switch(store: &Store, run_id: i64, c: &SwitchCount) -> Result<()> {
+    let mut tx = store.write_tx().await?;
+    sqlx::query("UPDATE runs SET switch_requests = ?, switch_failed = ?, switch_from = ?, switch_to = ? WHERE id = ?")
+        .bind(c.requests)
+        .bind(c.failed)
+        .bind(c.from)
+        .bind(c.to)
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Failed requests per deploy of a stage that counted them, oldest first (the metrics chart).
+pub async fn switch_costs(store: &Store, stage_id: &str, since: i64) -> Result<Vec<(i64, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, switch_requests, switch_failed FROM runs WHERE stage_id = ? AND switch_requests IS NOT NULL AND queued_at >= ? ORDER BY id",
+    )
+    .bind(stage_id)
+    .bind(since)
+    .fetch_all(store.pool())
+    .await?)
 }
 
 /// Cancels a run that has not started yet; returns false when it is not queued.

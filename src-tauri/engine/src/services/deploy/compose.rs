@@ -136,11 +136,21 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), stage_host, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
+    // The switch window of the stage's host name (its first web service), for the request count.
+    let mark = if stack.services.iter().any(|s| s.port.is_some()) { Some(super::requests::mark(&r.edge).await) } else { None };
     let (containers, touched) = match r.update_services(previous.as_ref()).await? {
         Ok(done) => done,
         Err(stop) => return Ok(ending(stop)),
     };
-    if let Some(stop) = r.verify_all(&touched, &containers).await? {
+    let stopped = r.verify_all(&touched, &containers).await?;
+    if let Some(mark) = mark {
+        let counted = match mark {
+            Ok(m) => super::requests::count(&r.edge, &r.stage_host, m).await,
+            Err(why) => Err(why),
+        };
+        super::requests::record(ctx, None, counted).await;
+    }
+    if let Some(stop) = stopped {
         return Ok(ending(stop));
     }
 

@@ -32,8 +32,12 @@ const CADDYFILE_DIR: &str = "/etc/caddy";
 const ROUTER_SOCKET: &str = "/etc/caddy/router.sock";
 /// The front's whole configuration: written once, never reloaded. Retries cover the router's
 /// start and the moment its idle connections close on a reload.
+/// It writes the JSON access log the deploys count their requests from ([`super::requests`]).
 fn front_caddyfile() -> String {
-    format!("{{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}}\n\n:80 {{\n\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n}}\n")
+    let log = super::requests::ACCESS_LOG;
+    format!(
+        "{{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}}\n\n:80 {{\n\tlog {{\n\t\toutput file {log} {{\n\t\t\troll_size 10MiB\n\t\t\troll_keep 1\n\t\t}}\n\t\tformat json\n\t}}\n\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n}}\n"
+    )
 }
 
 /// Where the edge listens and what it runs. Each can be set in the environment (tests run many

@@ -16,6 +16,7 @@ mod health;
 pub mod job;
 pub mod promotions;
 mod reconcile;
+mod requests;
 pub mod shell;
 mod stack;
 mod strategy;
@@ -135,12 +136,22 @@ pub(crate) async fn run(ctx: &Job<'_>, target: Target<'_>, position: i64) -> Res
     crate::store::steps::end(store, first, StepStatus::Succeeded, None, None).await?;
 
     let blue = d.live_containers().await?;
+    // The switch window, for its request count: from the new release's start to the drain's end.
+    let routed = target.config.deploy.port.is_some();
+    let mark = if routed { Some(requests::mark(&d.edge).await) } else { None };
     let outcome = match strategy {
         crate::domain::project::Strategy::Recreate => strategy::recreate(&d, &blue).await,
         crate::domain::project::Strategy::BlueGreen => strategy::blue_green(&d, &blue).await,
         crate::domain::project::Strategy::Rolling => strategy::rolling(&d, &blue).await,
         crate::domain::project::Strategy::Canary => strategy::canary(&d, &blue).await,
     };
+    if let Some(mark) = mark {
+        let counted = match mark {
+            Ok(m) => requests::count(&d.edge, &host, m).await,
+            Err(why) => Err(why),
+        };
+        requests::record(ctx, None, counted).await;
+    }
     match outcome {
         Ok(green) => d.go_live(&blue, green).await,
         Err(stop) => Ok(Ending { status: stop.status, reason: stop.reason }),
