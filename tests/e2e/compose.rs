@@ -122,20 +122,9 @@ async fn a_compose_stack_deploys_in_order_and_updates_only_what_changed_without_
     assert_eq!(now, after, "the stack is exactly as before the failed deploy");
 }
 
-/// The running app containers of `service`, by name.
+/// The running containers of `service`, by name.
 fn replicas_of(instance: &str, service: &str) -> Vec<String> {
-    let out = docker(&[
-        "ps",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.service={service}"),
-    ]);
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
-    names.sort();
-    names
+    running_labelled(instance, &format!("dev.slipway.service={service}"), "{{.Names}}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -129,18 +129,7 @@ async fn project(api: &Api, root: &Path, name: &str) -> (Served, Vec<u16>) {
 
 /// The services of `project` that run, by the label Slipway puts on them.
 fn running_services(instance: &str, project: &str) -> Vec<String> {
-    let out = docker(&[
-        "ps",
-        "--format",
-        "{{.Label \"dev.slipway.service\"}}",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.project={project}"),
-    ]);
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
-    names.sort();
-    names
+    running_labelled(instance, &format!("dev.slipway.project={project}"), "{{.Label \"dev.slipway.service\"}}")
 }
 
 async fn answers(port: u16) -> Result<String, String> {

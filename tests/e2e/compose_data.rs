@@ -42,16 +42,7 @@ fn inspect(name: &str) -> Value {
 
 /// The live container of `service` in `instance`.
 fn container_of(instance: &str, service: &str) -> String {
-    let out = docker(&[
-        "ps",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        &format!("label=dev.slipway.instance={instance}"),
-        "--filter",
-        &format!("label=dev.slipway.service={service}"),
-    ]);
-    let names = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect::<Vec<_>>();
+    let names = running_labelled(instance, &format!("dev.slipway.service={service}"), "{{.Names}}");
     assert_eq!(names.len(), 1, "one running {service}: {names:?}");
     names[0].clone()
 }

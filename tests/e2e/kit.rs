@@ -486,6 +486,16 @@ pub fn running_with(instance: &str, role: &str) -> Vec<String> {
     names_with(instance, role, false)
 }
 
+/// One line per running container of `instance` carrying `label` (`key=value`), as `format`
+/// (a `docker ps --format` template) prints it; sorted.
+pub fn running_labelled(instance: &str, label: &str, format: &str) -> Vec<String> {
+    let (instance, label) = (format!("label=dev.slipway.instance={instance}"), format!("label={label}"));
+    let out = docker(&["ps", "--format", format, "--filter", &instance, "--filter", &label]);
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
 fn names_with(instance: &str, role: &str, all: bool) -> Vec<String> {
     let (instance, role) = (format!("label=dev.slipway.instance={instance}"), format!("label=dev.slipway.role={role}"));
     let mut args = vec!["ps", "--format", "{{.Names}}", "--filter", &instance, "--filter", &role];

@@ -537,7 +537,7 @@ mod tests {
         let e = op.encode().unwrap();
         assert_eq!(e.path, "/projects/web%20app/stages/dev/runs");
         // On the wire the body's key is `ref`; the request's field (and the UI's) is `wanted`.
-        assert_eq!(e.body, Body::Json(serde_json::json!({ "ref": "v1.0" })));
+        assert_eq!(e.body, Body::Json(serde_json::json!({ "ref": "v1.0", "confirm": null })));
     }
 
     #[test]
