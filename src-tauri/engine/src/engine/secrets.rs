@@ -32,6 +32,19 @@ impl Engine {
             if let Some(account) = &p.registry_account {
                 known.insert(format!("registry:{account}"));
             }
+            for name in p.deploy.iter().flat_map(|d| d.secrets.iter()) {
+                known.insert(crate::services::secret_key(&p.id, name));
+            }
+            // A compose stack's secret files went to the keychain under keys its releases name.
+            for s in &p.stages {
+                for r in crate::store::releases::list(self.store(), &p.id, &s.name).await? {
+                    let files = r.config.compose.iter().flat_map(|st| st.services.iter()).flat_map(|svc| svc.files.iter());
+                    known.extend(files.filter_map(|f| match &f.source {
+                        crate::domain::compose::FileSource::Keychain(key) => Some(key.clone()),
+                        _ => None,
+                    }));
+                }
+            }
         }
         for account in self.forge_accounts().await? {
             known.insert(forge_token_key(&account.name));

@@ -122,6 +122,8 @@ pub struct Migrated {
 /// backend in use with everything in it, and running it again finishes the move). `known`:
 /// names the store implies (webhook secrets, forge tokens, …) besides those the backend lists.
 pub async fn migrate(store: &Store, config: &Config, known: BTreeSet<String>, to: Kind) -> Result<Migrated> {
+    // No secret is written anywhere until every one has moved and the new backend is in place.
+    let _no_writes = keychain::exclusive().await;
     let from = keychain::current();
     if from.kind() == to.as_str() {
         return Ok(Migrated { moved: vec![], absent: 0, backend: from });

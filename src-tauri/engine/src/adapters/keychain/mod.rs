@@ -118,7 +118,22 @@ pub fn current() -> Arc<Backend> {
 }
 
 /// Stores `value` under `name`, replacing what was there.
+/// Held shared by every write and exclusively by a migration ([`exclusive`]): a secret written
+/// while the secrets move would land in the backend being left, after its names were read.
+static WRITES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Stops every write until the guard drops (for moving the secrets between backends).
+pub async fn exclusive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    WRITES.write().await
+}
+
+/// Taken by every write: waits while a migration holds [`exclusive`].
+async fn writing() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    WRITES.read().await
+}
+
 pub async fn set(name: &str, value: &str) -> Result<()> {
+    let _writing = writing().await;
     current().set(name, value).await
 }
 
@@ -129,6 +144,7 @@ pub async fn get(name: &str) -> Result<Option<String>> {
 
 /// Removes `name`; removing what isn't there is not an error.
 pub async fn delete(name: &str) -> Result<()> {
+    let _writing = writing().await;
     current().delete(name).await
 }
 
@@ -155,4 +171,19 @@ fn remember(index: Option<&PathBuf>, name: &str, present: bool) {
 // worker threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorCode::Internal, format!("secrets task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_waits_while_the_secrets_move_and_goes_on_after() {
+        let moving = exclusive().await;
+        let write = tokio::spawn(async { drop(writing().await) });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!write.is_finished(), "a write went on during the migration");
+        drop(moving);
+        tokio::time::timeout(std::time::Duration::from_secs(5), write).await.unwrap().unwrap();
+    }
 }
