@@ -94,7 +94,9 @@ async fn a_live_release_that_fails_after_its_window_is_reported_down_once_and_it
     };
     let r = wait_live_state(&api, &project, "down", Duration::from_secs(15)).await;
     let took = gone.elapsed();
-    assert!(took <= Duration::from_secs(3), "down {took:?} after the endpoint went: more than two 1 s intervals (and a second's slack)");
+    eprintln!("down {took:?} after the health endpoint went (watch interval 1 s)");
+    // Two 1 s intervals, and slack for a loaded machine (a round's own probes, this loop's polls).
+    assert!(took <= Duration::from_secs(4), "down {took:?} after the endpoint went: more than two 1 s intervals and 2 s of slack");
     assert!(r["live_health"]["what"].as_str().unwrap().contains("404"), "the failing check's output: {r}");
     let hook = requests_to(&seen, "/hook", 1).await;
     assert_eq!(hook.len(), 1, "one notification: {hook:?}");
@@ -244,10 +246,11 @@ async fn a_deploy_records_what_its_switch_cost_in_requests_as_the_clients_saw_it
     let (requests, failed, from, to) =
         (c["requests"].as_i64().unwrap(), c["failed"].as_i64().unwrap(), c["from"].as_i64().unwrap(), c["to"].as_i64().unwrap());
     // What the clients saw end inside the same window; at each edge of it a request in flight
-    // (and those that end while the edge is being asked, tens of ms) may fall either way.
+    // (and those that end while the edge is being asked, tens of ms) may fall either way:
+    // 2 per client, or 8 % under a fast load.
     let seen: Vec<bool> = report.ended.iter().filter(|(t, _)| (from..=to).contains(t)).map(|(_, ok)| *ok).collect();
     let (seen_all, seen_failed) = (seen.len() as i64, seen.iter().filter(|ok| !**ok).count() as i64);
-    let slack = (2 * clients as i64).max(seen_all / 20);
+    let slack = (2 * clients as i64).max(seen_all * 8 / 100);
     assert!(seen_all > 50, "the window held a real load: {seen_all} requests ({from}..{to})");
     assert!(
         (requests - seen_all).abs() <= slack,

@@ -24,7 +24,7 @@ pub struct Mark {
 
 /// The access log's length now; Err with why there is no count (an edge made before the log).
 pub async fn mark(edge: &Edge) -> Result<Mark, String> {
-    let at = now_ms();
+    let asked = now_ms();
     let script = format!(
         "grep -q '{ACCESS_LOG}' /etc/caddy/Front.caddyfile || exit 3; [ -f {ACCESS_LOG} ] || {{ echo 0; exit 0; }}; wc -l < {ACCESS_LOG}"
     );
@@ -35,12 +35,13 @@ pub async fn mark(edge: &Edge) -> Result<Mark, String> {
         );
     }
     let line = out.text.trim().parse().map_err(|_| format!("reading the edge's access log: {}", out.text.trim()))?;
-    Ok(Mark { line, at })
+    // The length was read somewhere inside the exec: its midpoint is the window's edge.
+    Ok(Mark { line, at: (asked + now_ms()) / 2 })
 }
 
 /// The requests for `host` logged since `from`.
 pub async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, String> {
-    let to = now_ms();
+    let asked = now_ms();
     // One pass: the lines after the mark for the host, and the 5xx among them, and the length
     // (shorter than the mark: Caddy rolled the log in between).
     let needle = format!("\"host\":\"{host}\"");
@@ -50,6 +51,7 @@ pub async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, S
         needle.replace('\'', "")
     );
     let out = edge.run(&["sh", "-c", &script], Duration::from_secs(30)).await.map_err(|e| e.to_string())?;
+    let to = (asked + now_ms()) / 2;
     let nums: Vec<i64> = out.text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     let [requests, failed, lines] = nums[..] else { return Err(format!("reading the edge's access log: {}", out.text.trim())) };
     if (lines as u64) < from.line {
