@@ -17,6 +17,9 @@ mod deploys;
 #[path = "../../tests/e2e/kit.rs"]
 #[allow(dead_code)]
 mod kit;
+#[path = "../../tests/e2e/load.rs"]
+#[allow(dead_code)]
+mod load;
 
 use std::time::{Duration, Instant};
 

@@ -17,6 +17,7 @@ mod headless;
 mod hosts;
 mod kit;
 mod listener;
+mod load;
 mod notify;
 mod polling;
 mod registry;
