@@ -54,16 +54,30 @@ pub(crate) fn start_driver_env(data_dir: &Path, env: &[(&str, String)]) -> Drive
     Driver { _guard: guard, port, data_dir: data_dir.to_path_buf() }
 }
 
+/// A WebDriver session with the app. Creating one went wrong once in a full run (the driver's
+/// connection to WebKitWebDriver closed mid-answer, before the app was asked anything): that
+/// is tried again, twice; an app that does not start fails every attempt and the test with it.
 pub(crate) async fn open_app(driver: &Driver) -> Client {
     let caps = json!({
         "browserName": "wry",
         "tauri:options": { "application": env!("CARGO_BIN_EXE_slipway") },
     });
-    ClientBuilder::native()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("WebDriver session with the app")
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ClientBuilder::native()
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+        {
+            Ok(client) => return client,
+            Err(e) if attempt < 3 => {
+                eprintln!("WebDriver session with the app, attempt {attempt}: {e:?}; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("WebDriver session with the app: {e:?}"),
+        }
+    }
 }
 
 /// Waits until the element matching `css` has text satisfying `ok`, and returns that text.
