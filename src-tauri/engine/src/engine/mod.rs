@@ -278,11 +278,7 @@ impl Engine {
         let (git_ref, commit) = if wanted.len() == 40 && wanted.chars().all(|c| c.is_ascii_hexdigit()) {
             (None, wanted.to_ascii_lowercase())
         } else {
-            let creds = crate::services::git_credentials(self.store(), &project).await?;
-            let (url, forge) = (project.repo_url.clone(), project.forge);
-            let refs = tokio::task::spawn_blocking(move || crate::adapters::git::ls_remote(&url, forge, creds.as_ref()))
-                .await
-                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))??;
+            let refs = self.remote_refs(&project).await?;
             let (r, c) = crate::adapters::git::resolve(&refs, wanted)
                 .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url)))?;
             (Some(r), c)
@@ -294,6 +290,15 @@ impl Engine {
         self.emit(EngineEvent::RunChanged { run_id: id });
         self.wake_runner();
         Ok(id)
+    }
+
+    /// The project's remote refs (name → commit), with its credentials, off the async threads.
+    async fn remote_refs(&self, project: &Project) -> Result<std::collections::HashMap<String, String>> {
+        let creds = crate::services::git_credentials(self.store(), project).await?;
+        let (url, forge) = (project.repo_url.clone(), project.forge);
+        tokio::task::spawn_blocking(move || crate::adapters::git::ls_remote(&url, forge, creds.as_ref()))
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?
     }
 
     pub async fn run_detail(&self, id: i64) -> Result<RunDetail> {

@@ -40,10 +40,7 @@ impl Engine {
         if branch.contains(['*', '?', '[']) {
             return None;
         }
-        let creds = crate::services::git_credentials(self.store(), p).await.ok()?;
-        let (url, forge) = (p.repo_url.clone(), p.forge);
-        let refs = tokio::task::spawn_blocking(move || crate::adapters::git::ls_remote(&url, forge, creds.as_ref())).await.ok()?;
-        let refs = refs.map_err(|e| tracing::warn!("unpinned {}/{stage}: could not list the refs: {e}", p.id)).ok()?;
+        let refs = self.remote_refs(p).await.map_err(|e| tracing::warn!("unpinned {}/{stage}: could not list the refs: {e}", p.id)).ok()?;
         let (git_ref, commit) = crate::adapters::git::resolve(&refs, branch)?;
         let live = crate::store::releases::live(self.store(), &stage_id(&p.id, stage)).await.ok()?;
         (live.and_then(|l| l.commit_sha).as_deref() != Some(commit.as_str())).then_some(Offer { git_ref, commit })

@@ -95,7 +95,7 @@ fn in_place(s: &ServiceSpec) -> bool {
 }
 
 /// The service's own healthcheck, unless it turns checks off (`disable: true`).
-fn own_check(s: &ServiceSpec) -> Option<&crate::domain::compose::Healthcheck> {
+pub(super) fn own_check(s: &ServiceSpec) -> Option<&crate::domain::compose::Healthcheck> {
     s.healthcheck.as_ref().filter(|h| h.test.first().map(String::as_str) != Some("NONE"))
 }
 
@@ -144,11 +144,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     };
     let stopped = r.verify_all(&touched, &containers).await?;
     if let Some(mark) = mark {
-        let counted = match mark {
-            Ok(m) => super::requests::count(&r.edge, &r.stage_host, m).await,
-            Err(why) => Err(why),
-        };
-        super::requests::record(ctx, None, counted).await;
+        super::requests::record(ctx, &r.edge, &r.stage_host, mark).await;
     }
     if let Some(stop) = stopped {
         return Ok(ending(stop));

@@ -146,11 +146,7 @@ pub(crate) async fn run(ctx: &Job<'_>, target: Target<'_>, position: i64) -> Res
         crate::domain::project::Strategy::Canary => strategy::canary(&d, &blue).await,
     };
     if let Some(mark) = mark {
-        let counted = match mark {
-            Ok(m) => requests::count(&d.edge, &host, m).await,
-            Err(why) => Err(why),
-        };
-        requests::record(ctx, None, counted).await;
+        requests::record(ctx, &d.edge, &host, mark).await;
     }
     match outcome {
         Ok(green) => d.go_live(&blue, green).await,

@@ -40,7 +40,7 @@ pub async fn mark(edge: &Edge) -> Result<Mark, String> {
 }
 
 /// The requests for `host` logged since `from`.
-pub async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, String> {
+async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, String> {
     let asked = now_ms();
     // One pass: the lines after the mark for the host, and the 5xx among them, and the length
     // (shorter than the mark: Caddy rolled the log in between).
@@ -60,18 +60,23 @@ pub async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, S
     Ok(SwitchCount { requests, failed, from: from.at, to })
 }
 
-/// Records the count with the run, and says it in its log.
-pub async fn record(ctx: &Job<'_>, step: Option<i64>, counted: Result<SwitchCount, String>) {
+/// Closes the window opened by `mark`: counts `host`'s requests since, records the count with
+/// the run and says it in its log (or why there is none).
+pub async fn record(ctx: &Job<'_>, edge: &Edge, host: &str, mark: Result<Mark, String>) {
+    let counted = match mark {
+        Ok(m) => count(edge, host, m).await,
+        Err(why) => Err(why),
+    };
     match counted {
         Ok(c) => {
             let words =
                 format!("{} requests during the switch, {} failed (counted by the edge)", thousands(c.requests), thousands(c.failed));
-            ctx.log(step, words).await;
+            ctx.log(None, words).await;
             if let Err(e) = crate::store::runs::set_switch(ctx.kit.store(), ctx.run_id, &c).await {
                 tracing::warn!(run = ctx.run_id, "the switch's request count was not stored: {e}");
             }
         }
-        Err(why) => ctx.log(step, format!("no request count for this switch: {why}")).await,
+        Err(why) => ctx.log(None, format!("no request count for this switch: {why}")).await,
     }
 }
 

@@ -10,13 +10,12 @@ use bollard::Docker;
 
 use super::exec::{self, DeployError};
 use super::job::Kit;
+use crate::adapters::docker::containers::SLIPWAY_PROJECT_LABEL;
 use crate::domain::project::Project;
 use crate::services::INSTANCE_LABEL;
 
-const PROJECT_LABEL: &str = "dev.slipway.project";
-
 fn filters(instance: &str, project: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}"), format!("{PROJECT_LABEL}={}", project)])])
+    HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}"), format!("{SLIPWAY_PROJECT_LABEL}={project}")])])
 }
 
 /// The named volumes this engine created for `project` on its host, by name.

@@ -217,7 +217,7 @@ fn check_for(live: &Release, service: &str) -> (Option<u16>, Health) {
     let Some(s) = stack.services.iter().find(|s| s.name == service) else {
         return (None, Health { kind: HealthKind::None, ..base });
     };
-    let own = s.healthcheck.as_ref().is_some_and(|h| h.test.first().map(String::as_str) != Some("NONE"));
+    let own = super::compose::own_check(s).is_some();
     match (own, s.port) {
         (true, _) => (s.port, Health { kind: HealthKind::Docker, ..base }),
         (false, Some(port)) => (Some(port), base),
