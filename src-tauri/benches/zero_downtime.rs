@@ -1,7 +1,8 @@
 //! Zero-downtime benchmark (issue #6): clients hit a stage's URL through the edge while
 //! Slipway deploys v1 → v2, for every strategy and both automatic rollback paths, with
 //! keep-alive on and off; and the same for a plain `docker rm -f && docker run` deploy.
-//! Reports requests sent, failed, and trigger → first v2.
+//! Reports requests sent, failed, and trigger → first v2; and (`gate`) the health gate's speed
+//! against a minimal hand-written blue/green.
 //!
 //! The target is "within 10 % of the image's own boot time plus one health interval". With 8
 //! clients on 2 cores the boot itself is several times slower than idle, so each row measures
@@ -14,6 +15,8 @@
 #[path = "../../tests/e2e/deploys.rs"]
 #[allow(dead_code)]
 mod deploys;
+#[path = "zero_downtime/gate.rs"]
+mod gate;
 #[path = "../../tests/e2e/kit.rs"]
 #[allow(dead_code)]
 mod kit;
@@ -83,6 +86,7 @@ async fn main() {
     if wanted("promote") {
         rows.push(promote(true, 1).await);
     }
+    let gate = if wanted("gate") { Some(gate::run().await) } else { None };
     let mut series_out = Vec::new();
     if wanted("series") {
         for keep_alive in [true, false] {
@@ -95,9 +99,20 @@ async fn main() {
         "each row's target: 1.1 × (the image's boot under that row's load, measured just before its trigger + {HEALTH_INTERVAL_MS} ms)\n"
     );
     let _ = kit::docker(&["network", "rm", BOOT_NET]);
+    print_rows(&rows);
+    print_series(&series_out);
+    if let Some(g) = &gate {
+        gate::print(g);
+    }
+}
+
+fn print_rows(rows: &[Row]) {
+    if rows.is_empty() {
+        return;
+    }
     println!("| scenario | keep-alive | run | sent | failed | trigger → first new | deploy step → first new | boot under the same load | target | met |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
-    for r in &rows {
+    for r in rows {
         let ms = |d: Option<Duration>| d.map(|d| format!("{} ms", d.as_millis())).unwrap_or_else(|| "–".into());
         let met = match (r.scenario.as_str(), r.deploy_to_new) {
             (PLAIN, _) | (_, None) => "–",
@@ -117,7 +132,6 @@ async fn main() {
             ms(Some(r.boot))
         );
     }
-    print_series(&series_out);
 }
 
 /// Deploys in a row of the latency series.

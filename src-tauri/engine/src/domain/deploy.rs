@@ -139,3 +139,61 @@ mod tests {
         assert!(serde_norway::from_str::<DeployConfig>("prot: 1\n").unwrap_err().to_string().contains("unknown field"));
     }
 }
+
+/// The fastest pace of the health gate's probes before a release first answers: what a
+/// hand-written blue/green script polls at. A release is usually ready somewhere inside its
+/// start period, and every ms between "ready" and the next probe is added to the deploy.
+pub const EARLY_PROBE_CEILING: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long the health gate waits before its next probe, from the start of the one that just
+/// failed. Inside the start period probes ramp up from 25 ms (`ramp` is the last early pause;
+/// `None` before the first) to [`EARLY_PROBE_CEILING`] and stay there: a probe that comes just
+/// too early costs at most 100 ms. After it, failures count and come at the interval's pace,
+/// as Docker's own checks do. Never faster than the interval. Returns (wait, the next `ramp`).
+pub fn gate_pause(
+    since_start: std::time::Duration,
+    start_period: std::time::Duration,
+    interval: std::time::Duration,
+    ramp: Option<std::time::Duration>,
+) -> (std::time::Duration, Option<std::time::Duration>) {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(25);
+    if since_start >= start_period {
+        return (interval, ramp);
+    }
+    let ceiling = EARLY_PROBE_CEILING.min(interval);
+    let pause = ramp.map_or(FIRST, |p| p * 2).min(ceiling);
+    (pause, Some(pause))
+}
+
+#[cfg(test)]
+mod gate_pause_tests {
+    use super::*;
+    use std::time::Duration;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn early_probes_ramp_from_25_ms_to_100_ms_and_stay_there() {
+        let (mut ramp, mut seen) = (None, vec![]);
+        for _ in 0..6 {
+            let (wait, next) = gate_pause(MS(500), MS(30_000), MS(1000), ramp);
+            seen.push(wait.as_millis());
+            ramp = next;
+        }
+        assert_eq!(seen, [25, 50, 100, 100, 100, 100]);
+    }
+
+    #[test]
+    fn early_probes_are_never_faster_than_the_interval_allows_nor_slower_than_it() {
+        for (interval, ramp, want) in [(20, None, 20), (60, Some(50), 60), (1000, Some(100), 100), (5000, Some(100), 100)] {
+            assert_eq!(gate_pause(MS(10), MS(30_000), MS(interval), ramp.map(MS)).0, MS(want), "interval {interval}, ramp {ramp:?}");
+        }
+    }
+
+    #[test]
+    fn after_the_start_period_failures_come_at_the_interval() {
+        for (since, period) in [(30_000, 30_000), (31_000, 30_000), (0, 0)] {
+            assert_eq!(gate_pause(MS(since), MS(period), MS(1000), Some(MS(100))).0, MS(1000), "{since} ms into a {period} ms period");
+        }
+    }
+}

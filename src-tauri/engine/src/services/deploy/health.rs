@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::edge::Edge;
 use super::exec;
-use crate::domain::deploy::{Health, HealthKind};
+use crate::domain::deploy::{gate_pause, Health, HealthKind};
 
 /// Docker's own verdict after its retries: final, whatever our start period says.
 const UNHEALTHY: &str = "unhealthy";
@@ -123,10 +123,12 @@ pub fn host_gone_words(during: &str, why: &str) -> String {
 /// Probes until `container` is healthy. Failures in the start period don't count; after it,
 /// `retries` failures in a row do. A container that exits ends the wait at once.
 ///
-/// Until the start period ends, probes come quickly (25 ms apart, doubling up to the interval):
-/// a new container usually answers within a few hundred ms of its start, and waiting a whole
+/// Until the start period ends, probes come quickly (see [`gate_pause`]: at most 100 ms apart,
+/// counted from each probe's start, so a probe's own time through `docker exec` is not added
+/// to the pause): a new container usually answers within its start period, and waiting a whole
 /// interval after a probe that came just too early would add that interval to every deploy.
-/// Failures that count are probed at the interval's pace.
+/// Failures that count are probed at the interval's pace, and once the release is healthy the
+/// gate ends: the verification window and the live watch probe at the interval.
 pub async fn wait_healthy(
     edge: &Edge,
     container: &str,
@@ -138,9 +140,10 @@ pub async fn wait_healthy(
     let started = Instant::now();
     let interval = Duration::from_millis(h.interval_ms as u64);
     let start_period = Duration::from_millis(h.start_period_ms as u64);
-    let mut pause = FIRST_PAUSE.min(interval);
+    let mut ramp = None;
     let (mut failures, mut host_gone) = (0, 0);
     loop {
+        let probed_at = Instant::now();
         let (gone, result) = tokio::join!(exited(&edge.docker, container), probe(edge, container, port, h));
         if let Some(code) = gone {
             return Err(Unhealthy::Exited(code));
@@ -168,16 +171,14 @@ pub async fn wait_healthy(
                 }
             }
         }
-        let wait = if started.elapsed() < start_period { pause } else { interval };
-        pause = (pause * 2).min(interval);
+        let (pause, next) = gate_pause(started.elapsed(), start_period, interval, ramp);
+        ramp = next;
+        let wait = if started.elapsed() < start_period { pause.saturating_sub(probed_at.elapsed()) } else { pause };
         if sleep_or_cancel(wait, cancel).await {
             return Err(Unhealthy::Cancelled);
         }
     }
 }
-
-/// The first pause between early probes; see [`wait_healthy`].
-const FIRST_PAUSE: Duration = Duration::from_millis(25);
 
 /// Keeps probing `containers` for `window`; Err once one fails `retries` times in a row.
 pub async fn verify(
