@@ -14,6 +14,7 @@ pub mod deploys;
 mod disk;
 mod docker_restart;
 mod headless;
+mod hooks_https;
 mod hosts;
 mod kit;
 mod listener;

@@ -101,6 +101,14 @@ pub enum Manage {
         #[arg(long)]
         json: bool,
     },
+    /// The edge's ports, host names and certificates; `set` changes them and applies them to
+    /// the local edge at once (an empty value clears an optional setting).
+    Edge {
+        #[command(subcommand)]
+        action: Option<EdgeAction>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a kept delivery through the webhook path again.
     Redeliver {
         id: i64,
@@ -229,6 +237,9 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
                 crate::print_json(&info);
             } else {
                 println!("url:    {}", info.url.as_deref().unwrap_or("(the listener is not listening)"));
+                if let Some(public) = &info.public_url {
+                    println!("public: {public}");
+                }
                 println!("secret: {}", info.secret);
             }
             Ok(0)
@@ -263,6 +274,26 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
                 crate::print_json(&state);
             } else {
                 println!("start at login: {} ({})", if state.enabled { "on" } else { "off" }, state.location);
+            }
+            Ok(0)
+        }
+        Manage::Edge { action, json } => {
+            let config = match action {
+                Some(EdgeAction::Set(change)) => {
+                    let applied = client.call(ops::SetEdge { change: change.into_change() }).await?;
+                    if json {
+                        crate::print_json(&applied);
+                        return Ok(0);
+                    }
+                    println!("{}", applied.edge);
+                    applied.config
+                }
+                None => client.call(ops::GetEdge {}).await?,
+            };
+            if json {
+                crate::print_json(&config);
+            } else {
+                print_edge(&config);
             }
             Ok(0)
         }
@@ -419,4 +450,77 @@ pub(crate) async fn queued(client: &Client, run_id: i64, what: &str, wait: bool,
         );
     }
     Ok(if detail.run.status == RunStatus::Succeeded { 0 } else { RUN_FAILED })
+}
+
+#[derive(clap::Subcommand)]
+pub enum EdgeAction {
+    /// Changes the settings named; the others stay.
+    Set(EdgeSet),
+}
+
+#[derive(clap::Args)]
+pub struct EdgeSet {
+    /// A public host name whose `/hooks/*` the edge serves over HTTPS to this engine.
+    #[arg(long)]
+    hooks_host: Option<String>,
+    /// Where certificates come from: an ACME CA, or Caddy's own (`internal`, for a LAN).
+    #[arg(long, value_parser = ["acme", "internal"])]
+    tls: Option<String>,
+    /// The ACME directory URL (default: Let's Encrypt).
+    #[arg(long)]
+    acme_ca: Option<String>,
+    /// The e-mail address given to the ACME CA.
+    #[arg(long)]
+    email: Option<String>,
+    /// A PEM file with the root of a private ACME CA's own HTTPS.
+    #[arg(long)]
+    acme_ca_root: Option<String>,
+    #[arg(long)]
+    http_port: Option<u16>,
+    #[arg(long)]
+    https_port: Option<u16>,
+    /// Stages are served at `<subdomain>.<domain>`.
+    #[arg(long)]
+    domain: Option<String>,
+    #[arg(long)]
+    image: Option<String>,
+}
+
+impl EdgeSet {
+    fn into_change(self) -> slipway_protocol::edge::EdgeChange {
+        use slipway_protocol::edge::EdgeTls;
+        slipway_protocol::edge::EdgeChange {
+            image: self.image,
+            http_port: self.http_port,
+            https_port: self.https_port,
+            domain: self.domain,
+            hooks_host: self.hooks_host,
+            tls: self.tls.map(|t| if t == "internal" { EdgeTls::Internal } else { EdgeTls::Acme }),
+            acme_ca: self.acme_ca,
+            email: self.email,
+            // The engine reads the file: a relative path is made whole here, where it was meant.
+            acme_ca_root: self.acme_ca_root.map(|p| {
+                if p.is_empty() {
+                    p
+                } else {
+                    std::path::absolute(&p).map(|a| a.display().to_string()).unwrap_or(p)
+                }
+            }),
+        }
+    }
+}
+
+fn print_edge(c: &slipway_protocol::edge::EdgeConfig) {
+    let none = || "-".to_string();
+    println!("image         {}", c.image);
+    println!("ports         http {} · https {}", c.http_port, c.https_port);
+    println!("domain        {}", c.domain);
+    println!("hooks host    {}", c.hooks_host.clone().map(|h| format!("https://{h}/hooks/<project>")).unwrap_or_else(none));
+    println!("tls           {}", c.tls);
+    println!("acme ca       {}", c.acme_ca.clone().unwrap_or_else(|| "Let's Encrypt".into()));
+    println!("email         {}", c.email.clone().unwrap_or_else(none));
+    println!("acme ca root  {}", c.acme_ca_root.clone().unwrap_or_else(none));
+    if !c.from_env.is_empty() {
+        println!("set by the environment: {}", c.from_env.join(", "));
+    }
 }

@@ -64,6 +64,12 @@ impl Config {
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
+
+    /// The directory of the hook socket the local edge forwards `/hooks/*` to (mounted into
+    /// the edge; nothing else is in it).
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.data_dir.join("edge-hooks")
+    }
 }
 
 pub fn parse_listen(s: &str) -> crate::Result<SocketAddr> {

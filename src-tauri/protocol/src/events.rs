@@ -110,6 +110,9 @@ pub struct WebhookInfo {
     pub project_id: String,
     /// None while the listener is not listening.
     pub url: Option<String>,
+    /// Where a forge on the internet delivers: the edge's HTTPS name for the hooks
+    /// (`edge.hooks_host`), when one is set.
+    pub public_url: Option<String>,
     pub secret: String,
 }
 

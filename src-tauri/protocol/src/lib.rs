@@ -19,6 +19,7 @@ pub mod compose;
 pub mod config;
 pub mod container;
 pub mod deploy;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod host;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::container::{ContainerAction, ContainerGroup, ContainerInfo};
+use crate::edge::{EdgeApplied, EdgeChange, EdgeConfig};
 use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary};
@@ -460,6 +461,11 @@ operations! {
     GetNotificationSettings notification_settings: Get "/settings/notifications" {} -> NotificationSettings;
     /// Whether the engine and its tray start at login.
     GetAutostart get_autostart: Get "/settings/autostart" {} -> Autostart;
+    /// The edge's ports, host names and certificates as they apply now.
+    GetEdge get_edge: Get "/settings/edge" {} -> EdgeConfig;
+    /// Changes the edge's settings and applies them to the edge of the engine's own Docker host
+    /// at once (restarting it when its ports, mounts or front configuration change).
+    SetEdge set_edge: Put "/settings/edge" { body change: EdgeChange } -> EdgeApplied;
     /// Turns start at login on (the OS's entry runs `slipwayd serve --tray`) or off.
     SetAutostart set_autostart: Put "/settings/autostart" { json enabled: bool } -> Autostart;
     SetNotificationSettings set_notification_settings: Put "/settings/notifications" { body settings: NotificationSettings } -> NotificationSettings;

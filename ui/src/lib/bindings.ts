@@ -55,7 +55,12 @@ export type WebhookInfo = { project_id: string,
 /**
  * None while the listener is not listening.
  */
-url: string | null, secret: string, };
+url: string | null, 
+/**
+ * Where a forge on the internet delivers: the edge's HTTPS name for the hooks
+ * (`edge.hooks_host`), when one is set.
+ */
+public_url: string | null, secret: string, };
 
 export type ForgeAccount = { name: string, forge: Forge, 
 /**
@@ -463,6 +468,54 @@ notifications?: Array<NotifyChannel>, };
 
 export type VolumeChoice = "keep" | "remove";
 
+export type EdgeTls = "acme" | "internal";
+
+export type EdgeConfig = { image: string, 
+/**
+ * Host port for HTTP (ACME's HTTP challenge needs 80 as the internet sees it).
+ */
+http_port: number, 
+/**
+ * Host port for HTTPS, published only when a name is served over HTTPS.
+ */
+https_port: number, 
+/**
+ * Stages are served at `<subdomain>.<domain>`.
+ */
+domain: string, 
+/**
+ * A public host name on which the edge serves `/hooks/*` over HTTPS, passing them to this
+ * engine's webhook listener (which stays on loopback). Only the edge of the engine's own
+ * Docker host serves it.
+ */
+hooks_host: string | null, tls: EdgeTls, 
+/**
+ * The ACME directory URL (unset: Let's Encrypt).
+ */
+acme_ca: string | null, 
+/**
+ * The account e-mail given to the ACME CA (expiry warnings).
+ */
+email: string | null, 
+/**
+ * A PEM file (on the engine's machine) with the root that the ACME CA's own HTTPS is
+ * signed by: for a private CA such as step-ca or Caddy's `acme_server`.
+ */
+acme_ca_root: string | null, 
+/**
+ * Settings fixed by the environment (`SLIPWAY_…`): a change to them here has no effect.
+ */
+from_env: Array<string>, };
+
+export type EdgeChange = { image: string | null, http_port: number | null, https_port: number | null, domain: string | null, hooks_host: string | null, tls: EdgeTls | null, acme_ca: string | null, email: string | null, acme_ca_root: string | null, };
+
+export type EdgeApplied = { config: EdgeConfig, 
+/**
+ * What happened to the running edge, in words ("restarted with …", "not running yet:
+ * the next deploy starts it").
+ */
+edge: string, };
+
 export type OnUnhealthy = "alert" | "rollback";
 
 export type LiveState = "healthy" | "degraded" | "down";
@@ -802,6 +855,10 @@ export type GetNotificationSettings = Record<string, never>;
 
 export type GetAutostart = Record<string, never>;
 
+export type GetEdge = Record<string, never>;
+
+export type SetEdge = { change: EdgeChange, };
+
 export type SetAutostart = { enabled: boolean, };
 
 export type SetNotificationSettings = { settings: NotificationSettings, };
@@ -879,6 +936,8 @@ export type Operations = {
   test_project_notifications: { request: TestProjectNotifications, response: Array<ChannelResult> },
   notification_settings: { request: GetNotificationSettings, response: NotificationSettings },
   get_autostart: { request: GetAutostart, response: Autostart },
+  get_edge: { request: GetEdge, response: EdgeConfig },
+  set_edge: { request: SetEdge, response: EdgeApplied },
   set_autostart: { request: SetAutostart, response: Autostart },
   set_notification_settings: { request: SetNotificationSettings, response: NotificationSettings },
   list_deliveries: { request: ListDeliveries, response: Array<Delivery> },

@@ -14,3 +14,11 @@ pub fn slug(name: &str) -> String {
     }
     out.trim_end_matches('-').to_string()
 }
+
+/// The first 16 hex digits of the SHA-256 of `text`: a label-sized digest, to tell whether
+/// two configurations are the same.
+pub fn short_digest(text: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(text.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

@@ -7,6 +7,7 @@
 pub mod compose;
 pub mod config;
 pub mod deploy;
+pub mod edge;
 pub mod events;
 pub mod forge;
 pub mod host;

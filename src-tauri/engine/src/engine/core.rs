@@ -106,7 +106,11 @@ impl Core {
         let logs = Logs::start(store.clone());
         let reporter = Reporter { store: store.clone(), logs: logs.clone() };
         let hosts = Hosts::new(store.clone(), &config.docker_host, events.clone(), shutdown.clone());
-        let routes = Arc::new(Routes::default());
+        let routes = Arc::new(Routes::new(
+            // The edge can mount the hook socket only where its Docker engine shares this
+            // machine's files: a Unix socket (npipe and tcp:// engines may be elsewhere).
+            (cfg!(unix) && config.docker_host.starts_with("unix://")).then(|| config.hooks_dir()),
+        ));
         let forget = routes.clone();
         hosts.on_forget(move |id| forget.forget_host(id));
         let notifier = Notifier::new(store.clone(), logs.clone(), events.clone());

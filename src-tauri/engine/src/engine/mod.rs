@@ -8,6 +8,7 @@
 mod autostart;
 mod console;
 mod core;
+mod edge;
 mod hosts;
 mod metrics;
 mod ops;
@@ -58,7 +59,10 @@ impl Engine {
         core.start().await?;
         tokio::spawn(console::forward_step_changes(core.clone()));
         tracing::info!(data_dir = %core.config().data_dir.display(), "engine started");
-        Ok(Engine { core })
+        let engine = Engine { core };
+        let at_start = engine.clone();
+        tokio::spawn(async move { at_start.edge_at_start().await });
+        Ok(engine)
     }
 
     // ---- Operations: the one set exposed as Tauri commands and as the HTTP API. ----
@@ -212,8 +216,10 @@ impl Engine {
 
     pub async fn webhook_info(&self, id: &str) -> Result<WebhookInfo> {
         let project = crate::store::projects::get(&self.inner.store, id).await?;
+        let hooks_host = crate::services::deploy::edge::settings(self.store()).await.hooks_host;
         Ok(WebhookInfo {
             url: self.listener_addr().map(|a| format!("http://{a}/hooks/{}", project.id)),
+            public_url: hooks_host.map(|h| format!("https://{h}/hooks/{}", project.id)),
             secret: self.hooks().webhook_secret(&project.id).await?,
             project_id: project.id,
         })

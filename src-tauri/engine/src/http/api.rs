@@ -23,6 +23,15 @@ pub fn router(engine: Engine) -> Router {
     base(engine.clone()).merge(hooks).with_state(engine)
 }
 
+/// The hook socket's routes (the edge's way in): the webhooks only, nothing of the API.
+pub fn hooks_router(engine: Engine) -> Router {
+    Router::new()
+        .route("/hooks/{project}", post(crate::http::receive_hook))
+        .layer(DefaultBodyLimit::disable())
+        .fallback(|| async { ApiFailure(ApiError { code: ErrorCode::NotFound, message: "only /hooks/<project> is served here".into() }) })
+        .with_state(engine)
+}
+
 /// The loopback API listener's routes: the API only.
 pub fn api_router(engine: Engine) -> Router {
     base(engine.clone()).with_state(engine)

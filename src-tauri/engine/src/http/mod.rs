@@ -64,6 +64,8 @@ async fn listen(engine: &Engine) {
             None
         }
     };
+    #[cfg(unix)]
+    hooks_socket(engine);
     let file =
         EngineFile { url: format!("http://{local}"), api_url, pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() };
     if let Err(e) = std::fs::write(engine.config().engine_file(), serde_json::to_vec_pretty(&file).unwrap_or_default()) {
@@ -72,7 +74,28 @@ async fn listen(engine: &Engine) {
     tracing::info!("listening on http://{local}");
 }
 
-fn spawn_server(engine: &Engine, listener: tokio::net::TcpListener, app: axum::Router, limits: serve::Limits) {
+/// The hooks' Unix socket, which the local edge forwards a public host name's `/hooks/*` to
+/// (see `edge.hooks_host`): the webhook route only, with the public listener's limits. The
+/// directory is the engine's alone (0700); the edge mounts it.
+#[cfg(unix)]
+fn hooks_socket(engine: &Engine) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = engine.config().hooks_dir();
+    let path = dir.join("hooks.sock");
+    let bound = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+        .and_then(|()| match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .and_then(|()| tokio::net::UnixListener::bind(&path));
+    match bound {
+        Ok(l) => spawn_server(engine, l, api::hooks_router(engine.clone()), serve::public()),
+        Err(e) => tracing::warn!("no hook socket at {} ({e}): the edge cannot serve the hooks' public name", path.display()),
+    }
+}
+
+fn spawn_server(engine: &Engine, listener: impl serve::Accept, app: axum::Router, limits: serve::Limits) {
     let stopping = engine.inner.shutdown.subscribe();
     let task = tokio::spawn(serve::serve(listener, app, limits, stopping));
     engine.inner.server.lock().unwrap().push(task);

@@ -13,6 +13,7 @@ use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, Ru
 use slipway_protocol::Result;
 
 use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
+use crate::domain::edge::{EdgeApplied, EdgeConfig};
 use crate::domain::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::domain::host::{ContextImport, Host, HostEntry, HostTest};
 use crate::domain::metrics::{StageMetrics, StageSummary};
@@ -122,6 +123,12 @@ impl Handler for Engine {
     }
     async fn set_autostart(&self, op: ops::SetAutostart) -> Result<ops::Autostart> {
         Ok(Engine::set_autostart(self, op.enabled).await?)
+    }
+    async fn get_edge(&self, _: ops::GetEdge) -> Result<EdgeConfig> {
+        Ok(self.edge_config().await?)
+    }
+    async fn set_edge(&self, op: ops::SetEdge) -> Result<EdgeApplied> {
+        Ok(Engine::set_edge(self, op.change).await?)
     }
     async fn migrate_secrets(&self, op: ops::MigrateSecrets) -> Result<ops::SecretsMigrated> {
         Ok(Engine::migrate_secrets(self, &op.to).await?)

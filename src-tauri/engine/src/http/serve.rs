@@ -51,19 +51,43 @@ const READ_BUFFER: usize = 64 * 1024;
 /// that a connection is closed at once.
 const REFUSERS: usize = 256;
 
+/// A listener connections come from: TCP (the listeners) or a Unix socket (the edge's way to
+/// the hooks).
+pub trait Accept: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_one(&self) -> impl std::future::Future<Output = std::io::Result<Self::Io>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = TcpStream;
+    async fn accept_one(&self) -> std::io::Result<TcpStream> {
+        let (s, _) = self.accept().await?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+}
+
+#[cfg(unix)]
+impl Accept for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn accept_one(&self) -> std::io::Result<tokio::net::UnixStream> {
+        Ok(self.accept().await?.0)
+    }
+}
+
 /// Serves `app` on `listener` until `stopping` turns true, then lets open connections finish
 /// (up to 5 s).
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stopping: watch::Receiver<bool>) {
+pub async fn serve<L: Accept>(listener: L, app: Router, limits: Limits, mut stopping: watch::Receiver<bool>) {
     let open = Arc::new(Semaphore::new(limits.connections));
     let refusing = Arc::new(Semaphore::new(REFUSERS));
     let (closing_tx, closing) = watch::channel(false);
     loop {
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            a = listener.accept_one() => a,
             _ = stopping.wait_for(|s| *s) => break,
         };
         let stream = match accepted {
-            Ok((s, _)) => s,
+            Ok(s) => s,
             Err(e) => {
                 // Out of descriptors (EMFILE) or a connection reset before accept: wait a little
                 // instead of spinning; the idle ones are being closed meanwhile.
@@ -72,7 +96,6 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stopp
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         match open.clone().try_acquire_owned() {
             Ok(permit) => {
                 let (app, closing) = (app.clone(), closing.clone());
@@ -97,7 +120,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stopp
     let _ = tokio::time::timeout(Duration::from_secs(5), open.acquire_many(all)).await;
 }
 
-async fn connection(stream: TcpStream, app: Router, limits: Limits, mut closing: watch::Receiver<bool>) {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    app: Router,
+    limits: Limits,
+    mut closing: watch::Receiver<bool>,
+) {
     let activity = Arc::new(AtomicU64::new(now_ms()));
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     let service = hyper_util::service::TowerToHyperService::new(app);
@@ -138,7 +166,7 @@ async fn watch_idle(activity: &AtomicU64, idle: Duration) {
 
 /// Over the cap: read what the client sent for a moment (so it is not reset mid-request), then
 /// `503` with `Retry-After`, and close.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;

@@ -27,42 +27,64 @@ use super::{exec, shell};
 use crate::store::Store;
 
 pub const ROLE_LABEL: &str = "dev.slipway.role";
+/// A digest of what the edge was created with (image, ports, mounts, front configuration): an
+/// edge whose digest differs from the settings' is created again.
+const CONFIG_LABEL: &str = "dev.slipway.edge-config";
 const CADDYFILE_DIR: &str = "/etc/caddy";
-/// Where the router listens and the front forwards to.
-const ROUTER_SOCKET: &str = "/etc/caddy/router.sock";
-/// The front's whole configuration: written once, never reloaded. Retries cover the router's
-/// start and the moment its idle connections close on a reload.
-/// It writes the JSON access log the deploys count their requests from ([`super::requests`]).
-fn front_caddyfile() -> String {
-    let log = super::requests::ACCESS_LOG;
-    format!(
-        "{{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}}\n\n:80 {{\n\tlog {{\n\t\toutput file {log} {{\n\t\t\troll_size 10MiB\n\t\t\troll_keep 1\n\t\t}}\n\t\tformat json\n\t}}\n\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n}}\n"
-    )
-}
+use crate::domain::edge::{front_caddyfile, serves_https, EdgeConfig, ACME_ROOT, HOOKS_SOCKET, KEYS, ROUTER_SOCKET};
 
-/// Where the edge listens and what it runs. Each can be set in the environment (tests run many
-/// engines side by side) or in the store's settings (the Settings view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EdgeSettings {
-    pub image: String,
-    /// Host port published for HTTP; `stage-dev-web.localhost:<port>` works in a browser.
-    pub http_port: u16,
-    /// Host names are `<subdomain>.<domain>`.
-    pub domain: String,
-}
+/// Where the edge listens and what it runs (see [`EdgeConfig`]). Each can be set in the
+/// environment (tests run many engines side by side; it wins) or in the store's settings.
+pub type EdgeSettings = EdgeConfig;
 
 pub async fn settings(store: &Store) -> EdgeSettings {
-    async fn get(store: &Store, env: &str, key: &str) -> Option<String> {
-        match std::env::var(env) {
-            Ok(v) if !v.is_empty() => Some(v),
-            _ => store.setting(key).await.ok().flatten(),
+    let mut from_env = Vec::new();
+    let mut values = HashMap::new();
+    for key in KEYS {
+        match std::env::var(crate::domain::edge::env_name(key)) {
+            Ok(v) if !v.is_empty() => {
+                from_env.push(key.to_string());
+                values.insert(key, v);
+            }
+            _ => {
+                if let Ok(Some(v)) = store.setting(&format!("edge.{key}")).await {
+                    values.insert(key, v);
+                }
+            }
         }
     }
-    EdgeSettings {
-        image: get(store, "SLIPWAY_EDGE_IMAGE", "edge.image").await.unwrap_or_else(|| "caddy:2-alpine".into()),
-        http_port: get(store, "SLIPWAY_EDGE_PORT", "edge.http_port").await.and_then(|p| p.parse().ok()).unwrap_or(8080),
-        domain: get(store, "SLIPWAY_DOMAIN", "edge.domain").await.unwrap_or_else(|| "localhost".into()),
+    let text = |k: &str| values.get(k).cloned().filter(|v| !v.is_empty());
+    EdgeConfig {
+        image: text("image").unwrap_or_else(|| "caddy:2-alpine".into()),
+        http_port: text("http_port").and_then(|p| p.parse().ok()).unwrap_or(8080),
+        https_port: text("https_port").and_then(|p| p.parse().ok()).unwrap_or(443),
+        domain: text("domain").unwrap_or_else(|| "localhost".into()),
+        hooks_host: text("hooks_host"),
+        tls: if text("tls").as_deref() == Some("internal") { crate::domain::edge::EdgeTls::Internal } else { Default::default() },
+        acme_ca: text("acme_ca"),
+        email: text("email"),
+        acme_ca_root: text("acme_ca_root"),
+        from_env,
     }
+}
+
+/// Stores `next` (the settings the environment does not fix).
+pub async fn store_settings(store: &Store, next: &EdgeSettings) -> crate::Result<()> {
+    let values = [
+        ("image", Some(next.image.clone())),
+        ("http_port", Some(next.http_port.to_string())),
+        ("https_port", Some(next.https_port.to_string())),
+        ("domain", Some(next.domain.clone())),
+        ("hooks_host", next.hooks_host.clone()),
+        ("tls", Some(next.tls.as_str().to_string())),
+        ("acme_ca", next.acme_ca.clone()),
+        ("email", next.email.clone()),
+        ("acme_ca_root", next.acme_ca_root.clone()),
+    ];
+    for (key, value) in values.iter().filter(|(k, _)| !next.from_env.iter().any(|e| e == k)) {
+        store.set_setting(&format!("edge.{key}"), value.as_deref().unwrap_or("")).await?;
+    }
+    Ok(())
 }
 
 pub fn container_name(instance: &str) -> String {
@@ -82,7 +104,13 @@ pub struct Edge {
     /// The Docker host's id: each host has its own edge.
     pub host: String,
     pub name: String,
+    /// The directory of the engine's hook socket, mounted into this edge: only the edge of the
+    /// engine's own Docker host has it (a remote host cannot reach the engine's files).
+    pub hooks_dir: Option<std::path::PathBuf>,
     shells: Arc<shell::Pool>,
+    /// Held while the edge is checked or created: two deploys (or a deploy and a change of
+    /// settings) must not both create it.
+    creating: Arc<Mutex<()>>,
 }
 
 impl Edge {
@@ -106,14 +134,23 @@ pub struct Routes {
     /// Docker host id → stage → route: each host has its own edge.
     table: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
     shells: shell::Pools,
+    hooks_dir: Option<std::path::PathBuf>,
+    creating: Arc<Mutex<()>>,
 }
 
 impl Routes {
+    /// `hooks_dir`: where the engine's hook socket is (see [`Edge::hooks_dir`]).
+    pub fn new(hooks_dir: Option<std::path::PathBuf>) -> Routes {
+        Routes { hooks_dir, ..Default::default() }
+    }
+
     /// The edge of Docker host `host` (id), reached through `docker`.
     pub fn edge(&self, docker: &Docker, instance: &str, host: &str) -> Edge {
         let name = container_name(instance);
         let shells = self.shells.get(host, &name);
-        Edge { docker: docker.clone(), instance: instance.to_string(), host: host.to_string(), name, shells }
+        let hooks_dir = if host == crate::domain::host::LOCAL_ID { self.hooks_dir.clone() } else { None };
+        let creating = self.creating.clone();
+        Edge { docker: docker.clone(), instance: instance.to_string(), host: host.to_string(), name, hooks_dir, shells, creating }
     }
 
     /// Closes the shells kept in `host`'s edge: its connection is gone or changed.
@@ -297,27 +334,116 @@ pub async fn join(edge: &Edge, network: &str) -> Result<(), DeployError> {
     }
 }
 
-/// Makes sure the network and a running edge exist. An existing edge is reused as it is (a
-/// deploy never restarts it); a stopped one is started.
+/// What an edge is created with, from the settings: compared by digest with a running edge.
+struct Plan {
+    front: String,
+    root_pem: Option<String>,
+    https: bool,
+    digest: String,
+}
+
+fn plan(edge: &Edge, settings: &EdgeSettings) -> Result<Plan, DeployError> {
+    let mounted = edge.hooks_dir.is_some();
+    let https = serves_https(settings, mounted);
+    let root_pem =
+        match (&settings.acme_ca_root, https) {
+            (Some(path), true) => Some(std::fs::read_to_string(path).map_err(|e| {
+                DeployError::from(format!("edge acme_ca_root {path}: {e} (give a PEM file the engine can read, or clear it)"))
+            })?),
+            _ => None,
+        };
+    let front = front_caddyfile(settings, mounted, root_pem.is_some());
+    let hooks = edge.hooks_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+    let alias = if https { settings.hooks_host.clone().unwrap_or_default() } else { String::new() };
+    let ports = if https { format!("{} {}", settings.http_port, settings.https_port) } else { settings.http_port.to_string() };
+    let material = [settings.image.as_str(), &ports, &hooks, &alias, &front, root_pem.as_deref().unwrap_or("")].join("\n--\n");
+    let digest = crate::domain::ids::short_digest(&material);
+    Ok(Plan { front, root_pem, https, digest })
+}
+
+/// Makes sure the network and a running edge exist. An edge created with the settings it has
+/// now is reused as it is (a deploy never restarts it); a stopped one is started. One created
+/// with other settings (ports, image, hooks' name, certificates) is created again, keeping the
+/// routes it served and the networks it was on; its certificates stay in its data volume.
 pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), DeployError> {
+    ensure_reporting(edge, settings).await.map(|_| ())
+}
+
+/// [`ensure`], saying whether the edge was created (again).
+pub async fn ensure_reporting(edge: &Edge, settings: &EdgeSettings) -> Result<Option<String>, DeployError> {
+    let _one_at_a_time = edge.creating.lock().await;
     let (docker, instance, name) = (&edge.docker, edge.instance.as_str(), edge.name.clone());
     let network = network_name(instance);
     ensure_network(docker, instance, &network).await?;
+    let plan = plan(edge, settings)?;
+    let mut keep = Kept::default();
     match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
         Ok(c) => {
-            if c.state.and_then(|s| s.running) != Some(true) {
-                exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>))
+            let made_with = c.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get(CONFIG_LABEL)).cloned();
+            if made_with.as_deref() == Some(plan.digest.as_str()) {
+                if c.state.and_then(|s| s.running) != Some(true) {
+                    exec::bounded(
+                        "starting the edge",
+                        docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>),
+                    )
                     .await?;
+                }
+                return Ok(None);
             }
-            return Ok(());
+            keep = kept(docker, &name, &c).await;
+            crate::adapters::docker::exec::remove_container(docker, &name).await;
         }
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
         Err(e) => return Err(DeployError::from(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e)))),
     }
-    let labels =
-        HashMap::from([(crate::services::INSTANCE_LABEL.to_string(), instance.to_string()), (ROLE_LABEL.to_string(), "edge".to_string())]);
-    let ports =
-        HashMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: None, host_port: Some(settings.http_port.to_string()) }]))]);
+    let again = keep.router.is_some();
+    edge.shells.clear();
+    create(edge, settings, &plan, &keep).await?;
+    Ok(Some(if again {
+        format!("the edge {name} was created again with the new settings (requests in the second it took were refused)")
+    } else {
+        format!("the edge {name} was created")
+    }))
+}
+
+/// What a replaced edge hands on: the router's routes and the networks it was on.
+#[derive(Default)]
+struct Kept {
+    router: Option<String>,
+    networks: Vec<String>,
+}
+
+async fn kept(docker: &Docker, name: &str, c: &bollard::models::ContainerInspectResponse) -> Kept {
+    let networks = c.network_settings.as_ref().and_then(|n| n.networks.as_ref()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+    let router = exec::run(docker, name, &["cat", &format!("{CADDYFILE_DIR}/Caddyfile")], Duration::from_secs(10))
+        .await
+        .ok()
+        .filter(|o| o.code == 0)
+        .map(|o| o.text);
+    Kept { router: Some(router.unwrap_or_else(|| caddyfile(&BTreeMap::new()))), networks }
+}
+
+async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: &Kept) -> Result<(), DeployError> {
+    let (docker, instance, name) = (&edge.docker, edge.instance.as_str(), edge.name.clone());
+    let network = network_name(instance);
+    let labels = HashMap::from([
+        (crate::services::INSTANCE_LABEL.to_string(), instance.to_string()),
+        (ROLE_LABEL.to_string(), "edge".to_string()),
+        (CONFIG_LABEL.to_string(), plan.digest.clone()),
+    ]);
+    let bind = |port: u16| Some(vec![PortBinding { host_ip: None, host_port: Some(port.to_string()) }]);
+    let mut ports = HashMap::from([("80/tcp".to_string(), bind(settings.http_port))]);
+    if plan.https {
+        ports.insert("443/tcp".to_string(), bind(settings.https_port));
+    }
+    // Certificates, the ACME account and the access log live in a volume: they outlive a
+    // restart and a re-creation (Let's Encrypt limits how often a name may be issued).
+    let mut binds = vec![format!("{}:/data", data_volume(instance))];
+    if let Some(dir) = &edge.hooks_dir {
+        binds.push(format!("{}:{}:ro", dir.display(), HOOKS_SOCKET.rsplit_once('/').map(|(d, _)| d).unwrap_or("/run/slipway")));
+    }
+    // Containers on Slipway's network reach the hooks' public name through the edge directly.
+    let aliases = plan.https.then(|| settings.hooks_host.iter().cloned().collect::<Vec<_>>());
     let body = ContainerCreateBody {
         image: Some(settings.image.clone()),
         cmd: Some(vec![
@@ -327,31 +453,89 @@ pub async fn ensure(edge: &Edge, settings: &EdgeSettings) -> Result<(), DeployEr
         ]),
         env: Some(vec!["XDG_CONFIG_HOME=/config".into(), "XDG_DATA_HOME=/data".into()]),
         labels: Some(labels),
-        exposed_ports: Some(vec!["80/tcp".to_string()]),
+        exposed_ports: Some(ports.keys().cloned().collect()),
         host_config: Some(HostConfig {
             port_bindings: Some(ports),
+            binds: Some(binds),
             restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
             network_mode: Some(network.clone()),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network.clone(), EndpointSettings::default())])) }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network.clone(), EndpointSettings { aliases, ..Default::default() })])),
+        }),
         ..Default::default()
     };
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let volume = bollard::models::VolumeCreateRequest {
+        name: Some(data_volume(instance)),
+        labels: Some(HashMap::from([(crate::services::INSTANCE_LABEL.to_string(), instance.to_string())])),
+        ..Default::default()
+    };
+    exec::bounded("creating the edge's data volume", docker.create_volume(volume)).await?;
     exec::bounded(&format!("creating the edge from image {}", settings.image), docker.create_container(Some(options), body)).await?;
+    for n in keep.networks.iter().filter(|n| **n != network) {
+        join(edge, n).await?;
+    }
     // The configuration goes in before the first start, so the edge never serves Caddy's default.
-    upload(docker, &name, &[("Caddyfile", &caddyfile(&BTreeMap::new())), ("Front.caddyfile", &front_caddyfile())]).await?;
+    let router = keep.router.clone().unwrap_or_else(|| caddyfile(&BTreeMap::new()));
+    let mut files = vec![("Caddyfile", router.as_str()), ("Front.caddyfile", plan.front.as_str())];
+    if let Some(pem) = &plan.root_pem {
+        files.push((ACME_ROOT.rsplit('/').next().unwrap_or("acme-ca-root.pem"), pem.as_str()));
+    }
+    upload(docker, &name, &files).await?;
     exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
     // Caddy takes a moment to open its admin endpoint; the first reload needs it.
+    let routes = keep.router.as_deref().map(|_| None).unwrap_or(Some(BTreeMap::new()));
     for _ in 0..50 {
-        if exec::run(docker, &name, &["caddy", "version"], Duration::from_secs(5)).await.map(|o| o.code == 0).unwrap_or(false)
-            && reload(edge, &BTreeMap::new()).await.is_ok()
-        {
+        let up = exec::run(docker, &name, &["caddy", "version"], Duration::from_secs(5)).await.map(|o| o.code == 0).unwrap_or(false);
+        let loaded = match &routes {
+            Some(r) => up && reload(edge, r).await.is_ok(),
+            None => up && admin_answers(edge).await,
+        };
+        if loaded {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err(DeployError::from(format!("the edge {name} started but its admin endpoint never answered")))
+}
+
+/// The router's admin endpoint answers (it has read the Caddyfile it was given).
+async fn admin_answers(edge: &Edge) -> bool {
+    let out = edge.run(&["wget", "-q", "-O", "/dev/null", "http://localhost:2019/config/"], Duration::from_secs(5)).await;
+    out.is_ok_and(|o| o.code == 0)
+}
+
+/// Brings the edge of the engine's own Docker host in line with `settings` now, rather than at
+/// the next deploy: after a change in Settings, and at start when it serves the hooks' name.
+/// Returns what happened, in words for the operator.
+pub async fn apply_local(kit: &super::job::Kit, settings: &EdgeSettings) -> String {
+    let local = crate::domain::host::LOCAL_ID;
+    let docker = match kit.hosts.docker_for(Some(local)).await {
+        Ok(d) => d,
+        Err(e) => return format!("the local Docker host does not answer ({e}): its edge takes these settings when it does"),
+    };
+    let edge = kit.routes().edge(&docker, kit.instance_id(), local);
+    if settings.hooks_host.is_some() && edge.hooks_dir.is_none() {
+        return "the hooks' name cannot be served: the engine's Docker host is not a Unix socket on this machine, so its edge \
+                cannot reach the engine's hook socket"
+            .into();
+    }
+    let exists = docker.inspect_container(&edge.name, None::<bollard::query_parameters::InspectContainerOptions>).await.is_ok();
+    if !exists && settings.hooks_host.is_none() {
+        return "no edge runs on the local host yet: the next deploy starts it with these settings".into();
+    }
+    match ensure_reporting(&edge, settings).await {
+        Ok(Some(words)) => words,
+        Ok(None) => format!("the edge {} already runs with these settings", edge.name),
+        Err(e) => format!("the edge {} could not take these settings: {e}", edge.name),
+    }
+}
+
+/// The edge's data volume (certificates, the ACME account, the access log).
+pub fn data_volume(instance: &str) -> String {
+    format!("slipway-edge-{instance}-data")
 }
 
 #[cfg(test)]

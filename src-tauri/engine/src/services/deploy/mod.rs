@@ -10,7 +10,7 @@
 //! the other way round (the run's context, [`job`], lives here for that reason).
 
 pub(crate) mod compose;
-mod edge;
+pub mod edge;
 pub mod exec;
 mod health;
 pub mod job;

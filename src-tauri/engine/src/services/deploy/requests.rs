@@ -14,7 +14,7 @@ use crate::domain::run::SwitchCount;
 use crate::store::now_ms;
 
 /// The front Caddy's access log in the edge container; rolled by Caddy at 10 MiB.
-pub const ACCESS_LOG: &str = "/data/slipway/access.log";
+pub use crate::domain::edge::ACCESS_LOG;
 
 /// Where the log stood when the window opened.
 pub struct Mark {

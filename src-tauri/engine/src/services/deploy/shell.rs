@@ -37,6 +37,11 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// Closes the idle shells: their container was replaced.
+    pub fn clear(&self) {
+        self.idle.lock().unwrap().clear();
+    }
+
     /// Runs `argv` in `container`, at most `timeout`, like [`exec::run`].
     pub async fn run(&self, docker: &Docker, container: &str, argv: &[&str], timeout: Duration) -> Result<Output, DeployError> {
         let idle = {
