@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
+  EdgeChange,
   ApiError, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations, VolumeChoice,
 } from "./bindings";
 
@@ -79,6 +80,8 @@ export const api = {
   setNotificationSettings: (settings: NotificationSettings) => op("set_notification_settings", { settings }),
   autostart: () => op("get_autostart", {}),
   setAutostart: (enabled: boolean) => op("set_autostart", { enabled }),
+  edge: () => op("get_edge", {}),
+  setEdge: (change: EdgeChange) => op("set_edge", { change }),
   setProjectNotifications: (id: string, channels: NotifyChannel[]) => op("set_project_notifications", { id, channels }),
   testProjectNotifications: (id: string) => op("test_project_notifications", { id }),
   /** Streams the run's log (stored lines after `after`, then live ones) into `onLines`. */
