@@ -377,27 +377,28 @@ fn plain_images() -> (String, String) {
 
 fn build_plain_images() -> (String, String) {
     let build = |version: &str| {
-        let tag = format!("slipway-bench/plain:{version}");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("index.html"), format!("{version}\n")).unwrap();
-        std::fs::write(
-            dir.path().join("Dockerfile"),
-            format!(
-                "FROM {}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
-                busybox_image()
-            ),
-        )
-        .unwrap();
-        let out = std::process::Command::new("docker")
-            .args(["build", "-q", "-t", &tag, "."])
-            .env("DOCKER_BUILDKIT", "0")
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        tag
+        let dockerfile = format!(
+            "FROM {}\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+            busybox_image()
+        );
+        page_image(&format!("slipway-bench/plain:{version}"), version, &dockerfile)
     };
     (build("v1"), build("v2"))
+}
+
+/// Builds `tag` from `dockerfile` with an `index.html` that says `version`.
+fn page_image(tag: &str, version: &str, dockerfile: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), format!("{version}\n")).unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", tag, "."])
+        .env("DOCKER_BUILDKIT", "0")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tag.to_string()
 }
 
 const BOOT_NET: &str = "slipway-bench-boot";

@@ -212,18 +212,7 @@ impl Script {
 
 /// The slow image answering `version` on `/`.
 fn image(version: &str) -> String {
-    let tag = format!("slipway-bench/slow:{version}");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), format!("{version}\n")).unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), slow_dockerfile()).unwrap();
-    let out = std::process::Command::new("docker")
-        .args(["build", "-q", "-t", &tag, "."])
-        .env("DOCKER_BUILDKIT", "0")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    tag
+    crate::page_image(&format!("slipway-bench/slow:{version}"), version, &slow_dockerfile())
 }
 
 /// One Slipway project, stages dev and prod (blue-green), the slow image, default health.

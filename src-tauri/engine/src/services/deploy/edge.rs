@@ -353,7 +353,7 @@ fn plan(edge: &Edge, settings: &EdgeSettings) -> Result<Plan, DeployError> {
             _ => None,
         };
     let front = front_caddyfile(settings, mounted, root_pem.is_some());
-    let hooks = edge.hooks_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+    let hooks = edge.hooks_dir.as_ref().filter(|_| https).map(|d| d.display().to_string()).unwrap_or_default();
     let alias = if https { settings.hooks_host.clone().unwrap_or_default() } else { String::new() };
     let ports = if https { format!("{} {}", settings.http_port, settings.https_port) } else { settings.http_port.to_string() };
     let material = [settings.image.as_str(), &ports, &hooks, &alias, &front, root_pem.as_deref().unwrap_or("")].join("\n--\n");
@@ -439,7 +439,9 @@ async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: &Kept) 
     // Certificates, the ACME account and the access log live in a volume: they outlive a
     // restart and a re-creation (Let's Encrypt limits how often a name may be issued).
     let mut binds = vec![format!("{}:/data", data_volume(instance))];
-    if let Some(dir) = &edge.hooks_dir {
+    // Mounted only when it is used: a Docker engine in a VM (Docker Desktop) may refuse a
+    // host path it does not share, and an edge without the hooks' name has no use for it.
+    if let Some(dir) = edge.hooks_dir.as_ref().filter(|_| plan.https) {
         binds.push(format!("{}:{}:ro", dir.display(), HOOKS_SOCKET.rsplit_once('/').map(|(d, _)| d).unwrap_or("/run/slipway")));
     }
     // Containers on Slipway's network reach the hooks' public name through the edge directly.
