@@ -185,3 +185,74 @@ async fn a_signed_delivery_over_https_through_the_edge_queues_a_run_and_plain_ht
     assert_eq!(status, 200, "{applied}");
     assert!(applied["edge"].as_str().unwrap().contains("already runs"), "{applied}");
 }
+
+/// The edge's own CA root (`tls internal`), read from its data volume; a handshake first makes
+/// Caddy create it if it has not yet.
+async fn internal_root(edge: &str, https_port: u16, host: &str) -> Vec<u8> {
+    let started = std::time::Instant::now();
+    loop {
+        let out = docker(&["exec", edge, "cat", "/data/caddy/pki/authorities/local/root.crt"]);
+        if out.status.success() && !out.stdout.is_empty() {
+            return out.stdout;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the edge never made its CA: {}", String::from_utf8_lossy(&out.stderr));
+        let probe = reqwest::Client::builder().resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], https_port))).build().unwrap();
+        let _ = probe.get(format!("https://{host}:{https_port}/")).send().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_a_real_domain_a_stage_is_served_over_https_and_only_routed_names_get_a_certificate() {
+    let root = tempfile::tempdir().unwrap();
+    let df = crate::deploys::dockerfile();
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (edge_port, https_port) = (stable_port(), stable_port());
+    let env = [
+        ("SLIPWAY_EDGE_IMAGE", edge_image().to_string()),
+        ("SLIPWAY_EDGE_PORT", edge_port.to_string()),
+        ("SLIPWAY_EDGE_HTTPS_PORT", https_port.to_string()),
+        ("SLIPWAY_DOMAIN", "slipway.test".to_string()),
+        ("SLIPWAY_EDGE_TLS", "internal".to_string()),
+    ];
+    let (_engine, base) = start_headless_env(dir.path(), &env);
+    let api = Api::new(&base, dir.path());
+    let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
+    let _cleanup = DockerCleanup(instance.clone());
+    let stages = json!([crate::deploys::stage("dev", "blue-green", json!({"drain_secs": 1, "verify_secs": 1}))]);
+    let (status, p) = api
+        .send(
+            Method::POST,
+            "/projects",
+            json!({"name": "web", "repo_url": served.url, "forge": "git", "deploy": crate::deploys::fast_deploy(), "stages": stages}),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    let r = crate::deploys::finish(&api, crate::deploys::run(&api, "web", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+
+    let host = "stage-dev-web.slipway.test";
+    let edge = format!("slipway-edge-{instance}");
+    let ca = internal_root(&edge, https_port, host).await;
+    let client = |name: &str| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .resolve(name, std::net::SocketAddr::from(([127, 0, 0, 1], https_port)))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let r = client(host).get(format!("https://{host}:{https_port}/")).send().await.expect("the stage answers over HTTPS");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().trim(), "v1");
+    // A name nothing routes gets no certificate (the router's `ask` says no): no handshake.
+    let other = "stage-nothing-here.slipway.test";
+    let refused = client(other).get(format!("https://{other}:{https_port}/")).send().await;
+    assert!(refused.is_err(), "a name nothing routes was served: {refused:?}");
+    // Plain HTTP is redirected to HTTPS.
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = plain.get(format!("http://127.0.0.1:{edge_port}/page")).header("host", host).send().await.unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], format!("https://{host}/page").as_str());
+}

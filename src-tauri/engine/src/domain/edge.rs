@@ -9,6 +9,8 @@ pub const ACCESS_LOG: &str = "/data/slipway/access.log";
 pub const ROUTER_SOCKET: &str = "/etc/caddy/router.sock";
 /// Where the engine's hook socket is mounted in the edge.
 pub const HOOKS_SOCKET: &str = "/run/slipway/hooks.sock";
+/// Where the router answers Caddy's on-demand TLS `ask`: 200 for a host name it routes.
+pub const ASK_PORT: u16 = 2020;
 /// The private CA's root in the edge, when one is set.
 pub const ACME_ROOT: &str = "/etc/caddy/acme-ca-root.pem";
 
@@ -119,21 +121,31 @@ pub fn env_name(key: &str) -> &'static str {
 /// Every setting's key, as stored (`edge.<key>`) and named in `from_env`.
 pub const KEYS: [&str; 9] = ["image", "http_port", "https_port", "domain", "hooks_host", "tls", "acme_ca", "email", "acme_ca_root"];
 
-/// Whether the edge serves a name over HTTPS (and so publishes its HTTPS port): only the edge
-/// that can reach the engine's hook socket serves the hooks' name.
+/// Whether the stages' names get HTTPS: once the domain is a real one (not `localhost`, a
+/// `.localhost` name or an IP address, which no CA certifies).
+pub fn stages_https(cfg: &EdgeConfig) -> bool {
+    let d = cfg.domain.trim_end_matches('.');
+    !(d == "localhost" || d.ends_with(".localhost") || d.parse::<std::net::IpAddr>().is_ok())
+}
+
+/// Whether the edge serves a name over HTTPS (and so publishes its HTTPS port): the stages'
+/// names under a real domain; the hooks' name only on the edge that can reach the engine's
+/// hook socket.
 pub fn serves_https(cfg: &EdgeConfig, hooks_mounted: bool) -> bool {
-    hooks_mounted && cfg.hooks_host.is_some()
+    stages_https(cfg) || (hooks_mounted && cfg.hooks_host.is_some())
 }
 
 /// The front Caddy's whole configuration: written when the edge is created, never reloaded
 /// (a reload reopens its TCP listeners). Everything but the hooks' name goes to the router over
 /// a Unix socket, with retries that cover the router's start and its reloads. The hooks' name
-/// is served over HTTPS only, `/hooks/*` passed to the engine's socket, the rest 404; HTTP
-/// requests for it are redirected by Caddy's automatic HTTPS, which also answers the ACME
-/// challenges on the HTTP port.
+/// is served over HTTPS only, `/hooks/*` passed to the engine's socket, the rest 404. Under a
+/// real domain the stages' names are served over HTTPS too, each certificate obtained when its
+/// name is first asked for and only if the router routes that name (on-demand TLS whose `ask`
+/// is the router: the router is reloaded with every route, the front never is), and HTTP is
+/// redirected to HTTPS. Caddy's automatic HTTPS answers the ACME challenges on the HTTP port.
 pub fn front_caddyfile(cfg: &EdgeConfig, hooks_mounted: bool, root_given: bool) -> String {
     let mut global = vec!["admin off".to_string(), "persist_config off".to_string()];
-    let https = serves_https(cfg, hooks_mounted);
+    let (https, stages) = (serves_https(cfg, hooks_mounted), stages_https(cfg));
     if https {
         if let Some(ca) = &cfg.acme_ca {
             global.push(format!("acme_ca {ca}"));
@@ -147,16 +159,27 @@ pub fn front_caddyfile(cfg: &EdgeConfig, hooks_mounted: bool, root_given: bool) 
     } else {
         global.push("auto_https off".to_string());
     }
+    if stages {
+        global.push(format!("on_demand_tls {{\n\t\task http://127.0.0.1:{ASK_PORT}/ask\n\t}}"));
+    }
     let mut text = format!("{{\n\t{}\n}}\n\n", global.join("\n\t"));
-    if let (true, Some(host)) = (https, &cfg.hooks_host) {
-        let tls = if cfg.tls == EdgeTls::Internal { "\ttls internal\n" } else { "" };
+    let internal = cfg.tls == EdgeTls::Internal;
+    if let (true, Some(host)) = (https && hooks_mounted, &cfg.hooks_host) {
+        let tls = if internal { "\ttls internal\n" } else { "" };
         text.push_str(&format!(
             "{host} {{\n{tls}\thandle /hooks/* {{\n\t\treverse_proxy unix/{HOOKS_SOCKET}\n\t}}\n\trespond \"Slipway: only /hooks/ is served at {host}\" 404\n}}\n\n"
         ));
     }
-    text.push_str(&format!(
-        ":80 {{\n\tlog {{\n\t\toutput file {ACCESS_LOG} {{\n\t\t\troll_size 10MiB\n\t\t\troll_keep 1\n\t\t}}\n\t\tformat json\n\t}}\n\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n}}\n"
-    ));
+    let log =
+        format!("\tlog {{\n\t\toutput file {ACCESS_LOG} {{\n\t\t\troll_size 10MiB\n\t\t\troll_keep 1\n\t\t}}\n\t\tformat json\n\t}}\n");
+    let proxy = format!("\treverse_proxy unix/{ROUTER_SOCKET} {{\n\t\tlb_try_duration 10s\n\t\tlb_try_interval 50ms\n\t}}\n");
+    if stages {
+        let tls = if internal { "\ttls internal {\n\t\ton_demand\n\t}\n" } else { "\ttls {\n\t\ton_demand\n\t}\n" };
+        text.push_str(&format!("https:// {{\n{tls}{log}{proxy}}}\n\n"));
+        text.push_str(&format!(":80 {{\n{log}\tredir https://{{host}}{{uri}} 308\n}}\n"));
+    } else {
+        text.push_str(&format!(":80 {{\n{log}{proxy}}}\n"));
+    }
     text
 }
 
@@ -235,5 +258,23 @@ mod tests {
         let lan = front_caddyfile(&EdgeConfig { tls: EdgeTls::Internal, ..cfg }, true, false);
         assert!(lan.contains("hooks.example.com {\n\ttls internal\n"), "{lan}");
         assert!(!lan.contains("acme_ca_root"), "{lan}");
+        assert!(!lan.contains("on_demand"), "the stages stay on HTTP under localhost: {lan}");
+    }
+
+    #[test]
+    fn under_a_real_domain_the_stages_get_https_on_demand_for_routed_names_and_http_redirects() {
+        for (domain, https) in
+            [("localhost", false), ("app.localhost", false), ("127.0.0.1", false), ("apps.example.com", true), ("lan", true)]
+        {
+            let cfg = EdgeConfig { domain: domain.into(), ..config() };
+            assert_eq!(stages_https(&cfg), https, "{domain}");
+            let text = front_caddyfile(&cfg, false, false);
+            assert_eq!(text.contains("https:// {\n\ttls {\n\t\ton_demand"), https, "{domain}: {text}");
+            assert_eq!(text.contains("ask http://127.0.0.1:2020/ask"), https, "{domain}: {text}");
+            assert_eq!(text.contains("redir https://{host}{uri} 308"), https, "{domain}: {text}");
+            assert_eq!(text.contains("auto_https off"), !https, "{domain}: {text}");
+        }
+        let lan = front_caddyfile(&EdgeConfig { domain: "lan".into(), tls: EdgeTls::Internal, ..config() }, false, false);
+        assert!(lan.contains("https:// {\n\ttls internal {\n\t\ton_demand"), "{lan}");
     }
 }

@@ -31,7 +31,7 @@ pub const ROLE_LABEL: &str = "dev.slipway.role";
 /// edge whose digest differs from the settings' is created again.
 const CONFIG_LABEL: &str = "dev.slipway.edge-config";
 const CADDYFILE_DIR: &str = "/etc/caddy";
-use crate::domain::edge::{front_caddyfile, serves_https, EdgeConfig, ACME_ROOT, HOOKS_SOCKET, KEYS, ROUTER_SOCKET};
+use crate::domain::edge::{front_caddyfile, serves_https, EdgeConfig, ACME_ROOT, ASK_PORT, HOOKS_SOCKET, KEYS, ROUTER_SOCKET};
 
 /// Where the edge listens and what it runs (see [`EdgeConfig`]). Each can be set in the
 /// environment (tests run many engines side by side; it wins) or in the store's settings.
@@ -215,6 +215,13 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
         out.push_str(&format!("\t\treverse_proxy {} {{\n\t\t\tlb_policy {policy}\n\t\t\tlb_retries 5\n\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 100ms\n\t\t\tfail_duration 2s\n\t\t}}\n\t}}\n", names.join(" ")));
     }
     out.push_str("\thandle {\n\t\trespond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n");
+    // The front's on-demand TLS asks here before it gets a certificate for a name: only the
+    // names routed now get one (anyone can point a name at this machine).
+    out.push_str(&format!("\nhttp://127.0.0.1:{ASK_PORT} {{\n\tbind 127.0.0.1\n"));
+    for (i, r) in routes.values().filter(|r| !r.upstreams.is_empty()).enumerate() {
+        out.push_str(&format!("\t@a{i} query domain={}\n\trespond @a{i} 200\n", r.host));
+    }
+    out.push_str("\trespond 404\n}\n");
     out
 }
 
@@ -560,6 +567,11 @@ mod tests {
         assert_eq!(lowest_terms(&[80, 80, 40]), [2, 2, 1]);
         assert_eq!(lowest_terms(&[70, 30]), [7, 3]);
         assert_eq!(lowest_terms(&[0, 0]), [0, 0]);
-        assert!(text.ends_with("respond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n"));
+        assert!(text.contains("respond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n"));
+        assert!(
+            text.contains("@a0 query domain=stage-dev-web.localhost\n\trespond @a0 200\n\t@a1 query domain=launcher.localhost"),
+            "{text}"
+        );
+        assert!(text.ends_with("\trespond 404\n}\n"), "{text}");
     }
 }
