@@ -85,8 +85,10 @@ fn user_unit(exe: &Path) -> String {
     )
 }
 
-/// A system service: its own state directory (0700), the key as a credential when sealed, the
-/// Docker socket's group for the local engine.
+/// A system service: its own state directory (0700), the key as a credential when sealed. It
+/// runs as root, as the Docker daemon's other clients do: access to the Docker socket is root's
+/// power whatever the user, and an unprivileged (or `DynamicUser=`) account would have no
+/// `~/.ssh` for the SSH Docker hosts and forges, which the operator configures as root.
 fn system_unit(exe: &Path, cred: Option<&Path>) -> String {
     let key = match cred {
         Some(c) => format!("LoadCredentialEncrypted={CREDENTIAL}:{}\n", c.display()),
