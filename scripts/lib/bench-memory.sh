@@ -10,6 +10,7 @@
 #      with Tauri's defaults and with compositing off as Slipway's window has it
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/scripts/lib/ten-projects.sh"
 PSS="$ROOT/scripts/lib/pss.py"
 BIN=${SLIPWAY_BENCH_BIN:-$ROOT/target/release}
 IDLE=${SLIPWAY_BENCH_IDLE:-60}
@@ -40,15 +41,7 @@ launch cold
 engine=$(engine_pid)
 url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$data/engine.json")
 token=$(cat "$data/api-token")
-for i in $(seq 1 10); do
-  repo="$data/repos/p$i"
-  git init -q -b main "$repo"
-  echo "project $i" >"$repo/README"
-  git -C "$repo" -c user.email=b@example.com -c user.name=bench add -A
-  git -C "$repo" -c user.email=b@example.com -c user.name=bench commit -qm init
-  curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d "{\"name\":\"p$i\",\"repo_url\":\"$repo\",\"forge\":\"git\"}" "$url/api/v1/projects"
-done
+ten_projects "$url" "$token" "$data/repos"
 echo "10 projects configured"
 sleep "$IDLE"
 echo "--- window open, ${IDLE} s idle (window + WebKit + engine)"

@@ -5,6 +5,7 @@
 # its CPU time over a further 30 s.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/scripts/lib/ten-projects.sh"
 BIN=${SLIPWAY_BENCH_BIN:-$ROOT/target/release}
 IDLE=${SLIPWAY_BENCH_IDLE:-60}
 work=$(mktemp -d)
@@ -17,15 +18,7 @@ trap 'kill $engine 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 300); do [ -f "$data/engine.json" ] && break; sleep 0.1; done
 url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$data/engine.json")
 token=$(cat "$data/api-token")
-for i in $(seq 1 10); do
-  repo="$work/repos/p$i"
-  git init -q -b main "$repo"
-  echo "project $i" >"$repo/README"
-  git -C "$repo" -c user.email=b@example.com -c user.name=bench add -A
-  git -C "$repo" -c user.email=b@example.com -c user.name=bench commit -qm init
-  curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d "{\"name\":\"p$i\",\"repo_url\":\"$repo\",\"forge\":\"git\",\"poll_interval_secs\":60}" "$url/api/v1/projects"
-done
+ten_projects "$url" "$token" "$work/repos" ',"poll_interval_secs":60'
 echo "10 projects configured; secrets: $(curl -sf -H "Authorization: Bearer $token" "$url/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secrets"])')"
 sleep "$IDLE"
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$engine/status")

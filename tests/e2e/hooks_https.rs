@@ -105,15 +105,22 @@ async fn deliver_once_issued(client: &reqwest::Client, url: &str, secret: &str, 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_signed_delivery_over_https_through_the_edge_queues_a_run_and_plain_http_is_redirected() {
-    let dir = tempfile::tempdir().unwrap();
+/// An engine's environment with the test edge on free HTTP and HTTPS ports, and `more`.
+fn edge_env(more: &[(&'static str, &str)]) -> (u16, u16, Vec<(&'static str, String)>) {
     let (edge_port, https_port) = (stable_port(), stable_port());
-    let env = [
+    let mut env = vec![
         ("SLIPWAY_EDGE_IMAGE", edge_image().to_string()),
         ("SLIPWAY_EDGE_PORT", edge_port.to_string()),
         ("SLIPWAY_EDGE_HTTPS_PORT", https_port.to_string()),
     ];
+    env.extend(more.iter().map(|(k, v)| (*k, v.to_string())));
+    (edge_port, https_port, env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_delivery_over_https_through_the_edge_queues_a_run_and_plain_http_is_redirected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (edge_port, https_port, env) = edge_env(&[]);
     std::fs::create_dir_all(dir.path().join("engine")).unwrap();
     let (_engine, base) = start_headless_env(&dir.path().join("engine"), &env);
     let api = Api::new(&base, &dir.path().join("engine"));
@@ -208,14 +215,7 @@ async fn under_a_real_domain_a_stage_is_served_over_https_and_only_routed_names_
     let df = crate::deploys::dockerfile();
     let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
     let dir = tempfile::tempdir().unwrap();
-    let (edge_port, https_port) = (stable_port(), stable_port());
-    let env = [
-        ("SLIPWAY_EDGE_IMAGE", edge_image().to_string()),
-        ("SLIPWAY_EDGE_PORT", edge_port.to_string()),
-        ("SLIPWAY_EDGE_HTTPS_PORT", https_port.to_string()),
-        ("SLIPWAY_DOMAIN", "slipway.test".to_string()),
-        ("SLIPWAY_EDGE_TLS", "internal".to_string()),
-    ];
+    let (edge_port, https_port, env) = edge_env(&[("SLIPWAY_DOMAIN", "slipway.test"), ("SLIPWAY_EDGE_TLS", "internal")]);
     let (_engine, base) = start_headless_env(dir.path(), &env);
     let api = Api::new(&base, dir.path());
     let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
