@@ -255,4 +255,20 @@ async fn under_a_real_domain_a_stage_is_served_over_https_and_only_routed_names_
     let r = plain.get(format!("http://127.0.0.1:{edge_port}/page")).header("host", host).send().await.unwrap();
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], format!("https://{host}/page").as_str());
+
+    // A change of settings while the edge is stopped: it is created again with the routes it
+    // had (read from the stopped container), and the stage answers at once, with no deploy.
+    assert!(docker(&["stop", &edge]).status.success());
+    let (status, applied) = api.send(Method::PUT, "/settings/edge", json!({"hooks_host": "hooks.slipway.test"})).await;
+    assert_eq!(status, 200, "{applied}");
+    assert!(applied["edge"].as_str().unwrap().contains("created again"), "{applied}");
+    let ca = internal_root(&edge, https_port, host).await;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], https_port)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = client.get(format!("https://{host}:{https_port}/")).send().await.expect("the stage answers after the re-creation");
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap().trim().to_string()), (200, "v1".to_string()));
 }

@@ -422,12 +422,22 @@ struct Kept {
 
 async fn kept(docker: &Docker, name: &str, c: &bollard::models::ContainerInspectResponse) -> Kept {
     let networks = c.network_settings.as_ref().and_then(|n| n.networks.as_ref()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
-    let router = exec::run(docker, name, &["cat", &format!("{CADDYFILE_DIR}/Caddyfile")], Duration::from_secs(10))
-        .await
-        .ok()
-        .filter(|o| o.code == 0)
-        .map(|o| o.text);
+    // Read through the archive API, which works on a stopped container too (an exec would not).
+    let router = read_file(docker, name, &format!("{CADDYFILE_DIR}/Caddyfile")).await;
     Kept { router: Some(router.unwrap_or_else(|| caddyfile(&BTreeMap::new()))), networks }
+}
+
+/// One text file out of a container, running or not.
+async fn read_file(docker: &Docker, container: &str, path: &str) -> Option<String> {
+    use futures::TryStreamExt;
+    let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path(path).build();
+    let stream = docker.download_from_container(container, Some(options)).map_ok(|b| b.to_vec()).try_concat();
+    let bytes = tokio::time::timeout(exec::CALL_TIMEOUT, stream).await.ok()?.ok()?;
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let mut entry = archive.entries().ok()?.next()?.ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).ok()?;
+    Some(text)
 }
 
 async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: &Kept) -> Result<(), DeployError> {
