@@ -383,7 +383,7 @@ pub async fn ensure_reporting(edge: &Edge, settings: &EdgeSettings) -> Result<Op
     let network = network_name(instance);
     ensure_network(docker, instance, &network).await?;
     let plan = plan(edge, settings)?;
-    let mut keep = Kept::default();
+    let mut keep = None;
     match docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>).await {
         Ok(c) => {
             let made_with = c.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get(CONFIG_LABEL)).cloned();
@@ -397,16 +397,15 @@ pub async fn ensure_reporting(edge: &Edge, settings: &EdgeSettings) -> Result<Op
                 }
                 return Ok(None);
             }
-            keep = kept(docker, &name, &c).await;
+            keep = Some(kept(docker, &name, &c).await);
             crate::adapters::docker::exec::remove_container(docker, &name).await;
         }
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
         Err(e) => return Err(DeployError::from(format!("looking up the edge {name}: {}", crate::adapters::docker::exec::describe(&e)))),
     }
-    let again = keep.router.is_some();
     edge.shells.clear();
-    create(edge, settings, &plan, &keep).await?;
-    Ok(Some(if again {
+    create(edge, settings, &plan, keep.as_ref()).await?;
+    Ok(Some(if keep.is_some() {
         format!("the edge {name} was created again with the new settings (requests in the second it took were refused)")
     } else {
         format!("the edge {name} was created")
@@ -414,9 +413,8 @@ pub async fn ensure_reporting(edge: &Edge, settings: &EdgeSettings) -> Result<Op
 }
 
 /// What a replaced edge hands on: the router's routes and the networks it was on.
-#[derive(Default)]
 struct Kept {
-    router: Option<String>,
+    router: String,
     networks: Vec<String>,
 }
 
@@ -424,7 +422,7 @@ async fn kept(docker: &Docker, name: &str, c: &bollard::models::ContainerInspect
     let networks = c.network_settings.as_ref().and_then(|n| n.networks.as_ref()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
     // Read through the archive API, which works on a stopped container too (an exec would not).
     let router = read_file(docker, name, &format!("{CADDYFILE_DIR}/Caddyfile")).await;
-    Kept { router: Some(router.unwrap_or_else(|| caddyfile(&BTreeMap::new()))), networks }
+    Kept { router: router.unwrap_or_else(|| caddyfile(&BTreeMap::new())), networks }
 }
 
 /// One text file out of a container, running or not.
@@ -440,7 +438,7 @@ async fn read_file(docker: &Docker, container: &str, path: &str) -> Option<Strin
     Some(text)
 }
 
-async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: &Kept) -> Result<(), DeployError> {
+async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: Option<&Kept>) -> Result<(), DeployError> {
     let (docker, instance, name) = (&edge.docker, edge.instance.as_str(), edge.name.clone());
     let network = network_name(instance);
     let labels = HashMap::from([
@@ -493,26 +491,22 @@ async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: &Kept) 
     };
     exec::bounded("creating the edge's data volume", docker.create_volume(volume)).await?;
     exec::bounded(&format!("creating the edge from image {}", settings.image), docker.create_container(Some(options), body)).await?;
-    for n in keep.networks.iter().filter(|n| **n != network) {
+    for n in keep.iter().flat_map(|k| &k.networks).filter(|n| **n != network) {
         join(edge, n).await?;
     }
     // The configuration goes in before the first start, so the edge never serves Caddy's default.
-    let router = keep.router.clone().unwrap_or_else(|| caddyfile(&BTreeMap::new()));
+    let router = keep.map_or_else(|| caddyfile(&BTreeMap::new()), |k| k.router.clone());
     let mut files = vec![("Caddyfile", router.as_str()), ("Front.caddyfile", plan.front.as_str())];
     if let Some(pem) = &plan.root_pem {
         files.push((ACME_ROOT.rsplit('/').next().unwrap_or("acme-ca-root.pem"), pem.as_str()));
     }
     upload(docker, &name, &files).await?;
     exec::bounded("starting the edge", docker.start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)).await?;
-    // Caddy takes a moment to open its admin endpoint; the first reload needs it.
-    let routes = keep.router.as_deref().map(|_| None).unwrap_or(Some(BTreeMap::new()));
+    // Caddy takes a moment to open its admin endpoint; the first reload needs it. The router
+    // started with the Caddyfile uploaded above: answering is having read it.
     for _ in 0..50 {
         let up = exec::run(docker, &name, &["caddy", "version"], Duration::from_secs(5)).await.map(|o| o.code == 0).unwrap_or(false);
-        let loaded = match &routes {
-            Some(r) => up && reload(edge, r).await.is_ok(),
-            None => up && admin_answers(edge).await,
-        };
-        if loaded {
+        if up && admin_answers(edge).await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
