@@ -17,13 +17,14 @@ pub(crate) type Answer<T> = Result<T, ApiError>;
 /// Any declared operation: `op` is its name, `request` its fields as JSON.
 #[tauri::command]
 pub async fn call(state: State<'_, AppState>, op: String, request: Value) -> Answer<Value> {
-    ops::call_by_name(state.client()?, &op, request).await
+    ops::call_by_name(&state.client()?, &op, request).await
 }
 
 /// The same action as the tray's Quit: the engine stops, and with it this window.
 #[tauri::command]
 pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Answer<()> {
-    if let Ok(client) = state.client() {
+    // A remote engine serves other consoles and its forges: quitting this window leaves it be.
+    if let (Ok(client), false) = (state.client(), state.is_remote()) {
         client.call(ops::Quit {}).await?;
     }
     app.exit(0);

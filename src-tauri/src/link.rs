@@ -1,5 +1,6 @@
-//! The window's link to the engine: find the engine that owns the data directory or start one
-//! (`slipwayd serve --tray`, which outlives this window), and pass its events to the UI.
+//! The window's local engine: find the engine that owns the data directory or start one
+//! (`slipwayd serve --tray`, which outlives this window); what the window was opened for; the
+//! engine's events that concern the window itself.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,8 +11,6 @@ use slipway_protocol::events::EngineEvent;
 use slipway_protocol::ops;
 use slipway_protocol::{ApiError, Config, ErrorCode};
 use tauri::{AppHandle, Emitter, Manager};
-
-use crate::AppState;
 
 /// Name of the Tauri event that carries [`EngineEvent`]s to the UI.
 const ENGINE_EVENT: &str = "engine-event";
@@ -136,33 +135,9 @@ fn start_failure(err_path: &std::path::Path, status: std::process::ExitStatus) -
     ApiError::new(ErrorCode::Internal, format!("the engine exited ({status}): {last}"))
 }
 
-/// Passes the engine's events to the UI until the engine goes away, then closes the window: a
-/// Quit from the tray ends both. A dropped stream with the engine still up is opened again.
-pub fn forward_events(app: &AppHandle) {
-    let Ok(client) = app.state::<AppState>().client().cloned() else { return };
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let result = client.stream::<EngineEvent>("/events", |batch| {
-                for event in batch {
-                    on_event(&app, event);
-                }
-                true
-            });
-            if let Err(e) = result.await {
-                tracing::warn!("engine events: {e}");
-            }
-            if client.call(ops::GetStatus {}).await.is_err() {
-                tracing::info!("the engine is gone; closing the window");
-                app.exit(0);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-}
-
-fn on_event(app: &AppHandle, event: EngineEvent) {
+/// Acts on what concerns the window itself (show it, open a run) and passes every event to the
+/// UI.
+pub(crate) fn on_event(app: &AppHandle, event: EngineEvent) {
     match &event {
         EngineEvent::OpenRun { run_id } => show(app, Some(Intent::Run(*run_id))),
         EngineEvent::ShowWindow { run_id, promote } => {
@@ -170,7 +145,6 @@ fn on_event(app: &AppHandle, event: EngineEvent) {
                 run_id.map(Intent::Run).or_else(|| promote.clone().map(|p| Intent::Promote { project_id: p.project_id, stage: p.stage }));
             show(app, intent);
         }
-        EngineEvent::ShuttingDown => app.exit(0),
         _ => {}
     }
     let _ = app.emit(ENGINE_EVENT, &event);

@@ -7,6 +7,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod attach;
 mod commands;
 mod console;
 mod host_commands;
@@ -15,19 +16,27 @@ mod link;
 use std::sync::Mutex;
 
 use slipway_protocol::client::Client;
+use slipway_protocol::remote::EngineAddress;
 use slipway_protocol::{ApiError, Config};
 
-/// The engine's client, or why no engine could be reached or started: a corrupt store should be
-/// shown in the window, not end the process before a window exists.
 pub struct AppState {
-    client: Result<Client, ApiError>,
+    config: Config,
+    /// The engine's client, or why no engine could be reached or started: a corrupt store
+    /// should be shown in the window, not end the process before a window exists.
+    link: Mutex<attach::Link>,
+    /// The task passing the engine's events on; replaced when the window attaches elsewhere.
+    events: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
     /// What the window was opened for (a run, a promote dialog): handed to the UI once it listens.
     intent: Mutex<Option<link::Intent>>,
 }
 
 impl AppState {
-    pub fn client(&self) -> Result<&Client, ApiError> {
-        self.client.as_ref().map_err(Clone::clone)
+    pub fn client(&self) -> Result<Client, ApiError> {
+        self.link.lock().unwrap().client.clone()
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self.link.lock().unwrap().address, EngineAddress::Ssh(_))
     }
 }
 
@@ -48,15 +57,23 @@ fn main() {
     };
     let _log = slipway_protocol::logging::init_named(&config.log_dir(), "slipway-window").map_err(|e| eprintln!("logging: {e}")).ok();
     let intent = link::Intent::from_args(std::env::args().skip(1));
-    let client = tauri::async_runtime::block_on(link::connect_or_start(&config)).map_err(|e| {
-        tracing::error!("no engine: {e}");
-        e
-    });
+    let link = match attach::initial_address(&config) {
+        Ok(address) => {
+            let attached = tauri::async_runtime::block_on(attach::open(&config, &address)).map_err(|e| {
+                tracing::error!("no engine: {e}");
+                e
+            });
+            attach::Link::new(address, attached)
+        }
+        Err(e) => attach::Link::new(EngineAddress::Local, Err(e)),
+    };
 
     tauri::Builder::default()
-        .manage(AppState { client, intent: Mutex::new(intent) })
+        .manage(AppState { config, link: Mutex::new(link), events: Mutex::new(None), intent: Mutex::new(intent) })
         .invoke_handler(tauri::generate_handler![
             commands::call,
+            attach::console_link,
+            attach::attach_engine,
             commands::quit,
             commands::ui_ready,
             commands::first_paint,
@@ -68,7 +85,7 @@ fn main() {
             host_commands::stop_stream
         ])
         .setup(|app| {
-            link::forward_events(app.handle());
+            attach::forward_events(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

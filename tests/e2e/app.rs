@@ -104,7 +104,7 @@ pub(crate) async fn listener_url(client: &Client) -> String {
     wait_text(client, "[data-testid=status-listener]", |t| t.starts_with("http://127.0.0.1:")).await
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client
         .wait()
         .at_most(Duration::from_secs(30))
@@ -338,7 +338,7 @@ async fn deliveries_appear_live_in_the_inbox_and_projects_show_their_hook() {
 }
 
 /// Waits until the element matching `css` has attribute `attr` equal to `want`.
-async fn wait_attr(client: &Client, css: &str, attr: &str, want: &str) {
+pub(crate) async fn wait_attr(client: &Client, css: &str, attr: &str, want: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let mut last = None;
     while std::time::Instant::now() < deadline {
@@ -397,7 +397,7 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
 }
 
 /// Runs `f` over and over until it returns Some, for at most `secs`.
-async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+pub(crate) async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -412,12 +412,12 @@ where
     }
 }
 
-async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
+pub(crate) async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
     client.find(Locator::Css(css)).await.ok()?.attr(name).await.ok().flatten()
 }
 
 /// Waits for the run shown in the Runs view to end, noting every step seen running on the way.
-async fn watch_run(client: &Client, want: &str) -> Vec<String> {
+pub(crate) async fn watch_run(client: &Client, want: &str) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
     loop {

@@ -452,4 +452,4 @@ async fn tls_host_works_with_its_certificates_and_names_verification_failures() 
 
 // Hosts over SSH: a real sshd on loopback.
 #[path = "hosts_ssh.rs"]
-mod ssh;
+pub(crate) mod ssh;

@@ -7,8 +7,8 @@ use super::*;
 /// client configuration with one alias per case. The engine finds that configuration through
 /// an `ssh` on its PATH that adds `-F` (ssh reads `~/.ssh/config` from the passwd entry, not
 /// $HOME, so pointing HOME elsewhere would not keep the test away from the real one).
-struct Sshd {
-    dir: PathBuf,
+pub(crate) struct Sshd {
+    pub(crate) dir: PathBuf,
     port: u16,
     child: Option<std::process::Child>,
 }
@@ -19,7 +19,7 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
-    fn new(dir: &Path) -> Sshd {
+    pub(crate) fn new(dir: &Path) -> Sshd {
         let dir = dir.join("ssh");
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         for k in ["host_key", "other_host_key", "id", "wrong_id", "nodocker_id"] {
@@ -73,7 +73,7 @@ impl Sshd {
         sshd
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-p", &self.port.to_string(), "-f"])
             .arg(self.dir.join("sshd_config"))
@@ -90,7 +90,7 @@ impl Sshd {
     /// connection close and end, as on a real host. Killing them too once left a login shell's
     /// `pyenv rehash` (root's ~/.bashrc runs it on this machine) dead while holding its lock
     /// file, and every later ssh login then waited 60 s for it (CI failed on that).
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         let is_sshd = |pid: &u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sshd");
         let mut pids: Vec<u32> = descendants(child.id()).into_iter().filter(is_sshd).collect();
@@ -101,7 +101,7 @@ impl Sshd {
         let _ = child.wait();
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         let path = format!("{}:{}", self.dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
         vec![("PATH".into(), path)]
     }
@@ -119,7 +119,7 @@ impl Drop for Sshd {
 }
 
 /// Every process below `pid`, read from /proc.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };

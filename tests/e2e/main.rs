@@ -9,6 +9,7 @@ mod cli;
 mod compose;
 mod compose_corpus;
 mod compose_data;
+mod console_ssh;
 mod crashes;
 pub mod deploys;
 mod disk;

@@ -15,10 +15,13 @@ mod service;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray;
 
+use std::sync::OnceLock;
+
 use clap::{Parser, Subcommand};
-use slipway_engine::http::client::Client;
+use slipway_engine::http::client::{console_actor, Client};
 use slipway_engine::{Config, Engine, Error, ErrorCode};
 use slipway_protocol::ops;
+use slipway_protocol::remote::{self, AttachInfo, EngineAddress};
 
 #[derive(Parser)]
 #[command(name = "slipwayd", version, about = "Slipway's deploy engine, headless, and its command line")]
@@ -35,6 +38,11 @@ struct Cli {
     /// chosen; `secrets migrate` moves them).
     #[arg(long, global = true, env = "SLIPWAY_SECRETS", value_name = "BACKEND")]
     secrets: Option<String>,
+    /// The engine the commands talk to: `local` (this machine's, found through the data
+    /// directory) or `ssh://[user@]host[:port][/data-dir]`, reached through the system's
+    /// OpenSSH client (known_hosts strict, the agent, ~/.ssh/config).
+    #[arg(long, global = true, env = "SLIPWAY_ENGINE", value_name = "ADDRESS")]
+    engine: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -51,6 +59,10 @@ enum Command {
         #[arg(long)]
         tray: bool,
     },
+    /// Print where this machine's engine answers and its API token, as one JSON line: what a
+    /// console attaching with `--engine ssh://…` runs over SSH. (Tries /var/lib/slipway, the
+    /// system service's, when the default data directory has no running engine.)
+    AttachInfo,
     /// Show the running engine's status.
     Status {
         #[arg(long)]
@@ -189,25 +201,58 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// The client of the engine the command line was pointed at (`--engine`): set once when that
+/// is a remote one, whose tunnel lives as long as [`run`].
+static REMOTE: OnceLock<Client> = OnceLock::new();
+
+/// The engine's client, naming this command line in the engine's history.
+pub(crate) fn connect(config: &Config) -> Result<Client, Error> {
+    if let Some(c) = REMOTE.get() {
+        return Ok(c.clone());
+    }
+    Ok(Client::for_config(config)?.with_actor(console_actor("cli")))
+}
+
 async fn run(cli: Cli) -> Result<u8, Error> {
     let mut config = Config::from_env()?;
+    let data_dir_given = cli.data_dir.is_some() || std::env::var_os("SLIPWAY_DATA_DIR").is_some_and(|d| !d.is_empty());
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
+    let address = EngineAddress::parse(cli.engine.as_deref().unwrap_or(""))?;
+    // Held until the command is done: dropping it ends the SSH tunnel.
+    let _tunnel = match (&address, &cli.command) {
+        (EngineAddress::Local, _) => None,
+        (EngineAddress::Ssh(_), None | Some(Command::Serve { .. } | Command::AttachInfo | Command::InstallService { .. })) => {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "--engine names the engine a command talks to; serve, attach-info and install-service act on this machine",
+            ));
+        }
+        (EngineAddress::Ssh(target), Some(_)) => {
+            let attached = remote::attach(target).await?;
+            let _ = REMOTE.set(attached.client.with_actor(console_actor("cli")));
+            Some(attached.tunnel)
+        }
+    };
     config.secrets_key_file = cli.secrets_key_file.or(config.secrets_key_file);
     config.secrets_backend = cli.secrets.or(config.secrets_backend);
     let command = match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
+        Command::AttachInfo => {
+            println!("{}", serde_json::to_string(&attach_info(&config, data_dir_given)?).expect("serializable"));
+            return Ok(0);
+        }
         Command::Manage(m) => return manage::run(&config, m).await,
         Command::InstallService { user, system: _, root, no_seal } => {
             println!("{}", service::install(&service::Install { user, root, no_seal })?);
             return Ok(0);
         }
         Command::Deploy { project, stage, wanted, confirm, wait, json } => {
-            let started = Client::for_config(&config)?
+            let started = connect(&config)?
                 .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone(), confirm: Some(confirm) })
                 .await?;
             let what = format!("{project} → {stage} at {wanted}");
-            return manage::queued(&Client::for_config(&config)?, started.run_id, &what, wait, json).await;
+            return manage::queued(&connect(&config)?, started.run_id, &what, wait, json).await;
         }
         other => other,
     };
@@ -216,7 +261,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
 
 async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
     match command {
-        Command::Manage(_) | Command::Deploy { .. } | Command::InstallService { .. } => {
+        Command::Manage(_) | Command::Deploy { .. } | Command::InstallService { .. } | Command::AttachInfo => {
             unreachable!("answered by run, which returns their exit code")
         }
         Command::Serve { listen, tray } => {
@@ -226,7 +271,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             serve(config, tray).await
         }
         Command::Status { json } => {
-            let status = Client::for_config(&config)?.call(ops::GetStatus {}).await?;
+            let status = connect(&config)?.call(ops::GetStatus {}).await?;
             if json {
                 print_json(&status);
             } else {
@@ -236,9 +281,9 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Pause { json } => set_paused(&config, true, json).await,
         Command::Resume { json } => set_paused(&config, false, json).await,
-        Command::Quit => Client::for_config(&config)?.call(ops::Quit {}).await.map_err(Error::from),
+        Command::Quit => connect(&config)?.call(ops::Quit {}).await.map_err(Error::from),
         Command::Runs { project, json } => {
-            let runs = Client::for_config(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
+            let runs = connect(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
             if json {
                 print_json(&runs);
             } else {
@@ -247,7 +292,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { id, json } => {
-            let run = Client::for_config(&config)?.call(ops::GetRun { id }).await?;
+            let run = connect(&config)?.call(ops::GetRun { id }).await?;
             if json {
                 print_json(&run);
             } else {
@@ -257,7 +302,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Logs { id, follow, json } => logs(&config, id, follow, json).await,
         Command::Export { project } => {
-            print!("{}", Client::for_config(&config)?.call(ops::ExportProject { id: project.clone() }).await?);
+            print!("{}", connect(&config)?.call(ops::ExportProject { id: project.clone() }).await?);
             Ok(())
         }
         Command::Import { file, json } => {
@@ -268,7 +313,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
                 std::fs::read_to_string(&file)
                     .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("cannot read the project file {}: {e}", file.display())))?
             };
-            let r = Client::for_config(&config)?.call(ops::ImportProject { yaml }).await?;
+            let r = connect(&config)?.call(ops::ImportProject { yaml }).await?;
             if json {
                 print_json(&r);
             } else {
@@ -281,7 +326,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Hosts { test, import_contexts, json } => hosts(&config, test, import_contexts, json).await,
         Command::Secrets { command: SecretsCommand::Migrate { to, json } } => {
-            let done = Client::for_config(&config)?.call(ops::MigrateSecrets { to }).await?;
+            let done = connect(&config)?.call(ops::MigrateSecrets { to }).await?;
             if json {
                 print_json(&done);
             } else {
@@ -290,11 +335,44 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Cancel { id } => {
-            Client::for_config(&config)?.call(ops::CancelRun { id }).await?;
+            connect(&config)?.call(ops::CancelRun { id }).await?;
             println!("run {id}: cancel requested");
             Ok(())
         }
     }
+}
+
+/// Where this machine's engine answers, and its token: read from its files, so only a user who
+/// may read the data directory learns it.
+fn attach_info(config: &Config, data_dir_given: bool) -> Result<AttachInfo, Error> {
+    let mut dirs = vec![config.data_dir.clone()];
+    if !data_dir_given {
+        dirs.push(PathBuf::from(service::SYSTEM_DATA_DIR));
+    }
+    let mut first_err = None;
+    for dir in dirs {
+        let mut c = config.clone();
+        c.data_dir = dir;
+        let found = slipway_protocol::client::read_engine_file(&c.engine_file()).and_then(|file| {
+            let token = std::fs::read_to_string(c.token_path()).map_err(|e| {
+                slipway_protocol::ApiError::new(ErrorCode::Io, format!("cannot read the API token {}: {e}", c.token_path().display()))
+            })?;
+            let api = file.api_url.as_deref().unwrap_or(&file.url).trim_start_matches("http://").trim_end_matches('/').to_string();
+            Ok(AttachInfo {
+                api,
+                token: token.trim().to_string(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                data_dir: c.data_dir.display().to_string(),
+            })
+        });
+        match found {
+            Ok(info) => return Ok(info),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.expect("one directory was tried").into())
 }
 
 fn print_status(status: &slipway_protocol::events::EngineStatus) {
@@ -337,7 +415,7 @@ fn print_run(run: slipway_protocol::run::RunDetail) {
 }
 
 async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Error> {
-    let r = Client::for_config(config)?.call(ops::SetAutoDeploy { paused }).await?;
+    let r = connect(config)?.call(ops::SetAutoDeploy { paused }).await?;
     if json {
         print_json(&r);
     } else {
@@ -347,7 +425,7 @@ async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Err
 }
 
 async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), Error> {
-    let client = Client::for_config(config)?;
+    let client = connect(config)?;
     let mut after = 0;
     loop {
         let lines = client.call(ops::RunLogs { id, after: Some(after), limit: None }).await?;
@@ -437,7 +515,7 @@ async fn shutdown_signal() {
 }
 
 async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, json: bool) -> Result<(), Error> {
-    let client = Client::for_config(config)?;
+    let client = connect(config)?;
     if import_contexts {
         let r = client.call(ops::ImportDockerContexts {}).await?;
         if json {

@@ -9,6 +9,8 @@ use slipway_engine::{Error, ErrorCode};
 
 /// The credential name the engine reads from `$CREDENTIALS_DIRECTORY`.
 const CREDENTIAL: &str = slipway_engine::adapters::keychain::key::CREDENTIAL;
+/// Where the system service keeps its data (`StateDirectory=slipway`).
+pub const SYSTEM_DATA_DIR: &str = "/var/lib/slipway";
 
 pub struct Install {
     /// A user service (`~/.config/systemd/user`) instead of a system one.

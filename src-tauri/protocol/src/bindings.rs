@@ -64,6 +64,8 @@ pub fn typescript() -> String {
         crate::watch::Unpinned::decl(),
         crate::metrics::StageAttention::decl(),
         crate::run::SwitchCount::decl(),
+        crate::run::HistoryEntry::decl(),
+        crate::remote::ConsoleLink::decl(),
         crate::metrics::SwitchCost::decl(),
         crate::run::Trigger::decl(),
         crate::run::RunStatus::decl(),

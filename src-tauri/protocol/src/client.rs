@@ -14,7 +14,14 @@ pub struct Client {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// Who this console is, sent with every request ([`ACTOR_HEADER`]).
+    actor: Option<String>,
 }
+
+/// The header a console names itself in (`alice@laptop (window)`): the engine records it with
+/// what changes state. Anyone holding the token could claim any name; the token is the
+/// authority, this is the log of which console used it.
+pub const ACTOR_HEADER: &str = "x-slipway-actor";
 
 impl Client {
     /// Finds the engine that owns `config.data_dir` through its `engine.json` and token file.
@@ -26,7 +33,26 @@ impl Client {
     }
 
     pub fn new(base: &str, token: &str) -> Client {
-        Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http: reqwest::Client::new() }
+        Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http: reqwest::Client::new(), actor: None }
+    }
+
+    /// The same client, naming itself `actor` (see [`console_actor`]).
+    pub fn with_actor(mut self, actor: String) -> Client {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// Where requests go (`http://127.0.0.1:7717`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+        match &self.actor {
+            Some(a) => req.header(ACTOR_HEADER, a),
+            None => req,
+        }
     }
 
     /// Sends one operation and reads its answer.
@@ -38,7 +64,7 @@ impl Client {
             Method::Put => reqwest::Method::PUT,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut req = self.http.request(method, self.url(&format!("/api/v1{}", e.path))).bearer_auth(&self.token);
+        let mut req = self.request(method, &format!("/api/v1{}", e.path));
         if !e.query.is_empty() {
             req = req.query(&e.query);
         }
@@ -74,7 +100,7 @@ impl Client {
         struct Failure {
             error: ApiError,
         }
-        let req = self.http.get(self.url(&format!("/api/v1{path}"))).bearer_auth(&self.token);
+        let req = self.request(reqwest::Method::GET, &format!("/api/v1{path}"));
         let mut resp = check(req.send().await.map_err(|e| self.unreachable(e))?).await?;
         let mut pending: Vec<u8> = Vec::new();
         let mut ended = false;
@@ -139,7 +165,47 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     })
 }
 
-fn read_engine_file(path: &Path) -> Result<EngineFile> {
+/// `user@host (kind)`: the OS user and machine of this console, as the engine records them.
+pub fn console_actor(kind: &str) -> String {
+    let user = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(user_from_passwd)
+        .unwrap_or_else(|| "unknown".into());
+    format!("{user}@{} ({kind})", host_name())
+}
+
+/// The account of this process, for a console started without a login's environment (a
+/// service, `env -i`).
+#[cfg(unix)]
+fn user_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 2 && f[2] == uid).map(|f| f[0].to_string())
+}
+
+#[cfg(not(unix))]
+fn user_from_passwd() -> Option<String> {
+    None
+}
+
+fn host_name() -> String {
+    let from_file = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| from_file("/proc/sys/kernel/hostname"))
+        .or_else(|| from_file("/etc/hostname"))
+        .or_else(|| {
+            let out = std::process::Command::new("hostname").output().ok()?;
+            Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The `engine.json` of a running engine, or why there is none.
+pub fn read_engine_file(path: &Path) -> Result<EngineFile> {
     let text = std::fs::read_to_string(path).map_err(|_| {
         ApiError::new(
             ErrorCode::Unavailable,

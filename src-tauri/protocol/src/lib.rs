@@ -5,7 +5,8 @@
 //! - every operation of the engine's API, declared once with its method, path, request and
 //!   answer ([`ops`]): the engine routes them, the [`client::Client`] calls them, the window's
 //!   one Tauri command forwards them by name, and the UI calls them by their generated names;
-//! - the client, and where to find a running engine ([`config`]).
+//! - the client, where to find a running engine ([`config`]), and attaching to one on another
+//!   machine over SSH ([`remote`]).
 //!
 //! Must not depend on the engine: the window and the CLI link this crate alone for talking to
 //! an engine, and stay small for it.
@@ -30,6 +31,7 @@ pub mod notice;
 pub mod ops;
 pub mod project;
 pub mod release;
+pub mod remote;
 pub mod run;
 pub mod watch;
 

@@ -29,7 +29,7 @@ use crate::metrics::{StageMetrics, StageSummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
-use crate::run::{Delivery, LogLine, RunDetail, RunSummary};
+use crate::run::{Delivery, HistoryEntry, LogLine, RunDetail, RunSummary};
 use crate::watch::{Incident, Pin, Unpinned};
 use crate::{ApiError, ErrorCode, Result};
 
@@ -435,6 +435,11 @@ operations! {
     PinStage pin_stage: Put "/projects/{id}/stages/{stage}/pin" { path project: String = "id", path stage: String } -> Pin;
     /// Unpins the stage. Deploys nothing; says what it could deploy now.
     UnpinStage unpin_stage: Delete "/projects/{id}/stages/{stage}/pin" { path project: String = "id", path stage: String } -> Unpinned;
+    /// Who changed what in a project (runs asked for, rollbacks, promotes, cancels, settings),
+    /// newest first.
+    ProjectHistory project_history: Get "/projects/{id}/history" { path id: String, query limit: Option<u32> } -> Vec<HistoryEntry>;
+    /// Changes made through the API by anyone, newest first (engine settings included).
+    ListHistory history: Get "/history" { query limit: Option<u32> } -> Vec<HistoryEntry>;
     /// The health watch's incidents of a project's stages over the last 30 days, oldest first.
     ListIncidents incidents: Get "/projects/{id}/incidents" { path project: String = "id" } -> Vec<Incident>;
     SetSecret set_project_secret: Put "/projects/{id}/secrets/{name}" status 204 {

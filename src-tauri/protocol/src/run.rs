@@ -209,6 +209,29 @@ pub struct RunDetail {
     /// or the edge keeps no access log).
     #[serde(default)]
     pub switch: Option<SwitchCount>,
+    /// Who asked for this run and who acted on it (cancel), oldest first. Empty for runs a
+    /// webhook, a poll or the engine itself started.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One change someone made through the API: a run started, a rollback, a promote, a cancel, a
+/// setting. Records what was asked (the operation and its path), never a request's body, so no
+/// secret value can land here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct HistoryEntry {
+    #[ts(type = "number")]
+    pub at: i64,
+    /// The console that asked: `alice@laptop (window)`, `ops@build (cli)`, or `api` for a
+    /// client that did not say.
+    pub actor: String,
+    /// The operation's name (`rollback`, `promote`, `cancel_run`, `set_edge`, …).
+    pub action: String,
+    /// The request's path under `/api/v1` (`/projects/web/stages/prod/promote`).
+    pub target: String,
+    pub project_id: Option<String>,
+    #[ts(type = "number | null")]
+    pub run_id: Option<i64>,
 }
 
 /// Requests the edge answered for a stage's host name during a deploy's switch window, from

@@ -5,7 +5,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type {
   EdgeChange,
-  ApiError, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations, VolumeChoice,
+  ApiError, ConsoleLink, ContainerAction, ContainerLogLine, ContainerStats, EngineEvent, ForgeAccount, HostEvent, HostInput, LogLine, NewProject, NotificationSettings, NotifyChannel, Operations, VolumeChoice,
 } from "./bindings";
 
 export function toApiError(thrown: unknown): ApiError {
@@ -59,6 +59,12 @@ export const api = {
   pin: (project: string, stage: string) => op("pin_stage", { project, stage }),
   unpin: (project: string, stage: string) => op("unpin_stage", { project, stage }),
   incidents: (project: string) => op("incidents", { project }),
+  /** Who changed what in the project, newest first. */
+  projectHistory: (id: string, limit = 50) => op("project_history", { id, limit }),
+  /** Where this window is attached (`local` or `ssh://…`) and whether the link is up. */
+  consoleLink: () => invokeCommand<ConsoleLink>("console_link"),
+  /** Attaches this window to another engine; on failure it stays where it was. */
+  attachEngine: (address: string) => invokeCommand<ConsoleLink>("attach_engine", { address }),
   runDetail: (id: number) => op("run_detail", { id }),
   cancelRun: (id: number) => op("cancel_run", { id }).then(() => {}),
   rerun: (id: number) => op("rerun_run", { id }).then((r) => r.run_id),
@@ -140,6 +146,11 @@ function stream<T>(command: string, args: Record<string, unknown>, onItem: (item
       invokeCommand<void>("stop_stream", { streamId }).catch(() => {});
     },
   };
+}
+
+/** The link to the engine went down, came back, or moved to another engine. */
+export function onConsoleLink(handler: (link: ConsoleLink) => void): Promise<UnlistenFn> {
+  return listen<ConsoleLink>("console-link", (e) => handler(e.payload));
 }
 
 export function onEngineEvent(handler: (event: EngineEvent) => void): Promise<UnlistenFn> {

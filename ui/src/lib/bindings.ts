@@ -576,6 +576,31 @@ failed: number,
  */
 from: number, to: number, };
 
+export type HistoryEntry = { at: number, 
+/**
+ * The console that asked: `alice@laptop (window)`, `ops@build (cli)`, or `api` for a
+ * client that did not say.
+ */
+actor: string, 
+/**
+ * The operation's name (`rollback`, `promote`, `cancel_run`, `set_edge`, …).
+ */
+action: string, 
+/**
+ * The request's path under `/api/v1` (`/projects/web/stages/prod/promote`).
+ */
+target: string, project_id: string | null, run_id: number | null, };
+
+export type ConsoleLink = { 
+/**
+ * `local` or the `ssh://` address.
+ */
+address: string, remote: boolean, connected: boolean, 
+/**
+ * Why it is not connected, and what it does about it (`retrying in 4 s`).
+ */
+message: string | null, };
+
 export type SwitchCost = { run_id: number, requests: number, failed: number, };
 
 export type Trigger = "webhook" | "poll" | "manual" | "rollback" | "promote" | "registry";
@@ -613,7 +638,12 @@ export type RunDetail = { run: RunSummary, steps: Array<StepInfo>, config_source
  * The requests the edge served for the stage during the deploy's switch (none: not routed,
  * or the edge keeps no access log).
  */
-switch: SwitchCount | null, };
+switch: SwitchCount | null, 
+/**
+ * Who asked for this run and who acted on it (cancel), oldest first. Empty for runs a
+ * webhook, a poll or the engine itself started.
+ */
+history: Array<HistoryEntry>, };
 
 export type LogLine = { run_id: number, 
 /**
@@ -833,6 +863,10 @@ export type PinStage = { project: string, stage: string, };
 
 export type UnpinStage = { project: string, stage: string, };
 
+export type ProjectHistory = { id: string, limit: number | null, };
+
+export type ListHistory = { limit: number | null, };
+
 export type ListIncidents = { project: string, };
 
 export type SetSecret = { project: string, name: string, value: string, };
@@ -925,6 +959,8 @@ export type Operations = {
   start_manual_run: { request: StartRun, response: RunStarted },
   pin_stage: { request: PinStage, response: Pin },
   unpin_stage: { request: UnpinStage, response: Unpinned },
+  project_history: { request: ProjectHistory, response: Array<HistoryEntry> },
+  history: { request: ListHistory, response: Array<HistoryEntry> },
   incidents: { request: ListIncidents, response: Array<Incident> },
   set_project_secret: { request: SetSecret, response: null },
   delete_project_secret: { request: DeleteSecret, response: null },

@@ -78,37 +78,13 @@ pub fn validate(mut input: HostInput) -> Result<HostInput> {
 
 /// `ssh://user@host:port` into (user, host, port).
 pub fn parse_ssh(endpoint: &str) -> std::result::Result<(Option<String>, String, Option<u16>), String> {
-    let rest = endpoint.strip_prefix("ssh://").ok_or("the endpoint must start with ssh://")?;
-    let rest = rest.trim_end_matches('/');
-    if rest.contains('/') {
+    // One parser for every ssh:// address (hosts here, engines in the console); a Docker host
+    // has no data directory.
+    let t = slipway_protocol::remote::SshTarget::parse(endpoint.trim_end_matches('/'))?;
+    if t.data_dir.is_some() {
         return Err("ssh:// endpoints take no path (ssh://user@host[:port])".into());
     }
-    let (user, hostport) = match rest.rsplit_once('@') {
-        Some((u, h)) => (Some(u.to_string()).filter(|u| !u.is_empty()), h),
-        None => (None, rest),
-    };
-    let (host, port) = match hostport.strip_prefix('[') {
-        Some(v6) => {
-            let (h, after) = v6.split_once(']').ok_or("unclosed [ in the address")?;
-            (h.to_string(), after.strip_prefix(':'))
-        }
-        None => match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (hostport.to_string(), None),
-        },
-    };
-    if host.is_empty() {
-        return Err("the host name is missing (ssh://user@host[:port])".into());
-    }
-    // The system's ssh would read a leading dash as one of its options (`-oProxyCommand=…`).
-    if host.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
-        return Err("a user or host name cannot start with '-' (ssh would take it for an option)".into());
-    }
-    let port = match port {
-        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("{p:?} is not a port number"))?),
-        None => None,
-    };
-    Ok((user, host, port))
+    Ok((t.user, t.host, t.port))
 }
 
 // ---- Reaching a host ----

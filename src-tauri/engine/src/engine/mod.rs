@@ -321,6 +321,11 @@ impl Engine {
     pub async fn follow_log(&self, run_id: i64, after_seq: i64, sink: tokio::sync::mpsc::Sender<Vec<LogLine>>) -> Result<()> {
         use tokio::sync::broadcast::error::RecvError;
         let mut live = self.inner.logs.follow();
+        // Lines go out live at once and reach the store up to 100 ms later: one sent before the
+        // subscription above and not yet stored would be in neither (the first line of a run
+        // just started, the lines a console missed while its link was down). After the flush,
+        // every line sent before the subscription is in the store.
+        self.inner.logs.flush().await;
         let mut last = after_seq;
         loop {
             let stored = self.run_logs(run_id, last, 10_000).await?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use crate::domain::metrics::{StageMetrics, StageSummary};
 use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
-use crate::domain::run::{Delivery, LogLine, RunDetail, RunSummary};
+use crate::domain::run::{Delivery, HistoryEntry, LogLine, RunDetail, RunSummary};
 use crate::domain::watch::{Incident, Pin, Unpinned};
 use crate::engine::Engine;
 use crate::http::failure::ApiFailure;
@@ -45,7 +45,11 @@ pub fn routes() -> Router<Engine> {
             Method::Put => MethodFilter::PUT,
             Method::Delete => MethodFilter::DELETE,
         };
+        let route_path = route.path;
+        let recorded = route.method != Method::Get && !UNRECORDED.contains(&name);
         let handler = move |State(engine): State<Engine>,
+                            uri: Uri,
+                            headers: HeaderMap,
                             Path(path): Path<HashMap<String, String>>,
                             Query(query): Query<HashMap<String, String>>,
                             body: Body| async move {
@@ -54,11 +58,57 @@ pub fn routes() -> Router<Engine> {
                 Err(refused) => return refused,
             };
             let parts = Parts { path, query, body: body.to_vec() };
-            answer(ops::handle(&engine, name, &parts).await)
+            let result = ops::handle(&engine, name, &parts).await;
+            if let (true, Ok((_, _, value))) = (recorded, &result) {
+                let (project, run) = history_subject(route_path, &parts.path, value);
+                let actor = actor(&headers);
+                if let Err(e) = crate::store::history::record(engine.store(), &actor, name, uri.path(), project.as_deref(), run).await {
+                    tracing::warn!("cannot record {name} by {actor} in the history: {e}");
+                }
+            }
+            answer(result)
         };
         router = router.route(route.path, on(filter, handler));
     }
     router
+}
+
+/// Operations that change nothing a colleague would ask about (checks), so the history does
+/// not record them.
+const UNRECORDED: &[&str] = &["test_host", "test_project_notifications"];
+
+/// The longest console name kept; the rest is cut.
+const ACTOR_MAX: usize = 120;
+
+/// The console's name from its header (printable characters only, cut at [`ACTOR_MAX`]), or
+/// `api` for a client that gave none.
+fn actor(headers: &HeaderMap) -> String {
+    let given = headers.get(slipway_protocol::client::ACTOR_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let clean: String = given.chars().filter(|c| !c.is_control()).take(ACTOR_MAX).collect();
+    if clean.trim().is_empty() {
+        "api".into()
+    } else {
+        clean.trim().to_string()
+    }
+}
+
+/// The project and the run a change is about: the `/projects/{id}` it was made under (or the
+/// project it created), and the run it started (or the `/runs/{id}` it acted on).
+fn history_subject(route: &str, path: &HashMap<String, String>, answer: &serde_json::Value) -> (Option<String>, Option<i64>) {
+    let project = if route.starts_with("/projects/{id}") {
+        path.get("id").cloned()
+    } else if route.starts_with("/projects") {
+        // Created or imported: the answer is the project, or carries it.
+        let p = answer.get("project").unwrap_or(answer);
+        p.get("id").and_then(|v| v.as_str()).map(String::from)
+    } else {
+        None
+    };
+    let run = answer
+        .get("run_id")
+        .and_then(|v| v.as_i64())
+        .or_else(|| route.starts_with("/runs/{id}").then(|| path.get("id").and_then(|v| v.parse().ok())).flatten());
+    (project, run)
 }
 
 /// An operation's JSON body: at most [`BODY_LIMIT`], whole within [`BODY_DEADLINE`]. A client
@@ -169,6 +219,13 @@ impl Handler for Engine {
     async fn unpin_stage(&self, op: ops::UnpinStage) -> Result<Unpinned> {
         Ok(Engine::unpin_stage(self, &op.project, &op.stage).await?)
     }
+    async fn project_history(&self, op: ops::ProjectHistory) -> Result<Vec<HistoryEntry>> {
+        self.project(&op.id).await?;
+        Ok(crate::store::history::list(self.store(), Some(&op.id), limit(op.limit)).await?)
+    }
+    async fn history(&self, op: ops::ListHistory) -> Result<Vec<HistoryEntry>> {
+        Ok(crate::store::history::list(self.store(), None, limit(op.limit)).await?)
+    }
     async fn incidents(&self, op: ops::ListIncidents) -> Result<Vec<Incident>> {
         Ok(Engine::incidents(self, &op.project).await?)
     }
@@ -268,5 +325,47 @@ impl Handler for Engine {
     }
     async fn container_action(&self, op: ops::ContainerActionOn) -> Result<()> {
         Ok(Engine::container_action(self, &op.host, &op.container, op.action, op.grace, op.force).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_change_is_filed_under_its_project_and_the_run_it_started_or_touched() {
+        let path = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>();
+        type Case = (&'static str, HashMap<String, String>, serde_json::Value, (Option<&'static str>, Option<i64>));
+        let cases: &[Case] = &[
+            (
+                "/projects/{id}/stages/{stage}/promote",
+                path(&[("id", "web"), ("stage", "prod")]),
+                json!({"run_id": 7}),
+                (Some("web"), Some(7)),
+            ),
+            ("/projects", path(&[]), json!({"id": "api", "name": "api"}), (Some("api"), None)),
+            ("/projects/import", path(&[]), json!({"created": true, "project": {"id": "shop"}}), (Some("shop"), None)),
+            ("/runs/{id}/cancel", path(&[("id", "12")]), json!(null), (None, Some(12))),
+            ("/runs/{id}/rerun", path(&[("id", "12")]), json!({"run_id": 13}), (None, Some(13))),
+            ("/settings/edge", path(&[]), json!({"id": "not-a-project"}), (None, None)),
+        ];
+        for (route, p, answer, (project, run)) in cases {
+            assert_eq!(history_subject(route, p, answer), (project.map(String::from), *run), "{route}");
+        }
+    }
+
+    #[test]
+    fn a_console_name_is_printable_and_short_or_api() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(slipway_protocol::client::ACTOR_HEADER, v.parse().unwrap());
+            actor(&h)
+        };
+        assert_eq!(actor(&HeaderMap::new()), "api");
+        assert_eq!(with("  "), "api");
+        assert_eq!(with("ana@desk (window)"), "ana@desk (window)");
+        assert_eq!(with("a\tb").len(), 2);
+        assert_eq!(with(&"x".repeat(500)).len(), ACTOR_MAX);
     }
 }

@@ -312,6 +312,7 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
             from: row.get::<Option<i64>, _>("switch_from").unwrap_or(0),
             to: row.get::<Option<i64>, _>("switch_to").unwrap_or(0),
         }),
+        history: crate::store::history::of_run(store, id).await?,
     })
 }
 

@@ -1,0 +1,236 @@
+//! The desktop as a remote console: the real window attached over SSH (a real sshd on loopback)
+//! to an engine in a data directory of its own, with the command line as a second console.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::{json, Value};
+
+use crate::app::{click, open_app, shot, start_driver_env, until, wait_text, watch_run, ONE_APP_AT_A_TIME};
+use crate::hosts::ssh::{descendants, Sshd};
+use crate::kit::*;
+
+/// Every line the window's log view holds, by position: the view draws only what is near the
+/// viewport, so it is scrolled through from the top.
+async fn window_log(client: &Client) -> Vec<String> {
+    let mut lines: std::collections::BTreeMap<i64, String> = Default::default();
+    let mut top = 0;
+    loop {
+        let js = "const b = document.querySelector('[data-testid=run-log]'); b.scrollTop = arguments[0]; \
+                  b.dispatchEvent(new Event('scroll')); return b.scrollHeight;";
+        let height = client.execute(js, vec![json!(top)]).await.unwrap().as_i64().unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let shown = client
+            .execute(
+                "return Array.from(document.querySelectorAll('[data-testid=run-log] .line')).map(e => [parseInt(e.style.top), e.textContent]);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        for pair in shown.as_array().unwrap() {
+            lines.insert(pair[0].as_i64().unwrap() / 18, pair[1].as_str().unwrap().to_string());
+        }
+        top += 300;
+        if top >= height {
+            break;
+        }
+    }
+    let positions: Vec<i64> = lines.keys().copied().collect();
+    assert_eq!(positions, (0..positions.len() as i64).collect::<Vec<_>>(), "the log view has holes");
+    lines.into_values().collect()
+}
+
+/// The server's own copy of a run's log.
+async fn stored_log(api: &Api, run: i64) -> Vec<String> {
+    api.get(&format!("/runs/{run}/logs?limit=100000"))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn cli(sshd_env: &[(String, String)], address: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("slipwayd"));
+    cmd.arg("--engine").arg(address).args(args).envs(sshd_env.iter().map(|(k, v)| (k, v))).env("SLIPWAY_REMOTE_SLIPWAYD", bin("slipwayd"));
+    cmd
+}
+
+fn the_project(repo: &str) -> String {
+    format!(
+        "name: web\nrepo_url: {repo}\nforge: git\ndeploy:\n  port: 80\n  health:\n    path: /health\n    interval_ms: 200\n    timeout_ms: 1000\n    retries: 3\n    start_period_ms: 2000\n\
+         stages:\n  - name: dev\n    branch_patterns: []\n    strategy: blue-green\n    rollout:\n      drain_secs: 0\n      verify_secs: 1\n"
+    )
+}
+
+// Longer than 80 lines: one scenario told start to end; each step needs the state the one before it left.
+/// The window starts on this machine's engine, is switched in Settings (a host key it does not
+/// know is refused, and it stays where it was) to an engine behind sshd, deploys there with the
+/// log following live, loses the link mid-log (sshd stopped: every session and the tunnel with
+/// it), says so, attaches again by itself and shows every line of the log exactly once; the
+/// command line, a second console, deploys meanwhile and follows a run live; the window rolls
+/// back; the engine records which console did what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_window_attached_over_ssh_deploys_reconnects_without_losing_a_line_and_rolls_back() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let mut sshd = Sshd::new(root.path());
+    let count = format!(
+        "steps:\n  - name: count\n    image: {}\n    commands:\n      - \"for i in $(seq 1 30); do echo count-$i; sleep 0.3; done\"\nbuild:\n  dockerfile: Dockerfile\n",
+        busybox_image()
+    );
+    let df = crate::deploys::dockerfile();
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n"), ("slipway.yml", &count)]);
+
+    // The server: an engine in a data directory of its own, reachable only through sshd.
+    let server = root.path().join("server");
+    std::fs::create_dir_all(&server).unwrap();
+    let edge_port = stable_port();
+    let (_engine, url) = start_headless_env(&server, &crate::deploys::env(edge_port));
+    let api = Api::new(&url, &server);
+    let _cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+    let imported = reqwest::Client::new()
+        .post(format!("{url}/api/v1/projects/import"))
+        .bearer_auth(token(&server))
+        .header("content-type", "application/yaml")
+        .body(the_project(&served.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 200, "{}", imported.text().await.unwrap());
+    let address = format!("ssh://box{}", server.display());
+
+    // The console: the real window, on this machine's engine first.
+    let console = root.path().join("console");
+    std::fs::create_dir_all(&console).unwrap();
+    let mut env: Vec<(&str, String)> = vec![("SLIPWAY_REMOTE_SLIPWAYD", bin("slipwayd").display().to_string())];
+    let sshd_env = sshd.env();
+    env.push(("PATH", sshd_env[0].1.clone()));
+    let driver = start_driver_env(&console, &env);
+    let client = open_app(&driver).await;
+    click(&client, "[data-testid=tab-status]").await;
+    wait_text(&client, "[data-testid=status-attached]", |t| t.contains("this machine")).await;
+
+    // Settings: a host whose key is not known is refused with what to do; the window stays.
+    click(&client, "[data-testid=tab-settings]").await;
+    attach(&client, &format!("ssh://unknown{}", server.display())).await;
+    let refused = wait_text(&client, "[data-testid=attach-error]", |t| !t.is_empty()).await;
+    assert!(refused.contains("not in known_hosts"), "{refused}");
+    attach(&client, &address).await;
+    wait_text(&client, "[data-testid=engine-address]", |t| t == address).await;
+    click(&client, "[data-testid=tab-status]").await;
+    let attached = wait_text(&client, "[data-testid=status-attached]", |t| t.contains("over SSH")).await;
+    assert!(attached.contains(&address), "{attached}");
+    let shown = wait_text(&client, "[data-testid=status-store]", |t| !t.is_empty()).await;
+    assert!(shown.contains(&server.display().to_string()), "the Status view shows the server's engine: {shown}");
+    shot("console-ssh-status.png");
+
+    // A deploy started in the window; the log follows live.
+    click(&client, "[data-testid=tab-runs]").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-testid=deploy-ref]"))
+        .await
+        .unwrap()
+        .send_keys("main")
+        .await
+        .unwrap();
+    click(&client, "[data-testid=deploy-submit]").await;
+    wait_text(&client, "[data-testid=run-log]", |t| t.contains("count-4")).await;
+    let tunnel_before = tunnel_pids(&console);
+    assert_eq!(tunnel_before.len(), 1, "one ssh tunnel for the window: {tunnel_before:?}");
+
+    // The link drops mid-log: sshd and every session it carries (the tunnel's too) are gone.
+    sshd.stop();
+    let banner = wait_text(&client, "[data-testid=link-banner]", |t| t.contains("retrying")).await;
+    assert!(banner.contains(&address), "{banner}");
+    shot("console-ssh-reconnecting.png");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sshd.start();
+    until("the banner to go", 60, || async { client.find(Locator::Css("[data-testid=link-banner]")).await.is_err().then_some(()) }).await;
+    let tunnel_after = tunnel_pids(&console);
+    assert!(tunnel_after.len() == 1 && tunnel_after != tunnel_before, "a new tunnel: {tunnel_before:?} → {tunnel_after:?}");
+
+    // A second console (the command line over the same SSH) follows the same run live.
+    let run1 = api.get("/runs").await[0]["id"].as_i64().unwrap();
+    let follower = cli(&sshd_env, &address, &["logs", &run1.to_string(), "--follow"]).stdout(Stdio::piped()).spawn().unwrap();
+    watch_run(&client, "succeeded").await;
+    let followed = follower.wait_with_output().unwrap();
+    let followed = String::from_utf8_lossy(&followed.stdout).to_string();
+    assert!((1..=30).all(|i| followed.lines().filter(|l| *l == format!("count-{i}")).count() == 1), "{followed}");
+
+    // What the window shows is the server's log: every line once, none missing, in order.
+    let stored = stored_log(&api, run1).await;
+    let shown = window_log(&client).await;
+    assert_eq!(shown, stored, "the window's log after the reconnect");
+    assert!((1..=30).all(|i| shown.iter().filter(|l| **l == format!("count-{i}")).count() == 1));
+    let history = wait_text(&client, "[data-testid=run-history]", |t| t.contains("(window)")).await;
+    assert!(history.starts_with("start manual run by "), "{history}");
+
+    // The command line deploys v2 over SSH; the window sees it end live.
+    crate::deploys::push(&served.work, &[("index.html", "v2\n")], &[], "v2");
+    let out = cli(&sshd_env, &address, &["deploy", "web", "dev", "--ref", "main", "--wait", "--json"]).output().unwrap();
+    assert!(out.status.success(), "deploy over ssh: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v2".to_string()));
+
+    // The window rolls back to release 1.
+    click(&client, "[data-testid=tab-projects]").await;
+    click(&client, "[data-testid=open-web]").await;
+    crate::app::wait_attr(&client, "[data-testid=release-dev-1]", "data-status", "retired").await;
+    click(&client, "[data-testid=rollback-dev-1]").await;
+    wait_text(&client, "[data-testid=rollback-dialog]", |t| t.contains("release 1")).await;
+    client.find(Locator::Css("body")).await.unwrap().send_keys("\u{E007}").await.unwrap();
+    watch_run(&client, "succeeded").await;
+    assert_eq!(get_via_edge(edge_port, &crate::deploys::host("dev", "web")).await, (200, "v1".to_string()));
+
+    // Who did what, as the engine recorded it and the project view shows it.
+    let actors = project_history(&api).await;
+    assert_eq!(actors.len(), 4, "{actors:?}");
+    assert!(actors[0].0 == "rollback" && actors[0].1.ends_with("(window)"), "{actors:?}");
+    assert!(actors[1].0 == "start_manual_run" && actors[1].1.ends_with("(cli)"), "{actors:?}");
+    assert!(actors[2].0 == "start_manual_run" && actors[2].1.ends_with("(window)"), "{actors:?}");
+    // A client that does not name itself (curl with the token, as the test's import) is `api`.
+    assert_eq!(actors[3], ("import_project".to_string(), "api".to_string()));
+    let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert!(actors[0].1.starts_with(&format!("{}@", me.trim())), "the OS user of the console: {actors:?}");
+    click(&client, "[data-testid=tab-projects]").await;
+    click(&client, "[data-testid=open-web]").await;
+    let table = wait_text(&client, "[data-testid=project-history]", |t| t.contains("(cli)")).await;
+    assert!(table.contains("rollback") && table.contains("(window)"), "{table}");
+    shot("console-ssh-history.png");
+
+    let _ = client.close().await;
+}
+
+async fn attach(client: &Client, address: &str) {
+    let input =
+        client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=engine-address-input]")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(address).await.unwrap();
+    click(client, "[data-testid=attach-engine]").await;
+}
+
+/// (action, actor) of the project's history, newest first.
+async fn project_history(api: &Api) -> Vec<(String, String)> {
+    let h: Value = api.get("/projects/web/history").await;
+    h.as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap().to_string(), e["actor"].as_str().unwrap().to_string())).collect()
+}
+
+/// The `ssh -N -L` processes of the window whose data directory is `console`.
+fn tunnel_pids(console: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for window in window_pids(console) {
+        for pid in descendants(window) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).to_string()).collect();
+            if args.iter().any(|a| a == "-N") && args.iter().any(|a| a == "-L") {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
