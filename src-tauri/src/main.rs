@@ -86,6 +86,16 @@ fn main() {
         ])
         .setup(|app| {
             attach::forward_events(app.handle());
+            // Started by a tray attached to a remote engine: its later clicks arrive here, one
+            // intent per line (`--run 42`, `--promote web/prod`, `--show`).
+            if std::env::var_os("SLIPWAY_INTENTS_ON_STDIN").is_some() {
+                let handle = app.handle().clone();
+                std::thread::spawn(move || {
+                    for line in std::io::stdin().lines().map_while(Result::ok) {
+                        link::show(&handle, link::Intent::from_args(line.split_whitespace().map(String::from)));
+                    }
+                });
+            }
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -234,3 +234,83 @@ fn tunnel_pids(console: &Path) -> Vec<u32> {
     }
     pids
 }
+
+/// The labels of a tray's menu, read over D-Bus as a panel reads them.
+fn menu_labels(pid: u32) -> String {
+    let out = Command::new("gdbus")
+        .args(["call", "--session", "--dest", &format!("org.kde.StatusNotifierItem-{pid}-1"), "--object-path", "/MenuBar"])
+        .args(["--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[\"label\"]"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+// Longer than 80 lines: one scenario told start to end.
+/// `slipwayd tray --engine ssh://…` on a desktop with no engine of its own: its menu lists the
+/// server's runs, a failed run there becomes a notification here (the server has no desktop),
+/// its pause switch pauses the server, its Open starts the window attached to the same engine
+/// and a later click reaches that window instead of a second one; Quit ends only the tray.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tray_attached_over_ssh_lists_notifies_and_pauses_the_remote_engine() {
+    let root = tempfile::tempdir().unwrap();
+    let sshd = Sshd::new(root.path());
+    let log = root.path().join("dbus.txt");
+    let (_dunst, _monitor) = crate::watch::desktop(&log);
+    let failing = format!("steps:\n  - name: boom\n    image: {}\n    commands:\n      - \"echo boom; exit 3\"\n", busybox_image());
+    let served = serve_repo_with(root.path(), &[("slipway.yml", &failing)]);
+    let server = root.path().join("server");
+    std::fs::create_dir_all(&server).unwrap();
+    // The server has no desktop of its own: only the tray shows its notices.
+    let (_engine, url) = start_headless_env(&server, &[("SLIPWAY_DESKTOP_NOTIFY", "0".into())]);
+    let api = Api::new(&url, &server);
+    let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "far", "repo_url": served.url, "forge": "git"})).await;
+    assert_eq!(status, 201, "{p}");
+    let address = format!("ssh://box{}", server.display());
+
+    // A stand-in for the window: what it was started with and what it was told later.
+    let seen = root.path().join("window.txt");
+    let window = root.path().join("window.sh");
+    std::fs::write(
+        &window,
+        format!("#!/bin/sh\necho \"args: $*\" >> {0}\nwhile read l; do echo \"stdin: $l\" >> {0}; done\n", seen.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&window, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut tray = cli(&sshd.env(), &address, &["tray"]);
+    let tray = Guard(tray.env("SLIPWAY_WINDOW", &window).stderr(Stdio::null()).spawn().unwrap());
+    let pid = tray.0.id();
+    wait_for("the tray's menu", Duration::from_secs(30), || menu_labels(pid).contains("Pause auto-deploy").then_some(()));
+
+    // A run fails on the server: the tray lists it and this desktop shows the notice.
+    let (status, v) = api.send(reqwest::Method::POST, "/projects/far/stages/dev/runs", json!({"ref": "main"})).await;
+    assert_eq!(status, 202, "{v}");
+    let run = v["run_id"].as_i64().unwrap();
+    let label = format!("#{run} far/dev · failed");
+    wait_for("the failed run in the tray's menu", Duration::from_secs(60), || menu_labels(pid).contains(&label).then_some(()));
+    let notified = wait_for("the notice on this desktop", Duration::from_secs(30), || {
+        crate::notify::monitored(&log).into_iter().find(|m| m.contains("member=Notify") && m.contains("far"))
+    });
+    assert!(notified.contains("dev"), "{notified}");
+
+    // Pause: the server's switch, over SSH.
+    tray_click(pid, Some("Pause auto-deploy"));
+    until("the server to pause", 20, || async { (api.get("/status").await["auto_deploy_paused"] == true).then_some(()) }).await;
+
+    // Open: the window, attached to the same engine; the run's item then goes to that window.
+    tray_click(pid, None);
+    wait_for("the window to start", Duration::from_secs(10), || std::fs::read_to_string(&seen).ok().filter(|t| t.contains("args:")));
+    tray_click(pid, Some(&label));
+    let told =
+        wait_for("the window to be told", Duration::from_secs(10), || std::fs::read_to_string(&seen).ok().filter(|t| t.contains("stdin:")));
+    assert_eq!(told, format!("args: --engine {address}\nstdin: --run {run}\n"));
+
+    // Quit ends the tray, not the server's engine.
+    tray_click(pid, Some("Quit"));
+    wait_for("the tray to exit", Duration::from_secs(10), || (!process_alive(pid)).then_some(()));
+    assert!(api.get("/status").await["version"].is_string());
+    let history = api.get("/projects/far/history").await;
+    assert!(history.as_array().unwrap().iter().all(|h| h["actor"] == "api"), "the tray changed no project: {history}");
+    let all = api.get("/history").await;
+    assert!(all[0]["action"] == "set_auto_deploy_paused" && all[0]["actor"].as_str().unwrap().ends_with("(tray)"), "{all}");
+}

@@ -39,7 +39,7 @@ async fn wait_live_state(api: &Api, project: &str, want: &str, timeout: Duration
 }
 
 /// dunst, when the session has no notification daemon, and dbus-monitor writing to `log`.
-fn desktop(log: &Path) -> (Option<Guard>, Guard) {
+pub(crate) fn desktop(log: &Path) -> (Option<Guard>, Guard) {
     session_bus();
     let dunst = (!notification_daemon_running()).then(|| {
         let g = Guard(Command::new("dunst").stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dunst is installed"));

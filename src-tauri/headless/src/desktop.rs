@@ -95,7 +95,7 @@ fn open_window(engine: &Engine, run_id: Option<i64>, promote: Option<PromoteTarg
 }
 
 /// The window's binary: `slipway` beside this one, or where `SLIPWAY_WINDOW` says.
-fn window_path() -> PathBuf {
+pub(crate) fn window_path() -> PathBuf {
     if let Some(p) = std::env::var_os("SLIPWAY_WINDOW") {
         return PathBuf::from(p);
     }

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod desktop;
 mod manage;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod remote_tray;
 mod service;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray;
@@ -59,6 +61,9 @@ enum Command {
         #[arg(long)]
         tray: bool,
     },
+    /// Show the tray and the desktop notifications of the engine named by --engine (an
+    /// `ssh://` one), without running an engine here. Quit ends the tray, not the engine.
+    Tray,
     /// Print where this machine's engine answers and its API token, as one JSON line: what a
     /// console attaching with `--engine ssh://…` runs over SSH. (Tries /var/lib/slipway, the
     /// system service's, when the default data directory has no running engine.)
@@ -222,13 +227,20 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     let address = EngineAddress::parse(cli.engine.as_deref().unwrap_or(""))?;
     // Held until the command is done: dropping it ends the SSH tunnel.
     let _tunnel = match (&address, &cli.command) {
-        (EngineAddress::Local, _) => None,
         (EngineAddress::Ssh(_), None | Some(Command::Serve { .. } | Command::AttachInfo | Command::InstallService { .. })) => {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
                 "--engine names the engine a command talks to; serve, attach-info and install-service act on this machine",
             ));
         }
+        (EngineAddress::Ssh(target), Some(Command::Tray)) => return remote_tray(target.clone()).await.map(|()| 0),
+        (EngineAddress::Local, Some(Command::Tray)) => {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                "`tray` shows a remote engine's tray: give --engine ssh://…; this machine's engine shows its own with `serve --tray`",
+            ));
+        }
+        (EngineAddress::Local, _) => None,
         (EngineAddress::Ssh(target), Some(_)) => {
             let attached = remote::attach(target).await?;
             let _ = REMOTE.set(attached.client.with_actor(console_actor("cli")));
@@ -261,7 +273,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
 
 async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
     match command {
-        Command::Manage(_) | Command::Deploy { .. } | Command::InstallService { .. } | Command::AttachInfo => {
+        Command::Manage(_) | Command::Deploy { .. } | Command::InstallService { .. } | Command::AttachInfo | Command::Tray => {
             unreachable!("answered by run, which returns their exit code")
         }
         Command::Serve { listen, tray } => {
@@ -340,6 +352,17 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
+    remote_tray::run(target).await
+}
+
+/// The tray speaks StatusNotifierItem (Linux and the BSDs); elsewhere there is none yet.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
+    Err(Error::new(ErrorCode::Unavailable, format!("no tray on this OS yet: the window attaches to {} without one", target.label())))
 }
 
 /// Where this machine's engine answers, and its token: read from its files, so only a user who

@@ -25,7 +25,7 @@ use crate::container::{ContainerAction, ContainerGroup, ContainerInfo};
 use crate::edge::{EdgeApplied, EdgeChange, EdgeConfig};
 use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
-use crate::metrics::{StageMetrics, StageSummary};
+use crate::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
@@ -492,6 +492,9 @@ operations! {
         path name: String, json username: String, json password: String
     } -> ();
     Dashboard dashboard: Get "/dashboard" {} -> Vec<StageSummary>;
+    /// What a tray shows: its icon's state, the last runs, promotions waiting, stages that
+    /// need attention (a console's tray attached to this engine reads it).
+    GetTray tray_summary: Get "/tray" {} -> TraySummary;
     Metrics metrics: Get "/metrics" { query project: Option<String> } -> Vec<StageMetrics>;
     ListHosts list_hosts: Get "/hosts" {} -> Vec<HostEntry>;
     CreateHost create_host: Post "/hosts" status 201 { body host: HostInput } -> Host;

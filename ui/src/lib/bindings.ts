@@ -919,6 +919,8 @@ export type SaveRegistryAccount = { name: string, username: string, password: st
 
 export type Dashboard = Record<string, never>;
 
+export type GetTray = Record<string, never>;
+
 export type Metrics = { project: string | null, };
 
 export type ListHosts = Record<string, never>;
@@ -987,6 +989,7 @@ export type Operations = {
   forge_accounts: { request: ListForgeAccounts, response: Array<ForgeAccount> },
   save_registry_account: { request: SaveRegistryAccount, response: null },
   dashboard: { request: Dashboard, response: Array<StageSummary> },
+  tray_summary: { request: GetTray, response: TraySummary },
   metrics: { request: Metrics, response: Array<StageMetrics> },
   list_hosts: { request: ListHosts, response: Array<HostEntry> },
   create_host: { request: CreateHost, response: Host },

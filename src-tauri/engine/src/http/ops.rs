@@ -16,7 +16,7 @@ use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
 use crate::domain::edge::{EdgeApplied, EdgeConfig};
 use crate::domain::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::domain::host::{ContextImport, Host, HostEntry, HostTest};
-use crate::domain::metrics::{StageMetrics, StageSummary};
+use crate::domain::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
@@ -289,6 +289,9 @@ impl Handler for Engine {
     }
     async fn save_registry_account(&self, op: ops::SaveRegistryAccount) -> Result<()> {
         Ok(Engine::save_registry_account(self, &op.name, &op.username, &op.password).await?)
+    }
+    async fn tray_summary(&self, _: ops::GetTray) -> Result<TraySummary> {
+        Ok(Engine::tray_summary(self).await?)
     }
     async fn dashboard(&self, _: ops::Dashboard) -> Result<Vec<StageSummary>> {
         Ok(Engine::dashboard(self).await?)
