@@ -133,7 +133,8 @@ fn update(app: &AppHandle, generation: u64, change: impl FnOnce(&mut Link)) -> b
 }
 
 /// Passes the engine's events to the UI for as long as the window lives, attaching again when
-/// the link drops. A local engine that said it shuts down (the tray's Quit) closes the window.
+/// the link drops. A local engine that was asked to quit (the tray's Quit) closes the window; one
+/// that was restarted is waited for.
 pub fn forward_events(app: &AppHandle) {
     let task_app = app.clone();
     let task = tauri::async_runtime::spawn(async move {
@@ -148,7 +149,7 @@ pub fn forward_events(app: &AppHandle) {
             if let Ok(client) = &client {
                 let result = client.stream::<EngineEvent>("/events", |batch| {
                     for event in batch {
-                        quitting |= matches!(event, EngineEvent::ShuttingDown);
+                        quitting |= matches!(event, EngineEvent::ShuttingDown { quit: true });
                         crate::link::on_event(&app, event);
                     }
                     true

@@ -43,7 +43,7 @@ pub async fn start(engine: &Engine) {
         loop {
             match events.recv().await {
                 Ok(EngineEvent::OpenRun { run_id }) if events_engine.ui_clients() == 0 => open_window(&events_engine, Some(run_id), None),
-                Ok(EngineEvent::ShuttingDown) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Ok(EngineEvent::ShuttingDown { .. }) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 Ok(
                     EngineEvent::AutoDeployChanged { .. }
                     | EngineEvent::RunChanged { .. }

@@ -94,7 +94,13 @@ pub enum EngineEvent {
         run_id: Option<i64>,
         promote: Option<PromoteTarget>,
     },
-    ShuttingDown,
+    /// The engine stops. `quit`: an operator asked it to (the tray's Quit, `slipwayd quit`), so
+    /// this machine's windows close with it; otherwise a signal stopped it (a restart, a
+    /// service stop) and they wait for it to come back.
+    ShuttingDown {
+        #[serde(default)]
+        quit: bool,
+    },
 }
 
 /// A stage to promote, as the tray names it.

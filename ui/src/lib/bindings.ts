@@ -45,7 +45,7 @@ ui_clients: number,
  */
 secrets: string, };
 
-export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "live_health_changed", project_id: string, stage: string, state: LiveState, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down" };
+export type EngineEvent = { "type": "auto_deploy_changed", paused: boolean, } | { "type": "projects_changed" } | { "type": "run_changed", run_id: number, } | { "type": "step_changed", run_id: number, } | { "type": "delivery_recorded", id: number, project_id: string | null, outcome: Outcome, } | { "type": "live_health_changed", project_id: string, stage: string, state: LiveState, } | { "type": "release_changed", project_id: string, stage: string, } | { "type": "notice", notice: Notice, } | { "type": "open_run", run_id: number, } | { "type": "hosts_changed" } | { "type": "host_status_changed", status: HostStatus, } | { "type": "show_window", run_id: number | null, promote: PromoteTarget | null, } | { "type": "shutting_down", quit: boolean, };
 
 export type PromoteTarget = { project_id: string, stage: string, };
 

@@ -16,7 +16,7 @@ describe("events", () => {
     expect(staleAfter({ type: "delivery_recorded", id: 1, project_id: null, outcome: "ignored" })).toEqual(new Set(["deliveries"]));
     expect(staleAfter({ type: "release_changed", project_id: "web", stage: "dev" }).has("releases")).toBe(true);
     expect(staleAfter({ type: "live_health_changed", project_id: "web", stage: "dev", state: "down" }).has("dashboard")).toBe(true);
-    expect(staleAfter({ type: "shutting_down" }).size).toBe(0);
+    expect(staleAfter({ type: "shutting_down", quit: true }).size).toBe(0);
     // A step moving on shows in the run view and the dashboard; the metrics wait for the end.
     expect(staleAfter({ type: "step_changed", run_id: 3 })).toEqual(new Set(["dashboard", "runs"]));
   });

@@ -45,10 +45,10 @@ describe("engine events", () => {
     expect(next?.docker).toBe(base.docker);
   });
   it("marks the listener gone on shutdown", () => {
-    expect(applyEvent(base, { type: "shutting_down" })?.listener).toBeNull();
+    expect(applyEvent(base, { type: "shutting_down", quit: true })?.listener).toBeNull();
   });
   it("ignores events before the first status", () => {
-    expect(applyEvent(null, { type: "shutting_down" })).toBeNull();
+    expect(applyEvent(null, { type: "shutting_down", quit: true })).toBeNull();
   });
 });
 

@@ -281,6 +281,11 @@ impl Core {
         self.inner.quit_requested.send_replace(true);
     }
 
+    /// Whether the stop under way was asked for ([`Engine::request_quit`]) rather than signalled.
+    pub fn quit_was_requested(&self) -> bool {
+        *self.inner.quit_requested.borrow()
+    }
+
     /// How many windows follow the event stream now.
     pub fn ui_clients(&self) -> usize {
         self.inner.ui_clients.load(Ordering::SeqCst)

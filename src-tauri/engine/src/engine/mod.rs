@@ -455,7 +455,7 @@ impl Engine {
         if self.inner.shutdown.begin() {
             return;
         }
-        self.emit(EngineEvent::ShuttingDown);
+        self.emit(EngineEvent::ShuttingDown { quit: self.quit_was_requested() });
         let servers = std::mem::take(&mut *self.inner.server.lock().unwrap());
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), futures::future::join_all(servers)).await;
         let _ = std::fs::remove_file(self.config().engine_file());

@@ -80,7 +80,7 @@ async fn events(State(engine): State<Engine>) -> axum::response::Response {
                 _ = beat.tick() => b"\n".to_vec(),
                 got = rx.recv() => match got {
                     Ok(event) => {
-                        let last = matches!(event, EngineEvent::ShuttingDown);
+                        let last = matches!(event, EngineEvent::ShuttingDown { .. });
                         let mut line = serde_json::to_vec(&event).unwrap_or_default();
                         line.push(b'\n');
                         if last {

@@ -152,7 +152,7 @@ impl Notifier {
                             tracing::warn!(run = run_id, "could not decide on a notification: {e}");
                         }
                     }
-                    Ok(EngineEvent::ShuttingDown) | Err(RecvError::Closed) => return,
+                    Ok(EngineEvent::ShuttingDown { .. }) | Err(RecvError::Closed) => return,
                     Ok(_) => {}
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!("notifications fell {n} events behind; re-reading runs that ended since");
