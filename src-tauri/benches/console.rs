@@ -86,14 +86,7 @@ async fn main() {
 fn row(what: &str, local: &[Duration], remote: &[Duration]) {
     let (mut l, mut r) = (local.to_vec(), remote.to_vec());
     let (lm, rm) = (median(&mut l), median(&mut r));
-    println!(
-        "| {what} | {} [{}] | {} [{}] | {} |",
-        ms(lm),
-        ms(pct(&mut l, 95)),
-        ms(rm),
-        ms(pct(&mut r, 95)),
-        ms(rm.saturating_sub(lm))
-    );
+    println!("| {what} | {} [{}] | {} [{}] | {} |", ms(lm), ms(pct(&mut l, 95)), ms(rm), ms(pct(&mut r, 95)), ms(rm.saturating_sub(lm)));
 }
 
 async fn round_trips(client: &Client) -> Vec<Duration> {

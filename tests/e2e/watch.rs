@@ -48,7 +48,8 @@ pub(crate) fn desktop(log: &Path) -> (Option<Guard>, Guard) {
     });
     let monitor = Guard(
         Command::new("dbus-monitor")
-            .args(["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
+            // Notify calls, and the replies that carry each notification's id (to click it).
+            .args(["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'", "type='method_return'"])
             .stdout(std::fs::File::create(log).unwrap())
             .stderr(Stdio::null())
             .spawn()
@@ -263,4 +264,97 @@ async fn a_deploy_records_what_its_switch_cost_in_requests_as_the_clients_saw_it
     let switches = metrics[0]["switches"].as_array().unwrap();
     assert_eq!(switches.len(), 2, "both deploys were counted: {metrics}");
     assert_eq!(switches[1]["requests"].as_i64(), Some(requests));
+}
+
+/// The notification's id, from the notification server's reply to the `Notify` call that
+/// `ours` picks.
+fn notification_id(log: &Path, ours: impl Fn(&String) -> bool) -> String {
+    let messages = monitored(log);
+    let call = messages.iter().find(|m| ours(m)).unwrap_or_else(|| panic!("no such Notify call: {messages:#?}"));
+    let field = |m: &str, f: &str| -> Option<String> {
+        let header = m.lines().next()?;
+        header.split([' ', ';']).find_map(|w| w.strip_prefix(f).and_then(|v| v.strip_prefix('=')).map(String::from))
+    };
+    let (sender, serial) = (field(call, "sender").unwrap(), field(call, "serial").unwrap());
+    let reply = messages
+        .iter()
+        .find(|m| {
+            m.starts_with("method return")
+                && field(m, "destination").as_deref() == Some(&sender)
+                && field(m, "reply_serial").as_deref() == Some(&serial)
+        })
+        .unwrap_or_else(|| panic!("no reply to the Notify call: {messages:#?}"));
+    reply.lines().nth(1).and_then(|l| l.trim().strip_prefix("uint32 ")).unwrap_or_else(|| panic!("no id in {reply}")).to_string()
+}
+
+// Longer than 80 lines: one scenario against the real engine, told start to end.
+/// A failed deploy's desktop notification offers "Open run" and "Roll back"; the operator's
+/// "Roll back" (the notification server's ActionInvoked, sent on the session bus as a click
+/// sends it) puts the previous release back with no failed request under load, and the
+/// history says the notification asked for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_deploys_roll_back_button_puts_the_previous_release_back_without_a_failed_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("dbus.txt");
+    let (_dunst, _monitor) = desktop(&log);
+    let root = tempfile::tempdir().unwrap();
+    let df = dockerfile();
+    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+    let edge_port = stable_port();
+    let mut vars = env(edge_port);
+    vars.push(("SLIPWAY_DESKTOP_NOTIFY", "1".into()));
+    let (_engine, base) = start_headless_env(dir.path(), &vars);
+    let api = Api::new(&base, dir.path());
+    let _cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+    let project = format!("undo-{}", std::process::id());
+    let stages = json!([{"name": "dev", "branch_patterns": [], "strategy": "blue-green", "rollout": {"drain_secs": 1, "verify_secs": 1}}]);
+    let body = json!({"name": project, "repo_url": served.url, "forge": "git", "deploy": fast_deploy(), "stages": stages});
+    let (status, p) = api.send(Method::POST, "/projects", body).await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(finish(&api, run(&api, &project, "dev", "main").await).await["run"]["status"], "succeeded");
+    push(&served.work, &[("index.html", "v2\n")], &[], "v2");
+    assert_eq!(finish(&api, run(&api, &project, "dev", "main").await).await["run"]["status"], "succeeded");
+    let vhost = host("dev", &project);
+    assert_eq!(get_via_edge(edge_port, &vhost).await, (200, "v2".to_string()));
+
+    // v3 does not build: the run fails, release 2 stays live, and the desktop hears of it.
+    push(&served.work, &[("Dockerfile", "FROM scratch\nRUN false\n")], &[], "v3 breaks the build");
+    let failed = run(&api, &project, "dev", "main").await;
+    assert_eq!(finish(&api, failed).await["run"]["status"], "failed");
+    let ours = |m: &String| m.contains("member=Notify") && m.contains(&format!("run #{failed} failed"));
+    wait_for("the failed deploy's notification", Duration::from_secs(15), || monitored(&log).iter().any(ours).then_some(()));
+    let call = monitored(&log).into_iter().find(ours).unwrap();
+    for (key, label) in [("default", "Open run"), ("rollback", "Roll back")] {
+        assert!(call.contains(&format!("string \"{key}\"")) && call.contains(&format!("string \"{label}\"")), "offers {label}: {call}");
+    }
+    let id = notification_id(&log, ours);
+
+    // "Roll back", under load: release 1 comes back, no request fails.
+    let load = Load::start(edge_port, &vhost, 4, true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let out = Command::new("dbus-send")
+        .args(["--session", "--type=signal", "/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked"])
+        .args([format!("uint32:{id}"), "string:rollback".into()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rollback = wait_for("the rollback run", Duration::from_secs(20), || {
+        let ids = futures_ids(&api, &project);
+        ids.into_iter().find(|id| *id > failed)
+    });
+    let r = finish(&api, rollback).await;
+    let report = load.finish().await;
+    assert_eq!((r["run"]["status"].as_str(), r["run"]["trigger"].as_str()), (Some("succeeded"), Some("rollback")), "{r}");
+    assert!(r["run"]["reason"].as_str().unwrap().contains("release 1"), "{r}");
+    assert!(report.sent > 20, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(get_via_edge(edge_port, &vhost).await, (200, "v1".to_string()));
+    let history = &r["history"];
+    assert!(history[0]["actor"].as_str().unwrap().ends_with("(notification)"), "{history}");
+}
+
+/// Run ids of `project`, from a blocking context (the wait helper takes a plain closure).
+fn futures_ids(api: &Api, project: &str) -> Vec<i64> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| handle.block_on(run_ids(api, project)))
 }

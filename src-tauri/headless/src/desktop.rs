@@ -43,6 +43,10 @@ pub async fn start(engine: &Engine) {
         loop {
             match events.recv().await {
                 Ok(EngineEvent::OpenRun { run_id }) if events_engine.ui_clients() == 0 => open_window(&events_engine, Some(run_id), None),
+                // A notification's "Review & promote" or "Open", with no window to show itself.
+                Ok(EngineEvent::ShowWindow { run_id, promote }) if events_engine.ui_clients() == 0 => {
+                    open_window(&events_engine, run_id, promote)
+                }
                 Ok(EngineEvent::ShuttingDown { .. }) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 Ok(
                     EngineEvent::AutoDeployChanged { .. }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use slipway_engine::adapters::desktop;
 use slipway_engine::domain::notice::{Notice, RateLimiter};
+use slipway_engine::domain::notice_action::{action_for, buttons, previous_of, NoticeAction};
 use slipway_engine::http::client::{console_actor, Client};
 use slipway_engine::{EngineEvent, Error, ErrorCode};
 use slipway_protocol::ops;
@@ -66,7 +67,7 @@ async fn follow(client: &Client, handle: &tray::Handle, address: &str) -> Result
     let events = client.stream::<EngineEvent>("/events", |batch| {
         for event in batch {
             match event {
-                EngineEvent::Notice { notice } if desktop_on && limiter.admit(Instant::now(), &notice) => show(notice, address),
+                EngineEvent::Notice { notice } if desktop_on && limiter.admit(Instant::now(), &notice) => show(notice, address, client),
                 EngineEvent::AutoDeployChanged { .. }
                 | EngineEvent::RunChanged { .. }
                 | EngineEvent::ReleaseChanged { .. }
@@ -75,7 +76,7 @@ async fn follow(client: &Client, handle: &tray::Handle, address: &str) -> Result
             }
         }
         if let Some(summary) = limiter.summary(Instant::now()) {
-            show(summary, address);
+            show(summary, address, client);
         }
         true
     });
@@ -103,16 +104,47 @@ async fn refresh(client: &Client, handle: &tray::Handle) -> Result<(), Error> {
     Ok(())
 }
 
-/// A notice on this desktop; a click opens its run in a window attached to the same engine.
-fn show(notice: Notice, address: &str) {
-    let address = address.to_string();
+/// A notice on this desktop, with the buttons the engine's own would have; they act on the
+/// remote engine (a "Roll back" through its API) or open the window attached to it.
+fn show(notice: Notice, address: &str, client: &Client) {
+    let (address, client) = (address.to_string(), client.clone());
     tokio::spawn(async move {
-        let run = notice.run_id;
-        let on_click = move || open_window(&address, run.map(|id| vec!["--run".into(), id.to_string()]).unwrap_or_default());
-        if let Err(e) = desktop::show(&notice, on_click).await {
+        let clicked = notice.clone();
+        let on_action = move |key: String| match action_for(&clicked, &key) {
+            Some(NoticeAction::OpenRun(id)) => open_window(&address, vec!["--run".into(), id.to_string()]),
+            Some(NoticeAction::ReviewPromote { project, stage }) => {
+                open_window(&address, vec!["--promote".into(), format!("{project}/{stage}")])
+            }
+            Some(NoticeAction::Open { .. }) => open_window(&address, vec![]),
+            Some(NoticeAction::RollBack { project, stage, run }) => drop(tokio::spawn(roll_back(client, address, project, stage, run))),
+            None => tracing::warn!("desktop notification: an action it did not offer ({key:?})"),
+        };
+        if let Err(e) = desktop::show(&notice, &buttons(&notice), on_action).await {
             tracing::warn!("desktop notification not shown: {e}");
         }
     });
+}
+
+/// A notification's "Roll back", carried out on the remote engine as the local engine carries
+/// out its own: to the previous release, or the window where the stage asks for confirmations.
+async fn roll_back(client: Client, address: String, project: String, stage: String, run: Option<i64>) {
+    let result = async {
+        let p = client.call(ops::GetProject { id: project.clone() }).await?;
+        if p.stages.iter().any(|s| s.name == stage && s.confirm) {
+            open_window(&address, run.map(|id| vec!["--run".into(), id.to_string()]).unwrap_or_default());
+            return Ok(None);
+        }
+        let releases = client.call(ops::ListReleases { project: project.clone(), stage: stage.clone() }).await?;
+        let Some(number) = previous_of(&releases) else {
+            return Err(Error::new(ErrorCode::NotFound, format!("{project}/{stage} has no earlier release kept to roll back to")));
+        };
+        Ok(Some(client.call(ops::Rollback { project: project.clone(), stage: stage.clone(), number }).await?.run_id))
+    };
+    match result.await {
+        Ok(Some(id)) => tracing::info!(run = id, project, stage, "rollback asked from a desktop notification"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(project, stage, "the notification's rollback on {address}: {e}"),
+    }
 }
 
 async fn answer_clicks(

@@ -1,11 +1,10 @@
 //! Desktop notifications: the freedesktop notification server over D-Bus on Linux and the BSDs
-//! (with a clickable "Open run"), the OS's own elsewhere.
+//! (with the notice's buttons: [`crate::domain::notice_action::buttons`]), the OS's own elsewhere.
 
 pub use imp::show;
 
 #[cfg(all(unix, not(target_os = "macos")))]
 mod imp {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     use crate::domain::notice::{Notice, NoticeKind};
@@ -15,8 +14,9 @@ mod imp {
         s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
     }
 
-    /// Shows `notice`; when it names a run, a click on it calls `on_click` (once, within an hour).
-    pub async fn show(notice: &Notice, on_click: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    /// Shows `notice` with `buttons` (action key, label; "default" is a click on its body); the
+    /// first one invoked within an hour is handed to `on_action`.
+    pub async fn show(notice: &Notice, buttons: &[(&str, &str)], on_action: impl FnOnce(String) + Send + 'static) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname("Slipway").summary(&notice.title).body(&escape(&notice.body)).icon(match notice.kind {
             NoticeKind::Failed | NoticeKind::RolledBack | NoticeKind::StageDown => "dialog-error",
@@ -24,27 +24,30 @@ mod imp {
             NoticeKind::Recovered | NoticeKind::StageRecovered => "emblem-default",
             NoticeKind::AwaitingPromotion | NoticeKind::Test => "dialog-question",
         });
-        if notice.run_id.is_some() {
-            // "default" is the action a click on the notification's body invokes.
-            n.action("default", "Open run");
+        for (key, label) in buttons {
+            n.action(key, label);
         }
         let handle = n.show_async().await.map_err(|e| e.to_string())?;
-        if notice.run_id.is_some() {
+        if !buttons.is_empty() {
             tokio::spawn(async move {
-                let clicked = std::sync::Arc::new(AtomicBool::new(false));
-                let c = clicked.clone();
+                let invoked = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+                let got = invoked.clone();
                 let wait = handle.wait_for_action_async(move |r| {
-                    if matches!(r, notify_rust::NotificationResponse::Default)
-                        || matches!(r, notify_rust::NotificationResponse::Action(a) if a == "default")
-                    {
-                        c.store(true, Ordering::SeqCst);
+                    let key = match r {
+                        notify_rust::NotificationResponse::Default => Some("default".to_string()),
+                        notify_rust::NotificationResponse::Action(a) => Some(a.clone()),
+                        _ => None,
+                    };
+                    if key.is_some() {
+                        *got.lock().unwrap() = key;
                     }
                 });
                 // A server that never closes it must not keep this task (and its bus
                 // connection) forever.
                 let _ = tokio::time::timeout(Duration::from_secs(3600), wait).await;
-                if clicked.load(Ordering::SeqCst) {
-                    on_click();
+                let key = invoked.lock().unwrap().take();
+                if let Some(key) = key {
+                    on_action(key);
                 }
             });
         }
@@ -56,8 +59,9 @@ mod imp {
 mod imp {
     use crate::domain::notice::Notice;
 
-    /// macOS and Windows: shown, but a click only brings the app forward (the OS does that).
-    pub async fn show(notice: &Notice, _on_click: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    /// macOS and Windows: shown, but without buttons (notify-rust offers none there); a click
+    /// brings the app forward (the OS does that).
+    pub async fn show(notice: &Notice, _buttons: &[(&str, &str)], _on_action: impl FnOnce(String) + Send + 'static) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname("Slipway").summary(&notice.title).body(&notice.body);
         tokio::task::spawn_blocking(move || n.show().map(|_| ()).map_err(|e| e.to_string())).await.map_err(|e| e.to_string())?

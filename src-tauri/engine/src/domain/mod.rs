@@ -14,6 +14,7 @@ pub mod host;
 pub mod ids;
 pub mod metrics;
 pub mod notice;
+pub mod notice_action;
 pub mod patterns;
 pub mod pipeline;
 pub mod project;

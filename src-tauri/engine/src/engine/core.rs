@@ -75,6 +75,8 @@ pub(crate) struct Inner {
     pub(crate) server: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) hosts: Hosts,
     pub(crate) notifier: Notifier,
+    /// What desktop notifications' buttons ask for; taken by the task [`crate::Engine::open`] starts.
+    pub(crate) notice_actions: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<crate::domain::notice_action::NoticeAction>>>,
     pub(crate) reporter: Reporter,
     pub(crate) poller: Poller,
     pub(crate) hooks: Hooks,
@@ -113,7 +115,8 @@ impl Core {
         ));
         let forget = routes.clone();
         hosts.on_forget(move |id| forget.forget_host(id));
-        let notifier = Notifier::new(store.clone(), logs.clone(), events.clone());
+        let (asks, asked) = tokio::sync::mpsc::unbounded_channel();
+        let notifier = Notifier::new(store.clone(), logs.clone(), events.clone(), asks);
         let intake = Intake::start(store.clone(), events.clone(), wake.clone(), paused.clone(), reporter.clone());
         let poller = Poller { store: store.clone(), intake, shutdown: shutdown.clone() };
         let hooks = Hooks::new(store.clone(), poller.clone());
@@ -154,6 +157,7 @@ impl Core {
             server: Mutex::new(Vec::new()),
             hosts,
             notifier,
+            notice_actions: Mutex::new(Some(asked)),
             reporter,
             poller,
             hooks,
@@ -179,6 +183,7 @@ impl Core {
         };
         tokio::spawn(inner.poller.clone().run());
         tokio::spawn(inner.notifier.clone().run(events));
+
         tokio::spawn(inner.runner.clone().run(interrupted));
         tokio::spawn(inner.watch.clone().run());
         Ok(())

@@ -60,6 +60,9 @@ impl Engine {
         tokio::spawn(console::forward_step_changes(core.clone()));
         tracing::info!(data_dir = %core.config().data_dir.display(), "engine started");
         let engine = Engine { core };
+        if let Some(asked) = engine.inner.notice_actions.lock().unwrap().take() {
+            tokio::spawn(engine.clone().answer_notice_actions(asked));
+        }
         let at_start = engine.clone();
         tokio::spawn(async move { at_start.edge_at_start().await });
         Ok(engine)

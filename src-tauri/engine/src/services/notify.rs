@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::adapters::{desktop, keychain};
 use crate::domain::events::EngineEvent;
 use crate::domain::notice::*;
+use crate::domain::notice_action::{action_for, buttons, NoticeAction};
 use crate::domain::run::RunStatus;
 use crate::services::bus::Events;
 use crate::store::logs::Logs;
@@ -73,6 +74,8 @@ pub struct Notifier {
     store: Store,
     logs: Logs,
     events: Events,
+    /// Where a notification's buttons ask the engine to act (roll back, open a dialog).
+    asks: mpsc::UnboundedSender<NoticeAction>,
 }
 
 /// The desktop rate limit, what was announced, and the HTTP client for the channels.
@@ -86,7 +89,7 @@ struct State {
 }
 
 impl Notifier {
-    pub fn new(store: Store, logs: Logs, events: Events) -> Notifier {
+    pub fn new(store: Store, logs: Logs, events: Events, asks: mpsc::UnboundedSender<NoticeAction>) -> Notifier {
         let http = reqwest::Client::builder().user_agent(USER_AGENT).timeout(Duration::from_secs(10)).build().unwrap_or_default();
         let state = State {
             limiter: Mutex::new(RateLimiter::default()),
@@ -94,7 +97,7 @@ impl Notifier {
             desktop_failed: AtomicBool::new(false),
             http,
         };
-        Notifier { state: Arc::new(state), store, logs, events }
+        Notifier { state: Arc::new(state), store, logs, events, asks }
     }
 
     /// True the first time (run, kind) is seen.
@@ -281,15 +284,19 @@ impl Notifier {
             Ok(s) if s.desktop_active => {}
             _ => return,
         }
-        let events = self.events.clone();
-        let run_id = notice.run_id;
-        let on_click = move || {
-            if let Some(run_id) = run_id {
+        let (events, asks, clicked) = (self.events.clone(), self.asks.clone(), notice.clone());
+        let on_action = move |key: String| match action_for(&clicked, &key) {
+            Some(NoticeAction::OpenRun(run_id)) => {
                 tracing::info!(run = run_id, "desktop notification clicked: opening run {run_id}");
                 events.emit(EngineEvent::OpenRun { run_id });
             }
+            Some(action) => {
+                tracing::info!(?action, "desktop notification: {key}");
+                let _ = asks.send(action);
+            }
+            None => tracing::warn!("desktop notification: an action it did not offer ({key:?})"),
         };
-        match desktop::show(&notice, on_click).await {
+        match desktop::show(&notice, &buttons(&notice), on_action).await {
             Ok(()) => {
                 if self.state.desktop_failed.swap(false, Ordering::SeqCst) {
                     tracing::info!("desktop notifications work again");
