@@ -1,7 +1,8 @@
 //! The run view with a 1,000,000-line log (issue #7): the real app under WebDriver, the real
 //! engine and Docker. A pipeline step prints a million 70-byte lines; then the bench opens the
 //! run in the window and reports the time from the click to the log's last line on screen, and
-//! the frame rate while the log scrolls (300 px a frame for 3 s, then jumps across the log).
+//! the frame rate while the log scrolls (300 px a frame for 3 s, then jumps across the log),
+//! and how long a search of the whole log takes (in the engine, and from Enter to the match).
 //!
 //! Run with `scripts/bench run-view` (Xvfb, tauri-driver, a D-Bus session with a keychain).
 
@@ -75,6 +76,29 @@ async fn main() {
     };
     app::shot("run-view-1m.png");
 
+    // Search the whole log (the engine scans it): one line near the end, through the API, then
+    // in the view from Enter to the match on screen.
+    let needle = "0999990 the quick";
+    let t = Instant::now();
+    let m = api.get(&format!("/runs/{run}/logs/search?q={}", needle.replace(' ', "%20"))).await;
+    let search_api = t.elapsed();
+    assert_eq!(m["seqs"].as_array().map(Vec::len), Some(1), "{m}");
+    let search = client.find(Locator::Css("[data-testid=log-search]")).await.unwrap();
+    search.send_keys(needle).await.unwrap();
+    let t = Instant::now();
+    search.send_keys("\u{E007}").await.unwrap();
+    let search_view = loop {
+        let seen = client
+            .execute("const b = document.querySelector('[data-testid=run-log]'); return b ? b.textContent : ''", vec![])
+            .await
+            .unwrap();
+        if seen.as_str().is_some_and(|t| t.contains(needle)) {
+            break t.elapsed();
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the search never showed its match");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+
     // Scroll: 300 px a frame for 3 s, then 60 jumps to random places; frame times from rAF.
     let script = r#"
         const done = arguments[arguments.length - 1];
@@ -105,6 +129,11 @@ async fn main() {
     let fps = s["frames"].as_f64().unwrap() / (s["ms"].as_f64().unwrap() / 1000.0);
     println!("\nrun view, {LINES} lines (debug = {}):", cfg!(debug_assertions));
     println!("  open: click → last line on screen: {} ms", open.as_millis());
+    println!(
+        "  search of the whole log for one line near its end: {} ms in the engine (API), {} ms from Enter to the match on screen",
+        search_api.as_millis(),
+        search_view.as_millis()
+    );
     println!(
         "  scroll: {fps:.1} frames/s over {} frames; frame time p50 {:.1} ms, p95 {:.1} ms, worst {:.1} ms",
         s["frames"],

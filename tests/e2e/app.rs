@@ -396,32 +396,6 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     let _ = client.close().await;
 }
 
-/// The window outlives a restart of its engine (a signal, not the tray's Quit): it says it lost
-/// the engine, attaches again by itself when the engine is back on another port, and shows it.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_window_waits_for_a_restarted_engine_and_attaches_to_its_new_port() {
-    let _turn = ONE_APP_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let driver = start_driver(dir.path());
-    let client = open_app(&driver).await;
-    let first = listener_url(&client).await;
-    let windows = window_pids(dir.path());
-    assert_eq!(windows.len(), 1, "{windows:?}");
-    let pid = engine_file(dir.path()).unwrap()["pid"].as_u64().unwrap() as u32;
-    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
-    wait_for("the engine to stop", Duration::from_secs(20), || (!process_alive(pid)).then_some(()));
-    let banner = wait_text(&client, "[data-testid=link-banner]", |t| t.contains("retrying")).await;
-    assert!(banner.contains("lost") || banner.contains("does not answer"), "{banner}");
-    assert!(process_alive(windows[0]), "the window stays open while its engine is away");
-
-    let (_engine, second) = start_headless(dir.path());
-    assert_ne!(first, second, "the engine came back on another port");
-    until("the banner to go", 30, || async { client.find(Locator::Css("[data-testid=link-banner]")).await.is_err().then_some(()) }).await;
-    wait_text(&client, "[data-testid=status-listener]", |t| t == second).await;
-    assert_eq!(window_pids(dir.path()), windows, "the same window, attached again");
-    let _ = client.close().await;
-}
-
 /// Runs `f` over and over until it returns Some, for at most `secs`.
 pub(crate) async fn until<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
 where

@@ -1,5 +1,6 @@
-//! The desktop as a remote console: the real window attached over SSH (a real sshd on loopback)
-//! to an engine in a data directory of its own, with the command line as a second console.
+//! The desktop as a console of an engine that can go away: the real window attached over SSH (a
+//! real sshd on loopback) to an engine in a data directory of its own, with the command line and
+//! a tray as more consoles; and the window outliving a restart of its local engine.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -8,12 +9,12 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
-use crate::app::{click, open_app, shot, start_driver_env, until, wait_text, watch_run, ONE_APP_AT_A_TIME};
+use crate::app::{click, listener_url, open_app, shot, start_driver, start_driver_env, until, wait_text, watch_run, ONE_APP_AT_A_TIME};
 use crate::hosts::ssh::{descendants, Sshd};
 use crate::kit::*;
 
-/// Every line the window's log view holds, by position: the view draws only what is near the
-/// viewport, so it is scrolled through from the top.
+/// Every line the window's log view shows, by position: the view draws (and fetches) only what
+/// is near the viewport, so it is scrolled through from the top.
 async fn window_log(client: &Client) -> Vec<String> {
     let mut lines: std::collections::BTreeMap<i64, String> = Default::default();
     let mut top = 0;
@@ -21,7 +22,14 @@ async fn window_log(client: &Client) -> Vec<String> {
         let js = "const b = document.querySelector('[data-testid=run-log]'); b.scrollTop = arguments[0]; \
                   b.dispatchEvent(new Event('scroll')); return b.scrollHeight;";
         let height = client.execute(js, vec![json!(top)]).await.unwrap().as_i64().unwrap();
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // The view fetches the pages that come into sight: wait until none is still coming.
+        until("the lines in sight", 10, || async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let pending =
+                client.execute("return document.querySelectorAll('[data-testid=run-log] .line.pending').length;", vec![]).await.ok()?;
+            (pending.as_i64() == Some(0)).then_some(())
+        })
+        .await;
         let shown = client
             .execute(
                 "return Array.from(document.querySelectorAll('[data-testid=run-log] .line')).map(e => [parseInt(e.style.top), e.textContent]);",
@@ -168,6 +176,19 @@ async fn a_window_attached_over_ssh_deploys_reconnects_without_losing_a_line_and
     let shown = window_log(&client).await;
     assert_eq!(shown, stored, "the window's log after the reconnect");
     assert!((1..=30).all(|i| shown.iter().filter(|l| **l == format!("count-{i}")).count() == 1));
+    // Search runs in the engine over the whole log; the view jumps to the match.
+    let found = api.get(&format!("/runs/{run1}/logs/search?q=COUNT-2")).await;
+    let want: Vec<i64> = (1..).zip(&stored).filter(|(_, l)| l.contains("count-2")).map(|(seq, _)| seq).collect();
+    assert_eq!(
+        (found["seqs"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect::<Vec<_>>(), found["more"].as_bool()),
+        (want, Some(false))
+    );
+    let (status, e) = api.send(reqwest::Method::GET, &format!("/runs/{run1}/logs/search?q="), json!(null)).await;
+    assert_eq!((status, e["code"].as_str()), (400, Some("invalid_input")), "{e}");
+    let row = stored.iter().position(|l| l == "count-25").unwrap() + 1;
+    let search = client.find(Locator::Css("[data-testid=log-search]")).await.unwrap();
+    search.send_keys("count-25\u{E007}").await.unwrap();
+    wait_text(&client, "[data-testid=run-log-count]", |t| t.contains(&format!("match at line {row}"))).await;
     let history = wait_text(&client, "[data-testid=run-history]", |t| t.contains("(window)")).await;
     assert!(history.starts_with("start manual run by "), "{history}");
 
@@ -313,4 +334,30 @@ async fn a_tray_attached_over_ssh_lists_notifies_and_pauses_the_remote_engine() 
     assert!(history.as_array().unwrap().iter().all(|h| h["actor"] == "api"), "the tray changed no project: {history}");
     let all = api.get("/history").await;
     assert!(all[0]["action"] == "set_auto_deploy_paused" && all[0]["actor"].as_str().unwrap().ends_with("(tray)"), "{all}");
+}
+
+/// The window outlives a restart of its engine (a signal, not the tray's Quit): it says it lost
+/// the engine, attaches again by itself when the engine is back on another port, and shows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_waits_for_a_restarted_engine_and_attaches_to_its_new_port() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let driver = start_driver(dir.path());
+    let client = open_app(&driver).await;
+    let first = listener_url(&client).await;
+    let windows = window_pids(dir.path());
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    let pid = engine_file(dir.path()).unwrap()["pid"].as_u64().unwrap() as u32;
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    wait_for("the engine to stop", Duration::from_secs(20), || (!process_alive(pid)).then_some(()));
+    let banner = wait_text(&client, "[data-testid=link-banner]", |t| t.contains("retrying")).await;
+    assert!(banner.contains("lost") || banner.contains("does not answer"), "{banner}");
+    assert!(process_alive(windows[0]), "the window stays open while its engine is away");
+
+    let (_engine, second) = start_headless(dir.path());
+    assert_ne!(first, second, "the engine came back on another port");
+    until("the banner to go", 30, || async { client.find(Locator::Css("[data-testid=link-banner]")).await.is_err().then_some(()) }).await;
+    wait_text(&client, "[data-testid=status-listener]", |t| t == second).await;
+    assert_eq!(window_pids(dir.path()), windows, "the same window, attached again");
+    let _ = client.close().await;
 }

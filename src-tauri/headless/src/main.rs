@@ -10,6 +10,7 @@ use std::process::ExitCode;
 // The tray speaks StatusNotifierItem, the Linux (and BSD) desktops' protocol.
 #[cfg(all(unix, not(target_os = "macos")))]
 mod desktop;
+mod link;
 mod manage;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod remote_tray;
@@ -17,13 +18,10 @@ mod service;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray;
 
-use std::sync::OnceLock;
-
 use clap::{Parser, Subcommand};
-use slipway_engine::http::client::{console_actor, Client};
 use slipway_engine::{Config, Engine, Error, ErrorCode};
 use slipway_protocol::ops;
-use slipway_protocol::remote::{self, AttachInfo, EngineAddress};
+use slipway_protocol::remote::{self, EngineAddress};
 
 #[derive(Parser)]
 #[command(name = "slipwayd", version, about = "Slipway's deploy engine, headless, and its command line")]
@@ -206,18 +204,6 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
-/// The client of the engine the command line was pointed at (`--engine`): set once when that
-/// is a remote one, whose tunnel lives as long as [`run`].
-static REMOTE: OnceLock<Client> = OnceLock::new();
-
-/// The engine's client, naming this command line in the engine's history.
-pub(crate) fn connect(config: &Config) -> Result<Client, Error> {
-    if let Some(c) = REMOTE.get() {
-        return Ok(c.clone());
-    }
-    Ok(Client::for_config(config)?.with_actor(console_actor("cli")))
-}
-
 async fn run(cli: Cli) -> Result<u8, Error> {
     let mut config = Config::from_env()?;
     let data_dir_given = cli.data_dir.is_some() || std::env::var_os("SLIPWAY_DATA_DIR").is_some_and(|d| !d.is_empty());
@@ -233,7 +219,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 "--engine names the engine a command talks to; serve, attach-info and install-service act on this machine",
             ));
         }
-        (EngineAddress::Ssh(target), Some(Command::Tray)) => return remote_tray(target.clone()).await.map(|()| 0),
+        (EngineAddress::Ssh(target), Some(Command::Tray)) => return link::remote_tray(target.clone()).await.map(|()| 0),
         (EngineAddress::Local, Some(Command::Tray)) => {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
@@ -243,7 +229,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         (EngineAddress::Local, _) => None,
         (EngineAddress::Ssh(target), Some(_)) => {
             let attached = remote::attach(target).await?;
-            let _ = REMOTE.set(attached.client.with_actor(console_actor("cli")));
+            link::attached(attached.client);
             Some(attached.tunnel)
         }
     };
@@ -251,7 +237,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     config.secrets_backend = cli.secrets.or(config.secrets_backend);
     let command = match cli.command.unwrap_or(Command::Serve { listen: None, tray: false }) {
         Command::AttachInfo => {
-            println!("{}", serde_json::to_string(&attach_info(&config, data_dir_given)?).expect("serializable"));
+            println!("{}", serde_json::to_string(&link::attach_info(&config, data_dir_given)?).expect("serializable"));
             return Ok(0);
         }
         Command::Manage(m) => return manage::run(&config, m).await,
@@ -260,11 +246,11 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             return Ok(0);
         }
         Command::Deploy { project, stage, wanted, confirm, wait, json } => {
-            let started = connect(&config)?
+            let started = link::connect(&config)?
                 .call(ops::StartRun { project: project.clone(), stage: stage.clone(), wanted: wanted.clone(), confirm: Some(confirm) })
                 .await?;
             let what = format!("{project} → {stage} at {wanted}");
-            return manage::queued(&connect(&config)?, started.run_id, &what, wait, json).await;
+            return manage::queued(&link::connect(&config)?, started.run_id, &what, wait, json).await;
         }
         other => other,
     };
@@ -283,7 +269,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             serve(config, tray).await
         }
         Command::Status { json } => {
-            let status = connect(&config)?.call(ops::GetStatus {}).await?;
+            let status = link::connect(&config)?.call(ops::GetStatus {}).await?;
             if json {
                 print_json(&status);
             } else {
@@ -293,9 +279,9 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Pause { json } => set_paused(&config, true, json).await,
         Command::Resume { json } => set_paused(&config, false, json).await,
-        Command::Quit => connect(&config)?.call(ops::Quit {}).await.map_err(Error::from),
+        Command::Quit => link::connect(&config)?.call(ops::Quit {}).await.map_err(Error::from),
         Command::Runs { project, json } => {
-            let runs = connect(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
+            let runs = link::connect(&config)?.call(ops::ListRuns { project: project.clone(), limit: None }).await?;
             if json {
                 print_json(&runs);
             } else {
@@ -304,7 +290,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Run { id, json } => {
-            let run = connect(&config)?.call(ops::GetRun { id }).await?;
+            let run = link::connect(&config)?.call(ops::GetRun { id }).await?;
             if json {
                 print_json(&run);
             } else {
@@ -314,7 +300,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Logs { id, follow, json } => logs(&config, id, follow, json).await,
         Command::Export { project } => {
-            print!("{}", connect(&config)?.call(ops::ExportProject { id: project.clone() }).await?);
+            print!("{}", link::connect(&config)?.call(ops::ExportProject { id: project.clone() }).await?);
             Ok(())
         }
         Command::Import { file, json } => {
@@ -325,7 +311,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
                 std::fs::read_to_string(&file)
                     .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("cannot read the project file {}: {e}", file.display())))?
             };
-            let r = connect(&config)?.call(ops::ImportProject { yaml }).await?;
+            let r = link::connect(&config)?.call(ops::ImportProject { yaml }).await?;
             if json {
                 print_json(&r);
             } else {
@@ -338,7 +324,7 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
         }
         Command::Hosts { test, import_contexts, json } => hosts(&config, test, import_contexts, json).await,
         Command::Secrets { command: SecretsCommand::Migrate { to, json } } => {
-            let done = connect(&config)?.call(ops::MigrateSecrets { to }).await?;
+            let done = link::connect(&config)?.call(ops::MigrateSecrets { to }).await?;
             if json {
                 print_json(&done);
             } else {
@@ -347,55 +333,11 @@ async fn run_basic(mut config: Config, command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Cancel { id } => {
-            connect(&config)?.call(ops::CancelRun { id }).await?;
+            link::connect(&config)?.call(ops::CancelRun { id }).await?;
             println!("run {id}: cancel requested");
             Ok(())
         }
     }
-}
-
-#[cfg(all(unix, not(target_os = "macos")))]
-async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
-    remote_tray::run(target).await
-}
-
-/// The tray speaks StatusNotifierItem (Linux and the BSDs); elsewhere there is none yet.
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
-    Err(Error::new(ErrorCode::Unavailable, format!("no tray on this OS yet: the window attaches to {} without one", target.label())))
-}
-
-/// Where this machine's engine answers, and its token: read from its files, so only a user who
-/// may read the data directory learns it.
-fn attach_info(config: &Config, data_dir_given: bool) -> Result<AttachInfo, Error> {
-    let mut dirs = vec![config.data_dir.clone()];
-    if !data_dir_given {
-        dirs.push(PathBuf::from(service::SYSTEM_DATA_DIR));
-    }
-    let mut first_err = None;
-    for dir in dirs {
-        let mut c = config.clone();
-        c.data_dir = dir;
-        let found = slipway_protocol::client::read_engine_file(&c.engine_file()).and_then(|file| {
-            let token = std::fs::read_to_string(c.token_path()).map_err(|e| {
-                slipway_protocol::ApiError::new(ErrorCode::Io, format!("cannot read the API token {}: {e}", c.token_path().display()))
-            })?;
-            let api = file.api_url.as_deref().unwrap_or(&file.url).trim_start_matches("http://").trim_end_matches('/').to_string();
-            Ok(AttachInfo {
-                api,
-                token: token.trim().to_string(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                data_dir: c.data_dir.display().to_string(),
-            })
-        });
-        match found {
-            Ok(info) => return Ok(info),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    Err(first_err.expect("one directory was tried").into())
 }
 
 fn print_status(status: &slipway_protocol::events::EngineStatus) {
@@ -438,7 +380,7 @@ fn print_run(run: slipway_protocol::run::RunDetail) {
 }
 
 async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Error> {
-    let r = connect(config)?.call(ops::SetAutoDeploy { paused }).await?;
+    let r = link::connect(config)?.call(ops::SetAutoDeploy { paused }).await?;
     if json {
         print_json(&r);
     } else {
@@ -448,7 +390,7 @@ async fn set_paused(config: &Config, paused: bool, json: bool) -> Result<(), Err
 }
 
 async fn logs(config: &Config, id: i64, follow: bool, json: bool) -> Result<(), Error> {
-    let client = connect(config)?;
+    let client = link::connect(config)?;
     let mut after = 0;
     loop {
         let lines = client.call(ops::RunLogs { id, after: Some(after), limit: None }).await?;
@@ -538,7 +480,7 @@ async fn shutdown_signal() {
 }
 
 async fn hosts(config: &Config, test: Option<String>, import_contexts: bool, json: bool) -> Result<(), Error> {
-    let client = connect(config)?;
+    let client = link::connect(config)?;
     if import_contexts {
         let r = client.call(ops::ImportDockerContexts {}).await?;
         if json {

@@ -181,7 +181,7 @@ pub const RUN_FAILED: u8 = 1;
 
 /// Runs a management command; `Ok(code)` is the exit code of a command that ran.
 pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
-    let client = crate::connect(config)?;
+    let client = crate::link::connect(config)?;
     match command {
         Manage::Projects { action, json } => projects(&client, action.unwrap_or(ProjectAction::List), json).await,
         Manage::Releases { project, stage, json } => {

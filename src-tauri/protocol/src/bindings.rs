@@ -65,6 +65,7 @@ pub fn typescript() -> String {
         crate::metrics::StageAttention::decl(),
         crate::run::SwitchCount::decl(),
         crate::run::HistoryEntry::decl(),
+        crate::run::LogMatches::decl(),
         crate::remote::ConsoleLink::decl(),
         crate::metrics::SwitchCost::decl(),
         crate::run::Trigger::decl(),

@@ -29,7 +29,7 @@ use crate::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
-use crate::run::{Delivery, HistoryEntry, LogLine, RunDetail, RunSummary};
+use crate::run::{Delivery, HistoryEntry, LogLine, LogMatches, RunDetail, RunSummary};
 use crate::watch::{Incident, Pin, Unpinned};
 use crate::{ApiError, ErrorCode, Result};
 
@@ -478,6 +478,9 @@ operations! {
     ListRuns list_runs: Get "/runs" { query project: Option<String>, query limit: Option<u32> } -> Vec<RunSummary>;
     GetRun run_detail: Get "/runs/{id}" { #[ts(type = "number")] path id: i64 } -> RunDetail;
     RunLogs run_logs: Get "/runs/{id}/logs" { #[ts(type = "number")] path id: i64, #[ts(type = "number | null")] query after: Option<i64>, query limit: Option<u32> } -> Vec<LogLine>;
+    /// The lines of a run's log that contain `q` (ASCII case ignored), by seq: at most `limit`
+    /// (default 1,000).
+    SearchRunLog search_run_log: Get "/runs/{id}/logs/search" { #[ts(type = "number")] path id: i64, query q: String, query limit: Option<u32> } -> LogMatches;
     CancelRun cancel_run: Post "/runs/{id}/cancel" status 202 { #[ts(type = "number")] path id: i64 } -> ();
     /// Queues the same stage at the same commit again.
     Rerun rerun_run: Post "/runs/{id}/rerun" status 202 { #[ts(type = "number")] path id: i64 } -> RunStarted;

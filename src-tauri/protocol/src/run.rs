@@ -213,6 +213,21 @@ pub struct RunDetail {
     /// webhook, a poll or the engine itself started.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// How many lines the stored log spans (the last line's seq): the run view draws that many
+    /// rows and fetches only the ones in sight.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub log_lines: i64,
+}
+
+/// Where a search of a run's log matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LogMatches {
+    /// The matching lines' seqs, in order.
+    #[ts(type = "number[]")]
+    pub seqs: Vec<i64>,
+    /// More lines matched than the limit let through.
+    pub more: bool,
 }
 
 /// One change someone made through the API: a run started, a rollback, a promote, a cancel, a

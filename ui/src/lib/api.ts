@@ -66,6 +66,10 @@ export const api = {
   /** Attaches this window to another engine; on failure it stays where it was. */
   attachEngine: (address: string) => invokeCommand<ConsoleLink>("attach_engine", { address }),
   runDetail: (id: number) => op("run_detail", { id }),
+  /** Up to `limit` stored lines of a run's log after seq `after`. */
+  runLogs: (id: number, after: number, limit: number) => op("run_logs", { id, after, limit }),
+  /** The seqs of the run's log lines that contain `q`, searched in the engine. */
+  searchRunLog: (id: number, q: string) => op("search_run_log", { id, q, limit: null }),
   cancelRun: (id: number) => op("cancel_run", { id }).then(() => {}),
   rerun: (id: number) => op("rerun_run", { id }).then((r) => r.run_id),
   dashboard: () => op("dashboard", {}),

@@ -591,6 +591,16 @@ action: string,
  */
 target: string, project_id: string | null, run_id: number | null, };
 
+export type LogMatches = { 
+/**
+ * The matching lines' seqs, in order.
+ */
+seqs: number[], 
+/**
+ * More lines matched than the limit let through.
+ */
+more: boolean, };
+
 export type ConsoleLink = { 
 /**
  * `local` or the `ssh://` address.
@@ -643,7 +653,12 @@ switch: SwitchCount | null,
  * Who asked for this run and who acted on it (cancel), oldest first. Empty for runs a
  * webhook, a poll or the engine itself started.
  */
-history: Array<HistoryEntry>, };
+history: Array<HistoryEntry>, 
+/**
+ * How many lines the stored log spans (the last line's seq): the run view draws that many
+ * rows and fetches only the ones in sight.
+ */
+log_lines: number, };
 
 export type LogLine = { run_id: number, 
 /**
@@ -905,6 +920,8 @@ export type GetRun = { id: number, };
 
 export type RunLogs = { id: number, after: number | null, limit: number | null, };
 
+export type SearchRunLog = { id: number, q: string, limit: number | null, };
+
 export type CancelRun = { id: number, };
 
 export type Rerun = { id: number, };
@@ -982,6 +999,7 @@ export type Operations = {
   list_runs: { request: ListRuns, response: Array<RunSummary> },
   run_detail: { request: GetRun, response: RunDetail },
   run_logs: { request: RunLogs, response: Array<LogLine> },
+  search_run_log: { request: SearchRunLog, response: LogMatches },
   cancel_run: { request: CancelRun, response: null },
   rerun_run: { request: Rerun, response: RunStarted },
   redeliver: { request: Redeliver, response: Delivery },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunStatus, RunSummary, StepInfo, StepStatus, Trigger } from "./bindings";
-import { anyRun, appendNew, bars, bump, bumpAll, commitUrl, distinct, duration, filterRuns, noVersions, percent, perWeek, staleAfter, timeline } from "./console";
+import { anyRun, bars, bump, bumpAll, commitUrl, distinct, duration, filterRuns, noVersions, percent, perWeek, staleAfter, timeline } from "./console";
 
 const run = (id: number, stage: string, status: RunStatus, trigger: Trigger, project = "web"): RunSummary => ({
   id, project_id: project, stage, status, trigger, commit_sha: null, ref_name: null, reason: null, delivery_id: null, queued_at: 0,
@@ -97,24 +97,6 @@ describe("charts", () => {
     expect(perWeek(days)).toBe("14 / week");
     expect(perWeek([{ day: 0, succeeded: 1, failed: 0 }, ...Array.from({ length: 29 }, (_, i) => ({ day: i + 1, succeeded: 0, failed: 0 }))])).toBe("0.2 / week");
     expect(perWeek([])).toBe("—");
-  });
-});
-
-describe("a log followed again after a dropped link", () => {
-  const l = (seq: number) => ({ seq, line: `line ${seq}` });
-
-  it("resumes after its last line: what arrives again is shown once", () => {
-    const before = [l(1), l(2), l(3)];
-    expect(appendNew(before, [l(3), l(4), l(5)]).map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
-  });
-
-  it("keeps the same array when nothing is new", () => {
-    const before = [l(1), l(2)];
-    expect(appendNew(before, [l(1), l(2)])).toBe(before);
-  });
-
-  it("starts from nothing", () => {
-    expect(appendNew([], [l(1), l(2)]).map((x) => x.seq)).toEqual([1, 2]);
   });
 });
 

@@ -39,14 +39,6 @@ export function bumpAll(versions: Record<Topic, number>): Record<Topic, number> 
   return Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v + 1])) as Record<Topic, number>;
 }
 
-/** `batch` after `lines`, without the lines already there: a log followed again after a dropped
- * link resumes after its last line, and a line that arrives twice is shown once. */
-export function appendNew<T extends { seq: number }>(lines: T[], batch: T[]): T[] {
-  const last = lines.length ? lines[lines.length - 1].seq : 0;
-  const fresh = batch.filter((l) => l.seq > last);
-  return fresh.length ? lines.concat(fresh) : lines;
-}
-
 export const noVersions = (): Record<Topic, number> => ({ dashboard: 0, runs: 0, releases: 0, deliveries: 0, projects: 0, metrics: 0, promotions: 0 });
 
 export interface RunFilter {

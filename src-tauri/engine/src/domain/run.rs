@@ -12,7 +12,8 @@ use crate::domain::project::{Project, Stage};
 use crate::domain::watch::Pin;
 
 pub use slipway_protocol::run::{
-    Delivery, HistoryEntry, LogLine, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, SwitchCount, Trigger, Verdict,
+    Delivery, HistoryEntry, LogLine, LogMatches, Outcome, RunDetail, RunStatus, RunSummary, StepInfo, StepStatus, SwitchCount, Trigger,
+    Verdict,
 };
 
 /// One ref change, whoever noticed it.

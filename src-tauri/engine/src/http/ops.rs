@@ -20,7 +20,7 @@ use crate::domain::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
 use crate::domain::release::{PendingPromotion, Release};
-use crate::domain::run::{Delivery, HistoryEntry, LogLine, RunDetail, RunSummary};
+use crate::domain::run::{Delivery, HistoryEntry, LogLine, LogMatches, RunDetail, RunSummary};
 use crate::domain::watch::{Incident, Pin, Unpinned};
 use crate::engine::Engine;
 use crate::http::failure::ApiFailure;
@@ -270,6 +270,15 @@ impl Handler for Engine {
     }
     async fn run_logs(&self, op: ops::RunLogs) -> Result<Vec<LogLine>> {
         Ok(Engine::run_logs(self, op.id, op.after.unwrap_or(0), op.limit.unwrap_or(10_000)).await?)
+    }
+    async fn search_run_log(&self, op: ops::SearchRunLog) -> Result<LogMatches> {
+        if op.q.is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidInput, "q: say what to look for"));
+        }
+        // An unknown run is a 404, not an empty answer.
+        Engine::run_detail(self, op.id).await?;
+        let (seqs, more) = crate::store::logs::search(self.store(), op.id, &op.q, op.limit.unwrap_or(1_000).clamp(1, 100_000)).await?;
+        Ok(LogMatches { seqs, more })
     }
     async fn cancel_run(&self, op: ops::CancelRun) -> Result<()> {
         Ok(Engine::cancel_run(self, op.id).await?)

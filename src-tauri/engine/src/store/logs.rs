@@ -161,3 +161,25 @@ pub async fn read(store: &Store, run_id: i64, after_seq: i64, limit: u32) -> Res
         })
         .collect())
 }
+
+/// How many lines a run's log spans: its last stored line's seq (seqs count from 1; a line the
+/// full-disk guard dropped leaves its number unused).
+pub async fn count(store: &Store, run_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM log_lines WHERE run_id = ?").bind(run_id).fetch_one(store.pool()).await?)
+}
+
+/// The seqs of a run's lines that contain `needle`, ignoring ASCII case, in order: at most
+/// `limit`, and whether there were more.
+pub async fn search(store: &Store, run_id: i64, needle: &str, limit: u32) -> Result<(Vec<i64>, bool)> {
+    // instr over lower(): no LIKE, so % and _ in what the operator typed are plain characters.
+    let mut seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM log_lines WHERE run_id = ? AND instr(lower(line), lower(?)) > 0 ORDER BY seq LIMIT ?")
+            .bind(run_id)
+            .bind(needle)
+            .bind(limit as i64 + 1)
+            .fetch_all(store.pool())
+            .await?;
+    let more = seqs.len() > limit as usize;
+    seqs.truncate(limit as usize);
+    Ok((seqs, more))
+}

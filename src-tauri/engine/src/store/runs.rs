@@ -313,6 +313,7 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
             to: row.get::<Option<i64>, _>("switch_to").unwrap_or(0),
         }),
         history: crate::store::history::of_run(store, id).await?,
+        log_lines: crate::store::logs::count(store, id).await?,
     })
 }
 
