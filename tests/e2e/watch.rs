@@ -38,6 +38,18 @@ async fn wait_live_state(api: &Api, project: &str, want: &str, timeout: Duration
     }
 }
 
+/// An engine in `dir` with the test edge on a port of its own and desktop notifications on:
+/// (edge port, the engine, its API, what removes its containers at the end).
+async fn notifying_engine(dir: &Path) -> (u16, Guard, Api, DockerCleanup) {
+    let edge_port = stable_port();
+    let mut vars = env(edge_port);
+    vars.push(("SLIPWAY_DESKTOP_NOTIFY", "1".into()));
+    let (engine, base) = start_headless_env(dir, &vars);
+    let api = Api::new(&base, dir);
+    let cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+    (edge_port, engine, api, cleanup)
+}
+
 /// dunst, when the session has no notification daemon, and dbus-monitor writing to `log`.
 pub(crate) fn desktop(log: &Path) -> (Option<Guard>, Guard) {
     session_bus();
@@ -69,12 +81,7 @@ async fn a_live_release_that_fails_after_its_window_is_reported_down_once_and_it
     let root = tempfile::tempdir().unwrap();
     let df = dockerfile();
     let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n"), ("fail-after", "8\n")]);
-    let edge_port = stable_port();
-    let mut vars = env(edge_port);
-    vars.push(("SLIPWAY_DESKTOP_NOTIFY", "1".into()));
-    let (_engine, base) = start_headless_env(dir.path(), &vars);
-    let api = Api::new(&base, dir.path());
-    let _cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+    let (edge_port, _engine, api, _cleanup) = notifying_engine(dir.path()).await;
     let project = format!("watched-{}", std::process::id());
     let body = json!({"name": project, "repo_url": served.url, "forge": "git", "deploy": fast_deploy(),
         "stages": watched_stage(json!({"drain_secs": 1, "verify_secs": 1, "watch_interval_secs": 1})),
@@ -300,12 +307,7 @@ async fn a_failed_deploys_roll_back_button_puts_the_previous_release_back_withou
     let root = tempfile::tempdir().unwrap();
     let df = dockerfile();
     let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
-    let edge_port = stable_port();
-    let mut vars = env(edge_port);
-    vars.push(("SLIPWAY_DESKTOP_NOTIFY", "1".into()));
-    let (_engine, base) = start_headless_env(dir.path(), &vars);
-    let api = Api::new(&base, dir.path());
-    let _cleanup = DockerCleanup(api.get("/status").await["instance_id"].as_str().unwrap().to_string());
+    let (edge_port, _engine, api, _cleanup) = notifying_engine(dir.path()).await;
     let project = format!("undo-{}", std::process::id());
     let stages = json!([{"name": "dev", "branch_patterns": [], "strategy": "blue-green", "rollout": {"drain_secs": 1, "verify_secs": 1}}]);
     let body = json!({"name": project, "repo_url": served.url, "forge": "git", "deploy": fast_deploy(), "stages": stages});
