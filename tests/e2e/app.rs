@@ -370,10 +370,8 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
     let (status, p) = api.send(reqwest::Method::POST, "/projects", json!({"name": "ui-run", "repo_url": served.url, "forge": "git"})).await;
     assert_eq!(status, 201, "{p}");
 
-    client.find(Locator::Css("[data-testid=tab-runs]")).await.unwrap().click().await.unwrap();
-    let input = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap();
-    input.send_keys("main").await.unwrap();
-    client.find(Locator::Css("[data-testid=deploy-submit]")).await.unwrap().click().await.unwrap();
+    click(&client, "[data-testid=tab-runs]").await;
+    start_deploy(&client, "main").await;
 
     // The log follows live: the first lines show while the run is still running.
     wait_text(&client, "[data-testid=run-log]", |t| t.contains("line-1")).await;
@@ -394,6 +392,13 @@ async fn a_manual_run_started_in_the_window_streams_its_log_live() {
 
     let _ = api.send(reqwest::Method::POST, "/quit", json!({})).await;
     let _ = client.close().await;
+}
+
+/// Starts a run of `wanted` (a tag, branch or commit) from the Runs view's form, which is open.
+pub(crate) async fn start_deploy(client: &Client, wanted: &str) {
+    let input = client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=deploy-ref]")).await.unwrap();
+    input.send_keys(wanted).await.unwrap();
+    click(client, "[data-testid=deploy-submit]").await;
 }
 
 /// Runs `f` over and over until it returns Some, for at most `secs`.
@@ -480,16 +485,7 @@ async fn the_console_deploys_rolls_back_and_promotes_without_a_reload() {
 
     // A deploy started in the window: its steps go by live in the run view.
     click(&client, "[data-testid=tab-runs]").await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid=deploy-ref]"))
-        .await
-        .unwrap()
-        .send_keys("main")
-        .await
-        .unwrap();
-    click(&client, "[data-testid=deploy-submit]").await;
+    start_deploy(&client, "main").await;
     until("the first step to run", 60, || async { attr(&client, "[data-testid=run-detail] li[data-status=running]", "data-status").await })
         .await;
     shot("console-run-live.png");

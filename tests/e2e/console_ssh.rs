@@ -9,7 +9,9 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
-use crate::app::{click, listener_url, open_app, shot, start_driver, start_driver_env, until, wait_text, watch_run, ONE_APP_AT_A_TIME};
+use crate::app::{
+    click, listener_url, open_app, shot, start_deploy, start_driver, start_driver_env, until, wait_text, watch_run, ONE_APP_AT_A_TIME,
+};
 use crate::hosts::ssh::{descendants, Sshd};
 use crate::kit::*;
 
@@ -138,16 +140,7 @@ async fn a_window_attached_over_ssh_deploys_reconnects_without_losing_a_line_and
 
     // A deploy started in the window; the log follows live.
     click(&client, "[data-testid=tab-runs]").await;
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css("[data-testid=deploy-ref]"))
-        .await
-        .unwrap()
-        .send_keys("main")
-        .await
-        .unwrap();
-    click(&client, "[data-testid=deploy-submit]").await;
+    start_deploy(&client, "main").await;
     wait_text(&client, "[data-testid=run-log]", |t| t.contains("count-4")).await;
     let tunnel_before = tunnel_pids(&console);
     assert_eq!(tunnel_before.len(), 1, "one ssh tunnel for the window: {tunnel_before:?}");
