@@ -100,11 +100,7 @@ pub async fn open(config: &Config, address: &EngineAddress) -> Result<(Client, O
 /// from the tray meant it), a remote one is attached through a new tunnel.
 async fn reopen(config: &Config, address: &EngineAddress) -> Result<(Client, Option<Tunnel>), ApiError> {
     match address {
-        EngineAddress::Local => {
-            let client = Client::for_config(config)?.with_actor(console_actor("window"));
-            client.call(ops::GetStatus {}).await?;
-            Ok((client, None))
-        }
+        EngineAddress::Local => Ok((crate::link::running(config).await?.with_actor(console_actor("window")), None)),
         ssh => open(config, ssh).await,
     }
 }

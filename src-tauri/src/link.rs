@@ -53,7 +53,7 @@ struct PromoteRequest {
 
 /// The engine for `config`'s data directory, started when none answers.
 pub async fn connect_or_start(config: &Config) -> Result<Client, ApiError> {
-    if let Some(client) = running(config).await {
+    if let Ok(client) = running(config).await {
         return Ok(client);
     }
     let exe = daemon_path()?;
@@ -76,12 +76,9 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, ApiError> {
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             // Another window may have started one at the same moment: that one is as good.
-            return match running(config).await {
-                Some(client) => Ok(client),
-                None => Err(start_failure(&err_path, status)),
-            };
+            return running(config).await.map_err(|_| start_failure(&err_path, status));
         }
-        if let Some(client) = running(config).await {
+        if let Ok(client) = running(config).await {
             // Reap it when it ends, so it never lingers as a zombie of this window.
             std::thread::spawn(move || child.wait());
             return Ok(client);
@@ -101,10 +98,11 @@ pub async fn connect_or_start(config: &Config) -> Result<Client, ApiError> {
     }
 }
 
-async fn running(config: &Config) -> Option<Client> {
-    let client = Client::for_config(config).ok()?;
-    client.call(ops::GetStatus {}).await.ok()?;
-    Some(client)
+/// The engine that owns `config`'s data directory, if it answers; else why not.
+pub(crate) async fn running(config: &Config) -> Result<Client, ApiError> {
+    let client = Client::for_config(config)?;
+    client.call(ops::GetStatus {}).await?;
+    Ok(client)
 }
 
 /// `slipwayd` beside this executable, or where `SLIPWAY_DAEMON` says.

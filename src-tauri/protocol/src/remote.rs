@@ -173,20 +173,9 @@ pub struct Attached {
 
 /// The `ssh -N -L` process that carries the API; killed when dropped.
 pub struct Tunnel {
-    child: Child,
+    /// Held for its kill-on-drop: the process ends with the tunnel.
+    _child: Child,
     pub local: SocketAddr,
-}
-
-impl Tunnel {
-    /// Whether the ssh process still runs: when it ended, the link is gone.
-    pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// The ssh process's id (tests cut the link by killing it).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
 }
 
 /// Attaches to the engine at `target`: reads its address and token over SSH, forwards a local
@@ -217,7 +206,7 @@ pub async fn attach(target: &SshTarget) -> Result<Attached> {
         if client.call(crate::ops::GetStatus {}).await.is_ok() {
             // ssh's later words (a dropped connection) are not read: the link's state says it.
             drop(child.stderr.take());
-            return Ok(Attached { client, info, tunnel: Tunnel { child, local } });
+            return Ok(Attached { client, info, tunnel: Tunnel { _child: child, local } });
         }
         if Instant::now() > deadline {
             return Err(unavailable(
