@@ -25,6 +25,19 @@ TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecre
   imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl iproute2 util-linux docker-compose)
 
 # The Windows type check: rustup's target and MinGW's C compiler.
+# A clean clone's build and tests take about 7 GB under target/ (every test binary links the
+# engine). Say how much room there is, and warn before a full disk stops the build halfway
+# with a compiler error that names no cause.
+disk_report() {
+  local free_kb
+  mkdir -p "$ROOT/target"
+  free_kb=$(df -Pk "$ROOT/target" | awk 'NR==2 {print $4}')
+  log "disk: $((free_kb / 1024 / 1024)) GiB free for target/ ($1)"
+  if [ "$free_kb" -lt $((10 * 1024 * 1024)) ]; then
+    printf '\033[1;33mwarning: less than 10 GiB free under %s; the build and tests need about 7 GiB\033[0m\n' "$ROOT/target" >&2
+  fi
+}
+
 ensure_windows_target() {
   if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
     command -v rustup >/dev/null || die "the Windows type check needs rustup to add the x86_64-pc-windows-gnu target"
