@@ -24,7 +24,6 @@ BUILD_PACKAGES=(build-essential pkg-config curl git libssl-dev libdbus-1-dev
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools dunst libglib2.0-bin
   imagemagick docker.io busybox-static openssh-server openssh-client docker-registry procps openssl iproute2 util-linux docker-compose)
 
-# The Windows type check: rustup's target and MinGW's C compiler.
 # A clean clone's build and tests take about 7 GB under target/ (every test binary links the
 # engine). Say how much room there is, and warn before a full disk stops the build halfway
 # with a compiler error that names no cause.
@@ -38,6 +37,7 @@ disk_report() {
   fi
 }
 
+# The Windows type check: rustup's target and MinGW's C compiler.
 ensure_windows_target() {
   if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
     command -v rustup >/dev/null || die "the Windows type check needs rustup to add the x86_64-pc-windows-gnu target"
@@ -106,6 +106,36 @@ ensure_caddy() {
   rm -rf "$tmp"
   # A stale edge image would keep an older binary.
   if docker_ping; then docker rmi -f slipway-test/edge:latest >/dev/null 2>&1 || true; fi
+}
+
+# The macOS type check: rustup's target, and zig (PyPI's ziglang wheel, which carries zig and the
+# macOS libc headers) as the C compiler for the bundled C libraries (SQLite, libgit2, ring).
+ZIG_VERSION=0.17.1
+ensure_macos_target() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-apple-darwin; then
+    command -v rustup >/dev/null || die "the macOS type check needs rustup to add the aarch64-apple-darwin target"
+    rustup target add aarch64-apple-darwin
+  fi
+  local zig="$SERVICES/zig/ziglang/zig"
+  if ! [ -x "$zig" ] || [ "$("$zig" version)" != "$ZIG_VERSION" ]; then
+    log "fetching zig $ZIG_VERSION (PyPI ziglang) for the macOS type check"
+    local tmp; tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "ziglang==$ZIG_VERSION"
+    rm -rf "$SERVICES/zig" && mkdir -p "$SERVICES/zig"
+    python3 -m zipfile -e "$tmp"/ziglang-*.whl "$SERVICES/zig"
+    chmod +x "$zig"
+    rm -rf "$tmp"
+  fi
+  export CC_aarch64_apple_darwin="$ROOT/scripts/lib/zig-cc" CXX_aarch64_apple_darwin="$ROOT/scripts/lib/zig-cc"
+  export AR_aarch64_apple_darwin="$ROOT/scripts/lib/zig-ar"
+  # libgit2 and libssh2 include OpenSSL's headers on macOS too: Debian's, gathered in one folder
+  # (the configuration header sits in the multiarch one). Nothing is linked.
+  local inc="$SERVICES/openssl-include" multiarch
+  multiarch=$(gcc -print-multiarch)
+  rm -rf "$inc" && mkdir -p "$inc/openssl"
+  ln -sf /usr/include/openssl/* "/usr/include/$multiarch/openssl/"* "$inc/openssl/"
+  export AARCH64_APPLE_DARWIN_OPENSSL_INCLUDE_DIR="$inc" AARCH64_APPLE_DARWIN_OPENSSL_LIB_DIR="/usr/lib/$multiarch"
+  export AARCH64_APPLE_DARWIN_OPENSSL_NO_VENDOR=1
 }
 
 # The SSH tests log in to sshd on loopback as this user, and a login shell can run `pyenv init`

@@ -40,7 +40,28 @@ impl AppState {
     }
 }
 
+/// What `slipway --help` prints; the window reads its arguments by hand (they are few, and
+/// clap would be a second parser beside the engine's).
+const USAGE: &str = "Slipway: a desktop deploy console
+
+Usage: slipway [--engine ssh://[user@]host[:port][/data-dir]] [--run ID | --promote PROJECT/STAGE]
+
+  --engine ADDRESS   attach to the engine on another machine over SSH (also SLIPWAY_ENGINE)
+  --run ID           open this run
+  --promote P/S      open the promotion dialog for project P's stage S
+  -V, --version      print the version
+  -h, --help         print this help
+
+The engine, its tray and the command line are slipwayd (slipwayd --help).";
+
 fn main() {
+    // Before anything touches a display: a package's smoke test and a user's `--version` run
+    // where there may be none.
+    match std::env::args().nth(1).as_deref() {
+        Some("-V" | "--version") => return println!("slipway {}", env!("CARGO_PKG_VERSION")),
+        Some("-h" | "--help") => return println!("{USAGE}"),
+        _ => {}
+    }
     // The console is text and tables: WebKit's GPU compositing buys it nothing, and on Linux it
     // costs the web process about 65 MB (Mesa and LLVM mapped in). Set before any thread starts,
     // and only when unset: the operator's own value wins.

@@ -73,3 +73,35 @@ async fn a_desktop_engine_starts_at_login_by_default_and_the_switch_writes_and_r
     let pid = wait_for("the engine the entry starts", Duration::from_secs(30), || engine_file(&data).and_then(|v| v["pid"].as_u64()));
     wait_for("its tray on the session bus", Duration::from_secs(15), || tray_answers(pid).then_some(()));
 }
+
+/// A package's entry in /etc/xdg/autostart runs for every user: turning it off for one user
+/// writes that user's entry of the same name with `Hidden=true` (which XDG Autostart reads
+/// first), and leaves the package's file alone; turning it on again un-hides it.
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_start_at_login_off_hides_a_packaged_entry_for_this_user_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, cfg, etc) = (dir.path().join("data"), dir.path().join("cfg"), dir.path().join("etc-xdg"));
+    let packaged = etc.join("autostart/dev.slipway.engine.desktop");
+    std::fs::create_dir_all(packaged.parent().unwrap()).unwrap();
+    let packaged_text = "[Desktop Entry]\nType=Application\nName=Slipway\nExec=/usr/bin/slipwayd serve --tray\n";
+    std::fs::write(&packaged, packaged_text).unwrap();
+    let entry = cfg.join("autostart/dev.slipway.engine.desktop");
+    let (_engine, base) = start_slipwayd(&data, |cmd| {
+        cmd.env("XDG_CONFIG_HOME", &cfg).env("XDG_CONFIG_DIRS", &etc);
+    });
+    let api = Api::new(&base, &data);
+    assert_eq!(api.get("/settings/autostart").await["enabled"], true, "the packaged entry alone means on");
+
+    let (code, state) = api.send(Method::PUT, "/settings/autostart", json!({"enabled": false})).await;
+    assert_eq!((code, state["enabled"].as_bool()), (200, Some(false)), "{state}");
+    let mine = std::fs::read_to_string(&entry).expect("off writes this user's entry");
+    assert!(mine.lines().any(|l| l == "Hidden=true"), "{mine}");
+    assert_eq!(std::fs::read_to_string(&packaged).unwrap(), packaged_text, "the package's file is not touched");
+
+    let (code, state) = api.send(Method::PUT, "/settings/autostart", json!({"enabled": true})).await;
+    assert_eq!((code, state["enabled"].as_bool()), (200, Some(true)), "{state}");
+    let mine = std::fs::read_to_string(&entry).unwrap();
+    assert!(!mine.contains("Hidden"), "{mine}");
+    let exec = format!("Exec=\"{}\" serve --tray --data-dir \"{}\"", bin("slipwayd").display(), data.display());
+    assert!(mine.lines().any(|l| l == exec), "{exec} is not in:\n{mine}");
+}

@@ -301,7 +301,16 @@ async fn a_tray_attached_over_ssh_lists_notifies_and_pauses_the_remote_engine() 
     assert_eq!(status, 202, "{v}");
     let run = v["run_id"].as_i64().unwrap();
     let label = format!("#{run} far/dev · failed");
-    wait_for("the failed run in the tray's menu", Duration::from_secs(60), || menu_labels(pid).contains(&label).then_some(()));
+    // On a timeout the harness shows what the menu held (each change once).
+    let mut seen_menu = String::new();
+    wait_for("the failed run in the tray's menu", Duration::from_secs(60), || {
+        let labels = menu_labels(pid);
+        if labels != seen_menu {
+            eprintln!("tray menu: {labels}");
+            seen_menu = labels.clone();
+        }
+        labels.contains(&label).then_some(())
+    });
     let notified = wait_for("the notice on this desktop", Duration::from_secs(30), || {
         crate::notify::monitored(&log).into_iter().find(|m| m.contains("member=Notify") && m.contains("far"))
     });

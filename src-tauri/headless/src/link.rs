@@ -26,15 +26,8 @@ pub(crate) fn attached(client: Client) {
     let _ = REMOTE.set(client.with_actor(console_actor("cli")));
 }
 
-#[cfg(all(unix, not(target_os = "macos")))]
 pub(crate) async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
     crate::remote_tray::run(target).await
-}
-
-/// The tray speaks StatusNotifierItem (Linux and the BSDs); elsewhere there is none yet.
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-pub(crate) async fn remote_tray(target: slipway_protocol::remote::SshTarget) -> Result<(), Error> {
-    Err(Error::new(ErrorCode::Unavailable, format!("no tray on this OS yet: the window attaches to {} without one", target.label())))
 }
 
 /// Where this machine's engine answers, and its token: read from its files, so only a user who

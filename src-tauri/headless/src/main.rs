@@ -7,16 +7,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// The tray speaks StatusNotifierItem, the Linux (and BSD) desktops' protocol.
-#[cfg(all(unix, not(target_os = "macos")))]
 mod desktop;
 mod link;
 mod manage;
-#[cfg(all(unix, not(target_os = "macos")))]
 mod remote_tray;
 mod service;
+// One menu (tray_menu), two drawings: StatusNotifierItem over D-Bus, the Linux and BSD
+// desktops' protocol, and the tray-icon crate on macOS and Windows.
 #[cfg(all(unix, not(target_os = "macos")))]
 mod tray;
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+#[path = "tray_native.rs"]
+mod tray;
+mod tray_menu;
 
 use clap::{Parser, Subcommand};
 use slipway_engine::{Config, Engine, Error, ErrorCode};
@@ -158,9 +161,9 @@ enum Command {
         /// Write under this directory instead of / (packaging).
         #[arg(long, hide = true)]
         root: Option<PathBuf>,
-        /// Seal no key here (packaging: the target machine seals its own).
-        #[arg(long, hide = true)]
-        no_seal: bool,
+        /// The unit a package ships (/usr/lib/systemd/system, the key in a file): with --root.
+        #[arg(long, hide = true, requires = "root")]
+        package: bool,
     },
     #[command(flatten)]
     Manage(manage::Manage),
@@ -181,18 +184,26 @@ enum SecretsCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            // The window that started this engine reads the code and shows it where the user is.
-            if std::env::var("SLIPWAY_ERROR_FORMAT").as_deref() == Ok("json") {
-                eprintln!("{}", serde_json::to_string(&e.to_api()).unwrap_or_default());
-            } else {
-                eprintln!("error: {e}");
-            }
-            ExitCode::from(exit_code(&e))
-        }
+    // macOS and Windows draw a tray only from a thread that runs their event loop, the main one
+    // on macOS: it goes to the loop and the engine runs beside it.
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    if matches!(cli.command, Some(Command::Serve { tray: true, .. } | Command::Tray)) {
+        tray::run_event_loop(move || finish(runtime.block_on(run(cli))));
     }
+    ExitCode::from(finish(runtime.block_on(run(cli))))
+}
+
+/// The exit code, after saying what went wrong.
+fn finish(result: Result<u8, Error>) -> u8 {
+    result.unwrap_or_else(|e| {
+        // The window that started this engine reads the code and shows it where the user is.
+        if std::env::var("SLIPWAY_ERROR_FORMAT").as_deref() == Ok("json") {
+            eprintln!("{}", serde_json::to_string(&e.to_api()).unwrap_or_default());
+        } else {
+            eprintln!("error: {e}");
+        }
+        exit_code(&e)
+    })
 }
 
 /// 2 for what the user typed (a bad value, an unknown project, a confirmation not given), 1 for
@@ -241,8 +252,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             return Ok(0);
         }
         Command::Manage(m) => return manage::run(&config, m).await,
-        Command::InstallService { user, system: _, root, no_seal } => {
-            println!("{}", service::install(&service::Install { user, root, no_seal })?);
+        Command::InstallService { user, system: _, root, package } => {
+            println!("{}", service::install(&service::Install { user, root, package })?);
             return Ok(0);
         }
         Command::Deploy { project, stage, wanted, confirm, wait, json } => {
@@ -439,13 +450,8 @@ async fn serve(config: Config, tray: bool) -> Result<(), Error> {
         // The desktop's engine starts at login unless the operator turned that off.
         engine.autostart_by_default().await;
     }
-    #[cfg(all(unix, not(target_os = "macos")))]
     if tray {
         desktop::start(&engine).await;
-    }
-    #[cfg(not(all(unix, not(target_os = "macos"))))]
-    if tray {
-        tracing::warn!("no tray on this platform yet; the engine runs without one");
     }
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("signal received, stopping"),

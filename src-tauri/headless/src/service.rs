@@ -17,15 +17,17 @@ pub struct Install {
     pub user: bool,
     /// Everything is written under this directory instead of `/` (packaging, tests).
     pub root: Option<PathBuf>,
-    /// Write the unit but seal no key (a package: the credential is bound to the host key or
-    /// TPM of the machine that seals it, so the target machine seals its own).
-    pub no_seal: bool,
+    /// The unit a package ships: in `/usr/lib/systemd/system`, with the secrets key in a file.
+    /// A package cannot seal the key (the credential is bound to the host key or TPM of the
+    /// machine that seals it); `install-service --system` on the target seals one, and its unit
+    /// in `/etc/systemd/system` overrides the packaged one.
+    pub package: bool,
 }
 
 /// Writes the unit (and, for a system service, the encrypted secrets key when systemd-creds is
 /// there) and returns what to run next.
 pub fn install(opts: &Install) -> Result<String, Error> {
-    let exe = std::env::current_exe()?;
+    let exe = program_path(std::env::current_exe()?, opts.root.as_deref());
     let under = |p: &Path| match &opts.root {
         Some(root) => root.join(p.strip_prefix("/").unwrap_or(p)),
         None => p.to_path_buf(),
@@ -40,18 +42,15 @@ pub fn install(opts: &Install) -> Result<String, Error> {
             unit_path.display()
         ));
     }
-    let unit_path = under(Path::new("/etc/systemd/system/slipway.service"));
+    let unit_dir = if opts.package { "/usr/lib/systemd/system" } else { "/etc/systemd/system" };
+    let unit_path = under(&Path::new(unit_dir).join("slipway.service"));
     let cred_path = Path::new("/etc/slipway/secrets-key.cred");
-    let cred = match opts.no_seal || seal_key(&under(cred_path))? {
+    let cred = match !opts.package && seal_key(&under(cred_path))? {
         true => Some(cred_path),
         false => None,
     };
     write(&unit_path, &system_unit(&exe, cred))?;
     let key_line = match cred {
-        Some(c) if opts.no_seal => format!(
-            "seal the secrets key on the machine that runs the service:\n  openssl rand -hex 32 | systemd-creds encrypt --name={CREDENTIAL} - {}",
-            c.display()
-        ),
         Some(c) => format!("the secrets key is sealed by systemd-creds in {}", under(c).display()),
         None => "systemd-creds is not here: the secrets key will be /var/lib/slipway-key/secrets.key (0600)".to_string(),
     };
@@ -60,6 +59,15 @@ pub fn install(opts: &Install) -> Result<String, Error> {
          SLIPWAY_DATA_DIR=/var/lib/slipway slipwayd status",
         unit_path.display()
     ))
+}
+
+/// The program the unit runs. Under `--root` (packaging), a program inside the root is named by
+/// where it will be once the root is `/`.
+fn program_path(exe: PathBuf, root: Option<&Path>) -> PathBuf {
+    match root.and_then(|r| exe.strip_prefix(r).ok()) {
+        Some(inside) => Path::new("/").join(inside),
+        None => exe,
+    }
 }
 
 /// The program's path as one `ExecStart=` word: systemd splits the line at spaces, expands
@@ -154,6 +162,14 @@ fn invalid(msg: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_inside_the_packaging_root_is_named_by_its_installed_path() {
+        let root = Path::new("/tmp/stage");
+        assert_eq!(program_path("/tmp/stage/usr/bin/slipwayd".into(), Some(root)), Path::new("/usr/bin/slipwayd"));
+        assert_eq!(program_path("/opt/slipwayd".into(), Some(root)), Path::new("/opt/slipwayd"));
+        assert_eq!(program_path("/tmp/stage/usr/bin/slipwayd".into(), None), Path::new("/tmp/stage/usr/bin/slipwayd"));
+    }
 
     #[test]
     fn the_program_path_is_one_execstart_word_whatever_it_holds() {

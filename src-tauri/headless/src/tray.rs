@@ -8,24 +8,11 @@ use std::time::Duration;
 
 use ksni::menu::{CheckmarkItem, StandardItem};
 use ksni::{Icon, MenuItem, OfflineReason, ToolTip, Tray, TrayMethods};
-use slipway_engine::domain::metrics::{TrayState, TraySummary};
+use slipway_engine::domain::metrics::TrayState;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// What the tray shows: the engine's summary plus the pause switch.
-#[derive(Debug, Clone)]
-pub struct TrayModel {
-    pub summary: TraySummary,
-    pub paused: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TrayAction {
-    Open,
-    OpenRun(i64),
-    Promote { project_id: String, stage: String },
-    TogglePause,
-    Quit,
-}
+use crate::tray_menu::{self, Entry};
+pub use crate::tray_menu::{TrayAction, TrayModel};
 
 /// A dead or missing session bus must not hold up the daemon's start.
 const SPAWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,9 +32,7 @@ impl Handle {
 /// is not an error: the item waits on the bus and shows up when a panel starts one, which
 /// covers a daemon launched at login before the desktop is ready.
 pub async fn spawn(actions: UnboundedSender<TrayAction>) -> Result<Handle, String> {
-    let model =
-        TrayModel { summary: TraySummary { state: TrayState::Idle, recent: vec![], promotions: vec![], attention: vec![] }, paused: false };
-    let tray = SlipwayTray { model, actions };
+    let tray = SlipwayTray { model: TrayModel::idle(), actions };
     let started = tokio::time::timeout(SPAWN_TIMEOUT, tray.assume_sni_available(true).spawn()).await;
     match started {
         Ok(Ok(handle)) => Ok(Handle(handle)),
@@ -82,7 +67,7 @@ impl Tray for SlipwayTray {
     }
 
     fn tool_tip(&self) -> ToolTip {
-        ToolTip { title: format!("Slipway: {}", state_name(self.model.summary.state)), ..Default::default() }
+        ToolTip { title: tray_menu::tooltip(&self.model), ..Default::default() }
     }
 
     fn activate(&mut self, _x: i32, _y: i32) {
@@ -90,44 +75,7 @@ impl Tray for SlipwayTray {
     }
 
     fn menu(&self) -> Vec<MenuItem<Self>> {
-        let m = &self.model.summary;
-        let mut items = vec![item("Open Slipway", |t| t.send(TrayAction::Open))];
-        if !m.recent.is_empty() {
-            items.push(MenuItem::Separator);
-            items.push(StandardItem { label: "Last runs".into(), enabled: false, ..Default::default() }.into());
-            for r in &m.recent {
-                let id = r.id;
-                let label = format!("#{} {}/{} · {}", r.id, r.project_id, r.stage, r.status.as_str().replace('_', " "));
-                items.push(item(&label, move |t| t.send(TrayAction::OpenRun(id))));
-            }
-        }
-        if !m.attention.is_empty() {
-            items.push(MenuItem::Separator);
-            for a in &m.attention {
-                items.push(item(&a.label(), |t| t.send(TrayAction::Open)));
-            }
-        }
-        if !m.promotions.is_empty() {
-            items.push(MenuItem::Separator);
-            for p in &m.promotions {
-                let (project_id, stage) = (p.project_id.clone(), p.stage.clone());
-                let label = format!("Promote {} {} to {}…", p.project_id, p.from_release.number, p.stage);
-                items.push(item(&label, move |t| t.send(TrayAction::Promote { project_id: project_id.clone(), stage: stage.clone() })));
-            }
-        }
-        items.push(MenuItem::Separator);
-        items.push(
-            CheckmarkItem {
-                label: "Pause auto-deploy".into(),
-                // Not flipped here: the engine owns the switch and sends the new model back.
-                checked: self.model.paused,
-                activate: Box::new(|t: &mut Self| t.send(TrayAction::TogglePause)),
-                ..Default::default()
-            }
-            .into(),
-        );
-        items.push(item("Quit", |t| t.send(TrayAction::Quit)));
-        items
+        tray_menu::entries(&self.model).into_iter().map(menu_item).collect()
     }
 
     fn watcher_offline(&self, reason: OfflineReason) -> bool {
@@ -140,54 +88,42 @@ impl Tray for SlipwayTray {
     }
 }
 
-fn item(label: &str, on_click: impl Fn(&mut SlipwayTray) + Send + 'static) -> MenuItem<SlipwayTray> {
+fn menu_item(entry: Entry) -> MenuItem<SlipwayTray> {
     // DBusMenu reads a single `_` as a mnemonic marker and hides it: project ids like my_app would lose it.
-    StandardItem { label: label.replace('_', "__"), activate: Box::new(on_click), ..Default::default() }.into()
-}
-
-fn state_name(state: TrayState) -> &'static str {
-    match state {
-        TrayState::Idle => "idle",
-        TrayState::Running => "running",
-        TrayState::Failed => "failed",
-        TrayState::Paused => "paused",
+    let escape = |l: String| l.replace('_', "__");
+    match entry {
+        Entry::Separator => MenuItem::Separator,
+        Entry::Item { label, action: None } => StandardItem { label: escape(label), enabled: false, ..Default::default() }.into(),
+        Entry::Item { label, action: Some(action) } => StandardItem {
+            label: escape(label),
+            activate: Box::new(move |t: &mut SlipwayTray| t.send(action.clone())),
+            ..Default::default()
+        }
+        .into(),
+        Entry::Check { label, checked, action } => CheckmarkItem {
+            label: escape(label),
+            checked,
+            activate: Box::new(move |t: &mut SlipwayTray| t.send(action.clone())),
+            ..Default::default()
+        }
+        .into(),
     }
 }
 
 /// Indexed by `TrayState as usize`; decoded on first use and kept (4 × 32×32 × 4 B = 16 KiB).
-static ICONS: LazyLock<[Icon; 4]> = LazyLock::new(|| {
-    [
-        argb32(include_bytes!("../../../icons/tray-idle.png")),
-        argb32(include_bytes!("../../../icons/tray-running.png")),
-        argb32(include_bytes!("../../../icons/tray-failed.png")),
-        argb32(include_bytes!("../../../icons/tray-paused.png")),
-    ]
-});
+static ICONS: LazyLock<[Icon; 4]> =
+    LazyLock::new(|| [TrayState::Idle, TrayState::Running, TrayState::Failed, TrayState::Paused].map(|s| argb32(tray_menu::icon(s))));
 
-/// PNG to the ARGB32 pixmap SNI wants: A, R, G, B bytes per pixel, i.e. big-endian ARGB.
-fn argb32(png_bytes: &[u8]) -> Icon {
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    // Palette, grey and 16-bit files come out as 8-bit grey/GA/RGB/RGBA.
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder.read_info().expect("embedded tray icon is a valid PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("tray icon size fits in memory")];
-    let info = reader.next_frame(&mut buf).expect("embedded tray icon decodes");
-    buf.truncate(info.buffer_size());
-    let mut data = Vec::with_capacity(info.width as usize * info.height as usize * 4);
-    let mut push = |a, r, g, b| data.extend_from_slice(&[a, r, g, b]);
-    match info.color_type {
-        png::ColorType::Rgba => buf.chunks_exact(4).for_each(|p| push(p[3], p[0], p[1], p[2])),
-        png::ColorType::Rgb => buf.chunks_exact(3).for_each(|p| push(255, p[0], p[1], p[2])),
-        png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).for_each(|p| push(p[1], p[0], p[0], p[0])),
-        png::ColorType::Grayscale => buf.iter().for_each(|&v| push(255, v, v, v)),
-        png::ColorType::Indexed => unreachable!("EXPAND turns palettes into RGB(A)"),
-    }
-    Icon { width: info.width as i32, height: info.height as i32, data }
+/// RGBA to the ARGB32 pixmap SNI wants: A, R, G, B bytes per pixel, i.e. big-endian ARGB.
+fn argb32(icon: tray_menu::Rgba) -> Icon {
+    let data = icon.data.chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
+    Icon { width: icon.width as i32, height: icon.height as i32, data }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slipway_engine::domain::metrics::TraySummary;
     use slipway_engine::domain::run::{RunStatus, RunSummary, Trigger};
 
     #[test]

@@ -29,8 +29,13 @@ pub fn location() -> Result<String> {
 pub fn enabled() -> Result<bool> {
     #[cfg(windows)]
     let found = windows::get().map(|v| v.is_some());
-    #[cfg(not(windows))]
+    #[cfg(target_os = "macos")]
     let found = entry_path().map(|p| p.exists());
+    #[cfg(not(any(windows, target_os = "macos")))]
+    let found = entry_path().map(|p| match std::fs::read_to_string(&p) {
+        Ok(text) => !hidden(&text),
+        Err(_) => system_entry().is_some(),
+    });
     found
 }
 
@@ -47,6 +52,12 @@ pub fn set(on: bool, exe: &Path, data_dir: Option<&Path>) -> Result<()> {
 #[cfg(not(windows))]
 fn set_file(on: bool, exe: &Path, data_dir: Option<&Path>) -> Result<()> {
     let path = entry_path()?;
+    #[cfg(not(target_os = "macos"))]
+    if !on && system_entry().is_some() {
+        // The package's entry runs for every user unless this user's entry of the same name
+        // hides it (XDG Autostart: the user's directory comes first).
+        return write_entry(&path, &format!("{}Hidden=true\n", entry(exe, data_dir)));
+    }
     if !on {
         return match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -54,10 +65,41 @@ fn set_file(on: bool, exe: &Path, data_dir: Option<&Path>) -> Result<()> {
             Err(e) => Err(io(&path, e)),
         };
     }
+    write_entry(&path, &entry(exe, data_dir))
+}
+
+#[cfg(not(windows))]
+fn write_entry(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    std::fs::write(&path, entry(exe, data_dir)).map_err(|e| io(&path, e))
+    std::fs::write(path, text).map_err(|e| io(path, e))
+}
+
+/// The entry a package installs for every user (`/etc/xdg/autostart`, or the autostart folder
+/// of another `$XDG_CONFIG_DIRS` entry), with the same name as the user's own.
+#[cfg(not(any(windows, target_os = "macos")))]
+fn system_entry() -> Option<PathBuf> {
+    let dirs = std::env::var("XDG_CONFIG_DIRS").ok().filter(|d| !d.is_empty()).unwrap_or_else(|| "/etc/xdg".into());
+    dirs.split(':').map(|d| Path::new(d).join("autostart").join(format!("{NAME}.desktop"))).find(|p| p.exists())
+}
+
+/// Whether a desktop entry is hidden, i.e. turned off for this user (`Hidden=true` in the
+/// `[Desktop Entry]` group; a later key of the same name wins).
+#[cfg(not(any(windows, target_os = "macos")))]
+fn hidden(text: &str) -> bool {
+    let mut in_entry = false;
+    let mut hidden = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_entry = line == "[Desktop Entry]";
+        } else if let Some(v) = line.strip_prefix("Hidden").map(str::trim_start).and_then(|l| l.strip_prefix('=')) {
+            if in_entry {
+                hidden = v.trim() == "true";
+            }
+        }
+    }
+    hidden
 }
 
 #[cfg(not(windows))]
@@ -156,6 +198,22 @@ mod windows {
 #[cfg(all(test, not(any(windows, target_os = "macos"))))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_is_hidden_only_by_hidden_true_in_its_desktop_entry_group() {
+        let cases = [
+            ("[Desktop Entry]\nExec=x\n", false),
+            ("[Desktop Entry]\nHidden=true\n", true),
+            ("[Desktop Entry]\nHidden = true\n", true),
+            ("[Desktop Entry]\nHidden=false\n", false),
+            ("[Desktop Entry]\nHidden=true\nHidden=false\n", false),
+            ("[Desktop Action x]\nHidden=true\n", false),
+            ("[Desktop Entry]\nHiddenFoo=true\n", false),
+        ];
+        for (text, want) in cases {
+            assert_eq!(hidden(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn the_entry_runs_the_engine_with_its_tray_quoted() {

@@ -59,12 +59,32 @@ mod imp {
 mod imp {
     use crate::domain::notice::Notice;
 
-    /// macOS and Windows: shown, but without buttons (notify-rust offers none there); a click
-    /// brings the app forward (the OS does that).
-    pub async fn show(notice: &Notice, _buttons: &[(&str, &str)], _on_action: impl FnOnce(String) + Send + 'static) -> Result<(), String> {
+    /// macOS (NSUserNotificationCenter: the buttons become one drop-down) and Windows (a toast
+    /// with buttons): notify-rust shows it and waits for the answer, both by blocking a thread,
+    /// and on macOS only while the main thread runs its event loop, which `slipwayd`'s tray
+    /// does. A body click is "default", as on Linux.
+    pub async fn show(notice: &Notice, buttons: &[(&str, &str)], on_action: impl FnOnce(String) + Send + 'static) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname("Slipway").summary(&notice.title).body(&notice.body);
-        tokio::task::spawn_blocking(move || n.show().map(|_| ()).map_err(|e| e.to_string())).await.map_err(|e| e.to_string())?
+        for (key, label) in buttons {
+            n.action(key, label);
+        }
+        let wants_answer = !buttons.is_empty();
+        // Windows shows the toast here, so a failure to show is the caller's error; macOS sends
+        // it when it is waited on, or when the handle is dropped.
+        let handle = tokio::task::spawn_blocking(move || n.show().map_err(|e| e.to_string())).await.map_err(|e| e.to_string())??;
+        // Waits until it is clicked, dismissed or expires, on a thread of its own.
+        tokio::task::spawn_blocking(move || {
+            if !wants_answer {
+                return drop(handle);
+            }
+            let _ = handle.wait_for_response(move |r: &notify_rust::NotificationResponse| match r {
+                notify_rust::NotificationResponse::Default => on_action("default".into()),
+                notify_rust::NotificationResponse::Action(key) => on_action(key.clone()),
+                _ => {}
+            });
+        });
+        Ok(())
     }
 }
 
