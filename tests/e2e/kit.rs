@@ -130,11 +130,33 @@ pub fn start_slipwayd(data_dir: &Path, configure: impl FnOnce(&mut Command)) -> 
         .stderr(std::fs::File::create(data_dir.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
-    let guard = Guard(child);
-    let url = wait_for("slipwayd to write engine.json", Duration::from_secs(30), || {
-        engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from))
-    });
-    (guard, url)
+    let mut guard = Guard(child);
+    // Generous: at start the engine asks the keychain over D-Bus, which answers slowly while
+    // the other tests keep gnome-keyring busy on this 2-core machine.
+    let (start, timeout) = (Instant::now(), Duration::from_secs(60));
+    loop {
+        if let Some(url) = engine_file(data_dir).and_then(|v| v["url"].as_str().map(String::from)) {
+            return (guard, url);
+        }
+        let exited = guard.0.try_wait().ok().flatten();
+        if exited.is_some() || start.elapsed() > timeout {
+            let (_, stderr) = output(data_dir);
+            let log = std::fs::read_dir(data_dir.join("logs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+                .collect::<String>();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "slipwayd wrote no engine.json ({}, after {:?})\nits stderr:\n{stderr}\nits log's last lines:\n{}",
+                exited.map(|s| format!("it exited: {s}")).unwrap_or_else(|| "still running".into()),
+                start.elapsed(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// What a headless engine started by [`start_headless`] printed.

@@ -166,3 +166,25 @@ async fn a_gitlab_delivery_leaves_no_secret_at_rest_and_is_redelivered_signed_ag
         assert!(!bytes.windows(hook.secret.len()).any(|w| w == hook.secret.as_bytes()), "the webhook secret is in {}", file.display());
     }
 }
+
+/// A notification's "Roll back" is decided by the engine for every console: a stage that asks
+/// for confirmations gets none from a notification, and a stage with nothing to go back to says so.
+#[tokio::test]
+async fn a_notifications_rollback_never_skips_a_confirmation_and_names_a_missing_release() {
+    use slipway_protocol::ops::{ImportProject, NoticeRollback, RollbackFromNotice};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    let client = slipway_engine::http::client::Client::for_config(engine.config()).unwrap();
+    let yaml =
+        "name: web\nrepo_url: https://git.example/team/web.git\nforge: gitea\nstages:\n  - name: dev\n    branch_patterns: [main]\n  \
+                - name: prod\n    branch_patterns: []\n    promote_from: dev\n    confirm: true\n";
+    client.call(ImportProject { yaml: yaml.into() }).await.unwrap();
+    let ask = |stage: &str| client.call(RollbackFromNotice { project: "web".into(), stage: stage.into() });
+
+    assert_eq!(ask("prod").await.unwrap(), NoticeRollback::NeedsConfirmation);
+    let err = ask("dev").await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(err.message.contains("web/dev has no earlier release"), "{}", err.message);
+    assert_eq!(ask("nope").await.unwrap_err().code, ErrorCode::NotFound);
+    engine.stop().await;
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use slipway_engine::adapters::desktop;
 use slipway_engine::domain::notice::{Notice, RateLimiter};
-use slipway_engine::domain::notice_action::{action_for, buttons, previous_of, NoticeAction};
+use slipway_engine::domain::notice_action::{action_for, buttons, NoticeAction};
 use slipway_engine::http::client::{console_actor, Client};
 use slipway_engine::{EngineEvent, Error, ErrorCode};
 use slipway_protocol::ops;
@@ -125,24 +125,17 @@ fn show(notice: Notice, address: &str, client: &Client) {
     });
 }
 
-/// A notification's "Roll back", carried out on the remote engine as the local engine carries
-/// out its own: to the previous release, or the window where the stage asks for confirmations.
+/// A notification's "Roll back", decided by the remote engine as it decides its own: a rollback
+/// run, or the window where the stage asks for confirmations.
 async fn roll_back(client: Client, address: String, project: String, stage: String, run: Option<i64>) {
-    let result = async {
-        let p = client.call(ops::GetProject { id: project.clone() }).await?;
-        if p.stages.iter().any(|s| s.name == stage && s.confirm) {
-            open_window(&address, run.map(|id| vec!["--run".into(), id.to_string()]).unwrap_or_default());
-            return Ok(None);
+    let client = client.with_actor(console_actor("notification"));
+    match client.call(ops::RollbackFromNotice { project: project.clone(), stage: stage.clone() }).await {
+        Ok(ops::NoticeRollback::Started { run_id }) => {
+            tracing::info!(run = run_id, project, stage, "rollback asked from a desktop notification")
         }
-        let releases = client.call(ops::ListReleases { project: project.clone(), stage: stage.clone() }).await?;
-        let Some(number) = previous_of(&releases) else {
-            return Err(Error::new(ErrorCode::NotFound, format!("{project}/{stage} has no earlier release kept to roll back to")));
-        };
-        Ok(Some(client.call(ops::Rollback { project: project.clone(), stage: stage.clone(), number }).await?.run_id))
-    };
-    match result.await {
-        Ok(Some(id)) => tracing::info!(run = id, project, stage, "rollback asked from a desktop notification"),
-        Ok(None) => {}
+        Ok(ops::NoticeRollback::NeedsConfirmation) => {
+            open_window(&address, run.map(|id| vec!["--run".into(), id.to_string()]).unwrap_or_default())
+        }
         Err(e) => tracing::error!(project, stage, "the notification's rollback on {address}: {e}"),
     }
 }

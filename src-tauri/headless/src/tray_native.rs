@@ -61,6 +61,7 @@ pub fn run_event_loop(work: impl FnOnce() -> u8 + Send + 'static) -> ! {
     let event_loop = EventLoopBuilder::<Ui>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let _ = PROXY.set(Mutex::new(proxy.clone()));
+    slipway_engine::adapters::desktop::main_loop_runs();
     let menu_proxy = Mutex::new(proxy.clone());
     MenuEvent::set_event_handler(Some(move |e| {
         let _ = menu_proxy.lock().map(|p| p.send_event(Ui::Menu(e)));

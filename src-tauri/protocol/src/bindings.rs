@@ -80,6 +80,7 @@ pub fn typescript() -> String {
         crate::run::RunDetail::decl(),
         crate::run::LogLine::decl(),
         crate::ops::RunStarted::decl(),
+        crate::ops::NoticeRollback::decl(),
         crate::ops::RunnerHold::decl(),
         crate::ops::SecretsMigrated::decl(),
         crate::ops::Autostart::decl(),

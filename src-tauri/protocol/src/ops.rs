@@ -373,6 +373,18 @@ pub struct RunStarted {
     pub run_id: i64,
 }
 
+/// What a notification's "Roll back" led to: a rollback run, or nothing yet because the stage
+/// asks for confirmations (`confirm: true`), which only the window's dialog gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum NoticeRollback {
+    Started {
+        #[ts(type = "number")]
+        run_id: i64,
+    },
+    NeedsConfirmation,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AutoDeploy {
     pub paused: bool,
@@ -453,6 +465,11 @@ operations! {
     Rollback rollback: Post "/projects/{id}/stages/{stage}/releases/{number}/rollback" status 202 {
         path project: String = "id", path stage: String, #[ts(type = "number")] path number: i64
     } -> RunStarted;
+    /// A desktop notification's "Roll back", decided by the engine for every console: to the
+    /// newest retired release before the live one, unless the stage asks for confirmations.
+    RollbackFromNotice rollback_from_notice: Post "/projects/{id}/stages/{stage}/rollback-previous" {
+        path project: String = "id", path stage: String
+    } -> NoticeRollback;
     /// Promotes the source stage's live release; `confirm` is the operator's click where the
     /// stage asks for one.
     Promote promote: Post "/projects/{id}/stages/{stage}/promote" status 202 {

@@ -672,6 +672,8 @@ stream: string, ts: number, line: string, };
 
 export type RunStarted = { run_id: number, };
 
+export type NoticeRollback = { "outcome": "started", run_id: number, } | { "outcome": "needs_confirmation" };
+
 export type RunnerHold = { held: boolean, };
 
 export type SecretsMigrated = { 
@@ -892,6 +894,8 @@ export type ListReleases = { project: string, stage: string, };
 
 export type Rollback = { project: string, stage: string, number: number, };
 
+export type RollbackFromNotice = { project: string, stage: string, };
+
 export type Promote = { project: string, stage: string, confirm: boolean | null, };
 
 export type PendingPromotions = Record<string, never>;
@@ -985,6 +989,7 @@ export type Operations = {
   delete_project_secret: { request: DeleteSecret, response: null },
   releases: { request: ListReleases, response: Array<Release> },
   rollback: { request: Rollback, response: RunStarted },
+  rollback_from_notice: { request: RollbackFromNotice, response: NoticeRollback },
   promote: { request: Promote, response: RunStarted },
   pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
   set_project_notifications: { request: SetProjectNotifications, response: Project },

@@ -1,6 +1,8 @@
 //! Desktop notifications: the freedesktop notification server over D-Bus on Linux and the BSDs
 //! (with the notice's buttons: [`crate::domain::notice_action::buttons`]), the OS's own elsewhere.
 
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+pub use imp::main_loop_runs;
 pub use imp::show;
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -57,7 +59,19 @@ mod imp {
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 mod imp {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use crate::domain::notice::Notice;
+
+    /// macOS hands a notification's answer to the main thread's run loop, so only a process
+    /// that runs one (`slipwayd` with its tray) may offer buttons and wait; elsewhere a wait
+    /// would never end. Windows delivers answers on a thread of its own.
+    static MAIN_LOOP: AtomicBool = AtomicBool::new(cfg!(windows));
+
+    /// Called by the tray's event loop on the main thread.
+    pub fn main_loop_runs() {
+        MAIN_LOOP.store(true, Ordering::Relaxed);
+    }
 
     /// macOS (NSUserNotificationCenter: the buttons become one drop-down) and Windows (a toast
     /// with buttons): notify-rust shows it and waits for the answer, both by blocking a thread,
@@ -66,10 +80,12 @@ mod imp {
     pub async fn show(notice: &Notice, buttons: &[(&str, &str)], on_action: impl FnOnce(String) + Send + 'static) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname("Slipway").summary(&notice.title).body(&notice.body);
-        for (key, label) in buttons {
-            n.action(key, label);
+        let wants_answer = !buttons.is_empty() && MAIN_LOOP.load(Ordering::Relaxed);
+        if wants_answer {
+            for (key, label) in buttons {
+                n.action(key, label);
+            }
         }
-        let wants_answer = !buttons.is_empty();
         // Windows shows the toast here, so a failure to show is the caller's error; macOS sends
         // it when it is waited on, or when the handle is dropped.
         let handle = tokio::task::spawn_blocking(move || n.show().map_err(|e| e.to_string())).await.map_err(|e| e.to_string())??;

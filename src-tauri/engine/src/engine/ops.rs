@@ -5,6 +5,7 @@ use crate::domain::notice_action::{previous_of, NoticeAction};
 use crate::domain::release::{PendingPromotion, Release};
 use crate::engine::Engine;
 use crate::{Error, ErrorCode, Result};
+use slipway_protocol::ops::NoticeRollback;
 
 impl Engine {
     /// A stage's releases, newest first.
@@ -54,46 +55,46 @@ impl Engine {
         crate::services::deploy::promotions::pending(self.store(), &projects, &self.config().data_dir).await
     }
 
-    /// Queues a run back to the stage's previous release (see [`previous_of`]).
-    pub async fn rollback_to_previous(&self, project: &str, stage: &str) -> Result<i64> {
+    /// A notification's "Roll back", for the local notifications and a remote tray's alike: to
+    /// the previous release, or nothing on a stage that asks for confirmations (`confirm: true`),
+    /// where the console opens the run in the window instead, so a protected stage is never
+    /// changed from a notification alone.
+    pub async fn rollback_from_notice(&self, project: &str, stage: &str) -> Result<NoticeRollback> {
+        let p = self.project(project).await?;
+        if p.stages.iter().any(|s| s.name == stage && s.confirm) {
+            return Ok(NoticeRollback::NeedsConfirmation);
+        }
         let releases = self.releases(project, stage).await?;
         let number = previous_of(&releases)
             .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("{project}/{stage} has no earlier release kept to roll back to")))?;
-        self.rollback(project, stage, number).await
+        Ok(NoticeRollback::Started { run_id: self.rollback(project, stage, number).await? })
     }
 
-    /// Carries out what desktop notifications' buttons ask for, until the engine stops. A
-    /// "Roll back" on a stage that asks for confirmations (`confirm: true`) opens the run in the
-    /// window instead, where the rollback has its dialog: a protected stage is never changed
-    /// from a notification alone.
+    /// Carries out what desktop notifications' buttons ask for, until the engine stops.
     pub(crate) async fn answer_notice_actions(self, mut asked: tokio::sync::mpsc::UnboundedReceiver<NoticeAction>) {
         while let Some(action) = asked.recv().await {
             match action {
-                NoticeAction::RollBack { project, stage, run } => {
-                    let protected = self.project(&project).await.is_ok_and(|p| p.stages.iter().any(|s| s.name == stage && s.confirm));
-                    if protected {
+                NoticeAction::RollBack { project, stage, run } => match self.rollback_from_notice(&project, &stage).await {
+                    Ok(NoticeRollback::NeedsConfirmation) => {
                         tracing::info!(
                             project,
                             stage,
                             "rollback from a notification on a stage that asks for confirmation: opening the window"
                         );
                         self.emit(EngineEvent::ShowWindow { run_id: run, promote: None });
-                        continue;
                     }
-                    match self.rollback_to_previous(&project, &stage).await {
-                        Ok(id) => {
-                            let actor = slipway_protocol::client::console_actor("notification");
-                            let target = format!("/projects/{project}/stages/{stage}/rollback");
-                            if let Err(e) =
-                                crate::store::history::record(self.store(), &actor, "rollback", &target, Some(&project), Some(id)).await
-                            {
-                                tracing::warn!("cannot record the rollback in the history: {e}");
-                            }
-                            tracing::info!(run = id, project, stage, "rollback asked from a desktop notification");
+                    Ok(NoticeRollback::Started { run_id: id }) => {
+                        let actor = slipway_protocol::client::console_actor("notification");
+                        let target = format!("/projects/{project}/stages/{stage}/rollback");
+                        if let Err(e) =
+                            crate::store::history::record(self.store(), &actor, "rollback", &target, Some(&project), Some(id)).await
+                        {
+                            tracing::warn!("cannot record the rollback in the history: {e}");
                         }
-                        Err(e) => tracing::error!(project, stage, "the notification's rollback: {e}"),
+                        tracing::info!(run = id, project, stage, "rollback asked from a desktop notification");
                     }
-                }
+                    Err(e) => tracing::error!(project, stage, "the notification's rollback: {e}"),
+                },
                 NoticeAction::ReviewPromote { project, stage } => {
                     self.emit(EngineEvent::ShowWindow { run_id: None, promote: Some(PromoteTarget { project_id: project, stage }) })
                 }

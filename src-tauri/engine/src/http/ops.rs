@@ -241,6 +241,9 @@ impl Handler for Engine {
     async fn rollback(&self, op: ops::Rollback) -> Result<RunStarted> {
         Ok(RunStarted { run_id: Engine::rollback(self, &op.project, &op.stage, op.number).await? })
     }
+    async fn rollback_from_notice(&self, op: ops::RollbackFromNotice) -> Result<ops::NoticeRollback> {
+        Ok(Engine::rollback_from_notice(self, &op.project, &op.stage).await?)
+    }
     async fn promote(&self, op: ops::Promote) -> Result<RunStarted> {
         Ok(RunStarted { run_id: Engine::promote(self, &op.project, &op.stage, op.confirm.unwrap_or(false)).await? })
     }
