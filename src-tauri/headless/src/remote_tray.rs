@@ -59,27 +59,33 @@ pub async fn run(target: SshTarget) -> Result<(), Error> {
 
 /// Keeps the icon and menu current and shows the engine's notices until the link drops. One
 /// stream for the whole link: restarting it after each change could miss a notice in between.
+/// The menu is read again once the stream is open: a run that ended between the first read and
+/// the engine's subscription would otherwise stay "running" in the menu until the next event.
 async fn follow(client: &Client, handle: &tray::Handle, address: &str) -> Result<(), Error> {
     refresh(client, handle).await?;
     let desktop_on = client.call(ops::GetNotificationSettings {}).await.map(|s| s.desktop).unwrap_or(true);
     let mut limiter = RateLimiter::default();
     let dirty = Notify::new();
-    let events = client.stream::<EngineEvent>("/events", |batch| {
-        for event in batch {
-            match event {
-                EngineEvent::Notice { notice } if desktop_on && limiter.admit(Instant::now(), &notice) => show(notice, address, client),
-                EngineEvent::AutoDeployChanged { .. }
-                | EngineEvent::RunChanged { .. }
-                | EngineEvent::ReleaseChanged { .. }
-                | EngineEvent::ProjectsChanged => dirty.notify_one(),
-                _ => {}
+    let events = client.stream_opened::<EngineEvent>(
+        "/events",
+        || dirty.notify_one(),
+        |batch| {
+            for event in batch {
+                match event {
+                    EngineEvent::Notice { notice } if desktop_on && limiter.admit(Instant::now(), &notice) => show(notice, address, client),
+                    EngineEvent::AutoDeployChanged { .. }
+                    | EngineEvent::RunChanged { .. }
+                    | EngineEvent::ReleaseChanged { .. }
+                    | EngineEvent::ProjectsChanged => dirty.notify_one(),
+                    _ => {}
+                }
             }
-        }
-        if let Some(summary) = limiter.summary(Instant::now()) {
-            show(summary, address, client);
-        }
-        true
-    });
+            if let Some(summary) = limiter.summary(Instant::now()) {
+                show(summary, address, client);
+            }
+            true
+        },
+    );
     let refresher = async {
         loop {
             dirty.notified().await;

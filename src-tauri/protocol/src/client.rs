@@ -95,13 +95,26 @@ impl Client {
     /// Reads an NDJSON stream (`GET /api/v1<path>`) and hands `each` the items of every chunk as
     /// one batch, until the stream ends or `each` returns false. An `{"error": …}` line is the
     /// stream's failure; empty lines are the engine's keep-alives.
-    pub async fn stream<T: DeserializeOwned>(&self, path: &str, mut each: impl FnMut(Vec<T>) -> bool) -> Result<()> {
+    pub async fn stream<T: DeserializeOwned>(&self, path: &str, each: impl FnMut(Vec<T>) -> bool) -> Result<()> {
+        self.stream_opened(path, || {}, each).await
+    }
+
+    /// [`Client::stream`], calling `opened` once the engine has answered, i.e. once it follows
+    /// the stream's source: state read after that cannot miss a change the stream would not
+    /// bring (state read before it can).
+    pub async fn stream_opened<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        opened: impl FnOnce(),
+        mut each: impl FnMut(Vec<T>) -> bool,
+    ) -> Result<()> {
         #[derive(serde::Deserialize)]
         struct Failure {
             error: ApiError,
         }
         let req = self.request(reqwest::Method::GET, &format!("/api/v1{path}"));
         let mut resp = check(req.send().await.map_err(|e| self.unreachable(e))?).await?;
+        opened();
         let mut pending: Vec<u8> = Vec::new();
         let mut ended = false;
         while !ended {
