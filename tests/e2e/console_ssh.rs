@@ -295,6 +295,12 @@ async fn a_tray_attached_over_ssh_lists_notifies_and_pauses_the_remote_engine() 
     let tray = Guard(tray.env("SLIPWAY_WINDOW", &window).stderr(Stdio::null()).spawn().unwrap());
     let pid = tray.0.id();
     wait_for("the tray's menu", Duration::from_secs(30), || menu_labels(pid).contains("Pause auto-deploy").then_some(()));
+    // The menu above is there before the tray is attached (it starts idle); what the tray is
+    // told comes from the server's event stream, so wait until the server counts it.
+    until("the tray to follow the server's events", 30, || async {
+        (api.get("/status").await["ui_clients"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
 
     // A run fails on the server: the tray lists it and this desktop shows the notice.
     let (status, v) = api.send(reqwest::Method::POST, "/projects/far/stages/dev/runs", json!({"ref": "main"})).await;

@@ -59,10 +59,10 @@ pub async fn run(target: SshTarget) -> Result<(), Error> {
 
 /// Keeps the icon and menu current and shows the engine's notices until the link drops. One
 /// stream for the whole link: restarting it after each change could miss a notice in between.
-/// The menu is read again once the stream is open: a run that ended between the first read and
-/// the engine's subscription would otherwise stay "running" in the menu until the next event.
+/// The menu is first read once the stream is open (the engine subscribes before it answers):
+/// read before, a run that ended in between would stay "running" in the menu, and its notice
+/// would never reach this desktop.
 async fn follow(client: &Client, handle: &tray::Handle, address: &str) -> Result<(), Error> {
-    refresh(client, handle).await?;
     let desktop_on = client.call(ops::GetNotificationSettings {}).await.map(|s| s.desktop).unwrap_or(true);
     let mut limiter = RateLimiter::default();
     let dirty = Notify::new();
