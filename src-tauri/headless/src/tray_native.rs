@@ -62,13 +62,12 @@ pub fn run_event_loop(work: impl FnOnce() -> u8 + Send + 'static) -> ! {
     let proxy = event_loop.create_proxy();
     let _ = PROXY.set(Mutex::new(proxy.clone()));
     slipway_engine::adapters::desktop::main_loop_runs();
-    let menu_proxy = Mutex::new(proxy.clone());
-    MenuEvent::set_event_handler(Some(move |e| {
-        let _ = menu_proxy.lock().map(|p| p.send_event(Ui::Menu(e)));
+    // Through the same proxy as the engine's requests: PROXY is set above.
+    MenuEvent::set_event_handler(Some(|e| {
+        send(Ui::Menu(e));
     }));
-    let icon_proxy = Mutex::new(proxy.clone());
-    TrayIconEvent::set_event_handler(Some(move |e| {
-        let _ = icon_proxy.lock().map(|p| p.send_event(Ui::Icon(e)));
+    TrayIconEvent::set_event_handler(Some(|e| {
+        send(Ui::Icon(e));
     }));
     std::thread::spawn(move || {
         let code = work();
