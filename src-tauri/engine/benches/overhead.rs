@@ -72,6 +72,7 @@ async fn main() {
             registry_account: None,
             deploy: None,
             notifications: vec![],
+            rules: vec![],
             host_id: None,
         })
         .await

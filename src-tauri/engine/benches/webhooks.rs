@@ -87,6 +87,7 @@ async fn main() {
             registry_account: None,
             deploy: None,
             notifications: vec![],
+            rules: vec![],
             host_id: None,
         })
         .await

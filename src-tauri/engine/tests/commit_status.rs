@@ -58,6 +58,7 @@ async fn queued_runs_report_pending_and_forge_failures_land_in_the_run_log() {
             deploy: None,
             host_id: None,
             notifications: vec![],
+            rules: vec![],
         })
         .await
         .unwrap();

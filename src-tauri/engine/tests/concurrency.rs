@@ -27,6 +27,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
                 registry_account: None,
                 deploy: None,
                 notifications: vec![],
+                rules: vec![],
                 host_id: None,
             })
             .await
@@ -69,6 +70,7 @@ async fn intake_logs_and_project_writes_run_together_without_busy_errors() {
                     registry_account: None,
                     deploy: None,
                     notifications: vec![],
+                    rules: vec![],
                     host_id: None,
                 })
                 .await

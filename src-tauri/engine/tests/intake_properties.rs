@@ -80,6 +80,7 @@ async fn no_sequence_deploys_a_commit_twice_to_a_stage_and_the_newest_push_waits
                     registry_account: None,
                     deploy: None,
                     notifications: vec![],
+                    rules: vec![],
                     host_id: None,
                 })
                 .await

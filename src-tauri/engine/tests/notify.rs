@@ -32,6 +32,7 @@ fn project(name: &str, notifications: Vec<NotifyChannel>) -> NewProject {
         deploy: None,
         host_id: None,
         notifications,
+        rules: vec![],
     }
 }
 

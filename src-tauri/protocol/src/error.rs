@@ -32,6 +32,9 @@ pub enum ErrorCode {
     /// The engine is at a limit it keeps to stay answerable (connections, bodies in flight):
     /// retry after the `Retry-After` seconds.
     Unavailable,
+    /// An environment rule holds the commit back (a predecessor it was never live on, a soak
+    /// not yet over, a rule for its kind of ref); the message names which.
+    Refused,
 }
 
 /// The one shape every error takes on the wire: `{code, message}`.

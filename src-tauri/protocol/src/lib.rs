@@ -21,6 +21,7 @@ pub mod config;
 pub mod container;
 pub mod deploy;
 pub mod edge;
+pub mod environment;
 pub mod error;
 pub mod events;
 pub mod host;

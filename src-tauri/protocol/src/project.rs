@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::deploy::{DeployConfig, Rollout};
+use crate::environment::EnvRule;
 use crate::notice::NotifyChannel;
 
 /// Where a project's code lives. `Git` is any plain git server: polling works, webhooks don't.
@@ -85,12 +86,37 @@ pub struct Stage {
     pub pr_events: bool,
     /// Off: matching pushes are recorded and wait for a manual deploy.
     pub auto_deploy: bool,
+    /// A productive environment: it never takes pull/merge request events, and rules can
+    /// name it as `productive`.
     pub productive: bool,
     pub promote_from: Option<String>,
+    /// Promotions here need the operator's confirmation (and rollbacks from a notification
+    /// open the window instead).
     pub confirm: bool,
     pub strategy: Strategy,
     /// Drain and verification windows, rolling batches, canary share, host name, retention.
     pub rollout: Rollout,
+    /// A group of environments (`qa`, `customer-a`), which rules can name as `group:<name>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Its predecessors: a commit reaches this stage only after it was live and healthy on
+    /// each of them for `soak_secs`, whether it comes by a push, a manual deploy or a promote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    #[ts(type = "number")]
+    pub soak_secs: u64,
+    /// Manual deploys here need the same confirmation as a promote.
+    #[serde(skip_serializing_if = "is_false")]
+    pub confirm_manual: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for Stage {
@@ -106,6 +132,10 @@ impl Default for Stage {
             confirm: false,
             strategy: Strategy::default(),
             rollout: Rollout::default(),
+            group: None,
+            requires: vec![],
+            soak_secs: 0,
+            confirm_manual: false,
         }
     }
 }
@@ -133,6 +163,9 @@ pub struct Project {
     /// the keychain.
     #[serde(default)]
     pub notifications: Vec<NotifyChannel>,
+    /// Which refs may reach which environments (see [`EnvRule`]). Kept in `config_json`.
+    #[serde(default)]
+    pub rules: Vec<EnvRule>,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number | null")]
@@ -167,6 +200,9 @@ pub struct NewProject {
     /// Outbound notification channels; a `url`/`secret` given here goes to the keychain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotifyChannel>,
+    /// Which refs may reach which environments, checked on every deploy and promote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<EnvRule>,
 }
 
 /// What removing a project does with the named volumes it created (the data in them).

@@ -8,6 +8,8 @@ pub mod compose;
 pub mod config;
 pub mod deploy;
 pub mod edge;
+pub mod env_check;
+pub mod environments;
 pub mod events;
 pub mod forge;
 pub mod host;

@@ -35,6 +35,7 @@ pub fn validate(p: &mut NewProject) -> Result<()> {
     for s in &p.stages {
         crate::domain::deploy::validate_rollout(&s.name, &s.rollout)?;
     }
+    crate::domain::env_check::check(p).map_err(|e| invalid(e.to_string()))?;
     for s in &p.stages {
         if let Some(from) = &s.promote_from {
             if !p.stages.iter().any(|o| &o.name == from) || from == &s.name {
@@ -64,13 +65,20 @@ pub fn to_yaml(p: &Project) -> String {
         deploy: p.deploy.clone(),
         host_id: p.host_id.clone(),
         notifications: p.notifications.clone(),
+        rules: p.rules.clone(),
     };
     crate::domain::yaml::render(&spec)
 }
 
-/// A project file. Unknown keys are refused with their line and the nearest known key.
+/// A project file. Unknown keys are refused with their line and the nearest known key, and
+/// environments that do not hang together with the line of the key at fault.
 pub fn from_yaml(text: &str) -> Result<NewProject> {
-    crate::domain::yaml::parse("project file", text)
+    let spec: NewProject = crate::domain::yaml::parse("project file", text)?;
+    if let Err(e) = crate::domain::env_check::check(&spec) {
+        let line = crate::domain::yaml::line_of(text, &e.path).map(|l| format!(" at line {l}")).unwrap_or_default();
+        return Err(invalid(format!("project file: {e}{line}")));
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

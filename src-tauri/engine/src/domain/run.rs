@@ -255,6 +255,7 @@ mod tests {
             registry_account: None,
             deploy: None,
             notifications: vec![],
+            rules: vec![],
             created_at: 0,
             last_poll_at: None,
             last_poll_error: None,

@@ -22,7 +22,7 @@ impl IntoResponse for ApiFailure {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
-            ErrorCode::ConfirmationRequired => StatusCode::CONFLICT,
+            ErrorCode::ConfirmationRequired | ErrorCode::Refused => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::DockerUnreachable | ErrorCode::KeychainUnavailable | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,9 +1,10 @@
 //! The `projects` and `stages` tables, and the `forge_accounts` one.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::domain::deploy::DeployConfig;
+use crate::domain::environments::EnvRule;
 use crate::domain::notice::NotifyChannel;
 use crate::domain::project::{slug, stage_id, validate, Forge, NewProject, Project, Stage, Strategy};
 use crate::store::{now_ms, Store};
@@ -63,8 +64,32 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
         upsert_stage(&mut tx, &id, s).await?;
     }
     write_notifications(&mut tx, &id, &new.notifications).await?;
+    write_rules(&mut tx, &id, &new.rules).await?;
     tx.commit().await?;
     get(store, &id).await
+}
+
+/// Sets the `rules` key of `config_json`, leaving its other keys alone.
+async fn write_rules(tx: &mut sqlx::SqliteConnection, project_id: &str, rules: &[EnvRule]) -> Result<()> {
+    sqlx::query("UPDATE projects SET config_json = json_set(config_json, '$.rules', json(?)) WHERE id = ?")
+        .bind(serde_json::to_string(rules).unwrap_or_else(|_| "[]".into()))
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A stage's environment settings, kept together in `stages.env_json`.
+#[derive(Serialize, Deserialize, Default)]
+struct StageEnv {
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    soak_secs: u64,
+    #[serde(default)]
+    confirm_manual: bool,
 }
 
 /// Sets the `notifications` key of `config_json`, leaving its other keys alone. URLs and
@@ -94,11 +119,12 @@ pub async fn set_notifications(store: &Store, id: &str, channels: &[NotifyChanne
 /// Inserts a stage, or updates the one of that name in place (its runs and releases stay).
 async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Stage) -> Result<()> {
     sqlx::query(
-        "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        "INSERT INTO stages (id, project_id, name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json, env_json) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (project_id, name) DO UPDATE SET branch_patterns = excluded.branch_patterns, tag_patterns = excluded.tag_patterns, \
          pr_events = excluded.pr_events, auto_deploy = excluded.auto_deploy, productive = excluded.productive, \
-         promote_from = excluded.promote_from, confirm = excluded.confirm, strategy = excluded.strategy, config_json = excluded.config_json",
+         promote_from = excluded.promote_from, confirm = excluded.confirm, strategy = excluded.strategy, config_json = excluded.config_json, \
+         env_json = excluded.env_json",
     )
     .bind(stage_id(project_id, &s.name))
     .bind(project_id)
@@ -112,6 +138,15 @@ async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Sta
     .bind(s.confirm)
     .bind(s.strategy.as_str())
     .bind(serde_json::to_string(&s.rollout).unwrap_or_default())
+    .bind(
+        serde_json::to_string(&StageEnv {
+            group: s.group.clone(),
+            requires: s.requires.clone(),
+            soak_secs: s.soak_secs,
+            confirm_manual: s.confirm_manual,
+        })
+        .unwrap_or_default(),
+    )
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -146,6 +181,7 @@ pub async fn apply(store: &Store, mut spec: NewProject) -> Result<(Project, bool
         upsert_stage(&mut tx, &id, s).await?;
     }
     write_notifications(&mut tx, &id, &spec.notifications).await?;
+    write_rules(&mut tx, &id, &spec.rules).await?;
     tx.commit().await?;
     let notes = existing
         .stages
@@ -202,9 +238,12 @@ const SELECT: &str = "SELECT id, name, repo_url, forge, token_ref, host_id, poll
 struct StoredConfig {
     #[serde(default)]
     notifications: Vec<NotifyChannel>,
+    #[serde(default)]
+    rules: Vec<EnvRule>,
 }
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
+    let stored = serde_json::from_str::<StoredConfig>(r.get::<&str, _>("config_json")).unwrap_or_default();
     Project {
         id: r.get("id"),
         name: r.get("name"),
@@ -217,7 +256,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
         image_repo: r.get("image_repo"),
         registry_account: r.get("registry_account"),
         deploy: r.get::<Option<&str>, _>("deploy_json").and_then(|j| serde_json::from_str(j).ok()),
-        notifications: serde_json::from_str::<StoredConfig>(r.get::<&str, _>("config_json")).unwrap_or_default().notifications,
+        notifications: stored.notifications,
+        rules: stored.rules,
         created_at: r.get("created_at"),
         last_poll_at: r.get("last_poll_at"),
         last_poll_error: r.get("last_poll_error"),
@@ -226,14 +266,15 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Project {
 
 async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
     let rows = sqlx::query(
-        "SELECT name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json FROM stages WHERE project_id = ? ORDER BY rowid",
+        "SELECT name, branch_patterns, tag_patterns, pr_events, auto_deploy, productive, promote_from, confirm, strategy, config_json, env_json FROM stages WHERE project_id = ? ORDER BY rowid",
     )
     .bind(&p.id)
     .fetch_all(store.pool())
     .await?;
     p.stages = rows
         .iter()
-        .map(|r| Stage {
+        .map(|r| (r, serde_json::from_str::<StageEnv>(r.get("env_json")).unwrap_or_default()))
+        .map(|(r, env)| Stage {
             name: r.get("name"),
             branch_patterns: serde_json::from_str(r.get("branch_patterns")).unwrap_or_default(),
             tag_patterns: serde_json::from_str(r.get("tag_patterns")).unwrap_or_default(),
@@ -244,6 +285,10 @@ async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
             confirm: r.get("confirm"),
             strategy: Strategy::parse(r.get::<&str, _>("strategy")),
             rollout: serde_json::from_str(r.get("config_json")).unwrap_or_default(),
+            group: env.group,
+            requires: env.requires,
+            soak_secs: env.soak_secs,
+            confirm_manual: env.confirm_manual,
         })
         .collect();
     Ok(p)
