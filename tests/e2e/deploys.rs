@@ -101,7 +101,7 @@ pub fn host(stage: &str, project: &str) -> String {
     format!("stage-{stage}-{project}.localhost")
 }
 
-async fn releases(api: &Api, project: &str, stage: &str) -> Vec<Value> {
+pub async fn releases(api: &Api, project: &str, stage: &str) -> Vec<Value> {
     api.get(&format!("/projects/{project}/stages/{stage}/releases")).await.as_array().unwrap().clone()
 }
 

@@ -14,6 +14,7 @@ mod crashes;
 pub mod deploys;
 mod disk;
 mod docker_restart;
+mod environments;
 mod headless;
 mod hooks_https;
 mod hosts;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::kit::*;
 
 /// Delivers `payload` as a signed Gitea push to the project's hook.
-async fn gitea_push(hook: &Value, payload: &Value, delivery: &str) -> (u16, Value) {
+pub async fn gitea_push(hook: &Value, payload: &Value, delivery: &str) -> (u16, Value) {
     let body = serde_json::to_vec(payload).unwrap();
     let sig = hmac_hex(hook["secret"].as_str().unwrap(), &body);
     let resp = reqwest::Client::new()

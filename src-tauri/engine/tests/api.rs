@@ -188,3 +188,31 @@ async fn a_notifications_rollback_never_skips_a_confirmation_and_names_a_missing
     assert_eq!(ask("nope").await.unwrap_err().code, ErrorCode::NotFound);
     engine.stop().await;
 }
+
+/// A project file whose environments do not hang together is refused with the line at fault,
+/// and nothing of it is kept.
+#[tokio::test]
+async fn an_import_with_a_requires_cycle_or_an_unknown_stage_fails_with_the_line() {
+    use slipway_protocol::ops::{ImportProject, ListEnvironments, ListProjects};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(config(dir.path())).await.unwrap();
+    let client = slipway_engine::http::client::Client::for_config(engine.config()).unwrap();
+    let base = "name: web\nrepo_url: https://git.example/web.git\nforge: gitea\nstages:\n  - name: rel\n    requires: [prod]\n  - name: prod\n    productive: true\n    requires: [rel]\n";
+    let e = client.call(ImportProject { yaml: base.into() }).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("stages[0].requires: the predecessors make a cycle: rel → prod → rel at line 6"), "{}", e.message);
+    let unknown =
+        base.replace("    requires: [prod]\n", "").to_string() + "rules:\n  - refs: tags\n    through: [rel]\n    before: [prd]\n";
+    let e = client.call(ImportProject { yaml: unknown.clone() }).await.unwrap_err();
+    assert!(e.message.contains("rules[0].before: names stage \"prd\"") && e.message.contains("at line 12"), "{}", e.message);
+    assert!(client.call(ListProjects {}).await.unwrap().is_empty(), "nothing of a refused file is kept");
+
+    let good = unknown.replace("[prd]", "[prod]");
+    client.call(ImportProject { yaml: good }).await.unwrap();
+    let envs = client.call(ListEnvironments {}).await.unwrap();
+    let prod = &envs[0].environments[1];
+    assert_eq!((prod.stage.as_str(), prod.requires.clone()), ("prod", vec!["rel".to_string()]));
+    assert_eq!(envs[0].rules, ["rule 1: tags pass through rel before prod"]);
+    assert_eq!(prod.rules, envs[0].rules, "the rule names prod");
+    engine.stop().await;
+}

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod desktop;
+mod environments;
 mod link;
 mod manage;
 mod remote_tray;

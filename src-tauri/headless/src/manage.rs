@@ -20,6 +20,12 @@ pub enum Manage {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Every project's environments: kind, group, predecessors, rules, live release, health,
+    /// and what is waiting to reach each.
+    Environments {
+        #[arg(long)]
+        json: bool,
+    },
     /// A stage's releases, newest first.
     Releases {
         project: String,
@@ -184,6 +190,7 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
     let client = crate::link::connect(config)?;
     match command {
         Manage::Projects { action, json } => projects(&client, action.unwrap_or(ProjectAction::List), json).await,
+        Manage::Environments { json } => crate::environments::print(&client, json).await,
         Manage::Releases { project, stage, json } => {
             let list = client.call(ops::ListReleases { project, stage }).await?;
             if json {

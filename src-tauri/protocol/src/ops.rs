@@ -23,6 +23,7 @@ use ts_rs::TS;
 
 use crate::container::{ContainerAction, ContainerGroup, ContainerInfo};
 use crate::edge::{EdgeApplied, EdgeChange, EdgeConfig};
+use crate::environment::ProjectEnvironments;
 use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary, TraySummary};
@@ -476,6 +477,9 @@ operations! {
         path project: String = "id", path stage: String, json confirm: Option<bool>
     } -> RunStarted;
     PendingPromotions pending_promotions: Get "/promotions" {} -> Vec<PendingPromotion>;
+    /// Every project's environments: kind, group, predecessors, rules, live release, health,
+    /// and what is waiting to reach each.
+    ListEnvironments environments: Get "/environments" {} -> Vec<ProjectEnvironments>;
     SetProjectNotifications set_project_notifications: Put "/projects/{id}/notifications" {
         path id: String, body channels: Vec<NotifyChannel>
     } -> Project;

@@ -97,17 +97,17 @@ pub struct Stage {
     /// Drain and verification windows, rolling batches, canary share, host name, retention.
     pub rollout: Rollout,
     /// A group of environments (`qa`, `customer-a`), which rules can name as `group:<name>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Its predecessors: a commit reaches this stage only after it was live and healthy on
     /// each of them for `soak_secs`, whether it comes by a push, a manual deploy or a promote.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     #[ts(type = "number")]
     pub soak_secs: u64,
     /// Manual deploys here need the same confirmation as a promote.
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub confirm_manual: bool,
 }
 

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `./scripts/gen-types`. Do not edit by hand:
 // the engine's `bindings` test fails when this file is stale.
 
-export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required" | "host_unreachable" | "host_incompatible" | "unavailable";
+export type ErrorCode = "store_corrupt" | "store_too_new" | "store" | "docker_unreachable" | "keychain_unavailable" | "keychain" | "listener_bind" | "unauthorized" | "not_found" | "invalid_input" | "payload_too_large" | "unsupported_media_type" | "git" | "io" | "internal" | "confirmation_required" | "host_unreachable" | "host_incompatible" | "unavailable" | "refused";
 
 export type ApiError = { code: ErrorCode, message: string, };
 
@@ -349,11 +349,100 @@ pr_events: boolean,
 /**
  * Off: matching pushes are recorded and wait for a manual deploy.
  */
-auto_deploy: boolean, productive: boolean, promote_from: string | null, confirm: boolean, strategy: Strategy, 
+auto_deploy: boolean, 
+/**
+ * A productive environment: it never takes pull/merge request events, and rules can
+ * name it as `productive`.
+ */
+productive: boolean, promote_from: string | null, 
+/**
+ * Promotions here need the operator's confirmation (and rollbacks from a notification
+ * open the window instead).
+ */
+confirm: boolean, strategy: Strategy, 
 /**
  * Drain and verification windows, rolling batches, canary share, host name, retention.
  */
-rollout: Rollout, };
+rollout: Rollout, 
+/**
+ * A group of environments (`qa`, `customer-a`), which rules can name as `group:<name>`.
+ */
+group?: string | null, 
+/**
+ * Its predecessors: a commit reaches this stage only after it was live and healthy on
+ * each of them for `soak_secs`, whether it comes by a push, a manual deploy or a promote.
+ */
+requires?: Array<string>, soak_secs?: number, 
+/**
+ * Manual deploys here need the same confirmation as a promote.
+ */
+confirm_manual?: boolean, };
+
+export type RuleRefs = "branches" | "tags" | "merge_requests";
+
+export type EnvRule = { refs: RuleRefs, 
+/**
+ * Patterns of the ref names the rule is about (`v*`, `release/*`); none: every one.
+ */
+matching?: Array<string>, 
+/**
+ * Patterns of ref names the rule leaves out (`main`).
+ */
+except?: Array<string>, through?: Array<string>, before?: Array<string>, only?: Array<string>, never?: Array<string>, };
+
+export type EnvironmentKind = "productive" | "non-productive";
+
+export type LiveRelease = { number: number, commit_sha: string | null, 
+/**
+ * Live since, Unix ms.
+ */
+since: number, };
+
+export type WaitState = { "state": "queued" } | { "state": "running" } | { "state": "soaking", ready_at: number, } | { "state": "refused", reason: string, } | { "state": "ready" };
+
+export type Waiting = { 
+/**
+ * The tag, branch or short commit, as a refusal names it.
+ */
+what: string, commit_sha: string | null, 
+/**
+ * The stage it comes from (a promotion), if any.
+ */
+from_stage: string | null, run_id: number | null, state: WaitState, };
+
+export type Environment = { stage: string, kind: EnvironmentKind, group: string | null, 
+/**
+ * Its predecessors: the stages a commit must have been live and healthy on first.
+ */
+requires: Array<string>, 
+/**
+ * The stage whose live release it promotes, if any.
+ */
+promote_from: string | null, soak_secs: number, 
+/**
+ * The rules that speak of this stage, as sentences.
+ */
+rules: Array<string>, 
+/**
+ * What it serves now.
+ */
+live: LiveRelease | null, 
+/**
+ * The health watch's latest word on it (none before its first check).
+ */
+health: LiveHealth | null, 
+/**
+ * What is on its way here: queued and running runs, and the release its source stage
+ * offers (with what holds it back, if anything).
+ */
+waiting: Array<Waiting>, };
+
+export type ProjectEnvironments = { project_id: string, project: string, environments: Array<Environment>, 
+/**
+ * The project's rules as sentences, in the file's order ("rule 1: tags v* pass through
+ * rel before prod").
+ */
+rules: Array<string>, };
 
 export type ChannelKind = "slack" | "discord" | "webhook";
 
@@ -450,7 +539,11 @@ deploy: DeployConfig | null,
  * Where run notifications go besides the desktop. Kept in `config_json`; the URLs are in
  * the keychain.
  */
-notifications: Array<NotifyChannel>, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
+notifications: Array<NotifyChannel>, 
+/**
+ * Which refs may reach which environments (see [`EnvRule`]). Kept in `config_json`.
+ */
+rules: Array<EnvRule>, created_at: number, last_poll_at: number | null, last_poll_error: string | null, };
 
 export type NewProject = { name: string, repo_url: string, forge: Forge, token_ref: string | null, poll_interval_secs: number | null, 
 /**
@@ -464,7 +557,11 @@ host_id?: string | null,
 /**
  * Outbound notification channels; a `url`/`secret` given here goes to the keychain.
  */
-notifications?: Array<NotifyChannel>, };
+notifications?: Array<NotifyChannel>, 
+/**
+ * Which refs may reach which environments, checked on every deploy and promote.
+ */
+rules?: Array<EnvRule>, };
 
 export type VolumeChoice = "keep" | "remove";
 
@@ -900,6 +997,8 @@ export type Promote = { project: string, stage: string, confirm: boolean | null,
 
 export type PendingPromotions = Record<string, never>;
 
+export type ListEnvironments = Record<string, never>;
+
 export type SetProjectNotifications = { id: string, channels: Array<NotifyChannel>, };
 
 export type TestProjectNotifications = { id: string, };
@@ -992,6 +1091,7 @@ export type Operations = {
   rollback_from_notice: { request: RollbackFromNotice, response: NoticeRollback },
   promote: { request: Promote, response: RunStarted },
   pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
+  environments: { request: ListEnvironments, response: Array<ProjectEnvironments> },
   set_project_notifications: { request: SetProjectNotifications, response: Project },
   test_project_notifications: { request: TestProjectNotifications, response: Array<ChannelResult> },
   notification_settings: { request: GetNotificationSettings, response: NotificationSettings },

@@ -4,6 +4,7 @@
 //! Webhooks, polls and registry checks all reduce what they saw to [`Change`]s; the intake
 //! ([`crate::services::intake`]) records them and queues what [`plan`] says, at most once.
 
+use crate::domain::environments::Carrier;
 use crate::domain::forge::{Event, EventKind, PrAction};
 use crate::domain::patterns::any_matches;
 use std::collections::BTreeMap;
@@ -82,6 +83,8 @@ pub enum Plan<'a> {
         git_ref: String,
         commit: String,
         image: bool,
+        /// The ref as environment rules see it.
+        carrier: Carrier,
     },
     Ignore(String),
 }
@@ -116,6 +119,11 @@ fn plan_change<'a>(project: &'a Project, c: &Change, paused: bool) -> Vec<Plan<'
     if stages.is_empty() {
         return vec![Plan::Ignore(format!("{name} matches no stage ({})", describe_rules(project)))];
     }
+    let carrier = match &c.kind {
+        ChangeKind::Tag => Carrier::Tag(short.to_string()),
+        ChangeKind::PullRequest(_) => Carrier::MergeRequest { target: c.target_branch.clone().unwrap_or_default() },
+        _ => Carrier::Branch(short.to_string()),
+    };
     let Some(commit) = c.commit.clone() else {
         return vec![Plan::Ignore(format!("{name}: the event names no commit to deploy"))];
     };
@@ -128,7 +136,7 @@ fn plan_change<'a>(project: &'a Project, c: &Change, paused: bool) -> Vec<Plan<'
                 let at = short_sha(&commit);
                 Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); {short} at {at} waits for a click", stage.name))
             } else {
-                Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false }
+                Plan::Deploy { stage, git_ref: name.to_string(), commit: commit.clone(), image: false, carrier: carrier.clone() }
             }
         })
         .collect()
@@ -169,7 +177,7 @@ fn plan_image<'a>(project: &'a Project, c: &Change, paused: bool) -> Vec<Plan<'a
             } else if !stage.auto_deploy {
                 Plan::Ignore(format!("stage {} deploys manually (auto-deploy off); image {tag} waits for a click", stage.name))
             } else {
-                Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true }
+                Plan::Deploy { stage, git_ref: name.to_string(), commit: digest.clone(), image: true, carrier: Carrier::Tag(tag.clone()) }
             }
         })
         .collect()

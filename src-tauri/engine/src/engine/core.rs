@@ -186,6 +186,8 @@ impl Core {
 
         tokio::spawn(inner.runner.clone().run(interrupted));
         tokio::spawn(inner.watch.clone().run());
+        let promotions = inner.promotions.clone();
+        tokio::spawn(async move { promotions.resume_soaking().await });
         Ok(())
     }
 

@@ -277,8 +277,14 @@ impl Engine {
     /// Queues a person's run of `stage` at `wanted`; a pinned stage needs `confirmed`.
     pub async fn start_manual_run(&self, project_id: &str, stage: &str, wanted: &str, confirmed: bool) -> Result<i64> {
         let project = crate::store::projects::get(&self.inner.store, project_id).await?;
-        if !project.stages.iter().any(|s| s.name == stage) {
+        let Some(target) = project.stages.iter().find(|s| s.name == stage) else {
             return Err(Error::new(ErrorCode::NotFound, format!("project {project_id} has no stage {stage:?}")));
+        };
+        if target.confirm_manual && !confirmed {
+            return Err(Error::new(
+                ErrorCode::ConfirmationRequired,
+                format!("deploying to {stage} by hand needs a confirmation (the stage has confirm_manual: true)"),
+            ));
         }
         let wanted = wanted.trim();
         if wanted.is_empty() {
@@ -292,6 +298,8 @@ impl Engine {
                 .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("ref: {} has no tag or branch {wanted:?}", project.repo_url)))?;
             (Some(r), c)
         };
+        let carrier = crate::domain::environments::Carrier::from_ref(git_ref.as_deref());
+        crate::services::environments::require(&self.inner.store, &project, target, &carrier, &commit).await?;
         self.pass_pin(project_id, stage, confirmed, &format!("deploying {wanted}")).await?;
         let id =
             crate::store::runs::enqueue_manual(&self.inner.store, &project, stage, git_ref.as_deref(), &commit, Trigger::Manual).await?;

@@ -42,11 +42,25 @@ impl Engine {
                 format!("promoting to {stage} needs a confirmation (the stage has confirm: true)"),
             ));
         }
+        if let Some(source) = match &s.promote_from {
+            Some(from) => crate::store::releases::live(self.store(), &crate::domain::project::stage_id(project, from)).await?,
+            None => None,
+        } {
+            let (carrier, commit) = crate::services::environments::release_carrier(self.store(), &source).await?;
+            crate::services::environments::require(self.store(), &p, s, &carrier, &commit).await?;
+        }
         self.pass_pin(project, stage, confirmed, "promoting").await?;
         let (id, from) = crate::store::releases::enqueue_promote(self.store(), &p, stage).await?;
         tracing::info!(run = id, project, stage, from = from.number, "promotion queued");
         self.queued(id);
         Ok(id)
+    }
+
+    /// Every project's environments, with what each serves and what is on its way there.
+    pub async fn environments(&self) -> Result<Vec<crate::domain::environments::ProjectEnvironments>> {
+        let projects = self.projects().await?;
+        let pending = crate::services::deploy::promotions::pending(self.store(), &projects, &self.config().data_dir).await?;
+        crate::services::environments::view(self.store(), &projects, &pending, |sid| self.live_health(sid)).await
     }
 
     /// Promotions waiting for an operator, across all projects.

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
+use slipway_protocol::environment::ProjectEnvironments;
 use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, RunStarted, RunnerHold, ROUTES};
 use slipway_protocol::Result;
 
@@ -249,6 +250,9 @@ impl Handler for Engine {
     }
     async fn pending_promotions(&self, _: ops::PendingPromotions) -> Result<Vec<PendingPromotion>> {
         Ok(Engine::pending_promotions(self).await?)
+    }
+    async fn environments(&self, _: ops::ListEnvironments) -> Result<Vec<ProjectEnvironments>> {
+        Ok(Engine::environments(self).await?)
     }
     async fn set_project_notifications(&self, op: ops::SetProjectNotifications) -> Result<Project> {
         Ok(Engine::set_project_notifications(self, &op.id, op.channels).await?)

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! bus, commit_status ← hosts, intake, notify ← poll ← hooks
-//!                      hosts, notify ← deploy ← run
+//!                      hosts, notify, environments ← deploy ← run
 //! ```
 //!
 //! This file holds only what several of them name: keychain keys and container labels.
@@ -18,6 +18,7 @@
 pub mod bus;
 pub mod commit_status;
 pub mod deploy;
+pub mod environments;
 pub mod hooks;
 pub mod hosts;
 pub mod intake;

@@ -212,7 +212,9 @@ async fn enqueue(
     if let Some(why) = why {
         reason.push_str(&format!(" ({why})"));
     }
-    Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, release_id, queued_at, reason) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id")
+    // The run carries the ref its release was made for, so environment rules still know a
+    // tag for a tag when it is promoted on.
+    Ok(sqlx::query_scalar("INSERT INTO runs (project_id, stage_id, trigger, status, commit_sha, image_digest, release_id, queued_at, reason, ref_name) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, (SELECT ref_name FROM runs WHERE id = ?)) RETURNING id")
         .bind(&project.id)
         .bind(stage_id(&project.id, stage))
         .bind(trigger)
@@ -221,6 +223,7 @@ async fn enqueue(
         .bind(release.id)
         .bind(now_ms())
         .bind(reason)
+        .bind(release.run_id)
         .fetch_one(&mut *tx)
         .await?)
 }

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use crate::domain::environments::{self, Carrier};
 use crate::domain::metrics::RunPoint;
 use crate::domain::project::{stage_id, Project};
 use crate::domain::run::{
@@ -30,9 +31,11 @@ pub async fn accept_in(
     for p in plan(project, changes, paused, &pins) {
         match p {
             Plan::Ignore(reason) => reasons.push(reason),
-            Plan::Deploy { stage, git_ref, commit, image } => {
+            Plan::Deploy { stage, git_ref, commit, image, carrier } => {
                 let sid = stage_id(&project.id, &stage.name);
-                if let Some((run, status)) = existing_run(tx, &sid, &commit, image).await? {
+                if let Err(refusal) = admitted(tx, project, stage, &carrier, &commit).await? {
+                    reasons.push(refusal);
+                } else if let Some((run, status)) = existing_run(tx, &sid, &commit, image).await? {
                     duplicates.push(run);
                     reasons.push(format!("{} at {} is already {status} as run {run}", stage.name, short_sha(&commit)));
                 } else if !queued.iter().any(|q| q.stage_id == sid && q.commit == commit) {
@@ -59,6 +62,23 @@ pub async fn accept_in(
         run_ids = duplicates;
     }
     Ok(Verdict { outcome, delivery, run_ids, reason })
+}
+
+/// Whether the environment rules let the commit reach the stage; the refusal's reason if not.
+/// Projects without rules or predecessors skip the store.
+async fn admitted(
+    tx: &mut sqlx::SqliteConnection,
+    project: &Project,
+    stage: &crate::domain::project::Stage,
+    carrier: &Carrier,
+    commit: &str,
+) -> Result<std::result::Result<(), String>> {
+    if !environments::gated(project) {
+        return Ok(Ok(()));
+    }
+    let passages = crate::store::environments::passages(&mut *tx, &project.id, commit).await?;
+    let label = carrier.label(commit);
+    Ok(environments::admit(project, stage, carrier, &label, &passages, now_ms()).map_err(|r| r.reason))
 }
 
 /// A run the intake is about to queue: stage, ref, and a commit (or an image digest).

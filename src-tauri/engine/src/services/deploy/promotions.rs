@@ -1,13 +1,15 @@
 //! Promotions waiting for a click: a stage's source stage has a live release it does not run.
 
 use crate::adapters::git::commits_between;
+use crate::domain::environments::Refusal;
 use crate::domain::events::EngineEvent;
-use crate::domain::project::{stage_id, Project};
+use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::PendingPromotion;
 use crate::services::bus::{Events, Flag, Wake};
+use crate::services::environments;
 use crate::services::notify::Notifier;
 use crate::store::releases::live;
-use crate::store::Store;
+use crate::store::{now_ms, Store};
 use crate::Result;
 
 /// Promotions an operator could confirm now, over every project.
@@ -70,9 +72,74 @@ impl Promotions {
                 self.notifier.notify_promotion_pending(project, &s.name, from, to).await;
                 continue;
             }
-            match crate::store::releases::enqueue_promote(&self.store, &p, &s.name).await {
+            self.promote_when_admitted(&p, s, None).await;
+        }
+    }
+
+    /// Starts the automatic promotion to `to` of its source stage's live release, when the
+    /// environment rules let it. When only a soak holds it, it tries again once the soak is
+    /// over, if the source still serves that release (`expected`, on a retry) and nothing
+    /// else has been promoted meanwhile.
+    async fn promote_when_admitted(&self, p: &Project, to: &Stage, expected: Option<i64>) {
+        let Some(from) = to.promote_from.as_deref() else { return };
+        let Ok(Some(source)) = live(&self.store, &stage_id(&p.id, from)).await else { return };
+        if expected.is_some_and(|id| id != source.id) {
+            return;
+        }
+        let admitted = match environments::release_carrier(&self.store, &source).await {
+            Ok((carrier, commit)) => environments::check(&self.store, p, to, &carrier, &commit).await,
+            Err(e) => Err(e),
+        };
+        match admitted {
+            Ok(Ok(())) => match crate::store::releases::enqueue_promote(&self.store, p, &to.name).await {
                 Ok((id, _)) => self.queued(id),
-                Err(e) => tracing::warn!("automatic promotion {project}/{stage} → {} failed: {e}", s.name),
+                Err(e) => tracing::warn!("automatic promotion {}/{from} → {} failed: {e}", p.id, to.name),
+            },
+            Ok(Err(Refusal { reason, ready_at: Some(at) })) => {
+                tracing::info!(project = p.id, from, to = to.name, "automatic promotion waits: {reason}");
+                let (me, project, stage, release) = (self.clone(), p.id.clone(), to.name.clone(), source.id);
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis((at - now_ms()).max(0) as u64 + 50)).await;
+                    me.retry(&project, &stage, release).await;
+                });
+            }
+            Ok(Err(r)) => tracing::warn!(project = p.id, from, to = to.name, "automatic promotion refused: {}", r.reason),
+            Err(e) => tracing::warn!("automatic promotion {}/{from} → {}: {e}", p.id, to.name),
+        }
+    }
+
+    /// A soak is over: promote `release` on if it is still what the source serves and the
+    /// target does not run it yet. (Boxed: it and [`Self::promote_when_admitted`] call each
+    /// other through a spawned task.)
+    fn retry<'a>(
+        &'a self,
+        project: &'a str,
+        stage: &'a str,
+        release: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let Ok(p) = crate::store::projects::get(&self.store, project).await else { return };
+            let Some(to) = p.stages.iter().find(|s| s.name == stage) else { return };
+            let current = live(&self.store, &stage_id(project, stage)).await.ok().flatten();
+            if current.is_some_and(|c| c.promoted_from == Some(release)) || self.paused.get() {
+                return;
+            }
+            self.promote_when_admitted(&p, to, Some(release)).await;
+        })
+    }
+
+    /// At start: the automatic promotions that were waiting for a soak wait again (the
+    /// timers do not outlive the process).
+    pub async fn resume_soaking(&self) {
+        let Ok(projects) = crate::store::projects::list(&self.store).await else { return };
+        for p in projects.iter().filter(|p| crate::domain::environments::gated(p)) {
+            for to in p.stages.iter().filter(|s| s.promote_from.is_some() && s.auto_deploy && !s.confirm && s.soak_secs > 0) {
+                let from = to.promote_from.as_deref().unwrap_or_default();
+                let Ok(Some(source)) = live(&self.store, &stage_id(&p.id, from)).await else { continue };
+                let Ok((carrier, commit)) = environments::release_carrier(&self.store, &source).await else { continue };
+                if let Ok(Err(Refusal { ready_at: Some(_), .. })) = environments::check(&self.store, p, to, &carrier, &commit).await {
+                    self.retry(&p.id, &to.name, source.id).await;
+                }
             }
         }
     }

@@ -1,0 +1,49 @@
+//! What environment rules read from the store: where a commit has been live, and which ref
+//! carried a run.
+
+use sqlx::Row;
+
+use crate::domain::environments::Passage;
+use crate::Result;
+
+/// Every release of `commit` (a git commit, or an image digest) on the project's stages, each
+/// with whether the health watch has an incident open on its stage.
+pub async fn passages<'e, E: sqlx::SqliteExecutor<'e>>(ex: E, project: &str, commit: &str) -> Result<Vec<Passage>> {
+    let rows = sqlx::query(
+        "SELECT s.name, r.status, r.created_at, r.finished_at, \
+         EXISTS (SELECT 1 FROM incidents i WHERE i.stage_id = r.stage_id AND i.ended_at IS NULL) AS failing \
+         FROM releases r JOIN stages s ON s.id = r.stage_id \
+         WHERE s.project_id = ?1 AND (r.commit_sha = ?2 OR r.image = ?2 OR r.image LIKE '%@' || ?2)",
+    )
+    .bind(project)
+    .bind(commit)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Passage {
+            stage: r.get("name"),
+            status: r.get("status"),
+            live_from: r.get("created_at"),
+            live_until: r.get("finished_at"),
+            failing: r.get("failing"),
+        })
+        .collect())
+}
+
+/// The ref the run was started for (`refs/tags/v1`), if it named one.
+pub async fn run_ref(store: &crate::store::Store, run: Option<i64>) -> Result<Option<String>> {
+    let Some(run) = run else { return Ok(None) };
+    Ok(sqlx::query_scalar("SELECT ref_name FROM runs WHERE id = ?").bind(run).fetch_optional(store.pool()).await?.flatten())
+}
+
+/// Every queued or running run, oldest first: what is on its way to a stage.
+pub async fn unfinished(store: &crate::store::Store) -> Result<Vec<crate::domain::run::RunSummary>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at \
+         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.status IN ('queued', 'running') ORDER BY r.id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.iter().map(crate::store::runs::run_summary).collect())
+}
