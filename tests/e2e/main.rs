@@ -27,6 +27,7 @@ mod registry;
 mod runs;
 mod secrets;
 mod service;
+mod templates;
 mod tokens;
 mod watch;
 mod webhooks;

@@ -13,6 +13,7 @@ mod link;
 mod manage;
 mod remote_tray;
 mod service;
+mod templates;
 // One menu (tray_menu), two drawings: StatusNotifierItem over D-Bus, the Linux and BSD
 // desktops' protocol, and the tray-icon crate on macOS and Windows.
 #[cfg(all(unix, not(target_os = "macos")))]

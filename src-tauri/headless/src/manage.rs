@@ -26,6 +26,13 @@ pub enum Manage {
         #[arg(long)]
         json: bool,
     },
+    /// The pipeline templates a slipway.yml can extend: list, import FILE, export NAME, rm NAME.
+    Templates {
+        #[command(subcommand)]
+        action: Option<crate::templates::TemplateAction>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// A stage's releases, newest first.
     Releases {
         project: String,
@@ -191,6 +198,9 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
     match command {
         Manage::Projects { action, json } => projects(&client, action.unwrap_or(ProjectAction::List), json).await,
         Manage::Environments { json } => crate::environments::print(&client, json).await,
+        Manage::Templates { action, json } => {
+            crate::templates::run(&client, action.unwrap_or(crate::templates::TemplateAction::List), json).await
+        }
         Manage::Releases { project, stage, json } => {
             let list = client.call(ops::ListReleases { project, stage }).await?;
             if json {

@@ -34,6 +34,7 @@ pub mod project;
 pub mod release;
 pub mod remote;
 pub mod run;
+pub mod template;
 pub mod watch;
 
 pub use config::Config;

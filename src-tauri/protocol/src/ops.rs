@@ -31,6 +31,7 @@ use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
 use crate::run::{Delivery, HistoryEntry, LogLine, LogMatches, RunDetail, RunSummary};
+use crate::template::TemplateInfo;
 use crate::watch::{Incident, Pin, Unpinned};
 use crate::{ApiError, ErrorCode, Result};
 
@@ -480,6 +481,14 @@ operations! {
     /// Every project's environments: kind, group, predecessors, rules, live release, health,
     /// and what is waiting to reach each.
     ListEnvironments environments: Get "/environments" {} -> Vec<ProjectEnvironments>;
+    /// The pipeline templates `slipway.yml` files can extend.
+    ListTemplates templates: Get "/templates" {} -> Vec<TemplateInfo>;
+    /// Adds a template from its YAML, or replaces the one of that name (its version goes up
+    /// when the text changed).
+    ImportTemplate import_template: Post "/templates/import" { text yaml: String } -> TemplateInfo;
+    /// A template as YAML, as it was imported.
+    ExportTemplate export_template: Get "/templates/{name}/export" { path name: String } -> String as text;
+    DeleteTemplate delete_template: Delete "/templates/{name}" status 204 { path name: String } -> ();
     SetProjectNotifications set_project_notifications: Put "/projects/{id}/notifications" {
         path id: String, body channels: Vec<NotifyChannel>
     } -> Project;

@@ -218,6 +218,10 @@ pub struct RunDetail {
     #[serde(default)]
     #[ts(type = "number")]
     pub log_lines: i64,
+    /// For a `slipway.yml` that extends a template: the template, its version, where each
+    /// step came from, and the merged pipeline.
+    #[serde(default)]
+    pub pipeline: Option<crate::template::ExecutedPipeline>,
 }
 
 /// Where a search of a run's log matched.

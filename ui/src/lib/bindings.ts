@@ -378,6 +378,30 @@ requires?: Array<string>, soak_secs?: number,
  */
 confirm_manual?: boolean, };
 
+export type TemplateInfo = { name: string, 
+/**
+ * Goes up by one each time an import changes it.
+ */
+version: number, description: string | null, 
+/**
+ * Its steps' names, in order.
+ */
+steps: Array<string>, 
+/**
+ * Whether it builds an image.
+ */
+builds: boolean, updated_at: number, };
+
+export type StepOrigin = "template" | "replaced" | "added";
+
+export type StepSource = { name: string, origin: StepOrigin, };
+
+export type ExecutedPipeline = { template: string, version: number, steps: Array<StepSource>, 
+/**
+ * Steps of the template the repository removed (`remove:`).
+ */
+removed: Array<string>, yaml: string, };
+
 export type RuleRefs = "branches" | "tags" | "merge_requests";
 
 export type EnvRule = { refs: RuleRefs, 
@@ -755,7 +779,12 @@ history: Array<HistoryEntry>,
  * How many lines the stored log spans (the last line's seq): the run view draws that many
  * rows and fetches only the ones in sight.
  */
-log_lines: number, };
+log_lines: number, 
+/**
+ * For a `slipway.yml` that extends a template: the template, its version, where each
+ * step came from, and the merged pipeline.
+ */
+pipeline: ExecutedPipeline | null, };
 
 export type LogLine = { run_id: number, 
 /**
@@ -999,6 +1028,14 @@ export type PendingPromotions = Record<string, never>;
 
 export type ListEnvironments = Record<string, never>;
 
+export type ListTemplates = Record<string, never>;
+
+export type ImportTemplate = { yaml: string, };
+
+export type ExportTemplate = { name: string, };
+
+export type DeleteTemplate = { name: string, };
+
 export type SetProjectNotifications = { id: string, channels: Array<NotifyChannel>, };
 
 export type TestProjectNotifications = { id: string, };
@@ -1092,6 +1129,10 @@ export type Operations = {
   promote: { request: Promote, response: RunStarted },
   pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
   environments: { request: ListEnvironments, response: Array<ProjectEnvironments> },
+  templates: { request: ListTemplates, response: Array<TemplateInfo> },
+  import_template: { request: ImportTemplate, response: TemplateInfo },
+  export_template: { request: ExportTemplate, response: string },
+  delete_template: { request: DeleteTemplate, response: null },
   set_project_notifications: { request: SetProjectNotifications, response: Project },
   test_project_notifications: { request: TestProjectNotifications, response: Array<ChannelResult> },
   notification_settings: { request: GetNotificationSettings, response: NotificationSettings },

@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod project;
 pub mod release;
 pub mod run;
+pub mod templates;
 pub mod watch;
 pub mod yaml;
 

@@ -15,6 +15,14 @@ pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 30 * 60;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
+    /// A pipeline template kept by Slipway whose steps and build this file starts from: its
+    /// steps replace the template's of the same name, `remove` drops some, others are added
+    /// (see [`crate::domain::templates::extend`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// Steps of the extended template to leave out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
     /// Commands run in containers before the build (tests, code generation, non-Docker builds).
     #[serde(default)]
     pub steps: Vec<StepConfig>,
@@ -50,15 +58,18 @@ pub struct StepConfig {
     pub name: String,
     pub image: String,
     pub commands: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Names of project secrets (kept in the keychain) passed as environment variables and
     /// masked in every log line.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(type = "number | null")]
     pub timeout_secs: Option<u64>,
+    /// In a `slipway.yml` that extends a template: the step an added step goes after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -138,7 +149,25 @@ pub fn parse(text: &str) -> Result<Pipeline> {
     if p.compose.as_ref().is_some_and(|c| c.files().is_empty()) {
         return Err(Error::new(ErrorCode::InvalidInput, "slipway.yml: `compose` names no file"));
     }
+    if p.extends.is_none() {
+        let placed = p.steps.iter().find(|s| s.after.is_some()).map(|s| format!("step {} has `after`", s.name));
+        if let Some(what) = placed.or_else(|| (!p.remove.is_empty()).then(|| "`remove` is given".to_string())) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("slipway.yml: {what}, which only a file that extends a template uses (add `extends: <template>`)"),
+            ));
+        }
+    }
+    check_steps(&p)?;
+    Ok(p)
+}
+
+/// Each step has a name (once), an image, at least one command, and no zero timeout.
+pub fn check_steps(p: &Pipeline) -> Result<()> {
     for (i, s) in p.steps.iter().enumerate() {
+        if p.steps[..i].iter().any(|o| o.name == s.name) {
+            return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} appears twice", s.name)));
+        }
         if s.name.trim().is_empty() || s.image.trim().is_empty() || s.commands.is_empty() {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
@@ -149,7 +178,7 @@ pub fn parse(text: &str) -> Result<Pipeline> {
             return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} has timeout_secs 0", s.name)));
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 /// Replaces every occurrence of every secret in `line` with `***`. Longer secrets first, so

@@ -63,6 +63,25 @@ impl Engine {
         crate::services::environments::view(self.store(), &projects, &pending, |sid| self.live_health(sid)).await
     }
 
+    pub async fn templates(&self) -> Result<Vec<crate::domain::templates::TemplateInfo>> {
+        Ok(crate::store::templates::list(self.store()).await?.iter().map(|t| t.info()).collect())
+    }
+
+    pub async fn import_template(&self, yaml: &str) -> Result<crate::domain::templates::TemplateInfo> {
+        let t = crate::store::templates::import(self.store(), yaml).await?;
+        tracing::info!(template = t.file.name, version = t.version, "template imported");
+        Ok(t.info())
+    }
+
+    pub async fn export_template(&self, name: &str) -> Result<String> {
+        let t = crate::store::templates::find(self.store(), name).await?;
+        t.map(|t| t.body).ok_or_else(|| Error::new(ErrorCode::NotFound, format!("there is no template {name:?}")))
+    }
+
+    pub async fn delete_template(&self, name: &str) -> Result<()> {
+        crate::store::templates::delete(self.store(), name).await
+    }
+
     /// Promotions waiting for an operator, across all projects.
     pub async fn pending_promotions(&self) -> Result<Vec<PendingPromotion>> {
         let projects = self.projects().await?;

@@ -11,6 +11,7 @@ use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
 use slipway_protocol::environment::ProjectEnvironments;
 use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, RunStarted, RunnerHold, ROUTES};
+use slipway_protocol::template::TemplateInfo;
 use slipway_protocol::Result;
 
 use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
@@ -253,6 +254,18 @@ impl Handler for Engine {
     }
     async fn environments(&self, _: ops::ListEnvironments) -> Result<Vec<ProjectEnvironments>> {
         Ok(Engine::environments(self).await?)
+    }
+    async fn templates(&self, _: ops::ListTemplates) -> Result<Vec<TemplateInfo>> {
+        Ok(Engine::templates(self).await?)
+    }
+    async fn import_template(&self, op: ops::ImportTemplate) -> Result<TemplateInfo> {
+        Ok(Engine::import_template(self, &op.yaml).await?)
+    }
+    async fn export_template(&self, op: ops::ExportTemplate) -> Result<String> {
+        Ok(Engine::export_template(self, &op.name).await?)
+    }
+    async fn delete_template(&self, op: ops::DeleteTemplate) -> Result<()> {
+        Ok(Engine::delete_template(self, &op.name).await?)
     }
     async fn set_project_notifications(&self, op: ops::SetProjectNotifications) -> Result<Project> {
         Ok(Engine::set_project_notifications(self, &op.id, op.channels).await?)

@@ -22,6 +22,7 @@ pub mod releases;
 pub mod runs;
 mod space;
 pub mod steps;
+pub mod templates;
 
 pub use space::is_disk_full;
 

@@ -301,6 +301,20 @@ async fn fetch_source(
         }
     };
     runs::set_config_source(store, ctx.run_id, config_source.as_str()).await?;
+    let pipeline = match extended(store, ctx.run_id, pipeline).await {
+        Ok((p, said)) => {
+            if let Some(said) = said {
+                ctx.log(Some(fetch), said).await;
+            }
+            p
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            ctx.log(Some(fetch), &msg).await;
+            end_step(store, fetch, StepStatus::Failed, None, Some(&msg)).await?;
+            return Ok(Err(Ending { status: RunStatus::Failed, reason: msg }));
+        }
+    };
     ctx.log(
         Some(fetch),
         format!(
@@ -314,6 +328,31 @@ async fn fetch_source(
     end_step(store, fetch, StepStatus::Succeeded, None, None).await?;
 
     Ok(Ok(pipeline))
+}
+
+/// The pipeline to run: `own` itself, or, when it extends a template, the merge of the two,
+/// recorded with the run and described in one line for its log.
+async fn extended(store: &crate::store::Store, run: i64, own: Pipeline) -> Result<(Pipeline, Option<String>)> {
+    let Some(name) = own.extends.clone() else { return Ok((own, None)) };
+    let template = crate::store::templates::find(store, &name).await?.ok_or_else(|| {
+        crate::Error::new(
+            crate::ErrorCode::InvalidInput,
+            format!("slipway.yml extends {name:?}, which is not a template here: import it (slipwayd templates import FILE, or Settings → Templates)"),
+        )
+    })?;
+    let (merged, executed) = crate::domain::templates::extend(&template.file, template.version, &own)?;
+    crate::store::templates::set_executed(store, run, &executed).await?;
+    let steps: Vec<String> = executed.steps.iter().map(|s| format!("{} ({})", s.name, origin_word(s.origin))).collect();
+    let removed = if executed.removed.is_empty() { String::new() } else { format!("; removed: {}", executed.removed.join(", ")) };
+    Ok((merged, Some(format!("extends template {name} v{}: {}{removed}", template.version, steps.join(", ")))))
+}
+
+fn origin_word(o: crate::domain::templates::StepOrigin) -> &'static str {
+    match o {
+        crate::domain::templates::StepOrigin::Template => "template",
+        crate::domain::templates::StepOrigin::Replaced => "replaced",
+        crate::domain::templates::StepOrigin::Added => "added",
+    }
 }
 
 /// A run of a prebuilt image: nothing to fetch or build; the image, pinned by digest, is
