@@ -79,6 +79,8 @@ export const api = {
   /** `confirmed`: the operator confirmed in the dialog that listed the commits. */
   promote: (project: string, stage: string, confirmed: boolean) => op("promote", { project, stage, confirm: confirmed }).then((r) => r.run_id),
   pendingPromotions: () => op("pending_promotions", {}),
+  /** Every project's environments: what each serves, what waits for it and why. */
+  environments: () => op("environments", {}),
   redeliver: (id: number) => op("redeliver", { id }),
   forgeAccounts: () => op("forge_accounts", {}),
   /** The token goes to the keychain; nothing returns it. */
