@@ -111,6 +111,8 @@ async fn main() {
             container_name: format!("slipway-bench-{i}-step"),
             image: IMAGE.into(),
             commands: vec!["true".into()],
+            files_in: None,
+            collect: None,
             env: vec![],
             workdir: "/src".into(),
             timeout: Duration::from_secs(60),

@@ -79,6 +79,8 @@ fn step(container: &str, commands: &[&str]) -> StepSpec {
         container_name: container.to_string(),
         image: BUSYBOX.to_string(),
         commands: commands.iter().map(|c| c.to_string()).collect(),
+        files_in: None,
+        collect: None,
         env: vec![],
         workdir: "/src".into(),
         timeout: Duration::from_secs(60),

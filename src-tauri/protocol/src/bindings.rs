@@ -42,6 +42,8 @@ pub fn typescript() -> String {
         crate::release::CommitLine::decl(),
         crate::release::PendingPromotion::decl(),
         crate::project::Stage::decl(),
+        crate::plugin::PluginRecord::decl(),
+        crate::plugin::PluginSummary::decl(),
         crate::template::TemplateInfo::decl(),
         crate::template::StepOrigin::decl(),
         crate::template::StepSource::decl(),

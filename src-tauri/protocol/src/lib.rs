@@ -30,6 +30,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notice;
 pub mod ops;
+pub mod plugin;
 pub mod project;
 pub mod release;
 pub mod remote;

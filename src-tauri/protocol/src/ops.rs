@@ -28,6 +28,7 @@ use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
 use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
+use crate::plugin::{PluginRecord, PluginSummary};
 use crate::project::{Forge, NewProject, Project, VolumeChoice};
 use crate::release::{PendingPromotion, Release};
 use crate::run::{Delivery, HistoryEntry, LogLine, LogMatches, RunDetail, RunSummary};
@@ -482,6 +483,12 @@ operations! {
     /// and what is waiting to reach each.
     ListEnvironments environments: Get "/environments" {} -> Vec<ProjectEnvironments>;
     /// The pipeline templates `slipway.yml` files can extend.
+    /// The plugins that published in a project's runs, with their metric names.
+    ProjectPlugins project_plugins: Get "/projects/{id}/plugins" { path project: String = "id" } -> Vec<PluginSummary>;
+    /// What a plugin published in a project's runs, newest first (default 100).
+    PluginData plugin_data: Get "/projects/{id}/plugins/{plugin}/data" {
+        path project: String = "id", path plugin: String, query limit: Option<u32>
+    } -> Vec<PluginRecord>;
     ListTemplates templates: Get "/templates" {} -> Vec<TemplateInfo>;
     /// Adds a template from its YAML, or replaces the one of that name (its version goes up
     /// when the text changed).

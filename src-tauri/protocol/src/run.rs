@@ -195,7 +195,7 @@ pub struct StepInfo {
     pub finished_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct RunDetail {
     pub run: RunSummary,
     pub steps: Vec<StepInfo>,
@@ -222,6 +222,9 @@ pub struct RunDetail {
     /// step came from, and the merged pipeline.
     #[serde(default)]
     pub pipeline: Option<crate::template::ExecutedPipeline>,
+    /// What the run's plugin steps published, in the order they ran.
+    #[serde(default)]
+    pub plugins: Vec<crate::plugin::PluginRecord>,
 }
 
 /// Where a search of a run's log matched.

@@ -378,6 +378,22 @@ requires?: Array<string>, soak_secs?: number,
  */
 confirm_manual?: boolean, };
 
+export type PluginRecord = { plugin: string, project_id: string, run_id: number, stage: string, commit_sha: string | null, 
+/**
+ * Any JSON the plugin wrote (a table is an array of objects; key/values an object).
+ */
+data: unknown, metrics: { [key in string]?: number }, created_at: number, };
+
+export type PluginSummary = { plugin: string, 
+/**
+ * How many runs it published in.
+ */
+runs: number, 
+/**
+ * The metric names of its latest publication.
+ */
+metrics: Array<string>, last_at: number, };
+
 export type TemplateInfo = { name: string, 
 /**
  * Goes up by one each time an import changes it.
@@ -784,7 +800,11 @@ log_lines: number,
  * For a `slipway.yml` that extends a template: the template, its version, where each
  * step came from, and the merged pipeline.
  */
-pipeline: ExecutedPipeline | null, };
+pipeline: ExecutedPipeline | null, 
+/**
+ * What the run's plugin steps published, in the order they ran.
+ */
+plugins: Array<PluginRecord>, };
 
 export type LogLine = { run_id: number, 
 /**
@@ -1028,6 +1048,10 @@ export type PendingPromotions = Record<string, never>;
 
 export type ListEnvironments = Record<string, never>;
 
+export type ProjectPlugins = { project: string, };
+
+export type PluginData = { project: string, plugin: string, limit: number | null, };
+
 export type ListTemplates = Record<string, never>;
 
 export type ImportTemplate = { yaml: string, };
@@ -1129,6 +1153,8 @@ export type Operations = {
   promote: { request: Promote, response: RunStarted },
   pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
   environments: { request: ListEnvironments, response: Array<ProjectEnvironments> },
+  project_plugins: { request: ProjectPlugins, response: Array<PluginSummary> },
+  plugin_data: { request: PluginData, response: Array<PluginRecord> },
   templates: { request: ListTemplates, response: Array<TemplateInfo> },
   import_template: { request: ImportTemplate, response: TemplateInfo },
   export_template: { request: ExportTemplate, response: string },

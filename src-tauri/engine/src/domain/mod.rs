@@ -19,6 +19,7 @@ pub mod notice;
 pub mod notice_action;
 pub mod patterns;
 pub mod pipeline;
+pub mod plugins;
 pub mod project;
 pub mod release;
 pub mod run;

@@ -57,7 +57,19 @@ impl ComposeFiles {
 pub struct StepConfig {
     pub name: String,
     pub image: String,
+    /// One shell script (`sh -e -c`). A plugin step may leave it out: its image's own
+    /// entrypoint runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<String>,
+    /// Makes the step a plugin of this name (see `docs/plugins.md`): it gets the input and
+    /// output directories, and what it writes to the output is kept per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// Runs the step only in `productive` or only in `non-productive` environments (it is
+    /// skipped, and says so, elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "\"productive\" | \"non-productive\" | null")]
+    pub only: Option<crate::domain::environments::EnvironmentKind>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Names of project secrets (kept in the keychain) passed as environment variables and
@@ -168,11 +180,28 @@ pub fn check_steps(p: &Pipeline) -> Result<()> {
         if p.steps[..i].iter().any(|o| o.name == s.name) {
             return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} appears twice", s.name)));
         }
-        if s.name.trim().is_empty() || s.image.trim().is_empty() || s.commands.is_empty() {
+        if s.name.trim().is_empty() || s.image.trim().is_empty() || (s.commands.is_empty() && s.plugin.is_none()) {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
-                format!("slipway.yml: step {} needs a name, an image and at least one command", i + 1),
+                format!(
+                    "slipway.yml: step {} needs a name, an image and at least one command (a plugin step may run its image's own)",
+                    i + 1
+                ),
             ));
+        }
+        if let Some(plugin) = &s.plugin {
+            if plugin.is_empty() || crate::domain::ids::slug(plugin) != *plugin {
+                return Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("slipway.yml: step {}: plugin name {plugin:?} must be lowercase letters, digits and dashes", s.name),
+                ));
+            }
+            if p.steps[..i].iter().any(|o| o.plugin.as_ref() == Some(plugin)) {
+                return Err(Error::new(
+                    ErrorCode::InvalidInput,
+                    format!("slipway.yml: plugin {plugin} appears in two steps; each plugin publishes once per run"),
+                ));
+            }
         }
         if s.timeout_secs == Some(0) {
             return Err(Error::new(ErrorCode::InvalidInput, format!("slipway.yml: step {} has timeout_secs 0", s.name)));

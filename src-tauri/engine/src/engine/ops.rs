@@ -63,6 +63,16 @@ impl Engine {
         crate::services::environments::view(self.store(), &projects, &pending, |sid| self.live_health(sid)).await
     }
 
+    pub async fn project_plugins(&self, project: &str) -> Result<Vec<crate::domain::plugins::PluginSummary>> {
+        self.project(project).await?;
+        crate::store::plugins::summaries(self.store(), project).await
+    }
+
+    pub async fn plugin_data(&self, project: &str, plugin: &str, limit: u32) -> Result<Vec<crate::domain::plugins::PluginRecord>> {
+        self.project(project).await?;
+        crate::store::plugins::of_plugin(self.store(), project, plugin, limit.clamp(1, 1000)).await
+    }
+
     pub async fn templates(&self) -> Result<Vec<crate::domain::templates::TemplateInfo>> {
         Ok(crate::store::templates::list(self.store()).await?.iter().map(|t| t.info()).collect())
     }

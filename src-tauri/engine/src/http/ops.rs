@@ -11,6 +11,7 @@ use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
 use slipway_protocol::environment::ProjectEnvironments;
 use slipway_protocol::ops::{self, Answer, AutoDeploy, Handler, Method, Parts, RunStarted, RunnerHold, ROUTES};
+use slipway_protocol::plugin::{PluginRecord, PluginSummary};
 use slipway_protocol::template::TemplateInfo;
 use slipway_protocol::Result;
 
@@ -254,6 +255,12 @@ impl Handler for Engine {
     }
     async fn environments(&self, _: ops::ListEnvironments) -> Result<Vec<ProjectEnvironments>> {
         Ok(Engine::environments(self).await?)
+    }
+    async fn project_plugins(&self, op: ops::ProjectPlugins) -> Result<Vec<PluginSummary>> {
+        Ok(Engine::project_plugins(self, &op.project).await?)
+    }
+    async fn plugin_data(&self, op: ops::PluginData) -> Result<Vec<PluginRecord>> {
+        Ok(Engine::plugin_data(self, &op.project, &op.plugin, op.limit.unwrap_or(100)).await?)
     }
     async fn templates(&self, _: ops::ListTemplates) -> Result<Vec<TemplateInfo>> {
         Ok(Engine::templates(self).await?)

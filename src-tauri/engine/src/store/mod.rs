@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod lock;
 pub mod logs;
 pub mod pins;
+pub mod plugins;
 pub mod poll_state;
 pub mod projects;
 pub mod releases;

@@ -335,6 +335,7 @@ pub async fn run_detail(store: &Store, id: i64) -> Result<RunDetail> {
         history: crate::store::history::of_run(store, id).await?,
         log_lines: crate::store::logs::count(store, id).await?,
         pipeline: crate::store::templates::executed(store, id).await?,
+        plugins: crate::store::plugins::of_run(store, id).await?,
     })
 }
 

@@ -8,10 +8,14 @@ pub(super) async fn run_pipeline(
     project: &Project,
     stage: &str,
     commit: &str,
+    git_ref: Option<&str>,
     work: &std::path::Path,
     pipeline: &Pipeline,
 ) -> Result<Ending> {
     let store = ctx.kit.store();
+    let Some(stage_config) = project.stages.iter().find(|s| s.name == stage) else {
+        return Ok(Ending { status: RunStatus::Failed, reason: format!("project {} has no stage {stage} any more", project.id) });
+    };
     let plan = pipeline::plan(pipeline, project.deploy.is_some());
     if plan.is_empty() {
         return Ok(Ending {
@@ -41,7 +45,9 @@ pub(super) async fn run_pipeline(
         ("dev.slipway.commit".to_string(), commit.to_string()),
     ]);
 
-    if let Some(ending) = run_steps(ctx, project, &docker, &labels, work, pipeline, &ids).await? {
+    let facts = crate::domain::plugins::Facts { project: &project.id, stage: stage_config, commit, git_ref, run_id: ctx.run_id };
+    let scope = plugins::Scope { labels: &labels, facts };
+    if let Some(ending) = run_steps(ctx, project, &docker, &scope, work, pipeline, &ids).await? {
         return Ok(ending);
     }
     if let Some(files) = compose {
@@ -59,7 +65,7 @@ async fn run_steps(
     ctx: &Job<'_>,
     project: &Project,
     docker: &Docker,
-    labels: &HashMap<String, String>,
+    scope: &plugins::Scope<'_>,
     work: &std::path::Path,
     pipeline: &Pipeline,
     ids: &[i64],
@@ -68,36 +74,61 @@ async fn run_steps(
     let instance = ctx.kit.instance_id();
     let mut workspace = None;
     for (step, id) in pipeline.steps.iter().zip(ids) {
+        if !crate::domain::plugins::runs_on(step.only, scope.facts.stage) {
+            let why = format!("runs only in {} environments; {} is not one", kind_word(step.only), scope.facts.stage.name);
+            ctx.log(Some(*id), format!("step {} skipped: it {why}", step.name)).await;
+            end_step(store, *id, StepStatus::Skipped, None, Some(&format!("it {why}"))).await?;
+            continue;
+        }
         start_step(store, *id, &step.name).await?;
         if workspace.is_none() {
             let name = format!("slipway-{instance}-run-{}", ctx.run_id);
-            match exec::create_workspace(docker, &name, work, &step.image, labels).await {
+            match exec::create_workspace(docker, &name, work, &step.image, scope.labels).await {
                 Ok(ws) => workspace = Some(ws),
                 Err(e) => return fail_step(ctx, *id, &step.name, None, &e.to_string(), &[]).await.map(Some),
             }
         }
-        let (env, masked) = match step_env(project, step).await? {
+        let (mut env, masked) = match step_env(project, step).await? {
             Ok(env) => env,
             Err(msg) => return fail_step(ctx, *id, &step.name, None, &msg, &[]).await.map(Some),
+        };
+        // The contract's variables go first: a step's own `env` cannot pose as the engine.
+        env.retain(|(k, _)| !k.starts_with("SLIPWAY_"));
+        env.splice(0..0, crate::domain::plugins::env(&scope.facts, step.plugin.as_deref()));
+        let (files_in, collect) = match &step.plugin {
+            Some(plugin) => plugins::prepare(ctx, project, plugin).await?,
+            None => (None, None),
         };
         let spec = StepSpec {
             container_name: format!("slipway-{instance}-run-{}-step-{}", ctx.run_id, id),
             image: step.image.clone(),
             commands: step.commands.clone(),
+            files_in,
+            collect,
             env,
-            workdir: "/src".into(),
+            workdir: crate::domain::plugins::SOURCE_DIR.into(),
             timeout: Duration::from_secs(step.timeout_secs.unwrap_or(pipeline::DEFAULT_STEP_TIMEOUT_SECS)),
-            labels: labels.clone(),
+            labels: scope.labels.clone(),
         };
-        ctx.log(Some(*id), format!("step {}: {} in {}", step.name, step.commands.join(" && "), step.image)).await;
+        let what = if step.commands.is_empty() { "its image's entrypoint".to_string() } else { step.commands.join(" && ") };
+        ctx.log(Some(*id), format!("step {}: {what} in {}", step.name, step.image)).await;
         let (result, tail) =
             stream_into_log(ctx, *id, masked, |on_line| exec::run_step(docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
                 .await;
         let failed = match result {
-            Ok(o) if o.exit_code == 0 => {
-                end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
-                None
-            }
+            Ok(o) if o.exit_code == 0 => match &step.plugin {
+                Some(plugin) => match plugins::publish(ctx, *id, scope, plugin, o.collected).await? {
+                    Ok(()) => {
+                        end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
+                        None
+                    }
+                    Err(why) => Some(fail_step(ctx, *id, &step.name, Some(0), &why, &tail).await),
+                },
+                None => {
+                    end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
+                    None
+                }
+            },
             Ok(o) => Some(fail_step(ctx, *id, &step.name, Some(o.exit_code), &format!("exit code {}", o.exit_code), &tail).await),
             Err(e) => Some(step_error(ctx, *id, &step.name, e, &tail).await),
         };
@@ -108,6 +139,13 @@ async fn run_steps(
     }
     cleanup(docker, workspace.as_ref()).await;
     Ok(None)
+}
+
+fn kind_word(only: Option<crate::domain::environments::EnvironmentKind>) -> &'static str {
+    match only {
+        Some(crate::domain::environments::EnvironmentKind::Productive) => "productive",
+        _ => "non-productive",
+    }
 }
 
 /// A step's environment: its own variables and the secrets it names, read from the keychain

@@ -27,6 +27,7 @@ use crate::store::{runs, steps};
 use crate::{adapters::git, adapters::keychain, Result};
 
 mod execute;
+mod plugins;
 mod recovery;
 
 use execute::run_pipeline;
@@ -247,7 +248,7 @@ async fn steps(ctx: &Job<'_>) -> Result<Ending> {
         Ok(p) => p,
         Err(ending) => return Ok(ending),
     };
-    let result = run_pipeline(ctx, &project, &stage, &commit, &work, &pipeline).await;
+    let result = run_pipeline(ctx, &project, &stage, &commit, git_ref.as_deref(), &work, &pipeline).await;
     let _ = std::fs::remove_dir_all(&work);
     result
 }

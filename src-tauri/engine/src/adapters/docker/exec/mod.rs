@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 mod archive;
 mod build;
+mod files;
 
 use archive::{tar_stream, Filter};
 pub use build::build_image;
@@ -84,8 +85,12 @@ pub struct StepSpec {
     /// Must already be on the host; see [`ExecError::ImageMissing`].
     pub image: String,
     /// One shell script, run by `sh -e -c` (the image's entrypoint is replaced): the first
-    /// failing command fails the step.
+    /// failing command fails the step. Empty: the image's own entrypoint and command run.
     pub commands: Vec<String>,
+    /// A tar unpacked at `/` in the container before it starts (a plugin's input).
+    pub files_in: Option<Vec<u8>>,
+    /// A directory read back as a tar after the step ends, and the most bytes it may hold.
+    pub collect: Option<(String, usize)>,
     pub env: Vec<(String, String)>,
     /// Where the workspace is mounted, and where the commands run.
     pub workdir: String,
@@ -96,6 +101,8 @@ pub struct StepSpec {
 
 pub struct StepOutcome {
     pub exit_code: i64,
+    /// The collected directory as a tar (see [`StepSpec::collect`]); Err says why it is not.
+    pub collected: Option<Result<Vec<u8>, String>>,
 }
 
 pub struct BuildSpec {
@@ -208,10 +215,15 @@ pub async fn run_step(
         _ = tokio::time::sleep(spec.timeout) => Err(ExecError::TimedOut(spec.timeout)),
     };
     lines.finish(&mut on_line);
+    // Read before the container goes; a step that failed publishes nothing.
+    let collected = match (&result, &spec.collect) {
+        (Ok(0), Some((dir, limit))) => Some(files::take_dir(docker, &spec.container_name, dir, *limit).await),
+        _ => None,
+    };
     // Force-removal kills a step that is still running; busybox-style PID 1s ignore SIGTERM,
     // so there is no point in a polite stop first.
     remove_container(docker, &spec.container_name).await;
-    result.map(|exit_code| StepOutcome { exit_code })
+    result.map(|exit_code| StepOutcome { exit_code, collected })
 }
 
 async fn step(
@@ -230,8 +242,8 @@ async fn step(
         image: Some(spec.image.clone()),
         // The entrypoint is replaced so that images built around a program (an ENTRYPOINT of
         // `node`, say) still run the step's shell script.
-        entrypoint: Some(vec!["sh".into(), "-e".into(), "-c".into()]),
-        cmd: Some(vec![spec.commands.join("\n")]),
+        entrypoint: (!spec.commands.is_empty()).then(|| vec!["sh".into(), "-e".into(), "-c".into()]),
+        cmd: (!spec.commands.is_empty()).then(|| vec![spec.commands.join("\n")]),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         working_dir: Some(spec.workdir.clone()),
         labels: Some(spec.labels.clone()),
@@ -243,6 +255,9 @@ async fn step(
     };
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     call("creating the step container", docker.create_container(Some(options), body)).await.map_err(|e| missing_image(e, &spec.image))?;
+    if let Some(tar) = &spec.files_in {
+        files::put(docker, name, tar.clone()).await?;
+    }
 
     // Attached before the start so that not a byte is missed, and independent of the host's
     // log driver, which may keep nothing readable.
