@@ -22,6 +22,7 @@ mod kit;
 mod listener;
 mod load;
 mod notify;
+mod plugins;
 mod polling;
 mod registry;
 mod runs;

@@ -113,6 +113,7 @@ async fn main() {
             commands: vec!["true".into()],
             files_in: None,
             collect: None,
+            network: None,
             env: vec![],
             workdir: "/src".into(),
             timeout: Duration::from_secs(60),

@@ -81,6 +81,7 @@ fn step(container: &str, commands: &[&str]) -> StepSpec {
         commands: commands.iter().map(|c| c.to_string()).collect(),
         files_in: None,
         collect: None,
+        network: None,
         env: vec![],
         workdir: "/src".into(),
         timeout: Duration::from_secs(60),

@@ -82,6 +82,10 @@ pub struct StepConfig {
     /// In a `slipway.yml` that extends a template: the step an added step goes after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// Runs after the new release went live (smoke checks), with `SLIPWAY_RELEASE_URL` and on
+    /// the release's network; if it fails, the stage rolls back to its previous release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_deploy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -189,6 +193,15 @@ pub fn check_steps(p: &Pipeline) -> Result<()> {
                 ),
             ));
         }
+        if let Some(k) = s.env.keys().chain(&s.secrets).find(|k| k.starts_with("SLIPWAY_")) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "slipway.yml: step {}: {k}: names starting with SLIPWAY_ are the engine's (see docs/plugins.md); rename it",
+                    s.name
+                ),
+            ));
+        }
         if let Some(plugin) = &s.plugin {
             if plugin.is_empty() || crate::domain::ids::slug(plugin) != *plugin {
                 return Err(Error::new(
@@ -230,6 +243,8 @@ pub fn mask(line: &str, secrets: &[String]) -> String {
 pub struct Plan {
     /// The steps' names, each a step of the run.
     pub steps: Vec<String>,
+    /// The steps that run once the new release is live.
+    pub after: Vec<String>,
     /// Whether a "build image" step follows.
     pub build: bool,
     /// The compose files (merged in order) whose stack is built and deployed.
@@ -248,7 +263,21 @@ pub fn plan(pipeline: &Pipeline, deploys: bool) -> Plan {
         (None, Some(files), true) => Some(files.files()),
         _ => None,
     };
-    Plan { steps: pipeline.steps.iter().map(|s| s.name.clone()).collect(), build: pipeline.build.is_some(), compose }
+    let names = |after: bool| pipeline.steps.iter().filter(|s| s.after_deploy == after).map(|s| s.name.clone()).collect();
+    Plan { steps: names(false), after: names(true), build: pipeline.build.is_some(), compose }
+}
+
+/// Why the plan's after-deploy steps cannot run, if they cannot: they follow the deploy of a
+/// built image (a compose stack's would need one URL per service; a build-only project has no
+/// release). Refused before anything runs rather than skipped.
+pub fn after_deploy_refusal(plan: &Plan, deploys: bool) -> Option<String> {
+    let first = plan.after.first()?;
+    let why = match (plan.compose.is_some(), plan.build && deploys) {
+        (true, _) => "compose stacks do not run after-deploy steps yet",
+        (false, false) => "this run deploys no image (the pipeline has no build, or the project no deploy settings)",
+        (false, true) => return None,
+    };
+    Some(format!("slipway.yml: step {first} runs after_deploy, but {why}"))
 }
 
 #[cfg(test)]
@@ -279,6 +308,13 @@ mod tests {
             assert_eq!((got.steps.len(), got.build, first), (steps, build, compose), "{rule}");
         }
         assert!(plan(&Pipeline::default(), true).is_empty(), "an empty pipeline does nothing");
+        let smoke = with("steps:\n  - name: smoke\n    image: b\n    commands: [c]\n    after_deploy: true\nbuild: {}\n");
+        let p = plan(&smoke, true);
+        assert_eq!((p.steps.len(), p.after.clone()), (0, vec!["smoke".to_string()]), "an after-deploy step follows the deploy");
+        assert_eq!(after_deploy_refusal(&p, true), None);
+        assert!(after_deploy_refusal(&plan(&smoke, false), false)
+            .unwrap()
+            .contains("step smoke runs after_deploy, but this run deploys no image"));
     }
 
     #[test]
@@ -296,6 +332,8 @@ mod tests {
     fn rejects_unknown_keys_and_empty_steps() {
         assert!(parse("stepz: []").unwrap_err().to_string().contains("unknown field"));
         assert!(parse("steps:\n  - name: a\n    image: b\n    commands: []\n").unwrap_err().to_string().contains("at least one command"));
+        let posing = "steps:\n  - name: a\n    image: b\n    commands: [c]\n    env: {SLIPWAY_STAGE: prod}\n";
+        assert!(parse(posing).unwrap_err().to_string().contains("SLIPWAY_STAGE: names starting with SLIPWAY_ are the engine's"));
     }
 
     #[test]

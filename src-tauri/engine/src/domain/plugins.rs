@@ -44,6 +44,8 @@ pub struct Facts<'a> {
     pub commit: &'a str,
     pub git_ref: Option<&'a str>,
     pub run_id: i64,
+    /// For after-deploy steps: where the new release answers on its network.
+    pub release_url: Option<String>,
 }
 
 /// The contract's environment for a step (`plugin` for a plugin step). The step's own `env`
@@ -60,6 +62,9 @@ pub fn env(f: &Facts, plugin: Option<&str>) -> Vec<(String, String)> {
         ("SLIPWAY_RUN_ID", f.run_id.to_string()),
         ("SLIPWAY_SOURCE", SOURCE_DIR.to_string()),
     ];
+    if let Some(url) = &f.release_url {
+        out.push(("SLIPWAY_RELEASE_URL", url.clone()));
+    }
     if let Some(p) = plugin {
         out.extend([("SLIPWAY_PLUGIN", p.to_string()), ("SLIPWAY_INPUT", INPUT_DIR.into()), ("SLIPWAY_OUTPUT", OUTPUT_DIR.into())]);
     }

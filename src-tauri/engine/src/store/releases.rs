@@ -146,10 +146,12 @@ pub async fn prune(store: &Store, stage_id: &str, keep: u32) -> Result<Vec<Strin
     Ok(images)
 }
 
-/// Who asked for a rollback: a person, or the health watch (with what it saw).
+/// Who asked for a rollback: a person, the health watch (with what it saw), or a run's own
+/// check after its release went live (what failed).
 pub enum RollbackBy<'a> {
     Person,
     Watch(&'a str),
+    Check(&'a str),
 }
 
 /// Queues a run that redeploys `number` of `stage` as it was, and pins the stage at it (in the
@@ -174,6 +176,7 @@ pub async fn enqueue_rollback(store: &Store, project: &Project, stage: &str, num
     let (auto, why) = match by {
         RollbackBy::Person => (false, None),
         RollbackBy::Watch(what) => (true, Some(format!("the health watch: {what}"))),
+        RollbackBy::Check(what) => (true, Some(what.to_string())),
     };
     let id = enqueue(&mut tx, project, stage, "rollback", &target, why.as_deref()).await?;
     crate::store::pins::set_in(&mut tx, &sid, number, &reason, auto).await?;

@@ -23,9 +23,18 @@ pub(super) async fn run_pipeline(
             reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into(),
         });
     }
+    if let Some(why) = pipeline::after_deploy_refusal(&plan, project.deploy.is_some()) {
+        return Ok(Ending { status: RunStatus::Failed, reason: why });
+    }
     let mut ids = Vec::new();
     for (i, name) in plan.steps.iter().enumerate() {
         ids.push(add_step(store, ctx.run_id, i as i64 + 2, name, "step").await?);
+    }
+    // After the deploy's own steps, whose number is known only as it goes: the positions
+    // only order the list.
+    let mut after_ids = Vec::new();
+    for (i, name) in plan.after.iter().enumerate() {
+        after_ids.push(add_step(store, ctx.run_id, 1000 + i as i64, name, "step").await?);
     }
     let build_step = match plan.build {
         true => Some(add_step(store, ctx.run_id, ids.len() as i64 + 2, "build image", "build").await?),
@@ -45,9 +54,12 @@ pub(super) async fn run_pipeline(
         ("dev.slipway.commit".to_string(), commit.to_string()),
     ]);
 
-    let facts = crate::domain::plugins::Facts { project: &project.id, stage: stage_config, commit, git_ref, run_id: ctx.run_id };
-    let scope = plugins::Scope { labels: &labels, facts };
-    if let Some(ending) = run_steps(ctx, project, &docker, &scope, work, pipeline, &ids).await? {
+    let facts =
+        crate::domain::plugins::Facts { project: &project.id, stage: stage_config, commit, git_ref, run_id: ctx.run_id, release_url: None };
+    let scope = plugins::Scope { labels: &labels, facts, network: None };
+    let (before, after): (Vec<&pipeline::StepConfig>, Vec<&pipeline::StepConfig>) = pipeline.steps.iter().partition(|s| !s.after_deploy);
+    if let Some(ending) = run_steps(ctx, project, &docker, &scope, work, &before, &ids).await? {
+        after_deploy::skip(ctx, &after_ids, "an earlier step failed").await?;
         return Ok(ending);
     }
     if let Some(files) = compose {
@@ -56,24 +68,33 @@ pub(super) async fn run_pipeline(
     let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
         return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
     };
-    build_and_deploy(ctx, project, stage, commit, work, pipeline, &docker, labels, build, id).await
+    let ending = build_and_deploy(ctx, project, stage, commit, work, ids.len(), &docker, labels.clone(), build, id).await?;
+    if after.is_empty() {
+        return Ok(ending);
+    }
+    if ending.status != RunStatus::Succeeded {
+        after_deploy::skip(ctx, &after_ids, "the deploy did not succeed").await?;
+        return Ok(ending);
+    }
+    let scope = plugins::Scope { labels: &labels, ..scope };
+    after_deploy::run(ctx, project, &docker, scope, work, &after, &after_ids, ending).await
 }
 
 /// Runs the pipeline's steps in one workspace volume; the first that fails ends the run (the
 /// ending says how), and the workspace is removed either way.
-async fn run_steps(
+pub(super) async fn run_steps(
     ctx: &Job<'_>,
     project: &Project,
     docker: &Docker,
     scope: &plugins::Scope<'_>,
     work: &std::path::Path,
-    pipeline: &Pipeline,
+    steps: &[&pipeline::StepConfig],
     ids: &[i64],
 ) -> Result<Option<Ending>> {
     let store = ctx.kit.store();
     let instance = ctx.kit.instance_id();
     let mut workspace = None;
-    for (step, id) in pipeline.steps.iter().zip(ids) {
+    for (step, id) in steps.iter().zip(ids) {
         if !crate::domain::plugins::runs_on(step.only, scope.facts.stage) {
             let why = format!("runs only in {} environments; {} is not one", kind_word(step.only), scope.facts.stage.name);
             ctx.log(Some(*id), format!("step {} skipped: it {why}", step.name)).await;
@@ -109,6 +130,7 @@ async fn run_steps(
             workdir: crate::domain::plugins::SOURCE_DIR.into(),
             timeout: Duration::from_secs(step.timeout_secs.unwrap_or(pipeline::DEFAULT_STEP_TIMEOUT_SECS)),
             labels: scope.labels.clone(),
+            network: scope.network.clone(),
         };
         let what = if step.commands.is_empty() { "its image's entrypoint".to_string() } else { step.commands.join(" && ") };
         ctx.log(Some(*id), format!("step {}: {what} in {}", step.name, step.image)).await;
@@ -176,7 +198,7 @@ async fn build_and_deploy(
     stage: &str,
     commit: &str,
     work: &std::path::Path,
-    pipeline: &Pipeline,
+    steps: usize,
     docker: &Docker,
     labels: HashMap<String, String>,
     build: &pipeline::BuildConfig,
@@ -200,7 +222,7 @@ async fn build_and_deploy(
             end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
             runs::set_image(store, ctx.run_id, &image).await?;
             match deploy_target(project, stage, &image, Some(commit)) {
-                Some(target) => crate::services::deploy::run(ctx, target, pipeline.steps.len() as i64 + 3).await,
+                Some(target) => crate::services::deploy::run(ctx, target, steps as i64 + 3).await,
                 None => Ok(Ending { status: RunStatus::Succeeded, reason: format!("built {tag} ({image})") }),
             }
         }

@@ -26,6 +26,7 @@ use crate::services::{secret_key, INSTANCE_LABEL, RUN_LABEL};
 use crate::store::{runs, steps};
 use crate::{adapters::git, adapters::keychain, Result};
 
+mod after_deploy;
 mod execute;
 mod plugins;
 mod recovery;

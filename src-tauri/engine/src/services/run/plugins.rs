@@ -9,6 +9,8 @@ use crate::domain::plugins::{self, Facts};
 pub(super) struct Scope<'a> {
     pub labels: &'a HashMap<String, String>,
     pub facts: Facts<'a>,
+    /// The network its containers join (after-deploy steps: the release's); None: the default.
+    pub network: Option<String>,
 }
 
 /// A plugin step's input (the latest publication of each of the project's other plugins)

@@ -91,6 +91,9 @@ pub struct StepSpec {
     pub files_in: Option<Vec<u8>>,
     /// A directory read back as a tar after the step ends, and the most bytes it may hold.
     pub collect: Option<(String, usize)>,
+    /// The network the step joins instead of the default one (after-deploy steps: the
+    /// release's).
+    pub network: Option<String>,
     pub env: Vec<(String, String)>,
     /// Where the workspace is mounted, and where the commands run.
     pub workdir: String,
@@ -250,7 +253,11 @@ async fn step(
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         tty: Some(false),
-        host_config: Some(HostConfig { mounts: ws.map(|ws| vec![volume_mount(&ws.volume, &spec.workdir)]), ..Default::default() }),
+        host_config: Some(HostConfig {
+            mounts: ws.map(|ws| vec![volume_mount(&ws.volume, &spec.workdir)]),
+            network_mode: spec.network.clone(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let options = CreateContainerOptionsBuilder::default().name(name).build();
