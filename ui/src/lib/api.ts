@@ -82,6 +82,15 @@ export const api = {
   /** Every project's environments: what each serves, what waits for it and why. */
   environments: () => op("environments", {}),
   redeliver: (id: number) => op("redeliver", { id }),
+  templates: () => op("templates", {}),
+  /** Adds or replaces it by the name in the YAML; the version goes up only when the text changed. */
+  importTemplate: (yaml: string) => op("import_template", { yaml }),
+  exportTemplate: (name: string) => op("export_template", { name }),
+  deleteTemplate: (name: string) => op("delete_template", { name }).then(() => {}),
+  /** The plugins that published in the project, with the metric names of their latest publication. */
+  projectPlugins: (project: string) => op("project_plugins", { project }),
+  /** What `plugin` published in the project's runs, newest first. */
+  pluginData: (project: string, plugin: string, limit: number | null = null) => op("plugin_data", { project, plugin, limit }),
   forgeAccounts: () => op("forge_accounts", {}),
   /** The token goes to the keychain; nothing returns it. */
   saveForgeAccount: (account: ForgeAccount, token: string) =>

@@ -12,13 +12,21 @@ const step = (id: number, status: StepStatus, started: number | null, finished: 
 
 describe("events", () => {
   it("a finished run makes the dashboard, runs and metrics stale, not the inbox", () => {
-    expect([...staleAfter({ type: "run_changed", run_id: 3 })].sort()).toEqual(["dashboard", "metrics", "runs"]);
+    expect([...staleAfter({ type: "run_changed", run_id: 3 })].sort()).toEqual(["dashboard", "environments", "metrics", "runs"]);
     expect(staleAfter({ type: "delivery_recorded", id: 1, project_id: null, outcome: "ignored" })).toEqual(new Set(["deliveries"]));
     expect(staleAfter({ type: "release_changed", project_id: "web", stage: "dev" }).has("releases")).toBe(true);
     expect(staleAfter({ type: "live_health_changed", project_id: "web", stage: "dev", state: "down" }).has("dashboard")).toBe(true);
     expect(staleAfter({ type: "shutting_down", quit: true }).size).toBe(0);
     // A step moving on shows in the run view and the dashboard; the metrics wait for the end.
     expect(staleAfter({ type: "step_changed", run_id: 3 })).toEqual(new Set(["dashboard", "runs"]));
+  });
+  it("the environments card is stale after runs, releases, projects and health, not after a step", () => {
+    expect(staleAfter({ type: "live_health_changed", project_id: "web", stage: "dev", state: "down" }).has("environments")).toBe(true);
+    expect(staleAfter({ type: "release_changed", project_id: "web", stage: "dev" }).has("environments")).toBe(true);
+    expect(staleAfter({ type: "run_changed", run_id: 3 }).has("environments")).toBe(true);
+    expect(staleAfter({ type: "projects_changed" }).has("environments")).toBe(true);
+    expect(staleAfter({ type: "step_changed", run_id: 3 }).has("environments")).toBe(false);
+    expect(staleAfter({ type: "delivery_recorded", id: 1, project_id: "web", outcome: "queued" }).has("environments")).toBe(false);
   });
   it("bump counts per topic and keeps the object when nothing is stale", () => {
     const v0 = noVersions();

@@ -3,23 +3,25 @@
 import type { DayCount, EngineEvent, Forge, RunSummary, StepInfo } from "./bindings";
 
 /** The things views show that an event can make stale. */
-export type Topic = "dashboard" | "runs" | "releases" | "deliveries" | "projects" | "metrics" | "promotions";
+export type Topic = "dashboard" | "runs" | "releases" | "deliveries" | "projects" | "metrics" | "promotions" | "environments";
 
 /** What to reload after `e`: views reload only what changed, never on a timer. */
 export function staleAfter(e: EngineEvent): Set<Topic> {
   switch (e.type) {
+    // Environments: runs fill the stages' waiting lists, releases their live ones, the health
+    // watch their dots; a step moving on changes none of them.
     case "run_changed":
-      return new Set(["dashboard", "runs", "metrics"]);
+      return new Set(["dashboard", "runs", "metrics", "environments"]);
     case "step_changed":
       return new Set(["dashboard", "runs"]);
     case "release_changed":
-      return new Set(["dashboard", "releases", "promotions"]);
+      return new Set(["dashboard", "releases", "promotions", "environments"]);
     case "delivery_recorded":
       return new Set(["deliveries"]);
     case "live_health_changed":
-      return new Set(["dashboard", "metrics"]);
+      return new Set(["dashboard", "metrics", "environments"]);
     case "projects_changed":
-      return new Set(["projects", "dashboard", "metrics", "promotions"]);
+      return new Set(["projects", "dashboard", "metrics", "promotions", "environments"]);
     default:
       return new Set();
   }
@@ -39,7 +41,7 @@ export function bumpAll(versions: Record<Topic, number>): Record<Topic, number> 
   return Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v + 1])) as Record<Topic, number>;
 }
 
-export const noVersions = (): Record<Topic, number> => ({ dashboard: 0, runs: 0, releases: 0, deliveries: 0, projects: 0, metrics: 0, promotions: 0 });
+export const noVersions = (): Record<Topic, number> => ({ dashboard: 0, runs: 0, releases: 0, deliveries: 0, projects: 0, metrics: 0, promotions: 0, environments: 0 });
 
 export interface RunFilter {
   project: string;
