@@ -177,12 +177,15 @@ mod tests {
         tar.into_inner().unwrap()
     }
 
+    /// A rule, the output directory's files, and what reading it says.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
     #[test]
     fn rules() {
         let big = format!("\"{}\"", "x".repeat(MAX_DATA_BYTES));
         let many = format!("{{{}}}", (0..=MAX_METRICS).map(|i| format!("\"m{i}\": 1")).collect::<Vec<_>>().join(","));
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             ("data and metrics are read", vec![("data.json", "{\"suite\": \"unit\"}"), ("metrics.json", "{\"passed\": 3, \"failed\": 0}")], "ok: {\"suite\":\"unit\"} {\"failed\": 0.0, \"passed\": 3.0}"),
             ("nothing published is no error", vec![], "ok: null {}"),
             ("other files are named, not read", vec![("report.html", "<p>")], "ok: null {} ignored [\"report.html\"]"),
