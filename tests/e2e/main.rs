@@ -3,6 +3,7 @@
 //! through what a user or another program would use: the command line, the HTTP API, the window.
 
 mod app;
+mod app_environments;
 mod app_hosts;
 mod autostart;
 mod cli;

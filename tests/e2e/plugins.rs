@@ -22,7 +22,7 @@ const JUNIT: &str = r#"<?xml version="1.0"?>
 
 /// The example plugin `name` built from docs/plugins/<name> (tagged by its script's content,
 /// so an edited script is rebuilt on an engine that kept the old image).
-fn plugin_image(name: &str) -> String {
+pub fn plugin_image(name: &str) -> String {
     use std::hash::{Hash, Hasher};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/plugins").join(name);
     let script = std::fs::read_to_string(dir.join("plugin.sh")).unwrap();
