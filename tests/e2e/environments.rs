@@ -94,4 +94,13 @@ async fn a_tag_reaches_prod_only_after_it_soaked_on_rel() {
     }
     let all = api.get("/environments").await;
     assert_eq!(environment(&all, "prod")["live"]["commit_sha"], commit.as_str(), "{all}");
+
+    // The command line says the same.
+    let out = slipwayd(dir.path(), &["environments", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(environment(&said, "prod")["live"], environment(&all, "prod")["live"]);
+    let out = slipwayd(dir.path(), &["environments"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("productive") && text.contains(&format!("requires rel (soak {SOAK} s)")) && text.contains("live #1"), "{text}");
 }
