@@ -3,9 +3,12 @@
 //! stages that take no merge requests. Each problem names the key it is at ([`Invalid::path`]),
 //! which a project file turns into a line ([`crate::domain::yaml::line_of`]).
 
-use crate::domain::environments::EnvRule;
-use crate::domain::project::{NewProject, Stage};
-use crate::domain::yaml::{distance, Seg};
+// From the protocol, not `domain::project`: that module calls this one.
+use slipway_protocol::environment::EnvRule;
+use slipway_protocol::project::{NewProject, Stage};
+
+use crate::domain::yaml::{distance, line_of, Seg};
+use crate::{Error, ErrorCode};
 
 /// A problem and the key it is at (`stages[2].requires`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,14 @@ impl std::fmt::Display for Invalid {
 
 fn at(path: Vec<Seg>, message: String) -> Invalid {
     Invalid { path, message }
+}
+
+/// [`check`] for a project file: the problem names its line in `text`.
+pub fn check_file(text: &str, spec: &NewProject) -> crate::Result<()> {
+    check(spec).map_err(|e| {
+        let line = line_of(text, &e.path).map(|l| format!(" at line {l}")).unwrap_or_default();
+        Error::new(ErrorCode::InvalidInput, format!("project file: {e}{line}"))
+    })
 }
 
 /// Checks the environments of `p` (see the module's doc). The first problem wins.
@@ -127,7 +138,13 @@ fn requires_cycle(stages: &[Stage]) -> Option<(usize, Vec<String>)> {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::project::from_yaml;
+    use super::*;
+
+    fn from_yaml(text: &str) -> crate::Result<NewProject> {
+        let spec: NewProject = crate::domain::yaml::parse("project file", text)?;
+        check_file(text, &spec)?;
+        Ok(spec)
+    }
 
     const BASE: &str = "name: web\nrepo_url: x\nforge: git\nstages:\n  - name: dev\n  - name: rel\n    group: qa\n  - name: prod\n    productive: true\n    requires: [rel]\n";
 

@@ -6,8 +6,10 @@
 //! deploys and promotions. Rollbacks do not: they put back a release the stage ran before.
 
 use crate::domain::patterns::any_matches;
-use crate::domain::project::{Project, Stage};
-use crate::domain::release::ReleaseStatus;
+// From the protocol, not `domain::project`/`release`: `domain::run` (which those reach) uses
+// this module.
+use slipway_protocol::project::{Project, Stage};
+use slipway_protocol::release::ReleaseStatus;
 
 pub use slipway_protocol::environment::{
     EnvRule, Environment, EnvironmentKind, LiveRelease, ProjectEnvironments, RuleRefs, WaitState, Waiting,

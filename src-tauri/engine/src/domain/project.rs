@@ -74,10 +74,7 @@ pub fn to_yaml(p: &Project) -> String {
 /// environments that do not hang together with the line of the key at fault.
 pub fn from_yaml(text: &str) -> Result<NewProject> {
     let spec: NewProject = crate::domain::yaml::parse("project file", text)?;
-    if let Err(e) = crate::domain::env_check::check(&spec) {
-        let line = crate::domain::yaml::line_of(text, &e.path).map(|l| format!(" at line {l}")).unwrap_or_default();
-        return Err(invalid(format!("project file: {e}{line}")));
-    }
+    crate::domain::env_check::check_file(text, &spec)?;
     Ok(spec)
 }
 

@@ -46,7 +46,7 @@ pub async fn view(
     pending: &[PendingPromotion],
     health: impl Fn(&str) -> Option<LiveHealth>,
 ) -> Result<Vec<ProjectEnvironments>> {
-    let runs = crate::store::environments::unfinished(store).await?;
+    let runs = crate::store::runs::unfinished(store).await?;
     let mut out = Vec::with_capacity(projects.len());
     for p in projects {
         let mut environments = Vec::with_capacity(p.stages.len());

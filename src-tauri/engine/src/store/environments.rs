@@ -36,14 +36,3 @@ pub async fn run_ref(store: &crate::store::Store, run: Option<i64>) -> Result<Op
     let Some(run) = run else { return Ok(None) };
     Ok(sqlx::query_scalar("SELECT ref_name FROM runs WHERE id = ?").bind(run).fetch_optional(store.pool()).await?.flatten())
 }
-
-/// Every queued or running run, oldest first: what is on its way to a stage.
-pub async fn unfinished(store: &crate::store::Store) -> Result<Vec<crate::domain::run::RunSummary>> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at \
-         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.status IN ('queued', 'running') ORDER BY r.id",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows.iter().map(crate::store::runs::run_summary).collect())
-}

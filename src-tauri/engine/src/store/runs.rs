@@ -554,3 +554,14 @@ pub async fn set_image(store: &Store, run_id: i64, image: &str) -> Result<()> {
     sqlx::query("UPDATE runs SET image_digest = ? WHERE id = ?").bind(image).bind(run_id).execute(store.pool()).await?;
     Ok(())
 }
+
+/// Every queued or running run, oldest first: what is on its way to a stage.
+pub async fn unfinished(store: &crate::store::Store) -> Result<Vec<RunSummary>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at \
+         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.status IN ('queued', 'running') ORDER BY r.id",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.iter().map(run_summary).collect())
+}
