@@ -7,6 +7,7 @@
 use slipway_protocol::environment::EnvRule;
 use slipway_protocol::project::{NewProject, Stage};
 
+use crate::domain::environments::selects;
 use crate::domain::yaml::{distance, line_of, Seg};
 use crate::{Error, ErrorCode};
 
@@ -55,14 +56,45 @@ pub fn check(p: &NewProject) -> Result<(), Invalid> {
             known_stage(&p.stages, r).map_err(|m| at(key("requires"), m))?;
         }
     }
-    if let Some((i, cycle)) = requires_cycle(&p.stages) {
-        let path = vec![Seg::Key("stages"), Seg::Index(i), Seg::Key("requires")];
-        return Err(at(path, format!("the predecessors make a cycle: {}", cycle.join(" → "))));
-    }
     for (i, rule) in p.rules.iter().enumerate() {
         check_rule(p, rule).map_err(|(k, m)| at(vec![Seg::Key("rules"), Seg::Index(i), Seg::Key(k)], m))?;
     }
+    let graph = predecessor_graph(p);
+    if let Some(cycle) = cycle(&graph) {
+        let names: Vec<&str> = cycle.iter().map(|i| p.stages[*i].name.as_str()).collect();
+        let path = graph[cycle[0]].iter().find(|(to, _)| *to == cycle[1]).map(|(_, path)| path.clone()).unwrap_or_default();
+        return Err(at(path, format!("the predecessors make a cycle: {}", names.join(" → "))));
+    }
+    for (i, s) in p.stages.iter().enumerate() {
+        if s.soak_secs > 0 && graph[i].is_empty() {
+            return Err(at(
+                vec![Seg::Key("stages"), Seg::Index(i), Seg::Key("soak_secs")],
+                format!(
+                    "{} has soak_secs but no predecessor: it is how long a commit must have been live on the stages in requires",
+                    s.name
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Each stage's predecessors, by index, with the key that makes each one: its `requires`,
+/// and the `through` of every rule whose `before` chooses it.
+fn predecessor_graph(p: &NewProject) -> Vec<Vec<(usize, Vec<Seg>)>> {
+    let index = |n: &str| p.stages.iter().position(|s| s.name == n);
+    let mut graph = vec![Vec::new(); p.stages.len()];
+    for (i, s) in p.stages.iter().enumerate() {
+        for r in s.requires.iter().filter_map(|r| index(r)) {
+            graph[i].push((r, vec![Seg::Key("stages"), Seg::Index(i), Seg::Key("requires")]));
+        }
+        for (j, rule) in p.rules.iter().enumerate().filter(|(_, r)| r.before.iter().any(|b| selects(b, s))) {
+            for t in rule.through.iter().filter_map(|t| index(t)) {
+                graph[i].push((t, vec![Seg::Key("rules"), Seg::Index(j), Seg::Key("through")]));
+            }
+        }
+    }
+    graph
 }
 
 /// One rule: its one effect, then every stage or selector it names.
@@ -110,30 +142,26 @@ fn known_selector(stages: &[Stage], sel: &str) -> Result<(), String> {
     }
 }
 
-/// The first cycle of `requires`, as the index of the stage it starts at and the names along
-/// it (`rel → prod → rel`).
-fn requires_cycle(stages: &[Stage]) -> Option<(usize, Vec<String>)> {
-    let index = |n: &str| stages.iter().position(|s| s.name == n);
+/// The first cycle of the predecessor graph, as stage indices from its start back to it
+/// (`rel → prod → rel`, or `dev → dev` for a stage that must come before itself).
+fn cycle(graph: &[Vec<(usize, Vec<Seg>)>]) -> Option<Vec<usize>> {
     // Depth-first from every stage; `path` is the chain being followed.
-    fn walk(stages: &[Stage], at: usize, path: &mut Vec<usize>, index: &dyn Fn(&str) -> Option<usize>) -> Option<Vec<usize>> {
+    fn walk(graph: &[Vec<(usize, Vec<Seg>)>], at: usize, path: &mut Vec<usize>) -> Option<Vec<usize>> {
         if let Some(start) = path.iter().position(|p| *p == at) {
             let mut cycle = path[start..].to_vec();
             cycle.push(at);
             return Some(cycle);
         }
         path.push(at);
-        for r in &stages[at].requires {
-            if let Some(next) = index(r) {
-                if let Some(c) = walk(stages, next, path, index) {
-                    return Some(c);
-                }
+        for (next, _) in &graph[at] {
+            if let Some(c) = walk(graph, *next, path) {
+                return Some(c);
             }
         }
         path.pop();
         None
     }
-    (0..stages.len())
-        .find_map(|i| walk(stages, i, &mut Vec::new(), &index).map(|c| (c[0], c.iter().map(|i| stages[*i].name.clone()).collect())))
+    (0..graph.len()).find_map(|i| walk(graph, i, &mut Vec::new()))
 }
 
 #[cfg(test)]
@@ -182,6 +210,17 @@ mod tests {
         let text = BASE.replace("requires: [rel]", "requires: [staging]");
         let e = from_yaml(&text).unwrap_err().to_api().message;
         assert!(e.contains("stages[2].requires: names stage \"staging\"") && e.ends_with("at line 10"), "{e}");
+    }
+
+    #[test]
+    fn a_rule_that_makes_a_stage_come_before_itself_or_a_cycle_is_refused_at_the_rule() {
+        let e = problem("rules:\n  - refs: tags\n    through: [rel]\n    before: [\"group:qa\"]\n");
+        assert!(e.contains("rules[0].through: the predecessors make a cycle: rel → rel") && e.ends_with("at line 13"), "{e}");
+        let e = problem("rules:\n  - refs: tags\n    through: [prod]\n    before: [rel]\n");
+        assert!(e.contains("the predecessors make a cycle: rel → prod → rel"), "{e}");
+        let text = BASE.replace("  - name: dev\n", "  - name: dev\n    soak_secs: 60\n");
+        let e = from_yaml(&text).unwrap_err().to_api().message;
+        assert!(e.contains("stages[0].soak_secs: dev has soak_secs but no predecessor") && e.ends_with("at line 6"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,9 @@ impl Carrier {
             Carrier::Tag(t.to_string())
         } else if r.starts_with("refs/pull/") || r.starts_with("refs/merge-requests/") {
             Carrier::MergeRequest { target: String::new() }
+        } else if let Some((_, tag)) = r.rsplit_once(':').filter(|(repo, tag)| !repo.is_empty() && !tag.contains('/')) {
+            // A registry run's ref is `repo:tag`; the intake saw that image as a tag too.
+            Carrier::Tag(tag.to_string())
         } else {
             Carrier::Branch(r.to_string())
         }
@@ -48,7 +51,8 @@ impl Carrier {
 
     /// What a refusal calls the commit: the tag or branch, else its short id.
     pub fn label(&self, commit: &str) -> String {
-        let short = &commit[..commit.len().min(10)];
+        let short = commit.strip_prefix("sha256:").unwrap_or(commit);
+        let short = if short.is_empty() { "(no commit)" } else { &short[..short.len().min(10)] };
         match self {
             Carrier::Tag(t) => t.clone(),
             Carrier::Branch(b) => format!("{b} at {short}"),
@@ -65,8 +69,13 @@ pub struct Passage {
     /// When it went live, and when it stopped being live (None: still live), Unix ms.
     pub live_from: i64,
     pub live_until: Option<i64>,
-    /// The health watch has an incident open on the stage (counts only while live).
+    /// The health watch has an incident open on this release now.
     pub failing: bool,
+    /// How long the health watch saw this release degraded or down while it was live.
+    pub unhealthy_ms: i64,
+    /// The run that made it live failed afterwards (an after-deploy check with nothing to
+    /// roll back to): it never counts.
+    pub run_failed: bool,
 }
 
 /// Why a commit may not reach a stage (yet).
@@ -141,16 +150,19 @@ fn passed(stage: &str, passages: &[&Passage], soak_secs: u64, now: i64) -> Resul
     if passages.is_empty() {
         return Err(Refusal::hard(format!("was never live on {stage}")));
     }
-    let lasted = |p: &Passage| p.live_until.unwrap_or(now) - p.live_from;
+    // Healthy time: live time less what the health watch saw failing.
+    let lasted = |p: &Passage| p.live_until.unwrap_or(now) - p.live_from - p.unhealthy_ms;
     let counts = |p: &&&Passage| match p.status {
+        _ if p.run_failed => false,
         ReleaseStatus::Live => !p.failing && lasted(p) >= soak,
-        ReleaseStatus::Retired | ReleaseStatus::Pruned => lasted(p) >= soak,
-        ReleaseStatus::RolledBack => false,
+        ReleaseStatus::Retired => lasted(p) >= soak,
+        // A pruned release may have been rolled back before: its status no longer says.
+        ReleaseStatus::RolledBack | ReleaseStatus::Pruned => false,
     };
     if passages.iter().any(|p| counts(&p)) {
         return Ok(());
     }
-    if let Some(live) = passages.iter().find(|p| p.status == ReleaseStatus::Live) {
+    if let Some(live) = passages.iter().find(|p| p.status == ReleaseStatus::Live && !p.run_failed) {
         if live.failing {
             return Err(Refusal::hard(format!("is live on {stage} but fails its health checks")));
         }
@@ -159,8 +171,11 @@ fn passed(stage: &str, passages: &[&Passage], soak_secs: u64, now: i64) -> Resul
             ready_at: Some(live.live_from + soak),
         });
     }
-    if passages.iter().all(|p| p.status == ReleaseStatus::RolledBack) {
+    if passages.iter().all(|p| p.status == ReleaseStatus::RolledBack || p.run_failed) {
         return Err(Refusal::hard(format!("was rolled back on {stage}")));
+    }
+    if passages.iter().all(|p| p.status == ReleaseStatus::Pruned) {
+        return Err(Refusal::hard(format!("was on {stage} too long ago: its release there was pruned; deploy it there again")));
     }
     Err(Refusal::hard(format!("was live on {stage} for less than the {soak_secs} s soak")))
 }

@@ -31,7 +31,15 @@ fn project() -> Project {
 }
 
 fn on(stage: &str, status: ReleaseStatus, secs_ago: i64, until_secs_ago: Option<i64>, failing: bool) -> Passage {
-    Passage { stage: stage.into(), status, live_from: NOW - secs_ago * 1000, live_until: until_secs_ago.map(|s| NOW - s * 1000), failing }
+    Passage {
+        stage: stage.into(),
+        status,
+        live_from: NOW - secs_ago * 1000,
+        live_until: until_secs_ago.map(|s| NOW - s * 1000),
+        failing,
+        unhealthy_ms: 0,
+        run_failed: false,
+    }
 }
 
 /// `ok`, or the refusal's reason with ` (ready in N s)` when only a soak holds it.
@@ -63,6 +71,9 @@ fn rules() {
         ("one retired before the soak was over does not", "prod", tag(), vec![on("rel", Retired, 600, Some(590), false)], "was live on rel for less than the 60 s soak"),
         ("one rolled back on the predecessor does not", "prod", tag(), vec![on("rel", RolledBack, 600, Some(10), false)], "v1.4.0 was rolled back on rel"),
         ("a passage on another stage does not count", "prod", tag(), vec![on("dev", Live, 600, None, false)], "never live on rel"),
+        ("time spent failing health checks is not soak time", "prod", tag(), vec![Passage { unhealthy_ms: 550_000, ..on("rel", Retired, 600, Some(0), false) }], "was live on rel for less than the 60 s soak"),
+        ("a release whose run failed after it went live does not count", "prod", tag(), vec![Passage { run_failed: true, ..on("rel", Live, 600, None, false) }], "v1.4.0 was rolled back on rel"),
+        ("a pruned release does not count: it may have been rolled back", "prod", tag(), vec![on("rel", Pruned, 6000, Some(5000), false)], "its release there was pruned"),
         ("a rule's through applies to the refs it matches", "hotfix", tag(), vec![], "v1.4.0 was never live on rel (required before hotfix)"),
         ("a rule's through leaves other refs alone", "hotfix", main(), vec![], "ok"),
         ("merge requests never reach a productive stage", "prod", mr(), vec![], "prod is a productive environment: pull and merge requests never deploy there"),
@@ -95,6 +106,10 @@ fn refs_from_runs_say_what_carried_them() {
     assert_eq!(Carrier::from_ref(Some("refs/heads/release/2")), Carrier::Branch("release/2".into()));
     assert_eq!(Carrier::from_ref(Some("refs/merge-requests/7/head")), Carrier::MergeRequest { target: String::new() });
     assert_eq!(Carrier::from_ref(None), Carrier::Commit);
+    assert_eq!(Carrier::from_ref(Some("ghcr.io/acme/web:v2")), Carrier::Tag("v2".into()), "a registry run's image tag");
+    assert_eq!(Carrier::from_ref(Some("registry.local:5000/web:v2")), Carrier::Tag("v2".into()), "a registry with a port");
+    assert_eq!(Carrier::Tag("v2".into()).label("sha256:abcdef0123456789"), "v2");
+    assert_eq!(Carrier::Commit.label(""), "commit (no commit)");
 }
 
 #[test]

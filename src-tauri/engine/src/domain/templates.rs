@@ -85,6 +85,8 @@ pub fn extend(template: &TemplateFile, version: i64, own: &Pipeline) -> Result<(
         }
         steps.remove(i);
     }
+    // Steps added after the same one keep the file's order: each goes after the last added there.
+    let mut last_after: std::collections::HashMap<String, String> = Default::default();
     for step in &own.steps {
         let mut step = step.clone();
         let after = step.after.take();
@@ -97,8 +99,11 @@ pub fn extend(template: &TemplateFile, version: i64, own: &Pipeline) -> Result<(
         }
         let at = match &after {
             None => steps.len(),
-            Some(a) => match steps.iter().position(|(s, _)| &s.name == a) {
-                Some(i) => i + 1,
+            Some(a) => match steps.iter().position(|(s, _)| &s.name == last_after.get(a).unwrap_or(a)) {
+                Some(i) => {
+                    last_after.insert(a.clone(), step.name.clone());
+                    i + 1
+                }
                 None => {
                     return Err(invalid(format!(
                         "{here}: step {} comes after {a:?}, which is not a step here (steps: {})",
@@ -110,12 +115,14 @@ pub fn extend(template: &TemplateFile, version: i64, own: &Pipeline) -> Result<(
         };
         steps.insert(at, (step, StepOrigin::Added));
     }
-    let merged = Pipeline {
-        steps: steps.iter().map(|(s, _)| s.clone()).collect(),
-        build: own.build.clone().or_else(|| template.build.clone()),
-        compose: own.compose.clone().or_else(|| template.compose.clone()),
-        ..Pipeline::default()
+    // What the pipeline makes comes whole from one file: a repository that builds or deploys a
+    // compose file says so for itself, else the template does.
+    let (build, compose) = match own.build.is_some() || own.compose.is_some() {
+        true => (own.build.clone(), own.compose.clone()),
+        false => (template.build.clone(), template.compose.clone()),
     };
+    let merged = Pipeline { steps: steps.iter().map(|(s, _)| s.clone()).collect(), build, compose, ..Pipeline::default() };
+    pipeline::check_steps(&merged).map_err(|e| invalid(e.to_string().replacen("slipway.yml", &here, 1)))?;
     let executed = ExecutedPipeline {
         template: template.name.clone(),
         version,
@@ -172,6 +179,20 @@ mod tests {
             };
             assert!(got.contains(want), "{rule}: {got}");
         }
+    }
+
+    #[test]
+    fn steps_added_after_the_same_step_keep_the_files_order_and_the_merge_is_checked_again() {
+        let own = "extends: node-service\nsteps:\n  - name: a\n    image: x\n    commands: [y]\n    after: install\n  - name: b\n    image: x\n    commands: [y]\n    after: install\n";
+        let (steps, _) = merged(own).unwrap();
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["install", "a", "b", "test", "docs"]);
+        let t = parse(&NODE.replace("    commands: [npm test]\n", "    commands: [npm test]\n    plugin: report\n")).unwrap();
+        let twice = pipeline::parse("extends: node-service\nsteps:\n  - name: other\n    image: x\n    plugin: report\n").unwrap();
+        assert!(extend(&t, 1, &twice).unwrap_err().to_string().contains("plugin report appears in two steps"));
+        let compose = pipeline::parse("extends: node-service\ncompose: compose.yaml\n").unwrap();
+        let (p, _) = extend(&parse(NODE).unwrap(), 1, &compose).unwrap();
+        assert!(p.build.is_none() && p.compose.is_some(), "the repository's compose file is not joined by the template's build");
     }
 
     #[test]

@@ -11,12 +11,16 @@ use crate::Result;
 pub async fn passages<'e, E: sqlx::SqliteExecutor<'e>>(ex: E, project: &str, commit: &str) -> Result<Vec<Passage>> {
     let rows = sqlx::query(
         "SELECT s.name, r.status, r.created_at, r.finished_at, \
-         EXISTS (SELECT 1 FROM incidents i WHERE i.stage_id = r.stage_id AND i.ended_at IS NULL) AS failing \
+         EXISTS (SELECT 1 FROM incidents i WHERE i.stage_id = r.stage_id AND i.release_number = r.number AND i.ended_at IS NULL) AS failing, \
+         COALESCE((SELECT SUM(COALESCE(i.ended_at, ?3) - i.started_at) FROM incidents i \
+                   WHERE i.stage_id = r.stage_id AND i.release_number = r.number), 0) AS unhealthy_ms, \
+         EXISTS (SELECT 1 FROM runs u WHERE u.id = r.run_id AND u.status = 'failed') AS run_failed \
          FROM releases r JOIN stages s ON s.id = r.stage_id \
          WHERE s.project_id = ?1 AND (r.commit_sha = ?2 OR r.image = ?2 OR r.image LIKE '%@' || ?2)",
     )
     .bind(project)
     .bind(commit)
+    .bind(crate::store::now_ms())
     .fetch_all(ex)
     .await?;
     Ok(rows
@@ -27,6 +31,8 @@ pub async fn passages<'e, E: sqlx::SqliteExecutor<'e>>(ex: E, project: &str, com
             live_from: r.get("created_at"),
             live_until: r.get("finished_at"),
             failing: r.get("failing"),
+            unhealthy_ms: r.get("unhealthy_ms"),
+            run_failed: r.get("run_failed"),
         })
         .collect())
 }
