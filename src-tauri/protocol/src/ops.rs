@@ -482,13 +482,13 @@ operations! {
     /// Every project's environments: kind, group, predecessors, rules, live release, health,
     /// and what is waiting to reach each.
     ListEnvironments environments: Get "/environments" {} -> Vec<ProjectEnvironments>;
-    /// The pipeline templates `slipway.yml` files can extend.
     /// The plugins that published in a project's runs, with their metric names.
     ProjectPlugins project_plugins: Get "/projects/{id}/plugins" { path project: String = "id" } -> Vec<PluginSummary>;
     /// What a plugin published in a project's runs, newest first (default 100).
     PluginData plugin_data: Get "/projects/{id}/plugins/{plugin}/data" {
         path project: String = "id", path plugin: String, query limit: Option<u32>
     } -> Vec<PluginRecord>;
+    /// The pipeline templates `slipway.yml` files can extend.
     ListTemplates templates: Get "/templates" {} -> Vec<TemplateInfo>;
     /// Adds a template from its YAML, or replaces the one of that name (its version goes up
     /// when the text changed).

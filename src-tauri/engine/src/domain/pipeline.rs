@@ -270,12 +270,13 @@ pub fn plan(pipeline: &Pipeline, deploys: bool) -> Plan {
 /// Why the plan's after-deploy steps cannot run, if they cannot: they follow the deploy of a
 /// built image (a compose stack's would need one URL per service; a build-only project has no
 /// release). Refused before anything runs rather than skipped.
-pub fn after_deploy_refusal(plan: &Plan, deploys: bool) -> Option<String> {
+pub fn after_deploy_refusal(plan: &Plan, deploys: bool, port: bool) -> Option<String> {
     let first = plan.after.first()?;
-    let why = match (plan.compose.is_some(), plan.build && deploys) {
-        (true, _) => "compose stacks do not run after-deploy steps yet",
-        (false, false) => "this run deploys no image (the pipeline has no build, or the project no deploy settings)",
-        (false, true) => return None,
+    let why = match (plan.compose.is_some(), plan.build && deploys, port) {
+        (true, _, _) => "compose stacks do not run after-deploy steps yet",
+        (false, false, _) => "this run deploys no image (the pipeline has no build, or the project no deploy settings)",
+        (false, true, false) => "the project's deploy has no port: the step would have no URL to call",
+        (false, true, true) => return None,
     };
     Some(format!("slipway.yml: step {first} runs after_deploy, but {why}"))
 }
@@ -311,10 +312,10 @@ mod tests {
         let smoke = with("steps:\n  - name: smoke\n    image: b\n    commands: [c]\n    after_deploy: true\nbuild: {}\n");
         let p = plan(&smoke, true);
         assert_eq!((p.steps.len(), p.after.clone()), (0, vec!["smoke".to_string()]), "an after-deploy step follows the deploy");
-        assert_eq!(after_deploy_refusal(&p, true), None);
-        assert!(after_deploy_refusal(&plan(&smoke, false), false)
-            .unwrap()
-            .contains("step smoke runs after_deploy, but this run deploys no image"));
+        assert_eq!(after_deploy_refusal(&p, true, true), None);
+        let no_deploy = after_deploy_refusal(&plan(&smoke, false), false, true).unwrap();
+        assert!(no_deploy.contains("step smoke runs after_deploy, but this run deploys no image"), "{no_deploy}");
+        assert!(after_deploy_refusal(&p, true, false).unwrap().contains("has no port"));
     }
 
     #[test]

@@ -28,6 +28,17 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 pub const MAX_DATA_BYTES: usize = 256 * 1024;
 pub const MAX_METRICS: usize = 100;
 
+/// Secret values in what a plugin wrote become `***`, as in the log. Says whether any did.
+pub fn mask_secrets(out: &mut Output, secrets: &[String]) -> bool {
+    let text = out.data.to_string();
+    let masked = crate::domain::pipeline::mask(&text, secrets);
+    if masked == text {
+        return false;
+    }
+    out.data = serde_json::from_str(&masked).unwrap_or(serde_json::Value::String(masked));
+    true
+}
+
 /// What a plugin published.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Output {
@@ -98,7 +109,10 @@ pub fn input_archive(others: &[PluginRecord]) -> std::io::Result<Vec<u8>> {
     for r in others {
         let metrics = serde_json::to_vec_pretty(&r.metrics).unwrap_or_default();
         let data = serde_json::to_vec_pretty(&r.data).unwrap_or_default();
-        for (name, bytes) in [("data.json", data), ("metrics.json", metrics)] {
+        // Where it comes from: it may be another run's, stage's or commit's than this one.
+        let meta = serde_json::json!({"run_id": r.run_id, "stage": r.stage, "commit_sha": r.commit_sha, "created_at": r.created_at});
+        let meta = serde_json::to_vec_pretty(&meta).unwrap_or_default();
+        for (name, bytes) in [("data.json", data), ("metrics.json", metrics), ("meta.json", meta)] {
             let mut h = tar::Header::new_gnu();
             h.set_size(bytes.len() as u64);
             h.set_mode(0o644);
@@ -232,9 +246,18 @@ mod tests {
                 ("slipway/out".to_string(), 0o777),
                 ("slipway/in".to_string(), 0o777),
                 ("slipway/in/junit/data.json".to_string(), 0o644),
-                ("slipway/in/junit/metrics.json".to_string(), 0o644)
+                ("slipway/in/junit/metrics.json".to_string(), 0o644),
+                ("slipway/in/junit/meta.json".to_string(), 0o644)
             ]
         );
+    }
+
+    #[test]
+    fn a_secret_in_published_data_is_masked() {
+        let mut out = Output { data: serde_json::json!({"token": "s3cr3t-value", "n": 1}), ..Output::default() };
+        assert!(mask_secrets(&mut out, &["s3cr3t-value".to_string()]));
+        assert_eq!(out.data, serde_json::json!({"token": "***", "n": 1}));
+        assert!(!mask_secrets(&mut out, &["absent".to_string()]));
     }
 
     #[test]

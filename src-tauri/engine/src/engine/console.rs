@@ -24,9 +24,23 @@ impl Engine {
             .as_deref()
             .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("run {run_id} names no commit to run again")))?;
         let project = self.project(&old.project_id).await?;
-        if !project.stages.iter().any(|s| s.name == old.stage) {
+        let Some(stage) = project.stages.iter().find(|s| s.name == old.stage) else {
             return Err(Error::new(ErrorCode::NotFound, format!("project {} no longer has stage {:?}", project.id, old.stage)));
+        };
+        // A re-run is a manual deploy: the same confirmation, rules and pin stand in its way.
+        if stage.confirm_manual {
+            return Err(Error::new(
+                ErrorCode::ConfirmationRequired,
+                format!(
+                    "{} has confirm_manual: deploy {} there from the deploy form, which asks for the confirmation",
+                    stage.name,
+                    &commit[..commit.len().min(10)]
+                ),
+            ));
         }
+        let carrier = crate::domain::environments::Carrier::from_ref(old.ref_name.as_deref());
+        crate::services::environments::require(self.store(), &project, stage, &carrier, commit).await?;
+        self.pass_pin(&project.id, &stage.name, false, "a re-run").await?;
         let id = runs::enqueue_manual(self.store(), &project, &old.stage, old.ref_name.as_deref(), commit, Trigger::Manual).await?;
         tracing::info!(run = id, of = run_id, "re-run queued");
         self.emit(EngineEvent::RunChanged { run_id: id });

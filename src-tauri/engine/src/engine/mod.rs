@@ -281,9 +281,15 @@ impl Engine {
             return Err(Error::new(ErrorCode::NotFound, format!("project {project_id} has no stage {stage:?}")));
         };
         if target.confirm_manual && !confirmed {
+            // The one confirmation also unpins: the operator is told before giving it.
+            let pin = crate::store::pins::get(&self.inner.store, &crate::domain::project::stage_id(project_id, stage)).await?;
+            let unpins = pin.map(|p| format!("; the stage is pinned at release {} by {}, and deploying unpins it", p.release, p.reason));
             return Err(Error::new(
                 ErrorCode::ConfirmationRequired,
-                format!("deploying to {stage} by hand needs a confirmation (the stage has confirm_manual: true)"),
+                format!(
+                    "deploying to {stage} by hand needs a confirmation (the stage has confirm_manual: true){}",
+                    unpins.unwrap_or_default()
+                ),
             ));
         }
         let wanted = wanted.trim();

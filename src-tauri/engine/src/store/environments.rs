@@ -42,3 +42,13 @@ pub async fn run_ref(store: &crate::store::Store, run: Option<i64>) -> Result<Op
     let Some(run) = run else { return Ok(None) };
     Ok(sqlx::query_scalar("SELECT ref_name FROM runs WHERE id = ?").bind(run).fetch_optional(store.pool()).await?.flatten())
 }
+
+/// Whether release `release` was ever sent to stage `stage_id` (a promotion or rollback run
+/// for it, whatever became of it): an automatic promotion is tried once, not at every start.
+pub async fn release_sent(store: &crate::store::Store, stage_id: &str, release: i64) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM runs WHERE stage_id = ? AND release_id = ?)")
+        .bind(stage_id)
+        .bind(release)
+        .fetch_one(store.pool())
+        .await?)
+}

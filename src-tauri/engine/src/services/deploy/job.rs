@@ -79,6 +79,13 @@ impl Kit {
     pub async fn release_went_live(&self, project: &str, stage: &str) {
         self.promotions.release_went_live(project, stage).await
     }
+
+    /// A release went live whose run still checks it: tell the UI, start no promotion yet.
+    pub fn release_changed(&self, project: &str, stage: &str) {
+        self.promotions
+            .events
+            .emit(crate::domain::events::EngineEvent::ReleaseChanged { project_id: project.to_string(), stage: stage.to_string() });
+    }
 }
 
 /// Marks step `id` (named `name`) running. The crash tests set `SLIPWAY_TEST_HOLD_STEP` to a

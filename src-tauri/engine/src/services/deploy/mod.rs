@@ -60,6 +60,8 @@ pub struct Target<'a> {
     pub promoted_from: Option<i64>,
     /// Rollbacks mark the release they replace `rolled_back`.
     pub rollback: bool,
+    /// The run has checks after the deploy: promotions wait for them (the run starts them).
+    pub hold_promotions: bool,
 }
 
 /// The host name of a stage: `stage-{stage}-{project}.{domain}` unless the stage overrides it.
@@ -196,7 +198,11 @@ impl Deploy<'_> {
         self.remove(blue).await;
         self.prune().await;
         self.done(retire).await;
-        self.ctx.kit.release_went_live(&self.target.project.id, &self.target.stage.name).await;
+        if self.target.hold_promotions {
+            self.ctx.kit.release_changed(&self.target.project.id, &self.target.stage.name);
+        } else {
+            self.ctx.kit.release_went_live(&self.target.project.id, &self.target.stage.name).await;
+        }
         Ok(Ending {
             status: RunStatus::Succeeded,
             reason: format!("release {number} is live on {} ({})", self.target.stage.name, short(&self.target.image)),

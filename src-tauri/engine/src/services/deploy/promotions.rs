@@ -58,12 +58,14 @@ impl Promotions {
         self.wake.wake();
     }
 
-    /// After `stage` got a live release: tell the UI, and start promotions that need no click.
+    /// After `stage` got a live release: tell the UI, and start promotions that need no click:
+    /// from this stage, and to stages that require it (their source's release may have been
+    /// waiting for this one).
     pub(crate) async fn release_went_live(&self, project: &str, stage: &str) {
         self.events.emit(EngineEvent::ReleaseChanged { project_id: project.to_string(), stage: stage.to_string() });
         let Ok(p) = crate::store::projects::get(&self.store, project).await else { return };
         for s in p.stages.iter().filter(|s| s.promote_from.as_deref() == Some(stage)) {
-            if s.confirm || !s.auto_deploy || self.paused.get() {
+            if !self.automatic(s) {
                 tracing::info!(project, from = stage, to = s.name, "promotion waits for a click");
                 let source = live(&self.store, &stage_id(project, stage)).await.ok().flatten();
                 let current = live(&self.store, &stage_id(project, &s.name)).await.ok().flatten();
@@ -74,17 +76,36 @@ impl Promotions {
             }
             self.promote_when_admitted(&p, s, None).await;
         }
+        let waiting = |s: &&Stage| s.promote_from.as_deref().is_some_and(|f| f != stage) && s.requires.iter().any(|r| r == stage);
+        for s in p.stages.iter().filter(waiting).filter(|s| self.automatic(s)) {
+            self.promote_when_admitted(&p, s, None).await;
+        }
+    }
+
+    /// Whether promotions to `to` go without a click now.
+    fn automatic(&self, to: &Stage) -> bool {
+        !to.confirm && to.auto_deploy && !self.paused.get()
     }
 
     /// Starts the automatic promotion to `to` of its source stage's live release, when the
     /// environment rules let it. When only a soak holds it, it tries again once the soak is
-    /// over, if the source still serves that release (`expected`, on a retry) and nothing
-    /// else has been promoted meanwhile.
+    /// over. Nothing goes when the stage is pinned, when the source no longer serves the
+    /// release a retry was for (`expected`), or when that release was sent to the stage before
+    /// (it runs there, or a run for it is queued, ran or failed: it is tried once).
     async fn promote_when_admitted(&self, p: &Project, to: &Stage, expected: Option<i64>) {
         let Some(from) = to.promote_from.as_deref() else { return };
         let Ok(Some(source)) = live(&self.store, &stage_id(&p.id, from)).await else { return };
-        if expected.is_some_and(|id| id != source.id) {
+        let sid = stage_id(&p.id, &to.name);
+        if expected.is_some_and(|id| id != source.id) || !self.automatic(to) {
             return;
+        }
+        match (
+            crate::store::pins::get(&self.store, &sid).await,
+            crate::store::environments::release_sent(&self.store, &sid, source.id).await,
+        ) {
+            (Ok(None), Ok(false)) => {}
+            (Ok(Some(pin)), _) => return tracing::info!(project = p.id, to = to.name, "no automatic promotion: {}", pin.refusal(&to.name)),
+            _ => return,
         }
         let admitted = match environments::release_carrier(&self.store, &source).await {
             Ok((carrier, commit)) => environments::check(&self.store, p, to, &carrier, &commit).await,
@@ -108,9 +129,8 @@ impl Promotions {
         }
     }
 
-    /// A soak is over: promote `release` on if it is still what the source serves and the
-    /// target does not run it yet. (Boxed: it and [`Self::promote_when_admitted`] call each
-    /// other through a spawned task.)
+    /// A soak is over: promote `release` on, as [`Self::promote_when_admitted`] decides with
+    /// the project as it is now. (Boxed: the two call each other through a spawned task.)
     fn retry<'a>(
         &'a self,
         project: &'a str,
@@ -120,26 +140,19 @@ impl Promotions {
         Box::pin(async move {
             let Ok(p) = crate::store::projects::get(&self.store, project).await else { return };
             let Some(to) = p.stages.iter().find(|s| s.name == stage) else { return };
-            let current = live(&self.store, &stage_id(project, stage)).await.ok().flatten();
-            if current.is_some_and(|c| c.promoted_from == Some(release)) || self.paused.get() {
-                return;
-            }
             self.promote_when_admitted(&p, to, Some(release)).await;
         })
     }
 
-    /// At start: the automatic promotions that were waiting for a soak wait again (the
-    /// timers do not outlive the process).
+    /// At start: automatic promotions held by a soak, whose timers did not outlive the process,
+    /// wait again, or go now if the soak ended while the engine was down.
     pub async fn resume_soaking(&self) {
         let Ok(projects) = crate::store::projects::list(&self.store).await else { return };
         for p in projects.iter().filter(|p| crate::domain::environments::gated(p)) {
-            for to in p.stages.iter().filter(|s| s.promote_from.is_some() && s.auto_deploy && !s.confirm && s.soak_secs > 0) {
+            for to in p.stages.iter().filter(|s| s.promote_from.is_some() && s.soak_secs > 0) {
                 let from = to.promote_from.as_deref().unwrap_or_default();
                 let Ok(Some(source)) = live(&self.store, &stage_id(&p.id, from)).await else { continue };
-                let Ok((carrier, commit)) = environments::release_carrier(&self.store, &source).await else { continue };
-                if let Ok(Err(Refusal { ready_at: Some(_), .. })) = environments::check(&self.store, p, to, &carrier, &commit).await {
-                    self.retry(&p.id, &to.name, source.id).await;
-                }
+                self.retry(&p.id, &to.name, source.id).await;
             }
         }
     }

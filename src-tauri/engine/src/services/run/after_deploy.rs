@@ -34,14 +34,25 @@ pub(super) async fn run(
         return Ok(deployed);
     };
     let container = live.containers.values().flatten().next().cloned();
-    let port = project.deploy.as_ref().and_then(|d| d.port);
+    let port = live.config.deploy.port;
     let (Some(container), Some(port)) = (container, port) else {
         skip(ctx, ids, "the release has no container with a port to call").await?;
         return Ok(Ending { status: RunStatus::Failed, reason: format!("{}; its after-deploy steps had no URL to call", deployed.reason) });
     };
     scope.facts.release_url = Some(format!("http://{container}:{port}"));
-    scope.network = Some(crate::services::deploy::edge::network_name(ctx.kit.instance_id()));
-    let Some(failed) = run_steps(ctx, project, docker, &scope, work, steps, ids).await? else {
+    // A network of the run's own with the release on it, not the edge's (every project's).
+    let network = format!("slipway-{}-run-{}-check", ctx.kit.instance_id(), ctx.run_id);
+    if let Err(e) = exec::private_network(docker, &network, scope.labels, &container).await {
+        let why = format!("after-deploy steps: {e}");
+        skip(ctx, ids, &why).await?;
+        return Ok(Ending { status: RunStatus::Failed, reason: format!("{}; {why}", deployed.reason) });
+    }
+    scope.network = Some(network.clone());
+    let result = run_steps(ctx, project, docker, &scope, work, steps, ids).await;
+    exec::remove_network(docker, &network).await;
+    let Some(failed) = result? else {
+        // Only now does the release count as good: promotions from it may start.
+        ctx.kit.release_went_live(&project.id, &stage).await;
         return Ok(deployed);
     };
     let releases = crate::store::releases::list(store, &project.id, &stage).await?;

@@ -23,7 +23,8 @@ pub(super) async fn run_pipeline(
             reason: "nothing to build: the repository has no slipway.yml, Dockerfile or compose file".into(),
         });
     }
-    if let Some(why) = pipeline::after_deploy_refusal(&plan, project.deploy.is_some()) {
+    let port = project.deploy.as_ref().is_some_and(|d| d.port.is_some());
+    if let Some(why) = pipeline::after_deploy_refusal(&plan, project.deploy.is_some(), port) {
         return Ok(Ending { status: RunStatus::Failed, reason: why });
     }
     let mut ids = Vec::new();
@@ -68,7 +69,8 @@ pub(super) async fn run_pipeline(
     let (Some(build), Some(id)) = (&pipeline.build, build_step) else {
         return Ok(Ending { status: RunStatus::Succeeded, reason: format!("{} step(s) passed; nothing to build", ids.len()) });
     };
-    let ending = build_and_deploy(ctx, project, stage, commit, work, ids.len(), &docker, labels.clone(), build, id).await?;
+    let held = !after.is_empty();
+    let ending = build_and_deploy(ctx, project, stage, commit, work, (ids.len(), held), &docker, labels.clone(), build, id).await?;
     if after.is_empty() {
         return Ok(ending);
     }
@@ -95,10 +97,7 @@ pub(super) async fn run_steps(
     let instance = ctx.kit.instance_id();
     let mut workspace = None;
     for (step, id) in steps.iter().zip(ids) {
-        if !crate::domain::plugins::runs_on(step.only, scope.facts.stage) {
-            let why = format!("runs only in {} environments; {} is not one", kind_word(step.only), scope.facts.stage.name);
-            ctx.log(Some(*id), format!("step {} skipped: it {why}", step.name)).await;
-            end_step(store, *id, StepStatus::Skipped, None, Some(&format!("it {why}"))).await?;
+        if skipped_here(ctx, step, *id, scope).await? {
             continue;
         }
         start_step(store, *id, &step.name).await?;
@@ -134,12 +133,13 @@ pub(super) async fn run_steps(
         };
         let what = if step.commands.is_empty() { "its image's entrypoint".to_string() } else { step.commands.join(" && ") };
         ctx.log(Some(*id), format!("step {}: {what} in {}", step.name, step.image)).await;
+        let secrets = masked.clone();
         let (result, tail) =
             stream_into_log(ctx, *id, masked, |on_line| exec::run_step(docker, workspace.as_ref(), &spec, ctx.cancel.clone(), on_line))
                 .await;
         let failed = match result {
             Ok(o) if o.exit_code == 0 => match &step.plugin {
-                Some(plugin) => match plugins::publish(ctx, *id, scope, plugin, o.collected).await? {
+                Some(plugin) => match plugins::publish(ctx, *id, scope, plugin, o.collected, &secrets).await? {
                     Ok(()) => {
                         end_step(store, *id, StepStatus::Succeeded, Some(0), None).await?;
                         None
@@ -163,11 +163,19 @@ pub(super) async fn run_steps(
     Ok(None)
 }
 
-fn kind_word(only: Option<crate::domain::environments::EnvironmentKind>) -> &'static str {
-    match only {
+/// A step limited (`only`) to the other kind of environment is skipped, saying why.
+async fn skipped_here(ctx: &Job<'_>, step: &pipeline::StepConfig, id: i64, scope: &plugins::Scope<'_>) -> Result<bool> {
+    if crate::domain::plugins::runs_on(step.only, scope.facts.stage) {
+        return Ok(false);
+    }
+    let kind = match step.only {
         Some(crate::domain::environments::EnvironmentKind::Productive) => "productive",
         _ => "non-productive",
-    }
+    };
+    let why = format!("runs only in {kind} environments; {} is not one", scope.facts.stage.name);
+    ctx.log(Some(id), format!("step {} skipped: it {why}", step.name)).await;
+    end_step(ctx.kit.store(), id, StepStatus::Skipped, None, Some(&format!("it {why}"))).await?;
+    Ok(true)
 }
 
 /// A step's environment: its own variables and the secrets it names, read from the keychain
@@ -198,7 +206,7 @@ async fn build_and_deploy(
     stage: &str,
     commit: &str,
     work: &std::path::Path,
-    steps: usize,
+    (steps, hold_promotions): (usize, bool),
     docker: &Docker,
     labels: HashMap<String, String>,
     build: &pipeline::BuildConfig,
@@ -222,7 +230,10 @@ async fn build_and_deploy(
             end_step(store, id, StepStatus::Succeeded, None, Some(&image)).await?;
             runs::set_image(store, ctx.run_id, &image).await?;
             match deploy_target(project, stage, &image, Some(commit)) {
-                Some(target) => crate::services::deploy::run(ctx, target, steps as i64 + 3).await,
+                Some(target) => {
+                    let target = crate::services::deploy::Target { hold_promotions, ..target };
+                    crate::services::deploy::run(ctx, target, steps as i64 + 3).await
+                }
                 None => Ok(Ending { status: RunStatus::Succeeded, reason: format!("built {tag} ({image})") }),
             }
         }

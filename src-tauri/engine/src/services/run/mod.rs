@@ -214,6 +214,11 @@ async fn remove_leftovers(docker: &Docker, instance: &str) {
             let _ = docker.remove_volume(&vol.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
         }
     }
+    // After-deploy checks' networks (the release they checked is still on one).
+    let options = bollard::query_parameters::ListNetworksOptionsBuilder::new().filters(&filters).build();
+    for n in docker.list_networks(Some(options)).await.unwrap_or_default().iter().filter_map(|n| n.name.as_deref()) {
+        exec::remove_network(docker, n).await;
+    }
 }
 
 use crate::services::deploy::job::start_step;
@@ -414,6 +419,7 @@ fn deploy_target<'a>(project: &'a Project, stage: &str, image: &str, commit: Opt
         config: crate::domain::release::ReleaseConfig { deploy, strategy: stage.strategy, rollout: stage.rollout.clone(), compose: None },
         promoted_from: None,
         rollback: false,
+        hold_promotions: false,
     })
 }
 
@@ -475,6 +481,7 @@ async fn redeploy_release(ctx: &Job<'_>, project: &Project, stage: &Stage, relea
         config,
         promoted_from: if rollback { None } else { Some(release.id) },
         rollback,
+        hold_promotions: false,
     };
     crate::services::deploy::run(ctx, target, 1).await
 }

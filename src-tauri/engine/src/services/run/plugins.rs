@@ -31,16 +31,20 @@ pub(super) async fn publish(
     scope: &Scope<'_>,
     plugin: &str,
     collected: Option<std::result::Result<Vec<u8>, String>>,
+    secrets: &[String],
 ) -> Result<std::result::Result<(), String>> {
     let tar = match collected {
         Some(Ok(tar)) => tar,
         Some(Err(why)) => return Ok(Err(format!("plugin {plugin}: {why}"))),
         None => return Ok(Err(format!("plugin {plugin}: its output directory could not be read"))),
     };
-    let out = match plugins::read_output(&tar) {
+    let mut out = match plugins::read_output(&tar) {
         Ok(out) => out,
         Err(why) => return Ok(Err(format!("plugin {plugin}: {why}"))),
     };
+    if plugins::mask_secrets(&mut out, secrets) {
+        ctx.log(Some(step), format!("plugin {plugin}: its data held a secret's value, kept as ***")).await;
+    }
     if !out.ignored.is_empty() {
         let files = out.ignored.join(", ");
         ctx.log(Some(step), format!("plugin {plugin}: not kept (only data.json and metrics.json are): {files}")).await;

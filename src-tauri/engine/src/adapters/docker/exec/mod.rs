@@ -28,6 +28,8 @@ use tokio::sync::{mpsc, watch};
 mod archive;
 mod build;
 mod files;
+mod network;
+pub use network::{private_network, remove_network};
 
 use archive::{tar_stream, Filter};
 pub use build::build_image;
@@ -229,19 +231,9 @@ pub async fn run_step(
     result.map(|exit_code| StepOutcome { exit_code, collected })
 }
 
-async fn step(
-    docker: &Docker,
-    ws: Option<&Workspace>,
-    spec: &StepSpec,
-    lines: &mut Splitter,
-    on_line: &mut (impl FnMut(Line) + Send),
-) -> Result<i64, ExecError> {
-    let name = spec.container_name.as_str();
-    // Left behind by a crash, most likely; the name is ours.
-    remove_container(docker, name).await;
-    require_image(docker, &spec.image).await?;
-
-    let body = ContainerCreateBody {
+/// The step's container: its image, script, environment and workspace.
+fn step_body(spec: &StepSpec, ws: Option<&Workspace>) -> ContainerCreateBody {
+    ContainerCreateBody {
         image: Some(spec.image.clone()),
         // The entrypoint is replaced so that images built around a program (an ENTRYPOINT of
         // `node`, say) still run the step's shell script.
@@ -259,7 +251,22 @@ async fn step(
             ..Default::default()
         }),
         ..Default::default()
-    };
+    }
+}
+
+async fn step(
+    docker: &Docker,
+    ws: Option<&Workspace>,
+    spec: &StepSpec,
+    lines: &mut Splitter,
+    on_line: &mut (impl FnMut(Line) + Send),
+) -> Result<i64, ExecError> {
+    let name = spec.container_name.as_str();
+    // Left behind by a crash, most likely; the name is ours.
+    remove_container(docker, name).await;
+    require_image(docker, &spec.image).await?;
+
+    let body = step_body(spec, ws);
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     call("creating the step container", docker.create_container(Some(options), body)).await.map_err(|e| missing_image(e, &spec.image))?;
     if let Some(tar) = &spec.files_in {
