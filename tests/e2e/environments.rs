@@ -103,4 +103,36 @@ async fn a_tag_reaches_prod_only_after_it_soaked_on_rel() {
     let out = slipwayd(dir.path(), &["environments"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("productive") && text.contains(&format!("requires rel (soak {SOAK} s)")) && text.contains("live #1"), "{text}");
+
+    // A run admitted when it was queued is asked again when it is due: here the rules were
+    // tightened while the runner held it.
+    let (status, _) = api.send(Method::PUT, "/runner", json!({"held": true})).await;
+    assert_eq!(status, 200);
+    let queued = run(&api, "env", "prod", "v1.0.0").await;
+    let mut spec = api.get("/projects/env").await;
+    spec["rules"] = json!([{"refs": "tags", "never": ["productive"]}]);
+    let keep = ["name", "repo_url", "forge", "deploy", "stages", "rules"];
+    let spec: serde_json::Map<String, Value> =
+        spec.as_object().unwrap().iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let imported = api
+        .http
+        .post(format!("{}/api/v1/projects/import", api.base))
+        .bearer_auth(&api.token)
+        .header("Content-Type", "text/yaml")
+        .body(Value::Object(spec).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(imported.status().is_success(), "{}", imported.text().await.unwrap());
+    let (status, _) = api.send(Method::PUT, "/runner", json!({"held": false})).await;
+    assert_eq!(status, 200);
+    let r = finish(&api, queued).await;
+    assert_eq!(r["run"]["status"], "failed", "{r}");
+    let reason = r["run"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "refused when it was due to start: v1.0.0 may not reach prod: rule 1 says tags never reach productive environments"
+        ),
+        "{reason}"
+    );
 }

@@ -229,6 +229,16 @@ async fn steps(ctx: &Job<'_>) -> Result<Ending> {
     let store = kit.store();
     let runs::Work { project_id, stage, commit, digest, git_ref, trigger, release_id } = runs::work(store, ctx.run_id).await?;
     let project = kit.project(&project_id).await?;
+    // Admitted when it was queued; asked again now that it is due (the rules, a predecessor's
+    // release or its health may have changed while it waited). Rollbacks put back what the
+    // stage ran before and are not asked.
+    if trigger != Trigger::Rollback {
+        let what = commit.as_deref().or(digest.as_deref()).unwrap_or_default();
+        if let Some(why) = refused_now(store, &project, &stage, git_ref.as_deref(), what).await? {
+            ctx.log(None, &why).await;
+            return Ok(Ending { status: RunStatus::Failed, reason: why });
+        }
+    }
     if let Some(release) = release_id {
         return redeploy(ctx, &project, &stage, release, trigger).await;
     }
@@ -257,6 +267,22 @@ async fn steps(ctx: &Job<'_>) -> Result<Ending> {
     let result = run_pipeline(ctx, &project, &stage, &commit, git_ref.as_deref(), &work, &pipeline).await;
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// Why the environment rules refuse the run's commit on its stage now, if they do.
+async fn refused_now(
+    store: &crate::store::Store,
+    project: &Project,
+    stage: &str,
+    git_ref: Option<&str>,
+    commit: &str,
+) -> Result<Option<String>> {
+    let Some(s) = project.stages.iter().find(|s| s.name == stage) else { return Ok(None) };
+    let carrier = crate::domain::environments::Carrier::from_ref(git_ref);
+    Ok(crate::services::environments::check(store, project, s, &carrier, commit)
+        .await?
+        .err()
+        .map(|r| format!("refused when it was due to start: {}", r.reason)))
 }
 
 /// Step 1: the exact commit checked out into `work`, and the pipeline it declares (or the
