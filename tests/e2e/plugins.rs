@@ -34,6 +34,14 @@ pub fn plugin_image(name: &str) -> String {
     tag
 }
 
+/// A productive stage with its own host name, deployed by hand.
+fn prod_stage() -> Value {
+    let mut prod = stage("prod", "blue-green", json!({"drain_secs": 0, "verify_secs": 1}));
+    prod["productive"] = json!(true);
+    prod["branch_patterns"] = json!([]);
+    prod
+}
+
 fn dockerfile() -> String {
     crate::deploys::dockerfile()
 }
@@ -50,7 +58,7 @@ fn published<'a>(r: &'a Value, plugin: &str) -> &'a Value {
 async fn plugins_publish_read_each_other_within_a_project_only_and_a_failed_smoke_check_rolls_back() {
     let (junit, smoke) = (plugin_image("junit-report"), plugin_image("smoke-check"));
     let yml = format!(
-        "steps:\n  - name: tests\n    plugin: junit-report\n    image: {junit}\n    env: {{JUNIT_PATH: reports/junit.xml}}\n  \
+        "steps:\n  - name: tests\n    plugin: junit-report\n    image: {junit}\n    env: {{JUNIT_PATH: reports/junit.xml}}\n    only: non-productive\n  \
          - name: smoke\n    plugin: smoke-check\n    image: {smoke}\n    after_deploy: true\n    env: {{SMOKE_PATH: /smoke, SMOKE_COUNT: \"3\"}}\nbuild: {{}}\n"
     );
     let df = dockerfile();
@@ -62,8 +70,13 @@ async fn plugins_publish_read_each_other_within_a_project_only_and_a_failed_smok
         ("reports/junit.xml", JUNIT),
         ("slipway.yml", &yml),
     ];
-    let mut s =
-        stack_of("plug", &files, fast_deploy(), json!([stage("dev", "blue-green", json!({"drain_secs": 0, "verify_secs": 1}))])).await;
+    let mut s = stack_of(
+        "plug",
+        &files,
+        fast_deploy(),
+        json!([stage("dev", "blue-green", json!({"drain_secs": 0, "verify_secs": 1})), prod_stage()]),
+    )
+    .await;
 
     let r = finish(&s.api, run(&s.api, "plug", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
@@ -78,7 +91,7 @@ async fn plugins_publish_read_each_other_within_a_project_only_and_a_failed_smok
         "{smoke_said}"
     );
     assert_eq!(
-        smoke_said["data"]["inputs"]["junit-report"]["tests"].as_f64(),
+        smoke_said["data"]["inputs"]["junit-report"]["metrics"]["tests"].as_f64(),
         Some(4.0),
         "the smoke check read the report's counts from its input: {smoke_said}"
     );
@@ -108,6 +121,20 @@ async fn plugins_publish_read_each_other_within_a_project_only_and_a_failed_smok
     assert_eq!(rollback["trigger"], "rollback", "{rollback}");
     assert_eq!(finish(&s.api, rollback["id"].as_i64().unwrap()).await["run"]["status"], "succeeded");
     assert_eq!(get_via_edge(s.edge_port, &host("dev", "plug")).await, (200, "v1".to_string()));
+
+    // On a productive stage the report (only: non-productive) is skipped, and the smoke check
+    // reads what an earlier run published.
+    push(&s.served.work, &[("smoke", "ok\n")], &[], "v3 with /smoke again");
+    let r = finish(&s.api, run(&s.api, "plug", "prod", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    let r = detail(&s.api, r["run"]["id"].as_i64().unwrap()).await;
+    let tests_step = r["steps"].as_array().unwrap().iter().find(|st| st["name"] == "tests").unwrap();
+    assert_eq!(tests_step["status"], "skipped", "{r}");
+    assert!(tests_step["message"].as_str().unwrap().contains("runs only in non-productive environments; prod is not one"), "{r}");
+    let smoke_said = published(&r, "smoke-check");
+    let from = smoke_said["data"]["inputs"]["junit-report"]["run_id"].as_i64().unwrap();
+    assert!(from < r["run"]["id"].as_i64().unwrap(), "the report came from an earlier run ({from}): {smoke_said}");
+    assert!(r["plugins"].as_array().unwrap().iter().all(|p| p["plugin"] != "junit-report"), "the skipped report published nothing: {r}");
 
     // What was published outlives the engine.
     s.engine.take();

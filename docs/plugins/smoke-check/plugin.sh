@@ -40,12 +40,14 @@ while [ "$i" -lt "$n" ]; do
   list="${list:+$list, }$took"
 done
 
-# What the project's other plugins published last: their metrics, by plugin.
+# What the project's other plugins published last, by plugin: their metrics, and the run
+# they published in (from meta.json: it may be an earlier run than this one).
 inputs=""
 for dir in "$in"/*/; do
   [ -f "$dir/metrics.json" ] || continue
   name=$(basename "$dir")
-  inputs="${inputs:+$inputs, }\"$name\": $(cat "$dir/metrics.json")"
+  run=$(sed -n 's/.*"run_id": *\([0-9]*\).*/\1/p' "$dir/meta.json" 2>/dev/null)
+  inputs="${inputs:+$inputs, }\"$name\": {\"run_id\": ${run:-null}, \"metrics\": $(cat "$dir/metrics.json")}"
 done
 
 printf '{"requests": %s, "failures": %s, "latency_ms_min": %s, "latency_ms_max": %s, "latency_ms_avg": %s}\n' \
