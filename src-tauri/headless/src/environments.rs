@@ -3,7 +3,7 @@
 
 use slipway_engine::http::client::Client;
 use slipway_engine::Error;
-use slipway_protocol::environment::{Environment, EnvironmentKind, WaitState};
+use slipway_protocol::environment::{Environment, WaitState};
 use slipway_protocol::ops;
 
 pub async fn print(client: &Client, json: bool) -> Result<u8, Error> {
@@ -31,10 +31,7 @@ pub async fn print(client: &Client, json: bool) -> Result<u8, Error> {
 /// `prod  productive  group qa  requires rel (soak 60 s)  live #4 abc1234567 (healthy)`
 fn line(e: &Environment) -> String {
     let mut parts = vec![format!("{:<12}", e.stage)];
-    parts.push(match e.kind {
-        EnvironmentKind::Productive => "productive".into(),
-        EnvironmentKind::NonProductive => "non-productive".into(),
-    });
+    parts.push(e.kind.as_str().to_string());
     if let Some(g) = &e.group {
         parts.push(format!("group {g}"));
     }

@@ -55,6 +55,19 @@ pub enum EnvironmentKind {
     NonProductive,
 }
 
+named!(EnvironmentKind { Productive => "productive", NonProductive => "non-productive" });
+
+impl EnvironmentKind {
+    /// The kind of environment a stage is.
+    pub fn of(stage: &crate::project::Stage) -> EnvironmentKind {
+        if stage.productive {
+            EnvironmentKind::Productive
+        } else {
+            EnvironmentKind::NonProductive
+        }
+    }
+}
+
 /// Every environment of one project, with its rules (`GET /api/v1/environments`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ProjectEnvironments {

@@ -33,6 +33,8 @@ pub enum StepOrigin {
     Added,
 }
 
+named!(StepOrigin { Template => "template", Replaced => "replaced", Added => "added" });
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct StepSource {
     pub name: String,

@@ -62,11 +62,10 @@ pub struct Facts<'a> {
 /// The contract's environment for a step (`plugin` for a plugin step). The step's own `env`
 /// and secrets come on top; nothing else of the engine's is passed.
 pub fn env(f: &Facts, plugin: Option<&str>) -> Vec<(String, String)> {
-    let kind = if f.stage.productive { "productive" } else { "non-productive" };
     let mut out = vec![
         ("SLIPWAY_PROJECT", f.project.to_string()),
         ("SLIPWAY_STAGE", f.stage.name.clone()),
-        ("SLIPWAY_ENVIRONMENT_KIND", kind.to_string()),
+        ("SLIPWAY_ENVIRONMENT_KIND", EnvironmentKind::of(f.stage).as_str().to_string()),
         ("SLIPWAY_ENVIRONMENT_GROUP", f.stage.group.clone().unwrap_or_default()),
         ("SLIPWAY_COMMIT", f.commit.to_string()),
         ("SLIPWAY_REF", f.git_ref.unwrap_or_default().to_string()),
@@ -84,11 +83,7 @@ pub fn env(f: &Facts, plugin: Option<&str>) -> Vec<(String, String)> {
 
 /// Whether a step limited to `only` runs on `stage`; None: everywhere.
 pub fn runs_on(only: Option<EnvironmentKind>, stage: &Stage) -> bool {
-    match only {
-        None => true,
-        Some(EnvironmentKind::Productive) => stage.productive,
-        Some(EnvironmentKind::NonProductive) => !stage.productive,
-    }
+    only.is_none_or(|k| k == EnvironmentKind::of(stage))
 }
 
 /// The tar unpacked at `/` before a plugin step starts: the latest publication of each other

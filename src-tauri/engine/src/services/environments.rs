@@ -2,7 +2,7 @@
 //! promotion (the intake applies them inside its own transaction), and the environments view.
 
 use crate::domain::environments::{
-    admit, describe, rules_of, Carrier, Environment, EnvironmentKind, LiveRelease, ProjectEnvironments, Refusal, WaitState, Waiting,
+    describe, rules_of, Carrier, Environment, EnvironmentKind, LiveRelease, ProjectEnvironments, Refusal, WaitState, Waiting,
 };
 use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::{PendingPromotion, Release};
@@ -14,11 +14,7 @@ use crate::{Error, ErrorCode, Result};
 /// Whether `commit`, carried by `carrier`, may reach `stage` now: Ok(Err(refusal)) when the
 /// rules hold it back.
 pub async fn check(store: &Store, project: &Project, stage: &Stage, carrier: &Carrier, commit: &str) -> Result<Result<(), Refusal>> {
-    if !crate::domain::environments::gated(project) {
-        return Ok(Ok(()));
-    }
-    let passages = crate::store::environments::passages(store.pool(), &project.id, commit).await?;
-    Ok(admit(project, stage, carrier, &carrier.label(commit), &passages, crate::store::now_ms()))
+    crate::store::environments::admit_now(store.pool(), project, stage, carrier, commit).await
 }
 
 /// What a release stands for when it moves on: its commit (or, for a registry image, the
@@ -72,7 +68,7 @@ pub async fn view(
             }
             environments.push(Environment {
                 stage: s.name.clone(),
-                kind: if s.productive { EnvironmentKind::Productive } else { EnvironmentKind::NonProductive },
+                kind: EnvironmentKind::of(s),
                 group: s.group.clone(),
                 requires: s.requires.clone(),
                 promote_from: s.promote_from.clone(),

@@ -168,10 +168,7 @@ async fn skipped_here(ctx: &Job<'_>, step: &pipeline::StepConfig, id: i64, scope
     if crate::domain::plugins::runs_on(step.only, scope.facts.stage) {
         return Ok(false);
     }
-    let kind = match step.only {
-        Some(crate::domain::environments::EnvironmentKind::Productive) => "productive",
-        _ => "non-productive",
-    };
+    let kind = step.only.map(|k| k.as_str()).unwrap_or_default();
     let why = format!("runs only in {kind} environments; {} is not one", scope.facts.stage.name);
     ctx.log(Some(id), format!("step {} skipped: it {why}", step.name)).await;
     end_step(ctx.kit.store(), id, StepStatus::Skipped, None, Some(&format!("it {why}"))).await?;

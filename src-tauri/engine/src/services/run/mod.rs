@@ -375,17 +375,9 @@ async fn extended(store: &crate::store::Store, run: i64, own: Pipeline) -> Resul
     })?;
     let (merged, executed) = crate::domain::templates::extend(&template.file, template.version, &own)?;
     crate::store::templates::set_executed(store, run, &executed).await?;
-    let steps: Vec<String> = executed.steps.iter().map(|s| format!("{} ({})", s.name, origin_word(s.origin))).collect();
+    let steps: Vec<String> = executed.steps.iter().map(|s| format!("{} ({})", s.name, s.origin.as_str())).collect();
     let removed = if executed.removed.is_empty() { String::new() } else { format!("; removed: {}", executed.removed.join(", ")) };
     Ok((merged, Some(format!("extends template {name} v{}: {}{removed}", template.version, steps.join(", ")))))
-}
-
-fn origin_word(o: crate::domain::templates::StepOrigin) -> &'static str {
-    match o {
-        crate::domain::templates::StepOrigin::Template => "template",
-        crate::domain::templates::StepOrigin::Replaced => "replaced",
-        crate::domain::templates::StepOrigin::Added => "added",
-    }
 }
 
 /// A run of a prebuilt image: nothing to fetch or build; the image, pinned by digest, is
