@@ -3,12 +3,30 @@
 
 use sqlx::Row;
 
-use crate::domain::environments::Passage;
+use crate::domain::environments::{admit, gated, Carrier, Passage, Refusal};
+use crate::domain::project::{Project, Stage};
 use crate::Result;
+
+/// Whether `commit`, carried by `carrier`, may reach `stage` now: the rules decided over the
+/// commit's releases as the store has them (inside the intake's transaction, or not). Projects
+/// without rules or predecessors skip the store.
+pub async fn admit_now<'e, E: sqlx::SqliteExecutor<'e>>(
+    ex: E,
+    project: &Project,
+    stage: &Stage,
+    carrier: &Carrier,
+    commit: &str,
+) -> Result<std::result::Result<(), Refusal>> {
+    if !gated(project) {
+        return Ok(Ok(()));
+    }
+    let passages = passages(ex, &project.id, commit).await?;
+    Ok(admit(project, stage, carrier, &carrier.label(commit), &passages, crate::store::now_ms()))
+}
 
 /// Every release of `commit` (a git commit, or an image digest) on the project's stages, each
 /// with whether the health watch has an incident open on its stage.
-pub async fn passages<'e, E: sqlx::SqliteExecutor<'e>>(ex: E, project: &str, commit: &str) -> Result<Vec<Passage>> {
+async fn passages<'e, E: sqlx::SqliteExecutor<'e>>(ex: E, project: &str, commit: &str) -> Result<Vec<Passage>> {
     let rows = sqlx::query(
         "SELECT s.name, r.status, r.created_at, r.finished_at, \
          EXISTS (SELECT 1 FROM incidents i WHERE i.stage_id = r.stage_id AND i.release_number = r.number AND i.ended_at IS NULL) AS failing, \

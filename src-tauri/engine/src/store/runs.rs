@@ -3,7 +3,6 @@
 
 use sqlx::Row;
 
-use crate::domain::environments::{self, Carrier};
 use crate::domain::metrics::RunPoint;
 use crate::domain::project::{stage_id, Project};
 use crate::domain::run::{
@@ -33,8 +32,8 @@ pub async fn accept_in(
             Plan::Ignore(reason) => reasons.push(reason),
             Plan::Deploy { stage, git_ref, commit, image, carrier } => {
                 let sid = stage_id(&project.id, &stage.name);
-                if let Err(refusal) = admitted(tx, project, stage, &carrier, &commit).await? {
-                    reasons.push(refusal);
+                if let Err(refusal) = crate::store::environments::admit_now(&mut *tx, project, stage, &carrier, &commit).await? {
+                    reasons.push(refusal.reason);
                 } else if let Some((run, status)) = existing_run(tx, &sid, &commit, image).await? {
                     duplicates.push(run);
                     reasons.push(format!("{} at {} is already {status} as run {run}", stage.name, short_sha(&commit)));
@@ -62,23 +61,6 @@ pub async fn accept_in(
         run_ids = duplicates;
     }
     Ok(Verdict { outcome, delivery, run_ids, reason })
-}
-
-/// Whether the environment rules let the commit reach the stage; the refusal's reason if not.
-/// Projects without rules or predecessors skip the store.
-async fn admitted(
-    tx: &mut sqlx::SqliteConnection,
-    project: &Project,
-    stage: &crate::domain::project::Stage,
-    carrier: &Carrier,
-    commit: &str,
-) -> Result<std::result::Result<(), String>> {
-    if !environments::gated(project) {
-        return Ok(Ok(()));
-    }
-    let passages = crate::store::environments::passages(&mut *tx, &project.id, commit).await?;
-    let label = carrier.label(commit);
-    Ok(environments::admit(project, stage, carrier, &label, &passages, now_ms()).map_err(|r| r.reason))
 }
 
 /// A run the intake is about to queue: stage, ref, and a commit (or an image digest).
@@ -556,12 +538,7 @@ pub async fn set_image(store: &Store, run_id: i64, image: &str) -> Result<()> {
 }
 
 /// Every queued or running run, oldest first: what is on its way to a stage.
-pub async fn unfinished(store: &crate::store::Store) -> Result<Vec<RunSummary>> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.project_id, s.name AS stage, r.trigger, r.status, r.commit_sha, r.ref_name, r.reason, r.delivery_id, r.queued_at \
-         FROM runs r JOIN stages s ON s.id = r.stage_id WHERE r.status IN ('queued', 'running') ORDER BY r.id",
-    )
-    .fetch_all(store.pool())
-    .await?;
+pub async fn unfinished(store: &Store) -> Result<Vec<RunSummary>> {
+    let rows = sqlx::query(&format!("{RUN_COLUMNS} WHERE r.status IN ('queued', 'running') ORDER BY r.id")).fetch_all(store.pool()).await?;
     Ok(rows.iter().map(run_summary).collect())
 }
