@@ -3,8 +3,6 @@
 //! reason, never stays running; once Docker is back the last good release serves again with
 //! only its own containers, and the next deploy works.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -12,123 +10,7 @@ use serde_json::{json, Value};
 
 use crate::deploys::{env, finish, host, push, run, stage};
 use crate::kit::*;
-
-/// A second dockerd with its own data, exec root and socket, in a network namespace of its
-/// own. Two daemons in one namespace fight over `docker0`: a second daemon that shares it
-/// re-addresses it (the first one's published ports go dead), and one given another bridge
-/// or `--bridge=none` deletes `docker0` when it restarts, under the suite's other tests. The
-/// engine reaches it through its Unix socket only, and the edge is asked from inside. (This
-/// is also what a second host is like: nothing shared but what Slipway connects to.)
-struct PrivateDockerd {
-    dir: tempfile::TempDir,
-    exec_root: PathBuf,
-    netns: String,
-    child: Option<Child>,
-}
-
-impl PrivateDockerd {
-    fn start_new() -> PrivateDockerd {
-        let dir = tempfile::tempdir().unwrap();
-        // The exec root holds containerd's sockets, whose paths must stay short.
-        let exec_root = PathBuf::from(format!("/run/sw-d2-{}", std::process::id()));
-        let netns = format!("sw-d2-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &netns]).output();
-        let out = Command::new("ip").args(["netns", "add", &netns]).output().unwrap();
-        assert!(out.status.success(), "ip netns add: {}", String::from_utf8_lossy(&out.stderr));
-        let _ = Command::new("ip").args(["-n", &netns, "link", "set", "lo", "up"]).output();
-        let mut d = PrivateDockerd { dir, exec_root, netns, child: None };
-        d.start();
-        for image in [busybox_image(), edge_image()] {
-            let out = Command::new("sh").args(["-c", &format!("docker save {image} | docker -H {} load", d.host())]).output().unwrap();
-            assert!(out.status.success(), "loading {image}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        d
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.dir.path().join("docker.sock").display())
-    }
-
-    fn start(&mut self) {
-        let p = self.dir.path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(p.join("dockerd.log")).unwrap();
-        // nsenter, not `ip netns exec`: that one remounts /sys, and dockerd then finds no cgroups.
-        let child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", self.netns))
-            .args(["dockerd", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs"])
-            .arg(format!("--data-root={}", p.join("data").display()))
-            .arg(format!("--exec-root={}", self.exec_root.display()))
-            .arg(format!("--pidfile={}", p.join("docker.pid").display()))
-            .arg(format!("--host={}", self.host()))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        wait_for("the private dockerd to answer", Duration::from_secs(60), || self.docker(&["version"]).status.success().then_some(()));
-    }
-
-    /// Stops dockerd as a system shutdown or an upgrade does (SIGTERM: it stops the containers
-    /// and exits), and waits for it.
-    fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let until = Instant::now() + Duration::from_secs(60);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < until, "dockerd did not stop within 60 s");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker").arg("-H").arg(self.host()).args(args).output().unwrap()
-    }
-
-    /// What the edge answers for `host` on /, asked from inside the edge container (its
-    /// published port is in the daemon's namespace); None when it does not answer 2xx. (This
-    /// busybox's wget crashes on `-T`: `timeout` bounds it instead, as the health probes do.)
-    fn via_edge(&self, instance: &str, host: &str) -> Option<String> {
-        let edge = format!("slipway-edge-{instance}");
-        let header = format!("Host: {host}");
-        let out = self.docker(&["exec", &edge, "timeout", "3", "wget", "-q", "-O", "-", "--header", &header, "http://127.0.0.1:80/"]);
-        if !out.status.success() {
-            eprintln!("the edge did not answer {host}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
-            return None;
-        }
-        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    fn names(&self, instance: &str, extra: &str) -> Vec<String> {
-        let out = self.docker(&[
-            "ps",
-            "-a",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            &format!("label=dev.slipway.instance={instance}"),
-            "--filter",
-            extra,
-        ]);
-        let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for PrivateDockerd {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            let all = self.docker(&["ps", "-aq"]);
-            for id in String::from_utf8_lossy(&all.stdout).split_whitespace() {
-                self.docker(&["rm", "-f", "-v", id]);
-            }
-        }
-        self.stop();
-        // vfs layers are plain directories; the exec root is outside the temporary directory.
-        let _ = std::fs::remove_dir_all(&self.exec_root);
-        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
-    }
-}
+use crate::second_dockerd::PrivateDockerd;
 
 /// The release's health endpoint appears only `healthy-after` seconds after start when that
 /// file exists, which keeps a deploy in its health gate while Docker restarts.

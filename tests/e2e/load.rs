@@ -32,12 +32,18 @@ impl Load {
 
     /// Like `start`, with each client waiting `pace` after each response: a light load.
     pub fn start_paced(port: u16, host: &str, clients: usize, keep_alive: bool, pace: Option<Duration>) -> Load {
+        Load::start_at("127.0.0.1", port, host, clients, keep_alive, pace)
+    }
+
+    /// Like `start_paced`, to the edge of another machine at `ip`.
+    pub fn start_at(ip: &str, port: u16, host: &str, clients: usize, keep_alive: bool, pace: Option<Duration>) -> Load {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let started = Instant::now();
         let tasks = (0..clients)
             .map(|_| {
                 let stop = stop.clone();
                 let host = host.to_string();
+                let url = format!("http://{ip}:{port}/");
                 tokio::spawn(async move {
                     let mut b = reqwest::Client::builder().timeout(Duration::from_secs(10));
                     if !keep_alive {
@@ -47,7 +53,7 @@ impl Load {
                     let mut r = LoadReport::default();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         r.sent += 1;
-                        let res = client.get(format!("http://127.0.0.1:{port}/")).header("host", &host).send().await;
+                        let res = client.get(&url).header("host", &host).send().await;
                         let ok = matches!(&res, Ok(resp) if resp.status().is_success());
                         match res {
                             Ok(resp) if resp.status().is_success() => {

@@ -109,6 +109,20 @@ pub struct Stage {
     /// Manual deploys here need the same confirmation as a promote.
     #[serde(default, skip_serializing_if = "is_false")]
     pub confirm_manual: bool,
+    /// The Docker hosts one release of this stage runs on, each behind its own edge; empty:
+    /// the project's host. A deploy switches `parallel` of them at a time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub parallel: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -136,6 +150,8 @@ impl Default for Stage {
             requires: vec![],
             soak_secs: 0,
             confirm_manual: false,
+            hosts: vec![],
+            parallel: 1,
         }
     }
 }

@@ -51,8 +51,12 @@ pub struct Release {
     pub image: String,
     /// Digest of every service's image, by service name.
     pub digests: std::collections::BTreeMap<String, String>,
-    /// The containers that serve it, by service.
+    /// The containers that serve it, by service. On a stage with several hosts the same
+    /// names run on each of them (a container's name does not depend on its host).
     pub containers: std::collections::BTreeMap<String, Vec<String>>,
+    /// The Docker hosts it runs on, when the stage names its hosts; empty: the project's host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     pub config: ReleaseConfig,
     pub status: ReleaseStatus,
     /// The release of another stage this one was promoted from.

@@ -313,9 +313,14 @@ image: string,
  */
 digests: { [key in string]?: string }, 
 /**
- * The containers that serve it, by service.
+ * The containers that serve it, by service. On a stage with several hosts the same
+ * names run on each of them (a container's name does not depend on its host).
  */
-containers: { [key in string]?: Array<string> }, config: ReleaseConfig, status: ReleaseStatus, 
+containers: { [key in string]?: Array<string> }, 
+/**
+ * The Docker hosts it runs on, when the stage names its hosts; empty: the project's host.
+ */
+hosts: Array<string>, config: ReleaseConfig, status: ReleaseStatus, 
 /**
  * The release of another stage this one was promoted from.
  */
@@ -376,7 +381,12 @@ requires?: Array<string>, soak_secs?: number,
 /**
  * Manual deploys here need the same confirmation as a promote.
  */
-confirm_manual?: boolean, };
+confirm_manual?: boolean, 
+/**
+ * The Docker hosts one release of this stage runs on, each behind its own edge; empty:
+ * the project's host. A deploy switches `parallel` of them at a time.
+ */
+hosts?: Array<string>, parallel?: number, };
 
 export type PluginRecord = { plugin: string, project_id: string, run_id: number, stage: string, commit_sha: string | null, 
 /**

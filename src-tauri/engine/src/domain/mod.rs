@@ -23,6 +23,7 @@ pub mod plugins;
 pub mod project;
 pub mod release;
 pub mod run;
+pub mod target;
 pub mod templates;
 pub mod watch;
 pub mod yaml;

@@ -269,13 +269,22 @@ pub fn plan(pipeline: &Pipeline, deploys: bool) -> Plan {
 
 /// Why the plan's after-deploy steps cannot run, if they cannot: they follow the deploy of a
 /// built image (a compose stack's would need one URL per service; a build-only project has no
-/// release). Refused before anything runs rather than skipped.
-pub fn after_deploy_refusal(plan: &Plan, deploys: bool, port: bool) -> Option<String> {
+/// release), and they run where steps run, so the release must run there too (`hosts`: the
+/// stage's, empty for the project's own). Refused before anything runs rather than skipped.
+pub fn after_deploy_refusal(plan: &Plan, deploys: bool, port: bool, hosts: &[String], steps_host: &str) -> Option<String> {
     let first = plan.after.first()?;
+    let elsewhere;
     let why = match (plan.compose.is_some(), plan.build && deploys, port) {
         (true, _, _) => "compose stacks do not run after-deploy steps yet",
         (false, false, _) => "this run deploys no image (the pipeline has no build, or the project no deploy settings)",
         (false, true, false) => "the project's deploy has no port: the step would have no URL to call",
+        (false, true, true) if !hosts.is_empty() && !hosts.iter().any(|h| h == steps_host) => {
+            elsewhere = format!(
+                "steps run on the project's host {steps_host} and the stage's hosts ({}) do not include it: add it to the stage's hosts",
+                hosts.join(", ")
+            );
+            elsewhere.as_str()
+        }
         (false, true, true) => return None,
     };
     Some(format!("slipway.yml: step {first} runs after_deploy, but {why}"))
@@ -312,10 +321,14 @@ mod tests {
         let smoke = with("steps:\n  - name: smoke\n    image: b\n    commands: [c]\n    after_deploy: true\nbuild: {}\n");
         let p = plan(&smoke, true);
         assert_eq!((p.steps.len(), p.after.clone()), (0, vec!["smoke".to_string()]), "an after-deploy step follows the deploy");
-        assert_eq!(after_deploy_refusal(&p, true, true), None);
-        let no_deploy = after_deploy_refusal(&plan(&smoke, false), false, true).unwrap();
+        assert_eq!(after_deploy_refusal(&p, true, true, &[], "local"), None);
+        let no_deploy = after_deploy_refusal(&plan(&smoke, false), false, true, &[], "local").unwrap();
         assert!(no_deploy.contains("step smoke runs after_deploy, but this run deploys no image"), "{no_deploy}");
-        assert!(after_deploy_refusal(&p, true, false).unwrap().contains("has no port"));
+        assert!(after_deploy_refusal(&p, true, false, &[], "local").unwrap().contains("has no port"));
+        let hosts = ["web-1".to_string(), "web-2".to_string()];
+        let elsewhere = after_deploy_refusal(&p, true, true, &hosts, "local").unwrap();
+        assert!(elsewhere.contains("the stage's hosts (web-1, web-2) do not include it"), "{elsewhere}");
+        assert_eq!(after_deploy_refusal(&p, true, true, &hosts, "web-2"), None, "the release also runs where steps run");
     }
 
     #[test]

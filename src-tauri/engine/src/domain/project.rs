@@ -34,6 +34,7 @@ pub fn validate(p: &mut NewProject) -> Result<()> {
     }
     for s in &p.stages {
         crate::domain::deploy::validate_rollout(&s.name, &s.rollout)?;
+        crate::domain::target::check(s).map_err(invalid)?;
     }
     crate::domain::env_check::check(p).map_err(|e| invalid(e.to_string()))?;
     for s in &p.stages {

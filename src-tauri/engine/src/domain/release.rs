@@ -34,6 +34,7 @@ mod tests {
             image: "sha256:1".into(),
             digests: Default::default(),
             containers: Default::default(),
+            hosts: vec![],
             config: ReleaseConfig {
                 deploy: DeployConfig { port: Some(8080), ..DeployConfig::default() },
                 strategy: Strategy::Recreate,

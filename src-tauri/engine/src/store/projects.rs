@@ -14,11 +14,22 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidInput, msg)
 }
 
-/// A project names its host by id; an unknown one is refused by name, not by a foreign key error.
-async fn check_host(store: &Store, host: &Option<String>) -> Result<()> {
-    if let Some(h) = host {
+/// A project and its stages name hosts by id; an unknown one is refused by name, not by a
+/// foreign key error or at the first deploy.
+async fn check_hosts(store: &Store, p: &NewProject) -> Result<()> {
+    if let Some(h) = &p.host_id {
         if crate::store::hosts::find(store, h).await?.is_none() {
             return Err(invalid(format!("host_id: there is no Docker host {h:?} (see Hosts)")));
+        }
+    }
+    for s in &p.stages {
+        for h in &s.hosts {
+            if crate::store::hosts::find(store, h).await?.is_none() {
+                return Err(invalid(format!(
+                    "stages: {} names host {h:?}, which is not a Docker host Slipway knows (add it under Hosts)",
+                    s.name
+                )));
+            }
         }
     }
     Ok(())
@@ -33,7 +44,7 @@ pub async fn create(store: &Store, mut new: NewProject) -> Result<Project> {
         new.stages.push(Stage::default());
     }
     validate(&mut new)?;
-    check_host(store, &new.host_id).await?;
+    check_hosts(store, &new).await?;
     let id = slug(&new.name);
     let now = now_ms();
     let mut tx = store.write_tx().await?;
@@ -90,6 +101,14 @@ struct StageEnv {
     soak_secs: u64,
     #[serde(default)]
     confirm_manual: bool,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default = "one")]
+    parallel: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Sets the `notifications` key of `config_json`, leaving its other keys alone. URLs and
@@ -144,6 +163,8 @@ async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Sta
             requires: s.requires.clone(),
             soak_secs: s.soak_secs,
             confirm_manual: s.confirm_manual,
+            hosts: s.hosts.clone(),
+            parallel: s.parallel,
         })
         .unwrap_or_default(),
     )
@@ -161,7 +182,7 @@ pub async fn apply(store: &Store, mut spec: NewProject) -> Result<(Project, bool
         return Ok((create(store, spec).await?, true, vec![]));
     };
     validate(&mut spec)?;
-    check_host(store, &spec.host_id).await?;
+    check_hosts(store, &spec).await?;
     let mut tx = store.write_tx().await?;
     sqlx::query("UPDATE projects SET name = ?, repo_url = ?, forge = ?, token_ref = ?, poll_interval_secs = ?, image_repo = ?, registry_account = ?, deploy_json = ?, host_id = ?, updated_at = ? WHERE id = ?")
         .bind(spec.name.trim())
@@ -289,6 +310,8 @@ async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
             requires: env.requires,
             soak_secs: env.soak_secs,
             confirm_manual: env.confirm_manual,
+            hosts: env.hosts,
+            parallel: env.parallel.max(1),
         })
         .collect();
     Ok(p)

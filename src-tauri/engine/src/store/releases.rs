@@ -9,7 +9,7 @@ use crate::domain::release::{Release, ReleaseConfig, ReleaseStatus};
 use crate::store::{now_ms, Store};
 use crate::{Error, ErrorCode, Result};
 
-const SELECT: &str = "SELECT r.id, s.project_id, s.name AS stage, r.number, r.run_id, r.commit_sha, r.image, r.digests_json, r.containers_json, r.config_json, r.status, r.promoted_from, r.created_at FROM releases r JOIN stages s ON s.id = r.stage_id";
+const SELECT: &str = "SELECT r.id, s.project_id, s.name AS stage, r.number, r.run_id, r.commit_sha, r.image, r.digests_json, r.containers_json, r.hosts_json, r.config_json, r.status, r.promoted_from, r.created_at FROM releases r JOIN stages s ON s.id = r.stage_id";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
     Release {
@@ -22,6 +22,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Release {
         image: r.get::<Option<String>, _>("image").unwrap_or_default(),
         digests: serde_json::from_str(r.get("digests_json")).unwrap_or_default(),
         containers: r.get::<Option<&str>, _>("containers_json").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
+        hosts: r.get::<Option<&str>, _>("hosts_json").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
         config: serde_json::from_str(r.get("config_json")).unwrap_or_else(|_| ReleaseConfig {
             deploy: DeployConfig::default(),
             strategy: Strategy::default(),
@@ -84,6 +85,8 @@ pub struct NewRelease<'a> {
     /// Image per service (a single service is `app`).
     pub digests: &'a std::collections::BTreeMap<String, String>,
     pub containers: &'a std::collections::BTreeMap<String, Vec<String>>,
+    /// The stage's hosts when it names them (the same containers run on each).
+    pub hosts: &'a [String],
     pub config: &'a ReleaseConfig,
     pub promoted_from: Option<i64>,
     /// A rollback marks the release it replaces `rolled_back` instead of `retired`.
@@ -102,7 +105,7 @@ pub async fn confirm(store: &Store, r: NewRelease<'_>) -> Result<i64> {
         .await?;
     let digests = serde_json::to_string(r.digests).unwrap_or_default();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO releases (stage_id, number, run_id, commit_sha, digests_json, config_json, status, created_at, image, promoted_from, containers_json) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO releases (stage_id, number, run_id, commit_sha, digests_json, config_json, status, created_at, image, promoted_from, containers_json, hosts_json) VALUES (?, ?, ?, ?, ?, ?, 'live', ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(r.stage_id)
     .bind(r.number)
@@ -114,6 +117,7 @@ pub async fn confirm(store: &Store, r: NewRelease<'_>) -> Result<i64> {
     .bind(r.image)
     .bind(r.promoted_from)
     .bind(serde_json::to_string(r.containers).unwrap_or_default())
+    .bind(serde_json::to_string(r.hosts).unwrap_or_default())
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;

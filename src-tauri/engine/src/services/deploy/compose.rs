@@ -19,6 +19,7 @@ use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::ReleaseStatus;
 use crate::domain::release::{Release, ReleaseConfig};
 use crate::domain::run::RunStatus;
+use crate::domain::target::DeployTarget;
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
 
@@ -105,6 +106,8 @@ struct Run<'a> {
     edge: edge::Edge,
     sid: String,
     stage_host: String,
+    /// The Docker host's id.
+    on: String,
     t: &'a StackTarget<'a>,
     stack: &'a StackSpec,
 }
@@ -117,14 +120,28 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     };
     let steps = Steps::new(ctx, position);
     let prep = steps.step("prepare host").await?;
-    let docker = match kit.docker_for(t.project).await {
+    // A stack runs on one Docker host: spreading its services over several is a scheduler's
+    // job (a Swarm stack), not one Slipway grows.
+    let on = match DeployTarget::of(t.project, t.stage) {
+        DeployTarget::Host(h) => h,
+        DeployTarget::Hosts { ids, .. } => {
+            let why = format!(
+                "a compose stack deploys to one Docker host, and {} names {} ({}): give the stage one host",
+                t.stage.name,
+                ids.len(),
+                ids.join(", ")
+            );
+            return Ok(ending(steps.fail(prep, RunStatus::Failed, &why).await));
+        }
+    };
+    let docker = match kit.docker_on(&on).await {
         Ok(d) => d,
         Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await)),
     };
     let instance = kit.instance_id().to_string();
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
-    let edge = kit.routes().edge(&docker, &instance, &super::host_of(t.project));
+    let edge = kit.routes().edge(&docker, &instance, &on);
     if let Err(msg) = stack::prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
         return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
@@ -133,7 +150,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     let what = format!("compose stack {}/{}: {} service(s) in order {order}", t.project.id, t.stage.name, stack.services.len());
     steps.log(prep, what).await;
     steps.done(prep).await;
-    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), stage_host, t: &t, stack: &stack };
+    let r = Run { steps, docker, edge, sid: stage_id(&t.project.id, &t.stage.name), stage_host, on, t: &t, stack: &stack };
     let previous = crate::store::releases::live(store, &r.sid).await?.filter(|p| p.config.compose.is_some());
 
     // The switch window of the stage's host name (its first web service), for the request count.
@@ -144,7 +161,9 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     };
     let stopped = r.verify_all(&touched, &containers).await?;
     if let Some(mark) = mark {
-        super::requests::record(ctx, &r.edge, &r.stage_host, mark).await;
+        if let Some(c) = super::requests::close(ctx, &r.edge, &r.stage_host, mark, "").await {
+            super::requests::record(ctx, &[c]).await;
+        }
     }
     if let Some(stop) = stopped {
         return Ok(ending(stop));
@@ -162,6 +181,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
             image: t.images.get(&primary).map(String::as_str).unwrap_or(""),
             digests: &t.images,
             containers: &containers,
+            hosts: &t.stage.hosts,
             config: &t.config,
             promoted_from: t.promoted_from,
             replaces_as: if t.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
@@ -251,7 +271,7 @@ impl Run<'_> {
                 health::Unhealthy::Exited(c) => (RunStatus::RolledBack, format!("a container of {svc} exited with code {c}")),
                 health::Unhealthy::Failing(w) => (RunStatus::RolledBack, w),
                 health::Unhealthy::HostGone(w) => {
-                    (RunStatus::Failed, self.steps.ctx.kit.host_gone(self.t.project, &format!("the verification of {svc}"), &w))
+                    (RunStatus::Failed, self.steps.ctx.kit.host_gone(&self.on, &format!("the verification of {svc}"), &w))
                 }
             };
             r.steps.fail(verify, status, &format!("verification failed: {why}")).await;
@@ -389,7 +409,7 @@ impl Run<'_> {
             health::Unhealthy::Cancelled => "cancelled while waiting for health".to_string(),
             health::Unhealthy::Exited(c) => format!("{name} exited with code {c}"),
             health::Unhealthy::Failing(w) => format!("{name} never became healthy: {w}"),
-            health::Unhealthy::HostGone(w) => self.steps.ctx.kit.host_gone(self.t.project, &format!("the health gate of {name}"), &w),
+            health::Unhealthy::HostGone(w) => self.steps.ctx.kit.host_gone(&self.on, &format!("the health gate of {name}"), &w),
         })
     }
 

@@ -36,9 +36,9 @@ impl Kit {
     /// The words for a deploy whose host stopped answering `during` something, and the host
     /// shown unreachable at once: the runner puts it back in order when it answers again,
     /// however short the outage was.
-    pub(crate) fn host_gone(&self, project: &Project, during: &str, why: &str) -> String {
+    pub(crate) fn host_gone(&self, host: &str, during: &str, why: &str) -> String {
         let words = super::health::host_gone_words(during, why);
-        self.hosts.host_lost(&super::host_of(project), &words);
+        self.hosts.host_lost(host, &words);
         words
     }
 
@@ -66,9 +66,14 @@ impl Kit {
         crate::store::projects::get(&self.store, id).await
     }
 
-    /// The Docker host a project deploys to.
+    /// The Docker host a project builds on (and deploys to, unless its stage names hosts).
     pub async fn docker_for(&self, project: &Project) -> std::result::Result<Docker, DeployError> {
         Ok(self.hosts.docker_for(project.host_id.as_deref()).await?)
+    }
+
+    /// Docker host `id`.
+    pub async fn docker_on(&self, id: &str) -> std::result::Result<Docker, DeployError> {
+        Ok(self.hosts.docker_for(Some(id)).await?)
     }
 
     pub async fn credentials_for(&self, project: &Project) -> Result<Option<Credentials>> {

@@ -20,6 +20,7 @@ mod requests;
 pub mod shell;
 mod stack;
 mod strategy;
+mod target;
 pub(crate) mod teardown;
 pub mod watch;
 
@@ -40,11 +41,10 @@ use reconcile::{app_containers, owns};
 pub use reconcile::{reconcile, reconcile_host_again};
 
 use crate::domain::project::{stage_id, Project, Stage};
-use crate::domain::release::ReleaseStatus;
 use crate::domain::run::{RunStatus, StepStatus};
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
-use job::{fail_step, Ending};
+use job::Ending;
 pub use job::{Job, Kit};
 
 const STAGE_LABEL: &str = "dev.slipway.stage";
@@ -72,19 +72,19 @@ pub fn host_name(project: &str, stage: &Stage, domain: &str) -> String {
     }
 }
 
-/// The id of the Docker host a project deploys to (`local` unless it names one).
-pub(crate) fn host_of(project: &Project) -> String {
-    project.host_id.clone().unwrap_or_else(|| crate::domain::host::LOCAL_ID.to_string())
-}
-
 /// One deploy in progress: the handles every strategy needs.
 pub(crate) struct Deploy<'a> {
     ctx: &'a Job<'a>,
     docker: Docker,
     edge: edge::Edge,
     sid: String,
+    /// The stage's host name, which the edge routes.
     host: String,
+    /// The Docker host's id.
+    on: String,
     target: &'a Target<'a>,
+    /// The image as this Docker host knows it: the target's, or its id once it was sent here.
+    image: String,
     env: Vec<String>,
     steps: Steps<'a>,
 }
@@ -101,59 +101,10 @@ impl Stop {
     }
 }
 
-/// Deploys `target` as the next release of its stage. `position` is the first free step slot.
+/// Deploys `target` as the next release of its stage, on every host of its deploy target.
+/// `position` is the first free step slot.
 pub(crate) async fn run(ctx: &Job<'_>, target: Target<'_>, position: i64) -> Result<Ending> {
-    let kit = ctx.kit;
-    let store = kit.store();
-    let sid = stage_id(&target.project.id, &target.stage.name);
-    let settings = edge::settings(store).await;
-    let first = crate::store::steps::add(store, ctx.run_id, position, "prepare host", "deploy").await?;
-    job::start_step(store, first, "prepare host").await?;
-    let docker = match kit.docker_for(target.project).await {
-        Ok(d) => d,
-        Err(msg) => return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
-    };
-    let env = match container_env(&target).await? {
-        Ok(env) => env,
-        Err(msg) => return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await,
-    };
-    if let Err(msg) = image_present(&docker, &target.image).await {
-        return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
-    }
-    let edge = kit.routes().edge(&docker, kit.instance_id(), &host_of(target.project));
-    if let Err(msg) = edge::ensure(&edge, &settings).await {
-        return fail_step(ctx, first, "prepare host", None, &msg.to_string(), &[]).await;
-    }
-    let host = host_name(&target.project.id, target.stage, &settings.domain);
-    let d = Deploy { ctx, docker, edge, sid: sid.clone(), host: host.clone(), target: &target, env, steps: Steps::new(ctx, position + 1) };
-    let strategy = target.config.strategy;
-    ctx.log(
-        Some(first),
-        format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image)),
-    )
-    .await;
-    if target.config.deploy.port.is_some() {
-        ctx.log(Some(first), format!("served at http://{host}:{} through the edge", settings.http_port)).await;
-    }
-    crate::store::steps::end(store, first, StepStatus::Succeeded, None, None).await?;
-
-    let blue = d.live_containers().await?;
-    // The switch window, for its request count: from the new release's start to the drain's end.
-    let routed = target.config.deploy.port.is_some();
-    let mark = if routed { Some(requests::mark(&d.edge).await) } else { None };
-    let outcome = match strategy {
-        crate::domain::project::Strategy::Recreate => strategy::recreate(&d, &blue).await,
-        crate::domain::project::Strategy::BlueGreen => strategy::blue_green(&d, &blue).await,
-        crate::domain::project::Strategy::Rolling => strategy::rolling(&d, &blue).await,
-        crate::domain::project::Strategy::Canary => strategy::canary(&d, &blue).await,
-    };
-    if let Some(mark) = mark {
-        requests::record(ctx, &d.edge, &host, mark).await;
-    }
-    match outcome {
-        Ok(green) => d.go_live(&blue, green).await,
-        Err(stop) => Ok(Ending { status: stop.status, reason: stop.reason }),
-    }
+    target::run(ctx, &target, position).await
 }
 
 /// The new containers' environment: the stage's variables and the secrets it names, from the
@@ -167,47 +118,6 @@ async fn container_env(target: &Target<'_>) -> Result<std::result::Result<Vec<St
         }
     }
     Ok(Ok(env))
-}
-
-impl Deploy<'_> {
-    /// Records the release that `green` serves, then removes the previous containers.
-    async fn go_live(&self, blue: &[String], green: Vec<String>) -> Result<Ending> {
-        let store = self.ctx.kit.store();
-        let number = crate::store::releases::next_number(store, &self.sid).await?;
-        let digests = BTreeMap::from([("app".to_string(), self.target.image.clone())]);
-        let containers = BTreeMap::from([("app".to_string(), green.clone())]);
-        crate::store::releases::confirm(
-            store,
-            crate::store::releases::NewRelease {
-                stage_id: &self.sid,
-                number,
-                run_id: self.ctx.run_id,
-                commit_sha: self.target.commit.as_deref(),
-                image: &self.target.image,
-                digests: &digests,
-                containers: &containers,
-                config: &self.target.config,
-                promoted_from: self.target.promoted_from,
-                replaces_as: if self.target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-            },
-        )
-        .await?;
-        // The old containers go only after the store names the new release, in a step of its
-        // own: a crash in between leaves both, and reconcile removes the old at the next start.
-        let retire = self.step("retire old release").await?;
-        self.remove(blue).await;
-        self.prune().await;
-        self.done(retire).await;
-        if self.target.hold_promotions {
-            self.ctx.kit.release_changed(&self.target.project.id, &self.target.stage.name);
-        } else {
-            self.ctx.kit.release_went_live(&self.target.project.id, &self.target.stage.name).await;
-        }
-        Ok(Ending {
-            status: RunStatus::Succeeded,
-            reason: format!("release {number} is live on {} ({})", self.target.stage.name, short(&self.target.image)),
-        })
-    }
 }
 
 fn strategy_words(s: crate::domain::project::Strategy) -> &'static str {
@@ -226,29 +136,27 @@ pub fn short(image: &str) -> &str {
     }
 }
 
-async fn image_present(docker: &Docker, image: &str) -> std::result::Result<(), DeployError> {
-    match docker.inspect_image(image).await {
-        Ok(_) => Ok(()),
-        Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {
-            Err(DeployError::from(format!("image {} is not on the host (was it pruned?)", short(image))))
-        }
-        Err(e) => Err(DeployError::from(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e)))),
-    }
-}
-
 /// A run's steps as a deploy adds them, one after another.
 pub(crate) struct Steps<'a> {
     pub ctx: &'a Job<'a>,
-    position: std::sync::atomic::AtomicI64,
+    position: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// In front of every step's name: the Docker host's, on a stage with several.
+    prefix: String,
 }
 
 impl<'a> Steps<'a> {
     pub fn new(ctx: &'a Job<'a>, first_position: i64) -> Self {
-        Steps { ctx, position: std::sync::atomic::AtomicI64::new(first_position) }
+        Steps { ctx, position: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(first_position)), prefix: String::new() }
+    }
+
+    /// The same run's steps, numbered on from these, each named with `prefix` in front.
+    pub fn prefixed(&self, prefix: String) -> Steps<'a> {
+        Steps { ctx: self.ctx, position: self.position.clone(), prefix }
     }
 
     pub async fn step(&self, name: &str) -> Result<i64> {
         let pos = self.position.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = &format!("{}{name}", self.prefix);
         let store = self.ctx.kit.store();
         let id = crate::store::steps::add(store, self.ctx.run_id, pos, name, "deploy").await?;
         job::start_step(store, id, name).await?;
@@ -345,7 +253,7 @@ impl Deploy<'_> {
             ("dev.slipway.commit".to_string(), t.commit.clone().unwrap_or_default()),
         ]);
         let body = ContainerCreateBody {
-            image: Some(t.image.clone()),
+            image: Some(self.image.clone()),
             cmd: t.config.deploy.command.clone(),
             env: Some(self.env.clone()),
             labels: Some(labels),
@@ -401,7 +309,7 @@ impl Deploy<'_> {
     }
 
     fn host_gone(&self, during: &str, why: &str) -> String {
-        self.ctx.kit.host_gone(self.target.project, during, why)
+        self.ctx.kit.host_gone(&self.on, during, why)
     }
 
     /// Probes `names` for `window`; Err says why (or that it was cancelled).
@@ -502,25 +410,24 @@ impl Deploy<'_> {
         }
     }
 
-    /// Removes images no retained release uses any more.
-    async fn prune(&self) {
+    /// Removes `images` (of releases past the stage's retention) from this host.
+    async fn remove_images(&self, images: &[String]) {
         let keep = self.target.config.rollout.keep_releases.max(1);
-        match crate::store::releases::prune(self.ctx.kit.store(), &self.sid, keep).await {
-            Ok(images) => {
-                for image in images {
-                    // Neither forced nor pruning parents: the same image (by id) may be another
-                    // stage's release, and its untagged parent layers are the cache a build may be
-                    // running on right now (removing them failed such a build: "failed to get
-                    // digest … no such file or directory"). Docker refuses while the image is
-                    // used; it then stays (logged), and its layers stay as build cache.
-                    let opts = RemoveImageOptionsBuilder::default().force(false).noprune(true).build();
-                    match self.docker.remove_image(&image, Some(opts), None).await {
-                        Ok(_) => self.ctx.log(None, format!("pruned image {} (older than the last {keep} releases)", short(&image))).await,
-                        Err(e) => tracing::info!("image {image} kept for now: {}", crate::adapters::docker::exec::describe(&e)),
-                    }
+        for image in images {
+            // Neither forced nor pruning parents: the same image (by id) may be another
+            // stage's release, and its untagged parent layers are the cache a build may be
+            // running on right now (removing them failed such a build: "failed to get
+            // digest … no such file or directory"). Docker refuses while the image is
+            // used; it then stays (logged), and its layers stay as build cache.
+            let opts = RemoveImageOptionsBuilder::default().force(false).noprune(true).build();
+            match self.docker.remove_image(image, Some(opts), None).await {
+                Ok(_) => {
+                    self.ctx
+                        .log(None, format!("{}pruned image {} (older than the last {keep} releases)", self.steps.prefix, short(image)))
+                        .await
                 }
+                Err(e) => tracing::info!("image {image} kept for now on {}: {}", self.on, crate::adapters::docker::exec::describe(&e)),
             }
-            Err(e) => tracing::warn!("could not prune releases of {}: {e}", self.sid),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! became a release go, and the live release's routes come back.
 
 use super::*;
+use crate::domain::target::{project_hosts, release_hosts};
 
 /// Whether live release `r` owns container `c`: by the release's container list, or (releases
 /// recorded before lists existed) by the deploy label.
@@ -67,21 +68,22 @@ pub async fn reconcile_host_again(kit: &Kit, host_id: &str) -> Result<()> {
 async fn reconcile_hosts(kit: &Kit, interrupted: &[String], only: Option<&str>) -> Result<()> {
     let store = kit.store();
     let live = crate::store::releases::all_live(store).await?;
+    // Every host a project or a stage names, not only those with a live release: a stage's
+    // first deploy cut short on its second host left containers there too.
     let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
     let mut by_project = HashMap::new();
-    for r in &live {
-        if let Ok(p) = kit.project(&r.project_id).await {
-            let h = host_of(&p);
+    for p in crate::store::projects::list(store).await? {
+        for h in project_hosts(&p) {
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
-            by_project.insert(r.project_id.clone(), p);
         }
+        by_project.insert(p.id.clone(), p);
     }
     for host in hosts.into_iter().filter(|h| only.is_none_or(|o| o == h)) {
         let Ok(docker) = kit.hosts.docker_for(Some(&host)).await else { continue };
         let mine: Vec<&crate::domain::release::Release> =
-            live.iter().filter(|r| by_project.get(&r.project_id).map(host_of).as_deref() == Some(host.as_str())).collect();
+            live.iter().filter(|r| by_project.get(&r.project_id).is_some_and(|p| release_hosts(r, p).contains(&host))).collect();
         reconcile_host(kit, &docker, &host, &mine, &by_project).await;
         watch_stateful(&docker, kit.instance_id(), &mine, interrupted).await;
     }

@@ -60,9 +60,9 @@ async fn count(edge: &Edge, host: &str, from: Mark) -> Result<SwitchCount, Strin
     Ok(SwitchCount { requests, failed, from: from.at, to })
 }
 
-/// Closes the window opened by `mark`: counts `host`'s requests since, records the count with
-/// the run and says it in its log (or why there is none).
-pub async fn record(ctx: &Job<'_>, edge: &Edge, host: &str, mark: Result<Mark, String>) {
+/// Closes the window opened by `mark`: counts `host`'s requests on this edge since, and says
+/// it in the run's log (`on`: the Docker host's name in front, when a stage has several).
+pub async fn close(ctx: &Job<'_>, edge: &Edge, host: &str, mark: Result<Mark, String>, on: &str) -> Option<SwitchCount> {
     let counted = match mark {
         Ok(m) => count(edge, host, m).await,
         Err(why) => Err(why),
@@ -70,13 +70,29 @@ pub async fn record(ctx: &Job<'_>, edge: &Edge, host: &str, mark: Result<Mark, S
     match counted {
         Ok(c) => {
             let words =
-                format!("{} requests during the switch, {} failed (counted by the edge)", thousands(c.requests), thousands(c.failed));
+                format!("{on}{} requests during the switch, {} failed (counted by the edge)", thousands(c.requests), thousands(c.failed));
             ctx.log(None, words).await;
-            if let Err(e) = crate::store::runs::set_switch(ctx.kit.store(), ctx.run_id, &c).await {
-                tracing::warn!(run = ctx.run_id, "the switch's request count was not stored: {e}");
-            }
+            Some(c)
         }
-        Err(why) => ctx.log(None, format!("no request count for this switch: {why}")).await,
+        Err(why) => {
+            ctx.log(None, format!("{on}no request count for this switch: {why}")).await;
+            None
+        }
+    }
+}
+
+/// Records the switch's count with the run: over all its hosts, the requests and failures
+/// added up, from the first window's start to the last one's end.
+pub async fn record(ctx: &Job<'_>, counts: &[SwitchCount]) {
+    let Some(first) = counts.first() else { return };
+    let total = SwitchCount {
+        requests: counts.iter().map(|c| c.requests).sum(),
+        failed: counts.iter().map(|c| c.failed).sum(),
+        from: counts.iter().map(|c| c.from).min().unwrap_or(first.from),
+        to: counts.iter().map(|c| c.to).max().unwrap_or(first.to),
+    };
+    if let Err(e) = crate::store::runs::set_switch(ctx.kit.store(), ctx.run_id, &total).await {
+        tracing::warn!(run = ctx.run_id, "the switch's request count was not stored: {e}");
     }
 }
 

@@ -12,16 +12,23 @@ use super::exec::{self, DeployError};
 use super::job::Kit;
 use crate::adapters::docker::containers::SLIPWAY_PROJECT_LABEL;
 use crate::domain::project::Project;
+use crate::domain::target::project_hosts;
 use crate::services::INSTANCE_LABEL;
 
 fn filters(instance: &str, project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}"), format!("{SLIPWAY_PROJECT_LABEL}={project}")])])
 }
 
-/// The named volumes this engine created for `project` on its host, by name.
+/// The named volumes this engine created for `project` on its hosts, by name.
 pub(crate) async fn volumes(kit: &Kit, project: &Project) -> Result<Vec<String>, DeployError> {
-    let docker = kit.docker_for(project).await?;
-    volumes_on(&docker, kit.instance_id(), &project.id).await
+    let mut all = Vec::new();
+    for host in project_hosts(project) {
+        let docker = kit.docker_on(&host).await?;
+        all.extend(volumes_on(&docker, kit.instance_id(), &project.id).await?);
+    }
+    all.sort();
+    all.dedup();
+    Ok(all)
 }
 
 async fn volumes_on(docker: &Docker, instance: &str, project: &str) -> Result<Vec<String>, DeployError> {
@@ -32,17 +39,27 @@ async fn volumes_on(docker: &Docker, instance: &str, project: &str) -> Result<Ve
     Ok(names)
 }
 
-/// Removes everything the project runs on its host: containers (every stage, every release),
+/// Removes everything the project runs on its hosts: containers (every stage, every release),
 /// routes, networks and the named volumes with their data. Returns the volumes removed.
 pub(crate) async fn remove_all(kit: &Kit, project: &Project) -> Result<Vec<String>, DeployError> {
-    let docker = kit.docker_for(project).await?;
+    let mut all = Vec::new();
+    for host in project_hosts(project) {
+        all.extend(remove_on(kit, project, &host).await?);
+    }
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+async fn remove_on(kit: &Kit, project: &Project, host: &str) -> Result<Vec<String>, DeployError> {
+    let docker = kit.docker_on(host).await?;
     let instance = kit.instance_id();
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters(instance, &project.id)).build();
     let containers = exec::bounded("listing the project's containers", docker.list_containers(Some(options))).await?;
     let names: Vec<String> =
         containers.iter().filter_map(|c| c.names.as_ref()?.first().map(|n| n.trim_start_matches('/').to_string())).collect();
     super::remove_all(&docker, &names).await;
-    let edge = kit.routes().edge(&docker, instance, &super::host_of(project));
+    let edge = kit.routes().edge(&docker, instance, host);
     kit.routes().forget_project(&edge, &project.id).await?;
     let options = ListNetworksOptionsBuilder::default().filters(&filters(instance, &project.id)).build();
     let networks = exec::bounded("listing the project's networks", docker.list_networks(Some(options))).await?;

@@ -19,6 +19,7 @@ use crate::domain::notice::NoticeKind;
 use crate::domain::project::{stage_id, Project, Stage};
 use crate::domain::release::{Release, ReleaseStatus};
 use crate::domain::run::RunStatus;
+use crate::domain::target::release_hosts;
 use crate::domain::watch::{no_auto_rollback, observe, state_of, Change, LiveHealth, LiveState, Tracker};
 use crate::services::bus::{Events, Shutdown, Wake};
 use crate::services::notify::Notifier;
@@ -100,11 +101,17 @@ impl Watch {
             self.stages.lock().unwrap().remove(&sid);
             return Ok(());
         }
-        let Ok(docker) = self.kit.docker_for(p).await else {
-            // The hosts service reports a lost host; the watch waits for it.
-            return Ok(());
-        };
-        let edge = self.kit.routes().edge(&docker, self.kit.instance_id(), &super::host_of(p));
+        let hosts = release_hosts(&live, p);
+        let mut edges = Vec::new();
+        for host in &hosts {
+            let Ok(docker) = self.kit.docker_on(host).await else {
+                // The hosts service reports a lost host; the watch waits for it.
+                return Ok(());
+            };
+            // Several hosts run the same container names: results and restarts say which.
+            let label = if hosts.len() > 1 { format!("{host}: ") } else { String::new() };
+            edges.push((label, self.kit.routes().edge(&docker, self.kit.instance_id(), host)));
+        }
         let before = {
             let mut stages = self.stages.lock().unwrap();
             let e = stages.entry(sid.clone()).or_insert_with(|| fresh(live.number));
@@ -114,7 +121,7 @@ impl Watch {
             e.next = Instant::now() + interval;
             e.restarts.clone()
         };
-        let (results, restarts) = round(&edge, &live, &before).await;
+        let (results, restarts) = round(&edges, &live, &before).await;
         let state = state_of(&results);
         let what = results.iter().find_map(|r| r.as_ref().err().cloned());
         let change = {
@@ -194,17 +201,25 @@ fn fresh(release: i64) -> Entry {
     Entry { release, tracker: Tracker { shown: None, pending: None }, restarts: HashMap::new(), health: None, next: Instant::now() }
 }
 
-/// Probes every container of `live`; returns each one's result and Docker's restart counts.
-async fn round(edge: &Edge, live: &Release, before: &HashMap<String, Restarts>) -> (Vec<Result<(), String>>, HashMap<String, Restarts>) {
+/// Probes every container of `live` on each of its hosts' edges; returns each one's result and
+/// Docker's restart counts (by the host's label and the container's name).
+async fn round(
+    edges: &[(String, Edge)],
+    live: &Release,
+    before: &HashMap<String, Restarts>,
+) -> (Vec<Result<(), String>>, HashMap<String, Restarts>) {
     let (mut results, mut restarts) = (Vec::new(), HashMap::new());
-    for (service, names) in &live.containers {
-        let (port, h) = check_for(live, service);
-        for name in names {
-            let (result, count) = container(edge, name, port, &h, before.get(name).copied()).await;
-            if let Some(c) = count {
-                restarts.insert(name.clone(), c);
+    for (label, edge) in edges {
+        for (service, names) in &live.containers {
+            let (port, h) = check_for(live, service);
+            for name in names {
+                let key = format!("{label}{name}");
+                let (result, count) = container(edge, name, port, &h, before.get(&key).copied()).await;
+                if let Some(c) = count {
+                    restarts.insert(key, c);
+                }
+                results.push(result.map_err(|why| format!("{label}{why}")));
             }
-            results.push(result);
         }
     }
     (results, restarts)

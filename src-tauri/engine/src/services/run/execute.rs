@@ -24,7 +24,13 @@ pub(super) async fn run_pipeline(
         });
     }
     let port = project.deploy.as_ref().is_some_and(|d| d.port.is_some());
-    if let Some(why) = pipeline::after_deploy_refusal(&plan, project.deploy.is_some(), port) {
+    if let Some(why) = pipeline::after_deploy_refusal(
+        &plan,
+        project.deploy.is_some(),
+        port,
+        &stage_config.hosts,
+        &crate::domain::target::project_host(project),
+    ) {
         return Ok(Ending { status: RunStatus::Failed, reason: why });
     }
     let mut ids = Vec::new();
