@@ -23,6 +23,13 @@ mod kit;
 #[path = "../../tests/e2e/load.rs"]
 #[allow(dead_code)]
 mod load;
+#[path = "../../tests/e2e/multi_host.rs"]
+// Its tests are not compiled here, and the imports only they use with them.
+#[allow(dead_code, unused_imports)]
+mod multi_host;
+#[path = "../../tests/e2e/second_dockerd.rs"]
+#[allow(dead_code)]
+mod second_dockerd;
 
 use std::time::{Duration, Instant};
 
@@ -54,9 +61,10 @@ impl Row {
 async fn main() {
     let mut rows = Vec::new();
     let boot = boot_now().await;
-    // SLIPWAY_BENCH_ONLY=blue-green (a scenario's name, or its start) runs only that.
+    // SLIPWAY_BENCH_ONLY=blue-green (a scenario's name, or its start; several with commas)
+    // runs only those.
     let only = std::env::var("SLIPWAY_BENCH_ONLY").unwrap_or_default();
-    let wanted = |name: &str| name.starts_with(only.as_str());
+    let wanted = |name: &str| only.split(',').any(|o| name.starts_with(o.trim()));
     for keep_alive in [true, false] {
         for (strategy, rollout) in [
             ("blue-green", json!({"drain_secs": 2, "verify_secs": 3})),
@@ -76,6 +84,10 @@ async fn main() {
         }
         if wanted("promote") {
             rows.push(promote(keep_alive, CLIENTS).await);
+        }
+        if wanted("multi-host") {
+            rows.push(two_hosts(keep_alive, false).await);
+            rows.push(two_hosts(keep_alive, true).await);
         }
         if wanted("plain") {
             rows.push(plain(keep_alive).await);
@@ -272,6 +284,51 @@ async fn scenario(strategy: &str, rollout: serde_json::Value, keep_alive: bool, 
     Row { scenario: label, keep_alive, status: r["run"]["status"].as_str().unwrap().to_string(), report, first_new, deploy_to_new, boot }
 }
 
+/// One release on two Docker hosts (blue-green, `parallel: 1`), 6 clients through each host's
+/// edge: failures are those of both; "first new" is v2's first answer through the second
+/// host's edge, the moment the release reached every host. With `sick`, v2 is unhealthy on
+/// the second host only, and both must stay on v1 (run `rolled_back`).
+async fn two_hosts(keep_alive: bool, sick: bool) -> Row {
+    let name = format!("b-duo{}-{}", if sick { "s" } else { "" }, std::process::id() % 10000);
+    let s = multi_host::TwoHosts::start(&name).await;
+    let first = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    let write: &[(&str, &str)] = if sick { &[("index.html", "v2\n"), ("sick-on-second", "1\n")] } else { &[("index.html", "v2\n")] };
+    deploys::push(&s.served.work, write, &[], "v2");
+    let (local, second) = s.loads(&name, keep_alive);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let boot = boot_now().await;
+    let trigger = second.started.elapsed();
+    let id = deploys::run(&s.api, &name, "dev", "main").await;
+    let r = deploys::finish(&s.api, id).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (a, b) = (local.finish().await, second.finish().await);
+    let first_new = b.first_seen.get("v2").and_then(|d| d.checked_sub(trigger));
+    let mut report = a.clone();
+    report.sent += b.sent;
+    report.failed += b.failed;
+    report.errors.extend(b.errors.clone());
+    for (k, v) in &b.bodies {
+        *report.bodies.entry(format!("{k} (web-2)")).or_default() += v;
+    }
+    let label = if sick { "multi-host: unhealthy on the 2nd host" } else { "multi-host: 2 hosts, parallel 1" };
+    eprintln!(
+        "{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}",
+        r["run"]["status"], report.sent, report.failed, report.errors
+    );
+    eprintln!("  steps: {}", step_times(&r));
+    let deploy_to_new = deploy_to_new(&r, first_new);
+    Row {
+        scenario: label.into(),
+        keep_alive,
+        status: r["run"]["status"].as_str().unwrap().to_string(),
+        report,
+        first_new,
+        deploy_to_new,
+        boot,
+    }
+}
+
 /// Promote dev's v2 to prod (blue-green) while prod serves v1 under load: a deploy with no
 /// fetch and no build, so "trigger" is the promote request itself.
 async fn promote(keep_alive: bool, clients: usize) -> Row {
@@ -322,7 +379,9 @@ async fn promote_request(api: &Api, project: &str) -> i64 {
 /// From the deploy part's start (the "prepare host" step, after fetch and build) to the first
 /// new response, given that response's time since the trigger.
 fn deploy_to_new(run: &serde_json::Value, first_new: Option<Duration>) -> Option<Duration> {
-    let started = run["steps"].as_array()?.iter().find(|st| st["name"] == "prepare host")?["started_at"].as_i64()?;
+    let started = run["steps"].as_array()?.iter().find(|st| st["name"].as_str().is_some_and(|n| n.ends_with("prepare host")))?
+        ["started_at"]
+        .as_i64()?;
     let queued = run["run"]["queued_at"].as_i64()?;
     first_new?.checked_sub(Duration::from_millis((started - queued).max(0) as u64))
 }

@@ -12,7 +12,7 @@ use crate::kit::*;
 use crate::load::{Load, LoadReport};
 use crate::second_dockerd::PrivateDockerd;
 
-/// The test image, which fails its health check on the second host when `sick-on-second`
+/// The test image (also the benchmark's), which fails its health check on the second host when `sick-on-second`
 /// exists: only there do containers get a 10.99.x.x address.
 fn dockerfile() -> String {
     format!(
@@ -21,20 +21,20 @@ fn dockerfile() -> String {
     )
 }
 
-struct TwoHosts {
+pub struct TwoHosts {
     _root: tempfile::TempDir,
-    served: Served,
+    pub served: Served,
     dir: tempfile::TempDir,
     engine: Option<Guard>,
-    api: Api,
-    edge_port: u16,
+    pub api: Api,
+    pub edge_port: u16,
     instance: String,
     d2: PrivateDockerd,
     _cleanup: DockerCleanup,
 }
 
 impl TwoHosts {
-    async fn start(project: &str) -> TwoHosts {
+    pub async fn start(project: &str) -> TwoHosts {
         let d2 = PrivateDockerd::start_linked();
         let root = tempfile::tempdir().unwrap();
         let df = dockerfile();
@@ -76,7 +76,7 @@ impl TwoHosts {
         (containers_with(&self.instance, "app").len(), self.d2.names(&self.instance, "label=dev.slipway.role=app").len())
     }
 
-    fn loads(&self, project: &str, keep_alive: bool) -> (Load, Load) {
+    pub fn loads(&self, project: &str, keep_alive: bool) -> (Load, Load) {
         let name = host("dev", project);
         let second = self.d2.address.clone().unwrap();
         (Load::start(self.edge_port, &name, 6, keep_alive), Load::start_at(&second, self.edge_port, &name, 6, keep_alive, None))
