@@ -31,6 +31,7 @@ mod runs;
 mod second_dockerd;
 mod secrets;
 mod service;
+mod swarm;
 mod templates;
 mod tokens;
 mod watch;

@@ -41,6 +41,7 @@ pub fn typescript() -> String {
         crate::release::Release::decl(),
         crate::release::CommitLine::decl(),
         crate::release::PendingPromotion::decl(),
+        crate::project::StageTarget::decl(),
         crate::project::Stage::decl(),
         crate::plugin::PluginRecord::decl(),
         crate::plugin::PluginSummary::decl(),

@@ -115,6 +115,29 @@ pub struct Stage {
     pub hosts: Vec<String>,
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub parallel: u32,
+    /// What runs the release: Slipway's own containers (one host or several), or a Swarm
+    /// service that Swarm's own rolling update moves to the new release.
+    #[serde(default, skip_serializing_if = "StageTarget::is_containers")]
+    pub target: StageTarget,
+}
+
+/// What runs a stage's release.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StageTarget {
+    /// Containers Slipway starts on each of the stage's hosts with the stage's strategy.
+    #[default]
+    Containers,
+    /// A service on a Swarm manager (the stage's one host, or the project's).
+    Swarm,
+}
+
+named!(StageTarget { Containers => "containers", Swarm => "swarm" });
+
+impl StageTarget {
+    fn is_containers(&self) -> bool {
+        *self == StageTarget::Containers
+    }
 }
 
 fn one() -> u32 {
@@ -152,6 +175,7 @@ impl Default for Stage {
             confirm_manual: false,
             hosts: vec![],
             parallel: 1,
+            target: StageTarget::Containers,
         }
     }
 }

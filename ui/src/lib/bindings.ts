@@ -338,6 +338,8 @@ current: Release | null,
  */
 commits: Array<CommitLine>, };
 
+export type StageTarget = "containers" | "swarm";
+
 export type Stage = { name: string, 
 /**
  * Branches whose pushes deploy here; default `["main"]`.
@@ -386,7 +388,12 @@ confirm_manual?: boolean,
  * The Docker hosts one release of this stage runs on, each behind its own edge; empty:
  * the project's host. A deploy switches `parallel` of them at a time.
  */
-hosts?: Array<string>, parallel?: number, };
+hosts?: Array<string>, parallel?: number, 
+/**
+ * What runs the release: Slipway's own containers (one host or several), or a Swarm
+ * service that Swarm's own rolling update moves to the new release.
+ */
+target?: StageTarget, };
 
 export type PluginRecord = { plugin: string, project_id: string, run_id: number, stage: string, commit_sha: string | null, 
 /**

@@ -3,7 +3,7 @@
 use crate::{Error, ErrorCode, Result};
 
 pub use super::ids::slug;
-pub use slipway_protocol::project::{Forge, NewProject, Project, Stage, Strategy, VolumeChoice};
+pub use slipway_protocol::project::{Forge, NewProject, Project, Stage, StageTarget, Strategy, VolumeChoice};
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidInput, msg)

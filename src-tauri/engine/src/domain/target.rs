@@ -7,7 +7,7 @@
 //! switched. An orchestrator target (a Swarm service, later a Kubernetes Deployment) is a
 //! third kind whose rollout the orchestrator itself does: see the README's "Deploy targets".
 
-use slipway_protocol::project::{Project, Stage};
+use slipway_protocol::project::{Project, Stage, StageTarget, Strategy};
 use slipway_protocol::release::Release;
 
 use slipway_protocol::host::LOCAL_ID;
@@ -18,10 +18,16 @@ pub enum DeployTarget {
     Host(String),
     /// Several Docker hosts, switched `parallel` at a time; one release across all of them.
     Hosts { ids: Vec<String>, parallel: usize },
+    /// A service on the Swarm whose manager is this Docker host: Swarm's own rolling update
+    /// (start-first, health-gated, rolled back by Swarm on failure) moves it.
+    Swarm { manager: String },
 }
 
 impl DeployTarget {
     pub fn of(project: &Project, stage: &Stage) -> DeployTarget {
+        if stage.target == StageTarget::Swarm {
+            return DeployTarget::Swarm { manager: stage.hosts.first().cloned().unwrap_or_else(|| project_host(project)) };
+        }
         match stage.hosts.as_slice() {
             [] => DeployTarget::Host(project_host(project)),
             [one] => DeployTarget::Host(one.clone()),
@@ -31,7 +37,7 @@ impl DeployTarget {
 
     pub fn hosts(&self) -> Vec<String> {
         match self {
-            DeployTarget::Host(h) => vec![h.clone()],
+            DeployTarget::Host(h) | DeployTarget::Swarm { manager: h } => vec![h.clone()],
             DeployTarget::Hosts { ids, .. } => ids.clone(),
         }
     }
@@ -39,7 +45,7 @@ impl DeployTarget {
     /// The hosts in the order they switch: `parallel` at a time, in the stage's order.
     pub fn batches(&self) -> Vec<Vec<String>> {
         match self {
-            DeployTarget::Host(h) => vec![vec![h.clone()]],
+            DeployTarget::Host(h) | DeployTarget::Swarm { manager: h } => vec![vec![h.clone()]],
             DeployTarget::Hosts { ids, parallel } => ids.chunks((*parallel).max(1)).map(|c| c.to_vec()).collect(),
         }
     }
@@ -80,6 +86,21 @@ pub fn release_hosts(release: &Release, project: &Project) -> Vec<String> {
 pub fn check(stage: &Stage) -> Result<(), String> {
     if stage.parallel == 0 {
         return Err(format!("stages: {} has parallel: 0; at least one host switches at a time (the default is 1)", stage.name));
+    }
+    if stage.target == StageTarget::Swarm {
+        if stage.hosts.len() > 1 {
+            return Err(format!(
+                "stages: {} has target: swarm and {} hosts; name the one Swarm manager (Swarm places the tasks on its nodes)",
+                stage.name,
+                stage.hosts.len()
+            ));
+        }
+        if stage.strategy == Strategy::Canary {
+            return Err(format!(
+                "stages: {} has target: swarm and strategy: canary; Swarm updates tasks in place (blue-green or rolling: start-first, recreate: stop-first)",
+                stage.name
+            ));
+        }
     }
     let mut seen = std::collections::HashSet::new();
     for h in &stage.hosts {
@@ -153,6 +174,21 @@ mod tests {
         assert!(check(&stage(&["a", "b"], 0)).unwrap_err().contains("parallel: 0"));
         assert!(check(&stage(&["a", "a"], 1)).unwrap_err().contains("\"a\" twice"));
         assert!(check(&stage(&["a", "b"], 1)).is_ok());
+    }
+
+    #[test]
+    fn a_swarm_stage_deploys_to_its_one_manager() {
+        let mut s = stage(&[], 1);
+        s.target = StageTarget::Swarm;
+        assert_eq!(DeployTarget::of(&project(Some("box")), &s), DeployTarget::Swarm { manager: "box".into() });
+        s.hosts = vec!["mgr".into()];
+        assert_eq!(DeployTarget::of(&project(Some("box")), &s), DeployTarget::Swarm { manager: "mgr".into() });
+        assert!(check(&s).is_ok());
+        s.hosts.push("other".into());
+        assert!(check(&s).unwrap_err().contains("name the one Swarm manager"));
+        s.hosts.pop();
+        s.strategy = Strategy::Canary;
+        assert!(check(&s).unwrap_err().contains("strategy: canary"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::domain::deploy::DeployConfig;
 use crate::domain::environments::EnvRule;
 use crate::domain::notice::NotifyChannel;
-use crate::domain::project::{slug, stage_id, validate, Forge, NewProject, Project, Stage, Strategy};
+use crate::domain::project::{slug, stage_id, validate, Forge, NewProject, Project, Stage, StageTarget, Strategy};
 use crate::store::{now_ms, Store};
 use crate::{Error, ErrorCode, Result};
 
@@ -105,6 +105,8 @@ struct StageEnv {
     hosts: Vec<String>,
     #[serde(default = "one")]
     parallel: u32,
+    #[serde(default)]
+    target: StageTarget,
 }
 
 fn one() -> u32 {
@@ -165,6 +167,7 @@ async fn upsert_stage(tx: &mut sqlx::SqliteConnection, project_id: &str, s: &Sta
             confirm_manual: s.confirm_manual,
             hosts: s.hosts.clone(),
             parallel: s.parallel,
+            target: s.target,
         })
         .unwrap_or_default(),
     )
@@ -312,6 +315,7 @@ async fn with_stages(store: &Store, mut p: Project) -> Result<Project> {
             confirm_manual: env.confirm_manual,
             hosts: env.hosts,
             parallel: env.parallel.max(1),
+            target: env.target,
         })
         .collect();
     Ok(p)

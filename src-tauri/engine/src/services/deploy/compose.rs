@@ -79,6 +79,7 @@ pub(super) fn restore_routes(r: &Release, stack: &StackSpec, stage: &Stage, doma
             edge::Route {
                 host: service_host(stack, &s.name, &stage_host),
                 upstreams: names.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+                resolve: None,
             },
         );
     }
@@ -124,6 +125,13 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     // job (a Swarm stack), not one Slipway grows.
     let on = match DeployTarget::of(t.project, t.stage) {
         DeployTarget::Host(h) => h,
+        DeployTarget::Swarm { .. } => {
+            let why = format!(
+                "{} has target: swarm, and a compose stack does not deploy to Swarm yet: give the stage target: containers",
+                t.stage.name
+            );
+            return Ok(ending(steps.fail(prep, RunStatus::Failed, &why).await));
+        }
         DeployTarget::Hosts { ids, .. } => {
             let why = format!(
                 "a compose stack deploys to one Docker host, and {} names {} ({}): give the stage one host",
@@ -370,6 +378,7 @@ impl Run<'_> {
             let route = edge::Route {
                 host: service_host(self.stack, &s.name, &self.stage_host),
                 upstreams: new.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+                resolve: None,
             };
             if let Err(why) = self.steps.ctx.kit.routes().set(&self.edge, &route_key(&self.sid, &s.name), Some(route.clone())).await {
                 self.remove(&new).await;
@@ -540,6 +549,7 @@ impl Run<'_> {
             edge::Route {
                 host: service_host(self.stack, service, &self.stage_host),
                 upstreams: old.iter().map(|n| (format!("{n}:{port}"), 1)).collect(),
+                resolve: None,
             }
         });
         self.steps.ctx.kit.routes().set(&self.edge, &route_key(&self.sid, service), route).await

@@ -125,6 +125,16 @@ impl Edge {
 pub struct Route {
     pub host: String,
     pub upstreams: Vec<(String, u32)>,
+    /// Instead of fixed upstreams, `name:port` looked up in DNS every second: a Swarm service's
+    /// `tasks.<service>` (its tasks come and go during an update; the edge follows).
+    pub resolve: Option<(String, u16)>,
+}
+
+impl Route {
+    /// Whether the route sends traffic anywhere.
+    fn serves(&self) -> bool {
+        !self.upstreams.is_empty() || self.resolve.is_some()
+    }
 }
 
 /// The routes the edge serves, stage id → route, and the lock that makes every change to them
@@ -201,6 +211,11 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
     let mut out =
         format!("{{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}}\n\nhttp:// {{\n\tbind unix/{ROUTER_SOCKET}\n");
     for (i, (stage, r)) in routes.iter().enumerate() {
+        if let Some((name, port)) = &r.resolve {
+            out.push_str(&format!("\t# {stage}\n\t@r{i} host {}\n\thandle @r{i} {{\n", r.host));
+            out.push_str(&format!("\t\treverse_proxy {{\n\t\t\tdynamic a {name} {port} {{\n\t\t\t\trefresh 1s\n\t\t\t}}\n\t\t\tlb_policy round_robin\n\t\t\tlb_retries 5\n\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 100ms\n\t\t\tfail_duration 2s\n\t\t}}\n\t}}\n"));
+            continue;
+        }
         if r.upstreams.is_empty() {
             continue;
         }
@@ -218,7 +233,7 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
     // The front's on-demand TLS asks here before it gets a certificate for a name: only the
     // names routed now get one (anyone can point a name at this machine).
     out.push_str(&format!("\nhttp://127.0.0.1:{ASK_PORT} {{\n\tbind 127.0.0.1\n"));
-    for (i, r) in routes.values().filter(|r| !r.upstreams.is_empty()).enumerate() {
+    for (i, r) in routes.values().filter(|r| r.serves()).enumerate() {
         out.push_str(&format!("\t@a{i} query domain={}\n\trespond @a{i} 200\n", r.host));
     }
     out.push_str("\trespond 404\n}\n");
@@ -560,9 +575,12 @@ mod tests {
         let mut routes = BTreeMap::new();
         routes.insert(
             "web:dev".to_string(),
-            Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)] },
+            Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)], resolve: None },
         );
-        routes.insert("web:prod".to_string(), Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)] });
+        routes.insert(
+            "web:prod".to_string(),
+            Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)], resolve: None },
+        );
         let text = caddyfile(&routes);
         assert!(text.contains("@r0 host stage-dev-web.localhost"), "{text}");
         assert!(text.contains("reverse_proxy a:80 b:80 {\n\t\t\tlb_policy weighted_round_robin 9 1"), "{text}");

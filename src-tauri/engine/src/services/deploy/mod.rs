@@ -20,6 +20,7 @@ mod requests;
 pub mod shell;
 mod stack;
 mod strategy;
+mod swarm;
 mod target;
 pub(crate) mod teardown;
 pub mod watch;
@@ -332,7 +333,11 @@ impl Deploy<'_> {
         let route = if upstreams.is_empty() {
             None
         } else {
-            Some(edge::Route { host: self.host.clone(), upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect() })
+            Some(edge::Route {
+                host: self.host.clone(),
+                upstreams: upstreams.iter().map(|(n, w)| (format!("{n}:{port}"), *w)).collect(),
+                resolve: None,
+            })
         };
         self.ctx.kit.routes().set(&self.edge, &self.sid, route).await
     }

@@ -98,6 +98,7 @@ async fn reconcile_host(
     projects: &HashMap<String, Project>,
 ) {
     let instance = kit.instance_id();
+    super::swarm::reconcile(docker, instance, live).await;
     let containers = app_containers(docker, instance, "").await;
     if live.is_empty() && containers.is_empty() {
         return;
@@ -124,12 +125,19 @@ async fn reconcile_host(
             compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
             continue;
         }
+        if stage.target == crate::domain::project::StageTarget::Swarm {
+            let sid = stage_id(&r.project_id, &r.stage);
+            if let Some(route) = super::swarm::route(r, instance, host_name(&r.project_id, stage, &settings.domain)) {
+                routes.insert(sid, route);
+            }
+            continue;
+        }
         let Some(port) = r.config.deploy.port else { continue };
         let sid = stage_id(&r.project_id, &r.stage);
         let upstreams: Vec<(String, u32)> =
             containers.iter().filter(|c| c.stage == sid && owns(r, c)).map(|c| (format!("{}:{port}", c.name), 1)).collect();
         if !upstreams.is_empty() {
-            routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams });
+            routes.insert(sid, edge::Route { host: host_name(&r.project_id, stage, &settings.domain), upstreams, resolve: None });
         }
     }
     let edge = kit.routes().edge(docker, instance, host);

@@ -29,6 +29,9 @@ struct Switched<'a> {
 
 pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64) -> Result<Ending> {
     let place = DeployTarget::of(target.project, target.stage);
+    if let DeployTarget::Swarm { manager } = place {
+        return super::swarm::run(ctx, target, position, manager).await;
+    }
     let settings = edge::settings(ctx.kit.store()).await;
     let steps = Steps::new(ctx, position);
     if let DeployTarget::Hosts { ids, parallel } = &place {
@@ -143,7 +146,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// (or pulled) on, streamed through the Docker API (`docker save | docker load` over the same
 /// connections); it is then named by its id, which a load keeps, as a pulled `repo@digest`
 /// is not kept.
-async fn image_on(
+pub(super) async fn image_on(
     ctx: &Job<'_>,
     steps: &Steps<'_>,
     step: i64,

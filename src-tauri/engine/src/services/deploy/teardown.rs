@@ -54,6 +54,14 @@ pub(crate) async fn remove_all(kit: &Kit, project: &Project) -> Result<Vec<Strin
 async fn remove_on(kit: &Kit, project: &Project, host: &str) -> Result<Vec<String>, DeployError> {
     let docker = kit.docker_on(host).await?;
     let instance = kit.instance_id();
+    // Swarm services first: Swarm would start their tasks again. A host that is no Swarm
+    // manager answers the list with an error, and has none.
+    let options = bollard::query_parameters::ListServicesOptions { filters: Some(filters(instance, &project.id)), status: None };
+    for service in docker.list_services(Some(options)).await.unwrap_or_default() {
+        if let Some(name) = service.spec.and_then(|s| s.name) {
+            exec::bounded(&format!("removing service {name}"), docker.delete_service(&name)).await?;
+        }
+    }
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters(instance, &project.id)).build();
     let containers = exec::bounded("listing the project's containers", docker.list_containers(Some(options))).await?;
     let names: Vec<String> =

@@ -72,7 +72,9 @@ impl Watch {
             }
             let Ok(projects) = crate::store::projects::list(self.kit.store()).await else { continue };
             for p in &projects {
-                for s in p.stages.iter().filter(|s| s.rollout.watch_interval_secs > 0) {
+                // A Swarm stage is watched by Swarm: its healthcheck restarts a failing task.
+                let watched = |s: &&Stage| s.rollout.watch_interval_secs > 0 && s.target != crate::domain::project::StageTarget::Swarm;
+                for s in p.stages.iter().filter(watched) {
                     if let Err(e) = self.stage(p, s).await {
                         tracing::warn!(project = %p.id, stage = %s.name, "health watch: {e}");
                     }

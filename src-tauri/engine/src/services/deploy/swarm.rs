@@ -1,0 +1,559 @@
+//! Docker Swarm as a deploy target ([`DeployTarget::Swarm`]): a stage's release is a Swarm
+//! service, and Swarm's own rolling update moves it from one release to the next. Slipway
+//! grows no scheduler: it writes the service's spec (the image, `update_config` with
+//! `start-first` and `failure_action: rollback`, a healthcheck from the stage's health
+//! settings, replicas), submits it, and follows Swarm's `UpdateStatus` and the tasks into the
+//! run's log. A Swarm rollback ends the run `rolled_back` with Swarm's reason.
+//!
+//! Routing: the service uses `endpoint_mode: dnsrr` (the VIP needs iptables) on an attachable
+//! overlay network that the host's edge joins; the edge resolves `tasks.<service>` every second,
+//! and a task only appears there once its healthcheck passed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bollard::models::{
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, NetworkAttachmentConfig, NetworkConnectRequest, NetworkCreateRequest, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec, TaskState,
+};
+use bollard::Docker;
+
+use super::exec::DeployError;
+use super::job::{Ending, Job};
+use super::{container_env, edge, host_name, short, Steps, Stop, Target, DEPLOY_LABEL, STAGE_LABEL};
+use crate::domain::deploy::{Health, HealthKind};
+use crate::domain::project::{stage_id, Strategy};
+use crate::domain::release::{Release, ReleaseStatus};
+use crate::domain::run::RunStatus;
+use crate::services::INSTANCE_LABEL;
+use crate::Result;
+
+/// What a Swarm task's container is labelled as: not `app`, so that reconcile, which removes
+/// app containers no release owns, leaves Swarm's tasks to Swarm.
+const TASK_ROLE: &str = "swarm-task";
+
+/// The service that runs a stage's releases: one per stage, updated in place.
+pub fn service_name(instance: &str, project: &str, stage: &str) -> String {
+    format!("slipway-{instance}-{project}-{stage}")
+}
+
+/// The attachable overlay network every Swarm stage's service and the host's edge share.
+pub fn network_name(instance: &str) -> String {
+    format!("slipway-{instance}-swarm")
+}
+
+/// How a release's image is named on the manager: a tag under `.invalid` (RFC 2606), so the
+/// pull a Swarm node tries first fails at once and it uses the image it has.
+fn image_ref(project: &str, stage: &str, run_id: i64) -> String {
+    format!("slipway.invalid/{project}-{stage}:run-{run_id}")
+}
+
+/// What one release's service spec is made of.
+pub(super) struct SpecInput<'a> {
+    pub name: &'a str,
+    pub network: &'a str,
+    pub image: &'a str,
+    pub labels: HashMap<String, String>,
+    pub env: Vec<String>,
+    pub command: Option<Vec<String>>,
+    pub replicas: u32,
+    pub port: Option<u16>,
+    pub health: &'a Health,
+    pub strategy: Strategy,
+    pub batch_size: u32,
+    pub monitor_secs: u32,
+    pub drain_secs: u32,
+    /// Changes on every deploy, so that a deploy of an unchanged spec (a rollback to the same
+    /// image) still rolls the tasks.
+    pub force: u64,
+}
+
+const NS: i64 = 1_000_000;
+
+/// The service spec for a release. Blue-green starts every new task before the old ones stop;
+/// rolling replaces `batch_size` at a time; recreate stops first. Swarm watches each new task
+/// for `monitor_secs` and rolls the whole update back on a failure.
+pub(super) fn spec(i: &SpecInput<'_>) -> ServiceSpec {
+    let replicas = i.replicas.max(1) as i64;
+    let (parallelism, order, back_order) = match i.strategy {
+        Strategy::Recreate => (replicas, ServiceSpecUpdateConfigOrderEnum::STOP_FIRST, ServiceSpecRollbackConfigOrderEnum::STOP_FIRST),
+        Strategy::Rolling => {
+            (i.batch_size.max(1) as i64, ServiceSpecUpdateConfigOrderEnum::START_FIRST, ServiceSpecRollbackConfigOrderEnum::START_FIRST)
+        }
+        Strategy::BlueGreen | Strategy::Canary => {
+            (replicas, ServiceSpecUpdateConfigOrderEnum::START_FIRST, ServiceSpecRollbackConfigOrderEnum::START_FIRST)
+        }
+    };
+    let monitor = (i.monitor_secs.max(1) as i64) * 1000 * NS;
+    let mut task_labels = i.labels.clone();
+    task_labels.insert(super::edge::ROLE_LABEL.to_string(), TASK_ROLE.to_string());
+    ServiceSpec {
+        name: Some(i.name.to_string()),
+        labels: Some(i.labels.clone()),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(i.image.to_string()),
+                labels: Some(task_labels),
+                args: i.command.clone(),
+                env: Some(i.env.clone()),
+                health_check: health_check(i.health, i.port),
+                stop_grace_period: Some((i.drain_secs.max(1) as i64) * 1000 * NS),
+                ..Default::default()
+            }),
+            networks: Some(vec![NetworkAttachmentConfig { target: Some(i.network.to_string()), ..Default::default() }]),
+            force_update: Some(i.force),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }), ..Default::default() }),
+        update_config: Some(ServiceSpecUpdateConfig {
+            parallelism: Some(parallelism),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
+            monitor: Some(monitor),
+            max_failure_ratio: Some(0.0),
+            order: Some(order),
+        }),
+        rollback_config: Some(ServiceSpecRollbackConfig {
+            parallelism: Some(0),
+            delay: Some(0),
+            failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
+            monitor: Some(monitor),
+            max_failure_ratio: Some(0.0),
+            order: Some(back_order),
+        }),
+        endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ports: None }),
+        ..Default::default()
+    }
+}
+
+/// The stage's health check as a Docker healthcheck, which Swarm gates each task on. HTTP and
+/// TCP checks run inside the task (`wget`, `nc`: the image must have them, as busybox and
+/// most distributions do); `docker` keeps the image's own HEALTHCHECK.
+fn health_check(h: &Health, port: Option<u16>) -> Option<HealthConfig> {
+    let test = match (h.kind, port) {
+        (HealthKind::Docker, _) => return None,
+        (HealthKind::Http, Some(port)) => {
+            vec!["CMD-SHELL".to_string(), format!("wget -q -O /dev/null 'http://127.0.0.1:{port}{}' || exit 1", h.path.replace('\'', ""))]
+        }
+        (HealthKind::Tcp, Some(port)) => vec!["CMD-SHELL".to_string(), format!("nc -z 127.0.0.1 {port} || exit 1")],
+        (HealthKind::None, _) | (_, None) => vec!["NONE".to_string()],
+    };
+    Some(HealthConfig {
+        test: Some(test),
+        interval: Some(h.interval_ms.max(100) as i64 * NS),
+        timeout: Some(h.timeout_ms.max(100) as i64 * NS),
+        retries: Some(h.retries.max(1) as i64),
+        start_period: Some(h.start_period_ms as i64 * NS),
+        start_interval: None,
+    })
+}
+
+/// Deploys `target` as the service's next release on the Swarm that `manager` manages.
+pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64, manager: String) -> Result<Ending> {
+    let steps = Steps::new(ctx, position);
+    let prep = steps.step("prepare swarm").await?;
+    let instance = ctx.kit.instance_id().to_string();
+    let name = service_name(&instance, &target.project.id, &target.stage.name);
+    let prepared = match prepare(ctx, &steps, prep, target, &manager, &name).await {
+        Ok(p) => p,
+        Err(e) => return Ok(ended(steps.fail(prep, RunStatus::Failed, &format!("step prepare swarm failed: {e}")).await)),
+    };
+    steps.done(prep).await;
+    let Prepared { docker, edge, spec } = prepared;
+    let started = Instant::now();
+    let existing = docker.inspect_service(&name, None::<bollard::query_parameters::InspectServiceOptions>).await.ok();
+    let step = steps.step(if existing.is_some() { "swarm: update service" } else { "swarm: create service" }).await?;
+    let before = existing.as_ref().and_then(|s| s.update_status.as_ref()).map(|u| format!("{u:?}"));
+    let submitted = match &existing {
+        Some(s) => {
+            let version = s.version.as_ref().and_then(|v| v.index).unwrap_or(0) as i32;
+            let options = bollard::query_parameters::UpdateServiceOptions { version, ..Default::default() };
+            docker.update_service(&name, spec, options, None).await.map(|_| ())
+        }
+        None => docker.create_service(spec, None).await.map(|_| ()),
+    };
+    if let Err(e) = submitted {
+        return Ok(ended(
+            steps.fail(step, RunStatus::Failed, &DeployError::docker(format!("submitting service {name}"), e).to_string()).await,
+        ));
+    }
+    steps.log(step, format!("Swarm rolls {name} to image {} with the stage's update settings", short(&target.image))).await;
+    steps.done(step).await;
+    let follow = steps.step("swarm: rolling update").await?;
+    let outcome = follow_update(ctx, &steps, follow, &docker, &name, before, existing.is_none(), target).await;
+    if let Err(stop) = outcome {
+        if existing.is_none() {
+            // A first deploy that never got healthy leaves nothing behind.
+            let _ = docker.delete_service(&name).await;
+        }
+        return Ok(ended(stop));
+    }
+    steps.log(follow, format!("the update finished in {:.1} s", started.elapsed().as_secs_f64())).await;
+    steps.done(follow).await;
+    if let Some(port) = target.config.deploy.port {
+        let settings = edge::settings(ctx.kit.store()).await;
+        let route = edge::Route {
+            host: host_name(&target.project.id, target.stage, &settings.domain),
+            upstreams: vec![],
+            resolve: Some((format!("tasks.{name}"), port)),
+        };
+        let sid = stage_id(&target.project.id, &target.stage.name);
+        if let Err(e) = ctx.kit.routes().set(&edge, &sid, Some(route)).await {
+            return Ok(Ending {
+                status: RunStatus::Failed,
+                reason: format!("the service runs the new release, but routing it failed: {e}"),
+            });
+        }
+    }
+    confirm(ctx, target, &name).await
+}
+
+struct Prepared {
+    docker: Docker,
+    edge: edge::Edge,
+    spec: ServiceSpec,
+}
+
+/// The manager answers as one, the image is there under the release's tag, the overlay network
+/// exists and the edge is on it; returns the spec to submit.
+async fn prepare(
+    ctx: &Job<'_>,
+    steps: &Steps<'_>,
+    step: i64,
+    target: &Target<'_>,
+    manager: &str,
+    name: &str,
+) -> std::result::Result<Prepared, DeployError> {
+    let kit = ctx.kit;
+    let docker = kit.docker_on(manager).await?;
+    if let Err(e) = docker.inspect_swarm().await {
+        let why = crate::adapters::docker::exec::describe(&e);
+        return Err(DeployError::from(format!(
+            "host {manager} is not a Swarm manager ({why}): run `docker swarm init` there, or name a manager in the stage's hosts"
+        )));
+    }
+    let env = container_env(target).await.map_err(|e| DeployError::from(e.to_string()))??;
+    let id = super::target::image_on(ctx, steps, step, &docker, manager, target).await?;
+    let reference = image_ref(&target.project.id, &target.stage.name, ctx.run_id);
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((&reference, "latest"));
+    let options = bollard::query_parameters::TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) };
+    docker.tag_image(&id, Some(options)).await.map_err(|e| DeployError::docker(format!("tagging image {}", short(&id)), e))?;
+    let instance = kit.instance_id();
+    let network = network_name(instance);
+    ensure_network(&docker, instance, &network).await?;
+    let settings = edge::settings(kit.store()).await;
+    let edge = kit.routes().edge(&docker, instance, manager);
+    edge::ensure(&edge, &settings).await?;
+    let join = NetworkConnectRequest { container: edge.name.clone(), ..Default::default() };
+    if let Err(e) = docker.connect_network(&network, join).await {
+        let text = crate::adapters::docker::exec::describe(&e);
+        if !text.contains("already") {
+            return Err(DeployError::from(format!("connecting the edge to {network}: {text}")));
+        }
+    }
+    let labels = HashMap::from([
+        (INSTANCE_LABEL.to_string(), instance.to_string()),
+        ("dev.slipway.project".to_string(), target.project.id.clone()),
+        (STAGE_LABEL.to_string(), stage_id(&target.project.id, &target.stage.name)),
+        (DEPLOY_LABEL.to_string(), ctx.run_id.to_string()),
+    ]);
+    let (c, r) = (&target.config.deploy, &target.config.rollout);
+    let spec = spec(&SpecInput {
+        name,
+        network: &network,
+        image: &reference,
+        labels,
+        env,
+        command: c.command.clone(),
+        replicas: c.replicas,
+        port: c.port,
+        health: &c.health,
+        strategy: target.config.strategy,
+        batch_size: r.batch_size,
+        monitor_secs: r.verify_secs,
+        drain_secs: r.drain_secs,
+        force: ctx.run_id.max(0) as u64,
+    });
+    steps.log(step, format!("{manager} manages a Swarm; service {name} on overlay network {network}")).await;
+    Ok(Prepared { docker, edge, spec })
+}
+
+async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> std::result::Result<(), DeployError> {
+    if docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
+        return Ok(());
+    }
+    let request = NetworkCreateRequest {
+        name: network.to_string(),
+        driver: Some("overlay".into()),
+        attachable: Some(true),
+        labels: Some(HashMap::from([(INSTANCE_LABEL.to_string(), instance.to_string())])),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => Ok(()),
+        Err(e) if crate::adapters::docker::exec::status(&e) == Some(409) => Ok(()),
+        Err(e) => Err(DeployError::docker(format!("creating overlay network {network}"), e)),
+    }
+}
+
+fn ended(stop: Stop) -> Ending {
+    Ending { status: stop.status, reason: stop.reason }
+}
+
+/// How long an update may take before Slipway asks Swarm to roll it back.
+fn update_limit(target: &Target<'_>) -> Duration {
+    let d = &target.config.deploy;
+    let per_task = Duration::from_millis(d.health.start_period_ms as u64)
+        + Duration::from_millis(d.health.interval_ms as u64 * (d.health.retries as u64 + 1))
+        + Duration::from_secs(target.config.rollout.verify_secs as u64);
+    Duration::from_secs(120) + per_task * d.replicas.max(1)
+}
+
+/// Follows the update until Swarm says it ended: the tasks' states go to the log as they
+/// change. A first deploy has no update status: it is done when every replica of the new spec
+/// runs. Cancelling, or an update that outlasts its limit, asks Swarm to roll back.
+#[allow(clippy::too_many_arguments)]
+async fn follow_update(
+    ctx: &Job<'_>,
+    steps: &Steps<'_>,
+    step: i64,
+    docker: &Docker,
+    name: &str,
+    before: Option<String>,
+    created: bool,
+    target: &Target<'_>,
+) -> std::result::Result<(), Stop> {
+    let deadline = Instant::now() + update_limit(target);
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut asked_back = false;
+    let replicas = target.config.deploy.replicas.max(1) as usize;
+    let run = ctx.run_id.to_string();
+    loop {
+        let tasks = tasks_of(docker, name).await;
+        for t in &tasks {
+            let (id, line) = task_line(t, &run);
+            if seen.get(&id) != Some(&line) {
+                steps.log(step, line.clone()).await;
+                seen.insert(id, line);
+            }
+        }
+        let service = docker
+            .inspect_service(name, None::<bollard::query_parameters::InspectServiceOptions>)
+            .await
+            .map_err(|e| Stop::failed(DeployError::docker(format!("following service {name}"), e).to_string()))?;
+        let status = service.update_status.clone();
+        let ours = status.as_ref().map(|u| format!("{u:?}")) != before;
+        let state = status.as_ref().and_then(|u| u.state).filter(|_| ours);
+        let message = status.and_then(|u| u.message).unwrap_or_default();
+        match state {
+            Some(ServiceUpdateStatusStateEnum::COMPLETED) => return Ok(()),
+            Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED) => {
+                let status = if *ctx.cancel.borrow() { RunStatus::Cancelled } else { RunStatus::RolledBack };
+                return Err(steps.fail(step, status, &format!("Swarm rolled the update back: {message}")).await);
+            }
+            Some(ServiceUpdateStatusStateEnum::PAUSED) | Some(ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED) => {
+                return Err(steps.fail(step, RunStatus::Failed, &format!("Swarm paused the update: {message}")).await);
+            }
+            _ => {}
+        }
+        if created && state.is_none() {
+            let running = tasks.iter().filter(|t| is_ours(t, &run) && state_of(t) == Some(TaskState::RUNNING)).count();
+            let failed =
+                tasks.iter().filter(|t| is_ours(t, &run) && matches!(state_of(t), Some(TaskState::FAILED | TaskState::REJECTED))).count();
+            if running >= replicas {
+                return Ok(());
+            }
+            if failed >= replicas * 3 {
+                return Err(steps
+                    .fail(step, RunStatus::Failed, &format!("{failed} tasks of the new service failed; it was removed"))
+                    .await);
+            }
+        }
+        let cancelled = *ctx.cancel.borrow();
+        if (cancelled || Instant::now() > deadline) && !asked_back {
+            if created {
+                let why = if cancelled { "cancelled" } else { "the service's tasks did not all run in time" };
+                let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
+                return Err(steps.fail(step, status, why).await);
+            }
+            let why = if cancelled {
+                "cancelled: asking Swarm to roll back"
+            } else {
+                "the update outlasted its limit: asking Swarm to roll back"
+            };
+            steps.log(step, why).await;
+            rollback(docker, name).await.map_err(|e| Stop::failed(e.to_string()))?;
+            asked_back = true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn rollback(docker: &Docker, name: &str) -> std::result::Result<(), DeployError> {
+    let service = docker
+        .inspect_service(name, None::<bollard::query_parameters::InspectServiceOptions>)
+        .await
+        .map_err(|e| DeployError::docker(format!("inspecting service {name}"), e))?;
+    let version = service.version.and_then(|v| v.index).unwrap_or(0) as i32;
+    let spec = service.spec.unwrap_or_default();
+    let options = bollard::query_parameters::UpdateServiceOptions { version, rollback: Some("previous".into()), ..Default::default() };
+    docker.update_service(name, spec, options, None).await.map(|_| ()).map_err(|e| DeployError::docker(format!("rolling {name} back"), e))
+}
+
+async fn tasks_of(docker: &Docker, name: &str) -> Vec<Task> {
+    let filters = HashMap::from([("service".to_string(), vec![name.to_string()])]);
+    let options = bollard::query_parameters::ListTasksOptions { filters: Some(filters) };
+    let mut tasks = docker.list_tasks(Some(options)).await.unwrap_or_default();
+    tasks.sort_by_key(|t| (t.slot, t.created_at.clone()));
+    tasks
+}
+
+fn state_of(t: &Task) -> Option<TaskState> {
+    t.status.as_ref().and_then(|s| s.state)
+}
+
+/// Whether task `t` runs this deploy's spec (its container carries the run's id).
+fn is_ours(t: &Task, run: &str) -> bool {
+    let labels = t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.labels.as_ref());
+    labels.and_then(|l| l.get(DEPLOY_LABEL)).map(String::as_str) == Some(run)
+}
+
+/// A task's id and its line for the log: slot, short id, new or old release, state, error.
+fn task_line(t: &Task, run: &str) -> (String, String) {
+    let id = t.id.clone().unwrap_or_default();
+    let which = if is_ours(t, run) { "new release" } else { "old release" };
+    let state = state_of(t).map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
+    let err = t.status.as_ref().and_then(|s| s.err.clone()).map(|e| format!(": {e}")).unwrap_or_default();
+    let slot = t.slot.map(|s| format!("slot {s}, ")).unwrap_or_default();
+    (id.clone(), format!("task {}{} ({which}): {state}{err}", slot, &id[..id.len().min(10)]))
+}
+
+/// Swarm moved the service: the store names the release.
+async fn confirm(ctx: &Job<'_>, target: &Target<'_>, name: &str) -> Result<Ending> {
+    let store = ctx.kit.store();
+    let sid = stage_id(&target.project.id, &target.stage.name);
+    let number = crate::store::releases::next_number(store, &sid).await?;
+    let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
+    let containers = BTreeMap::from([("app".to_string(), vec![name.to_string()])]);
+    crate::store::releases::confirm(
+        store,
+        crate::store::releases::NewRelease {
+            stage_id: &sid,
+            number,
+            run_id: ctx.run_id,
+            commit_sha: target.commit.as_deref(),
+            image: &target.image,
+            digests: &digests,
+            containers: &containers,
+            hosts: &target.stage.hosts,
+            config: &target.config,
+            promoted_from: target.promoted_from,
+            replaces_as: if target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
+        },
+    )
+    .await?;
+    if target.hold_promotions {
+        ctx.kit.release_changed(&target.project.id, &target.stage.name);
+    } else {
+        ctx.kit.release_went_live(&target.project.id, &target.stage.name).await;
+    }
+    Ok(Ending {
+        status: RunStatus::Succeeded,
+        reason: format!("release {number} is live on {} (Swarm service {name}, {})", target.stage.name, short(&target.image)),
+    })
+}
+
+/// After a crash, on one host: a service whose spec is a deploy the store never confirmed (the
+/// engine died while Swarm was updating it) is rolled back to the spec before, the live
+/// release's; a service of a stage with no live release (its first deploy was cut short) goes.
+/// A host that is no Swarm manager lists no services.
+pub(super) async fn reconcile(docker: &Docker, instance: &str, live: &[&Release]) {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{INSTANCE_LABEL}={instance}")])]);
+    let options = bollard::query_parameters::ListServicesOptions { filters: Some(filters), status: None };
+    for service in docker.list_services(Some(options)).await.unwrap_or_default() {
+        let Some(spec) = service.spec else { continue };
+        let name = spec.name.clone().unwrap_or_default();
+        let label = |k: &str| spec.labels.as_ref().and_then(|l| l.get(k)).cloned();
+        let sid = label(STAGE_LABEL).unwrap_or_default();
+        let Some(release) = live.iter().find(|r| stage_id(&r.project_id, &r.stage) == sid) else {
+            tracing::info!("removing service {name}: no release of its stage is live (a first deploy that did not finish)");
+            let _ = docker.delete_service(&name).await;
+            continue;
+        };
+        if label(DEPLOY_LABEL) != release.run_id.map(|r| r.to_string()) {
+            tracing::info!("rolling service {name} back to release {}: its update never became a release", release.number);
+            if let Err(e) = rollback(docker, &name).await {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// The edge's route to a live Swarm release: its service's tasks, by DNS.
+pub(super) fn route(live: &Release, instance: &str, host: String) -> Option<edge::Route> {
+    let port = live.config.deploy.port?;
+    let name = service_name(instance, &live.project_id, &live.stage);
+    Some(edge::Route { host, upstreams: vec![], resolve: Some((format!("tasks.{name}"), port)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(strategy: Strategy, health: &Health) -> SpecInput<'_> {
+        SpecInput {
+            name: "slipway-i-web-dev",
+            network: "slipway-i-swarm",
+            image: "slipway.invalid/web-dev:run-7",
+            labels: HashMap::new(),
+            env: vec!["A=1".into()],
+            command: None,
+            replicas: 3,
+            port: Some(8080),
+            health,
+            strategy,
+            batch_size: 1,
+            monitor_secs: 5,
+            drain_secs: 2,
+            force: 7,
+        }
+    }
+
+    #[test]
+    fn swarm_rolls_start_first_and_rolls_back_on_failure() {
+        let h = Health { path: "/health".into(), ..Health::default() };
+        let s = spec(&input(Strategy::BlueGreen, &h));
+        let u = s.update_config.unwrap();
+        assert_eq!(u.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
+        assert_eq!(u.failure_action, Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK));
+        assert_eq!((u.parallelism, u.monitor), (Some(3), Some(5_000_000_000)), "blue-green starts every new task first");
+        assert_eq!(s.endpoint_spec.unwrap().mode, Some(EndpointSpecModeEnum::DNSRR));
+        assert_eq!(s.mode.unwrap().replicated.unwrap().replicas, Some(3));
+        let task = s.task_template.unwrap();
+        assert_eq!(task.force_update, Some(7));
+        let c = task.container_spec.unwrap();
+        assert_eq!(c.labels.unwrap()[super::super::edge::ROLE_LABEL], TASK_ROLE);
+        let test = c.health_check.unwrap().test.unwrap();
+        assert_eq!(test[1], "wget -q -O /dev/null 'http://127.0.0.1:8080/health' || exit 1");
+    }
+
+    #[test]
+    fn rolling_replaces_a_batch_at_a_time_and_recreate_stops_first() {
+        let h = Health::default();
+        assert_eq!(spec(&input(Strategy::Rolling, &h)).update_config.unwrap().parallelism, Some(1));
+        let r = spec(&input(Strategy::Recreate, &h)).update_config.unwrap();
+        assert_eq!(r.order, Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST));
+    }
+
+    #[test]
+    fn the_images_own_healthcheck_is_kept_and_none_turns_it_off() {
+        let docker = Health { kind: HealthKind::Docker, ..Health::default() };
+        assert_eq!(health_check(&docker, Some(80)), None);
+        let none = Health { kind: HealthKind::None, ..Health::default() };
+        assert_eq!(health_check(&none, Some(80)).unwrap().test.unwrap(), vec!["NONE".to_string()]);
+        let tcp = Health { kind: HealthKind::Tcp, ..Health::default() };
+        assert_eq!(health_check(&tcp, Some(5432)).unwrap().test.unwrap()[1], "nc -z 127.0.0.1 5432 || exit 1");
+    }
+}
