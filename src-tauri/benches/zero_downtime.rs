@@ -30,6 +30,9 @@ mod multi_host;
 #[path = "../../tests/e2e/second_dockerd.rs"]
 #[allow(dead_code)]
 mod second_dockerd;
+#[path = "../../tests/e2e/swarm.rs"]
+#[allow(dead_code, unused_imports)]
+mod swarm;
 
 use std::time::{Duration, Instant};
 
@@ -88,6 +91,10 @@ async fn main() {
         if wanted("multi-host") {
             rows.push(two_hosts(keep_alive, false).await);
             rows.push(two_hosts(keep_alive, true).await);
+        }
+        if wanted("swarm") {
+            rows.push(on_swarm(keep_alive, false).await);
+            rows.push(on_swarm(keep_alive, true).await);
         }
         if wanted("plain") {
             rows.push(plain(keep_alive).await);
@@ -318,6 +325,48 @@ async fn two_hosts(keep_alive: bool, sick: bool) -> Row {
     );
     eprintln!("  steps: {}", step_times(&r));
     let deploy_to_new = deploy_to_new(&r, first_new);
+    Row {
+        scenario: label.into(),
+        keep_alive,
+        status: r["run"]["status"].as_str().unwrap().to_string(),
+        report,
+        first_new,
+        deploy_to_new,
+        boot,
+    }
+}
+
+/// A Swarm service (2 replicas, rolling start-first, Swarm's healthcheck) updated v1 → v2,
+/// 6 clients through the manager's edge; with `sick`, v2 never gets healthy and Swarm rolls
+/// the update back (run `rolled_back`).
+async fn on_swarm(keep_alive: bool, sick: bool) -> Row {
+    let name = format!("b-sw{}-{}", if sick { "s" } else { "" }, std::process::id() % 10000);
+    let s = swarm::OneSwarm::start(&name).await;
+    let first = deploys::finish(&s.api, deploys::run(&s.api, &name, "dev", "main").await).await;
+    assert_eq!(first["run"]["status"], "succeeded", "{first}");
+    let host = deploys::host("dev", &name);
+    swarm::wait_answer(&s.ip, s.edge_port, &host, "v1").await;
+    let remove: &[&str] = if sick { &["health"] } else { &[] };
+    deploys::push(&s.served.work, &[("index.html", "v2\n")], remove, "v2");
+    let load = Load::start_at(&s.ip, s.edge_port, &host, CLIENTS, keep_alive, None);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let boot = boot_now().await;
+    let trigger = load.started.elapsed();
+    let id = deploys::run(&s.api, &name, "dev", "main").await;
+    let r = wait_status(&s.api, id, finished, Duration::from_secs(240)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = load.finish().await;
+    let first_new = report.first_seen.get("v2").and_then(|d| d.checked_sub(trigger));
+    let label = if sick { "swarm: unhealthy, Swarm rolls back" } else { "swarm: 2 replicas, start-first" };
+    eprintln!(
+        "{label} (keep-alive {keep_alive}): {} — {} sent, {} failed {:?}",
+        r["run"]["status"], report.sent, report.failed, report.errors
+    );
+    eprintln!("  steps: {}", step_times(&r));
+    let deploy_to_new = first_new.and_then(|f| {
+        let started = r["steps"].as_array()?.iter().find(|st| st["name"] == "prepare swarm")?["started_at"].as_i64()?;
+        f.checked_sub(Duration::from_millis((started - r["run"]["queued_at"].as_i64()?).max(0) as u64))
+    });
     Row {
         scenario: label.into(),
         keep_alive,

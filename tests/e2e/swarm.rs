@@ -18,7 +18,7 @@ fn assert_clean(report: &LoadReport, what: &str) {
     assert_eq!(report.failed, 0, "{what}: {} of {} requests failed: {:?}", report.failed, report.sent, report.errors);
 }
 
-async fn answer(ip: &str, port: u16, name: &str) -> String {
+pub async fn answer(ip: &str, port: u16, name: &str) -> String {
     let url = format!("http://{ip}:{port}/");
     match reqwest::Client::new().get(url).header("host", name).timeout(Duration::from_secs(5)).send().await {
         Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default().trim().to_string(),
@@ -27,7 +27,7 @@ async fn answer(ip: &str, port: u16, name: &str) -> String {
     }
 }
 
-async fn wait_answer(ip: &str, port: u16, name: &str, want: &str) {
+pub async fn wait_answer(ip: &str, port: u16, name: &str, want: &str) {
     let start = Instant::now();
     loop {
         let got = answer(ip, port, name).await;
@@ -39,72 +39,96 @@ async fn wait_answer(ip: &str, port: u16, name: &str, want: &str) {
     }
 }
 
+/// A single-node Swarm in a dockerd of its own, reached over TCP as host `mgr`, and an engine
+/// with project `project` whose stage `dev` (target: swarm, 2 replicas, rolling) deploys the
+/// test image there.
+pub struct OneSwarm {
+    pub d2: PrivateDockerd,
+    _root: tempfile::TempDir,
+    pub served: Served,
+    _dir: tempfile::TempDir,
+    _engine: Guard,
+    pub api: Api,
+    pub edge_port: u16,
+    pub ip: String,
+    _cleanup: DockerCleanup,
+}
+
+impl OneSwarm {
+    pub async fn start(project: &str) -> OneSwarm {
+        let d2 = PrivateDockerd::start_linked();
+        let out = d2.docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        assert!(out.status.success(), "swarm init: {}", String::from_utf8_lossy(&out.stderr));
+        let ip = d2.address.clone().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let df = dockerfile();
+        let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+        let dir = tempfile::tempdir().unwrap();
+        let edge_port = stable_port();
+        let (engine, base) = start_headless_env(dir.path(), &env(edge_port));
+        let api = Api::new(&base, dir.path());
+        let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
+        let cleanup = DockerCleanup(instance.clone());
+        let endpoint = format!("tcp://{ip}:2375");
+        let (code, h) = api.send(Method::POST, "/hosts", json!({"name": "mgr", "kind": "tcp", "endpoint": endpoint})).await;
+        assert_eq!(code, 201, "{h}");
+        let deploy = json!({"port": 80, "replicas": 2, "health": {"path": "/health", "interval_ms": 300, "timeout_ms": 1000, "retries": 2, "start_period_ms": 3000}});
+        let dev = json!({"name": "dev", "branch_patterns": ["main"], "auto_deploy": false, "strategy": "rolling", "target": "swarm", "hosts": ["mgr"],
+            "rollout": {"drain_secs": 2, "verify_secs": 2, "batch_size": 1}});
+        let body = json!({"name": project, "repo_url": served.url, "forge": "git", "deploy": deploy, "stages": [dev]});
+        let (code, p) = api.send(Method::POST, "/projects", body).await;
+        assert_eq!(code, 201, "{p}");
+        OneSwarm { d2, _root: root, served, _dir: dir, _engine: engine, api, edge_port, ip, _cleanup: cleanup }
+    }
+}
+
 // Longer than 80 lines: one scenario told start to end, each step needing the state the one before left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn swarm_rolls_a_service_forward_and_back_under_load_without_a_failed_request() {
-    let d2 = PrivateDockerd::start_linked();
-    let out = d2.docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
-    assert!(out.status.success(), "swarm init: {}", String::from_utf8_lossy(&out.stderr));
-    let ip = d2.address.clone().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let df = dockerfile();
-    let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
-    let dir = tempfile::tempdir().unwrap();
-    let edge_port = stable_port();
-    let (_engine, base) = start_headless_env(dir.path(), &env(edge_port));
-    let api = Api::new(&base, dir.path());
-    let instance = api.get("/status").await["instance_id"].as_str().unwrap().to_string();
-    let _cleanup = DockerCleanup(instance.clone());
-    let (code, h) = api.send(Method::POST, "/hosts", json!({"name": "mgr", "kind": "tcp", "endpoint": format!("tcp://{ip}:2375")})).await;
-    assert_eq!(code, 201, "{h}");
-    let deploy = json!({"port": 80, "replicas": 2, "health": {"path": "/health", "interval_ms": 300, "timeout_ms": 1000, "retries": 2, "start_period_ms": 3000}});
-    let dev = json!({"name": "dev", "branch_patterns": ["main"], "auto_deploy": false, "strategy": "rolling", "target": "swarm", "hosts": ["mgr"],
-        "rollout": {"drain_secs": 2, "verify_secs": 2, "batch_size": 1}});
-    let body = json!({"name": "sw", "repo_url": served.url, "forge": "git", "deploy": deploy, "stages": [dev]});
-    let (code, p) = api.send(Method::POST, "/projects", body).await;
-    assert_eq!(code, 201, "{p}");
+    let s = OneSwarm::start("sw").await;
+    let (api, served, d2, ip, edge_port) = (&s.api, &s.served, &s.d2, s.ip.as_str(), s.edge_port);
     let name = host("dev", "sw");
 
-    let r = finish(&api, run(&api, "sw", "dev", "main").await).await;
+    let r = finish(api, run(api, "sw", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert!(r["run"]["reason"].as_str().unwrap().contains("Swarm service"), "{r}");
-    wait_answer(&ip, edge_port, &name, "v1").await;
+    wait_answer(ip, edge_port, &name, "v1").await;
     let services = d2.docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
     assert!(String::from_utf8_lossy(&services.stdout).contains(" 2/2"), "{}", String::from_utf8_lossy(&services.stdout));
 
     // v2 under load: Swarm starts each new task first, the edge follows tasks.<service>.
     push(&served.work, &[("index.html", "v2\n")], &[], "v2");
-    let load = Load::start_at(&ip, edge_port, &name, 6, true, None);
-    let r = finish(&api, run(&api, "sw", "dev", "main").await).await;
+    let load = Load::start_at(ip, edge_port, &name, 6, true, None);
+    let r = finish(api, run(api, "sw", "dev", "main").await).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_clean(&load.finish().await, "Swarm update v1 → v2 (keep-alive on)");
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     let logs = api.get(&format!("/runs/{}/logs", r["run"]["id"])).await.to_string();
     assert!(logs.contains("(new release): running") && logs.contains("(old release): shutdown"), "{logs}");
-    wait_answer(&ip, edge_port, &name, "v2").await;
+    wait_answer(ip, edge_port, &name, "v2").await;
 
     // v3 never gets healthy: Swarm rolls the update back on its own, nothing fails meanwhile.
     push(&served.work, &[("index.html", "v3\n")], &["health"], "v3 without health");
-    let load = Load::start_at(&ip, edge_port, &name, 6, true, None);
-    let r = wait_status(&api, run(&api, "sw", "dev", "main").await, finished, Duration::from_secs(180)).await;
+    let load = Load::start_at(ip, edge_port, &name, 6, true, None);
+    let r = wait_status(api, run(api, "sw", "dev", "main").await, finished, Duration::from_secs(180)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_clean(&load.finish().await, "Swarm rollback of an unhealthy v3 (keep-alive on)");
     assert_eq!(r["run"]["status"], "rolled_back", "{r}");
     assert!(r["run"]["reason"].as_str().unwrap().contains("Swarm rolled the update back"), "{r}");
-    assert_eq!(answer(&ip, edge_port, &name).await, "v2");
-    let rel = releases(&api, "sw", "dev").await;
+    assert_eq!(answer(ip, edge_port, &name).await, "v2");
+    let rel = releases(api, "sw", "dev").await;
     assert_eq!((rel.len(), rel[0]["number"].as_i64()), (2, Some(2)), "{rel:?}");
 
     // A manual rollback to release 1 goes through Swarm's update too.
-    let load = Load::start_at(&ip, edge_port, &name, 6, false, None);
+    let load = Load::start_at(ip, edge_port, &name, 6, false, None);
     let (code, v) = api.send(Method::POST, "/projects/sw/stages/dev/releases/1/rollback", json!({})).await;
     assert_eq!(code, 202, "{v}");
-    let r = finish(&api, v["run_id"].as_i64().unwrap()).await;
+    let r = finish(api, v["run_id"].as_i64().unwrap()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_clean(&load.finish().await, "Swarm rollback to release 1 (keep-alive off)");
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
-    wait_answer(&ip, edge_port, &name, "v1").await;
-    let r = finish(&api, run_confirmed(&api, "sw", "dev", "main").await).await;
+    wait_answer(ip, edge_port, &name, "v1").await;
+    let r = finish(api, run_confirmed(api, "sw", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "rolled_back", "main is still the unhealthy v3: {r}");
-    assert_eq!(answer(&ip, edge_port, &name).await, "v1");
+    assert_eq!(answer(ip, edge_port, &name).await, "v1");
 }
