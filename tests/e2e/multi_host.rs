@@ -71,6 +71,18 @@ impl TwoHosts {
         (ask("127.0.0.1".into()).await, ask(self.d2.address.clone().unwrap()).await)
     }
 
+    /// What each host's edge answers on the stage's readiness path: (local, web-2).
+    async fn readiness(&self, project: &str) -> ((u16, String), (u16, String)) {
+        let ask = |ip: String| async move {
+            let url = format!("http://{ip}:{}/.slipway/ready", self.edge_port);
+            match reqwest::Client::new().get(url).header("host", host("dev", project)).timeout(Duration::from_secs(5)).send().await {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            }
+        };
+        (ask("127.0.0.1".into()).await, ask(self.d2.address.clone().unwrap()).await)
+    }
+
     /// The app containers of this engine on each host: (local, web-2).
     fn containers(&self) -> (usize, usize) {
         (containers_with(&self.instance, "app").len(), self.d2.names(&self.instance, "label=dev.slipway.role=app").len())
@@ -124,6 +136,19 @@ async fn one_release_reaches_both_hosts_one_at_a_time_and_a_host_that_fails_take
     assert_eq!(s.answers("duo").await, ("v2".to_string(), "v2".to_string()));
     assert_eq!(s.containers(), (1, 1), "each host keeps only the live release's container");
 
+    // web-2 drained for maintenance (by the command line): its readiness says so, it still
+    // serves, and the drain outlives the rollback's reloads of both edges.
+    let out = slipwayd(s.dir.path(), &["drain", "duo", "dev", "web-2", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let drains: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((drains[0]["host_id"].as_str(), drains[0]["stage"].as_str()), (Some("web-2"), Some("dev")), "{drains}");
+    let ready = ((200, "ready".to_string()), (503, "draining".to_string()));
+    assert_eq!(s.readiness("duo").await, ready);
+    assert_eq!(s.answers("duo").await, ("v2".to_string(), "v2".to_string()), "a drained host still serves");
+    let (code, e) = s.api.send(Method::PUT, "/projects/duo/stages/dev/hosts/web-9/drain", json!({"drained": true})).await;
+    assert_eq!(code, 400, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("dev runs on local, web-2; \"web-9\" is not one of its hosts"), "{e}");
+
     let load = s.loads("duo", false);
     let (code, v) = s.api.send(Method::POST, "/projects/duo/stages/dev/releases/1/rollback", json!({})).await;
     assert_eq!(code, 202, "{v}");
@@ -131,6 +156,10 @@ async fn one_release_reaches_both_hosts_one_at_a_time_and_a_host_that_fails_take
     clean(load, "rollback to release 1 on two hosts (keep-alive off)").await;
     assert_eq!(r["run"]["status"], "succeeded", "{r}");
     assert_eq!(s.answers("duo").await, ("v1".to_string(), "v1".to_string()));
+    assert_eq!(s.readiness("duo").await, ready, "the drain outlived the rollback");
+    let (code, v) = s.api.send(Method::PUT, "/projects/duo/stages/dev/hosts/web-2/drain", json!({"drained": false})).await;
+    assert_eq!((code, v), (200, json!([])));
+    assert_eq!(s.readiness("duo").await.1, (200, "ready".to_string()));
     // The rollback pinned the stage: going forward again takes the confirmation.
     let r = finish(&s.api, run_confirmed(&s.api, "duo", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "succeeded", "back to v2: {r}");

@@ -78,6 +78,18 @@ pub enum Manage {
         #[arg(long)]
         json: bool,
     },
+    /// Take HOST out of STAGE's rotation for maintenance (its edge's /.slipway/ready answers
+    /// 503, so a load balancer stops sending it traffic), or put it back with --off. Without
+    /// arguments: list the drained hosts.
+    Drain {
+        project: Option<String>,
+        stage: Option<String>,
+        host: Option<String>,
+        #[arg(long)]
+        off: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// A project's webhook URL and secret, or a new secret (`--rotate`: the forge's hook must
     /// get it, deliveries signed with the old one are refused from now on).
     Webhook {
@@ -226,6 +238,28 @@ pub async fn run(config: &Config, command: Manage) -> Result<u8, Error> {
                 crate::print_json(&pin);
             } else {
                 println!("{project}/{stage} pinned at release {}: pushes wait until `slipwayd unpin {project} {stage}`", pin.release);
+            }
+            Ok(0)
+        }
+        Manage::Drain { project, stage, host, off, json } => {
+            let drains = match (project, stage, host) {
+                (Some(project), Some(stage), Some(host)) => client.call(ops::SetDrain { project, stage, host, drained: !off }).await?,
+                (None, None, None) => client.call(ops::ListDrains {}).await?,
+                _ => {
+                    eprintln!("slipwayd drain: give PROJECT STAGE HOST (or nothing, to list the drained hosts)");
+                    return Ok(2);
+                }
+            };
+            if json {
+                crate::print_json(&drains);
+            } else if drains.is_empty() {
+                println!("no host is drained");
+            } else {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                for d in &drains {
+                    let mins = (now - d.drained_at).max(0) / 60_000;
+                    println!("{} is drained out of {}/{} ({mins} min ago)", d.host_id, d.project_id, d.stage);
+                }
             }
             Ok(0)
         }

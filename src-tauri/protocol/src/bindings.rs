@@ -111,6 +111,7 @@ pub fn typescript() -> String {
         crate::host::HostTest::decl(),
         crate::host::HostState::decl(),
         crate::host::HostStatus::decl(),
+        crate::host::Drain::decl(),
         crate::host::ContextImport::decl(),
         crate::host::HostEntry::decl(),
         crate::container::ContainerInfo::decl(),

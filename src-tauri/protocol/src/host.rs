@@ -93,6 +93,18 @@ pub enum HostState {
     Unreachable,
 }
 
+/// A host taken out of one stage's rotation for maintenance: its edge answers the stage's
+/// readiness path (`/.slipway/ready`) with 503 while still serving what reaches it, so a load
+/// balancer in front stops sending it traffic. Deploys still reach the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Drain {
+    pub project_id: String,
+    pub stage: String,
+    pub host_id: String,
+    #[ts(type = "number")]
+    pub drained_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct HostStatus {
     pub host_id: String,

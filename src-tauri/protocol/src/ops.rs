@@ -25,7 +25,7 @@ use crate::container::{ContainerAction, ContainerGroup, ContainerInfo};
 use crate::edge::{EdgeApplied, EdgeChange, EdgeConfig};
 use crate::environment::ProjectEnvironments;
 use crate::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
-use crate::host::{ContextImport, Host, HostEntry, HostInput, HostTest};
+use crate::host::{ContextImport, Drain, Host, HostEntry, HostInput, HostTest};
 use crate::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::notice::{ChannelResult, NotificationSettings, NotifyChannel};
 use crate::plugin::{PluginRecord, PluginSummary};
@@ -479,6 +479,13 @@ operations! {
         path project: String = "id", path stage: String, json confirm: Option<bool>
     } -> RunStarted;
     PendingPromotions pending_promotions: Get "/promotions" {} -> Vec<PendingPromotion>;
+    /// Takes one of a stage's hosts out of its rotation (`drained: true`) or puts it back; the
+    /// drains that are in force afterwards.
+    SetDrain set_drain: Put "/projects/{id}/stages/{stage}/hosts/{host}/drain" {
+        path project: String = "id", path stage: String, path host: String, json drained: bool
+    } -> Vec<Drain>;
+    /// Every host drained out of a stage's rotation.
+    ListDrains drains: Get "/drains" {} -> Vec<Drain>;
     /// Every project's environments: kind, group, predecessors, rules, live release, health,
     /// and what is waiting to reach each.
     ListEnvironments environments: Get "/environments" {} -> Vec<ProjectEnvironments>;

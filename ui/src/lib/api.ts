@@ -79,6 +79,8 @@ export const api = {
   /** `confirmed`: the operator confirmed in the dialog that listed the commits. */
   promote: (project: string, stage: string, confirmed: boolean) => op("promote", { project, stage, confirm: confirmed }).then((r) => r.run_id),
   pendingPromotions: () => op("pending_promotions", {}),
+  drains: () => op("drains", {}),
+  setDrain: (project: string, stage: string, host: string, drained: boolean) => op("set_drain", { project, stage, host, drained }),
   /** Every project's environments: what each serves, what waits for it and why. */
   environments: () => op("environments", {}),
   redeliver: (id: number) => op("redeliver", { id }),

@@ -949,6 +949,8 @@ export type HostStatus = { host_id: string, state: HostState,
  */
 error: string | null, latency_ms: number | null, checked_at: number | null, };
 
+export type Drain = { project_id: string, stage: string, host_id: string, drained_at: number, };
+
 export type ContextImport = { imported: Array<Host>, 
 /**
  * "name: why" for each context left out.
@@ -1063,6 +1065,10 @@ export type Promote = { project: string, stage: string, confirm: boolean | null,
 
 export type PendingPromotions = Record<string, never>;
 
+export type SetDrain = { project: string, stage: string, host: string, drained: boolean, };
+
+export type ListDrains = Record<string, never>;
+
 export type ListEnvironments = Record<string, never>;
 
 export type ProjectPlugins = { project: string, };
@@ -1169,6 +1175,8 @@ export type Operations = {
   rollback_from_notice: { request: RollbackFromNotice, response: NoticeRollback },
   promote: { request: Promote, response: RunStarted },
   pending_promotions: { request: PendingPromotions, response: Array<PendingPromotion> },
+  set_drain: { request: SetDrain, response: Array<Drain> },
+  drains: { request: ListDrains, response: Array<Drain> },
   environments: { request: ListEnvironments, response: Array<ProjectEnvironments> },
   project_plugins: { request: ProjectPlugins, response: Array<PluginSummary> },
   plugin_data: { request: PluginData, response: Array<PluginRecord> },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, outcomeTone, parsePatterns, refLabel, shortSha, stageRules } from "./format";
+import { ago, outcomeTone, parsePatterns, refLabel, shortSha, stagePlacement, stageRules } from "./format";
 
 describe("format", () => {
   it("shortens commits and shows a dash for none", () => {
@@ -34,5 +34,14 @@ describe("format", () => {
     const s = { name: "rel", branch_patterns: [], tag_patterns: ["v*"], pr_events: false, auto_deploy: false, productive: true, promote_from: null, confirm: false, strategy: "blue-green" as const, rollout: { subdomain: null, drain_secs: 30, verify_secs: 60, batch_size: 1, canary_percent: 10, canary_secs: 60, keep_releases: 5, watch_interval_secs: 10, on_unhealthy: "alert" as const, watch_secs: 600 } };
     expect(stageRules(s)).toBe("tags v* (manual deploy)");
     expect(stageRules({ ...s, tag_patterns: [], auto_deploy: true })).toBe("manual only");
+  });
+  it("says where a stage's release runs", () => {
+    const s = { name: "prod", branch_patterns: [], tag_patterns: [], pr_events: false, auto_deploy: false, productive: true, promote_from: null, confirm: false, strategy: "blue-green" as const, rollout: { subdomain: null, drain_secs: 30, verify_secs: 60, batch_size: 1, canary_percent: 10, canary_secs: 60, keep_releases: 5, watch_interval_secs: 10, on_unhealthy: "alert" as const, watch_secs: 600 } };
+    expect(stagePlacement(s)).toBe("");
+    expect(stagePlacement({ ...s, hosts: ["web-1"] })).toBe("on web-1");
+    expect(stagePlacement({ ...s, hosts: ["web-1", "web-2", "web-3"] })).toBe("on web-1, web-2, web-3 · one at a time");
+    expect(stagePlacement({ ...s, hosts: ["web-1", "web-2"], parallel: 5 })).toBe("on web-1, web-2 · 2 at a time");
+    expect(stagePlacement({ ...s, target: "swarm" as const })).toBe("Swarm service on the project's host");
+    expect(stagePlacement({ ...s, target: "swarm" as const, hosts: ["mgr"] })).toBe("Swarm service on mgr");
   });
 });

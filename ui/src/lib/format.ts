@@ -42,6 +42,17 @@ export function parsePatterns(text: string): string[] {
     .filter((p) => p.length > 0);
 }
 
+/** Where a stage's release runs, when it is not just the project's host: its hosts and how
+ * many switch at once, or the Swarm manager. Empty for the project's own host. */
+export function stagePlacement(s: Stage): string {
+  const hosts = s.hosts ?? [];
+  if (s.target === "swarm") return `Swarm service on ${hosts[0] ?? "the project's host"}`;
+  if (hosts.length === 0) return "";
+  if (hosts.length === 1) return `on ${hosts[0]}`;
+  const parallel = s.parallel ?? 1;
+  return `on ${hosts.join(", ")} · ${parallel === 1 ? "one at a time" : `${Math.min(parallel, hosts.length)} at a time`}`;
+}
+
 export function stageRules(s: Stage): string {
   const parts: string[] = [];
   if (s.branch_patterns.length) parts.push(`branches ${s.branch_patterns.join(", ")}`);

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::{Error, ErrorCode, Result};
 
 pub use slipway_protocol::host::{
-    ContextImport, Host, HostEntry, HostInput, HostKind, HostState, HostStatus, HostTest, CONNECT_TIMEOUT, LOCAL_ID, MIN_API,
+    ContextImport, Drain, Host, HostEntry, HostInput, HostKind, HostState, HostStatus, HostTest, CONNECT_TIMEOUT, LOCAL_ID, MIN_API,
 };
 
 // ---- Store ----

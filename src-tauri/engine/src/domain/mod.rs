@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod plugins;
 pub mod project;
 pub mod release;
+pub mod router;
 pub mod run;
 pub mod target;
 pub mod templates;

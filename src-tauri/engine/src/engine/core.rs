@@ -113,6 +113,10 @@ impl Core {
             // machine's files: a Unix socket (npipe and tcp:// engines may be elsewhere).
             (cfg!(unix) && config.docker_host.starts_with("unix://")).then(|| config.hooks_dir()),
         ));
+        // Drains are in the store; every edge reload (the first one at reconcile) applies them.
+        for (sid, d) in crate::store::drains::list(&store).await? {
+            routes.mark_drained(&d.host_id, &sid, true);
+        }
         let forget = routes.clone();
         hosts.on_forget(move |id| forget.forget_host(id));
         let (asks, asked) = tokio::sync::mpsc::unbounded_channel();

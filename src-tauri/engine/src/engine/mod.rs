@@ -8,6 +8,7 @@
 mod autostart;
 mod console;
 mod core;
+mod drains;
 mod edge;
 mod hosts;
 mod metrics;

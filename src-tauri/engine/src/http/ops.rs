@@ -18,7 +18,7 @@ use slipway_protocol::Result;
 use crate::adapters::docker::containers::{ContainerGroup, ContainerInfo};
 use crate::domain::edge::{EdgeApplied, EdgeConfig};
 use crate::domain::events::{EngineStatus, ForgeAccount, ImportResult, WebhookInfo};
-use crate::domain::host::{ContextImport, Host, HostEntry, HostTest};
+use crate::domain::host::{ContextImport, Drain, Host, HostEntry, HostTest};
 use crate::domain::metrics::{StageMetrics, StageSummary, TraySummary};
 use crate::domain::notice::{ChannelResult, NotificationSettings};
 use crate::domain::project::Project;
@@ -215,6 +215,12 @@ impl Handler for Engine {
     }
     async fn start_manual_run(&self, op: ops::StartRun) -> Result<RunStarted> {
         Ok(RunStarted { run_id: Engine::start_manual_run(self, &op.project, &op.stage, &op.wanted, op.confirm.unwrap_or(false)).await? })
+    }
+    async fn set_drain(&self, op: ops::SetDrain) -> Result<Vec<Drain>> {
+        Ok(Engine::set_drain(self, &op.project, &op.stage, &op.host, op.drained).await?)
+    }
+    async fn drains(&self, _: ops::ListDrains) -> Result<Vec<Drain>> {
+        Ok(Engine::drains(self).await?)
     }
     async fn pin_stage(&self, op: ops::PinStage) -> Result<Pin> {
         Ok(Engine::pin_stage(self, &op.project, &op.stage).await?)

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod deliveries;
+pub mod drains;
 pub mod environments;
 pub mod history;
 pub mod hosts;

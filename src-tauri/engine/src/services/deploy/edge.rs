@@ -11,7 +11,7 @@
 //! kept alive or new, never see a reload at all.
 
 use crate::services::deploy::exec::DeployError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ pub const ROLE_LABEL: &str = "dev.slipway.role";
 /// edge whose digest differs from the settings' is created again.
 const CONFIG_LABEL: &str = "dev.slipway.edge-config";
 const CADDYFILE_DIR: &str = "/etc/caddy";
-use crate::domain::edge::{front_caddyfile, serves_https, EdgeConfig, ACME_ROOT, ASK_PORT, HOOKS_SOCKET, KEYS, ROUTER_SOCKET};
+use crate::domain::edge::{front_caddyfile, serves_https, EdgeConfig, ACME_ROOT, HOOKS_SOCKET, KEYS};
+use crate::domain::router::caddyfile;
+pub use crate::domain::router::Route;
 
 /// Where the edge listens and what it runs (see [`EdgeConfig`]). Each can be set in the
 /// environment (tests run many engines side by side; it wins) or in the store's settings.
@@ -120,29 +122,14 @@ impl Edge {
     }
 }
 
-/// Where one stage's traffic goes: `name:port` upstreams with their weights.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub host: String,
-    pub upstreams: Vec<(String, u32)>,
-    /// Instead of fixed upstreams, `name:port` looked up in DNS every second: a Swarm service's
-    /// `tasks.<service>` (its tasks come and go during an update; the edge follows).
-    pub resolve: Option<(String, u16)>,
-}
-
-impl Route {
-    /// Whether the route sends traffic anywhere.
-    fn serves(&self) -> bool {
-        !self.upstreams.is_empty() || self.resolve.is_some()
-    }
-}
-
 /// The routes the edge serves, stage id → route, and the lock that makes every change to them
 /// (from runs of different stages at once) a whole, ordered reload.
 #[derive(Default)]
 pub struct Routes {
     /// Docker host id → stage → route: each host has its own edge.
     table: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
+    /// Docker host id → the stages drained there (their readiness path answers 503).
+    drained: std::sync::Mutex<BTreeMap<String, BTreeSet<String>>>,
     shells: shell::Pools,
     hooks_dir: Option<std::path::PathBuf>,
     creating: Arc<Mutex<()>>,
@@ -177,7 +164,7 @@ impl Routes {
             Some(r) => next.insert(stage_id.to_string(), r),
             None => next.remove(stage_id),
         };
-        reload(edge, &next).await?;
+        reload(edge, &next, &self.drained_on(&edge.host)).await?;
         table.insert(edge.host.clone(), next);
         Ok(())
     }
@@ -190,8 +177,38 @@ impl Routes {
         let before = next.len();
         next.retain(|stage, _| !stage.starts_with(&prefix));
         if next.len() != before {
-            reload(edge, &next).await?;
+            reload(edge, &next, &self.drained_on(&edge.host)).await?;
             table.insert(edge.host.clone(), next);
+        }
+        Ok(())
+    }
+
+    /// The stages drained on Docker host `host`.
+    fn drained_on(&self, host: &str) -> BTreeSet<String> {
+        self.drained.lock().unwrap().get(host).cloned().unwrap_or_default()
+    }
+
+    /// Marks stage `stage_id` drained (or not) on Docker host `host`, without reloading: at
+    /// start, from the store, before the routes come back.
+    pub fn mark_drained(&self, host: &str, stage_id: &str, drained: bool) {
+        let mut all = self.drained.lock().unwrap();
+        let set = all.entry(host.to_string()).or_default();
+        if drained {
+            set.insert(stage_id.to_string());
+        } else {
+            set.remove(stage_id);
+        }
+    }
+
+    /// Drains stage `stage_id` on `edge`'s host (or puts it back), and reloads that edge.
+    pub async fn drain(&self, edge: &Edge, stage_id: &str, drained: bool) -> Result<(), DeployError> {
+        let table = self.table.lock().await;
+        let before = self.drained_on(&edge.host);
+        self.mark_drained(&edge.host, stage_id, drained);
+        let routes = table.get(&edge.host).cloned().unwrap_or_default();
+        if let Err(e) = reload(edge, &routes, &self.drained_on(&edge.host)).await {
+            self.mark_drained(&edge.host, stage_id, before.contains(stage_id));
+            return Err(e);
         }
         Ok(())
     }
@@ -199,60 +216,10 @@ impl Routes {
     /// Replaces the whole table (at start, from the live releases) and reloads.
     pub async fn replace(&self, edge: &Edge, routes: BTreeMap<String, Route>) -> Result<(), DeployError> {
         let mut table = self.table.lock().await;
-        reload(edge, &routes).await?;
+        reload(edge, &routes, &self.drained_on(&edge.host)).await?;
         table.insert(edge.host.clone(), routes);
         Ok(())
     }
-}
-
-/// The Caddyfile for `routes`. Retries on a refused connection cover an upstream that has just
-/// stopped; the 404 names the host so a typo in a URL is obvious.
-pub fn caddyfile(routes: &BTreeMap<String, Route>) -> String {
-    let mut out =
-        format!("{{\n\tadmin localhost:2019\n\tauto_https off\n\tpersist_config off\n}}\n\nhttp:// {{\n\tbind unix/{ROUTER_SOCKET}\n");
-    for (i, (stage, r)) in routes.iter().enumerate() {
-        if let Some((name, port)) = &r.resolve {
-            out.push_str(&format!("\t# {stage}\n\t@r{i} host {}\n\thandle @r{i} {{\n", r.host));
-            out.push_str(&format!("\t\treverse_proxy {{\n\t\t\tdynamic a {name} {port} {{\n\t\t\t\trefresh 1s\n\t\t\t}}\n\t\t\tlb_policy round_robin\n\t\t\tlb_retries 5\n\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 100ms\n\t\t\tfail_duration 2s\n\t\t}}\n\t}}\n"));
-            continue;
-        }
-        if r.upstreams.is_empty() {
-            continue;
-        }
-        let names: Vec<&str> = r.upstreams.iter().map(|(u, _)| u.as_str()).collect();
-        let weights = lowest_terms(&r.upstreams.iter().map(|(_, w)| *w).collect::<Vec<_>>());
-        let policy = if weights.iter().all(|w| *w == weights[0]) {
-            "round_robin".to_string()
-        } else {
-            format!("weighted_round_robin {}", weights.iter().map(u32::to_string).collect::<Vec<_>>().join(" "))
-        };
-        out.push_str(&format!("\t# {stage}\n\t@r{i} host {}\n\thandle @r{i} {{\n", r.host));
-        out.push_str(&format!("\t\treverse_proxy {} {{\n\t\t\tlb_policy {policy}\n\t\t\tlb_retries 5\n\t\t\tlb_try_duration 10s\n\t\t\tlb_try_interval 100ms\n\t\t\tfail_duration 2s\n\t\t}}\n\t}}\n", names.join(" ")));
-    }
-    out.push_str("\thandle {\n\t\trespond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n");
-    // The front's on-demand TLS asks here before it gets a certificate for a name: only the
-    // names routed now get one (anyone can point a name at this machine).
-    out.push_str(&format!("\nhttp://127.0.0.1:{ASK_PORT} {{\n\tbind 127.0.0.1\n"));
-    for (i, r) in routes.values().filter(|r| r.serves()).enumerate() {
-        out.push_str(&format!("\t@a{i} query domain={}\n\trespond @a{i} 200\n", r.host));
-    }
-    out.push_str("\trespond 404\n}\n");
-    out
-}
-
-/// Weights divided by their greatest common divisor. Caddy's weighted round robin sends each
-/// upstream its whole weight in a row: with 80/20 a canary would wait 80 requests for its first
-/// one after every reload, with 4/1 it waits 4.
-fn lowest_terms(weights: &[u32]) -> Vec<u32> {
-    fn gcd(a: u32, b: u32) -> u32 {
-        if b == 0 {
-            a
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let g = weights.iter().fold(0, |g, w| gcd(g, *w)).max(1);
-    weights.iter().map(|w| w / g).collect()
 }
 
 /// Loads the table's Caddyfile into the router and stores it in the edge (what the router reads
@@ -261,9 +228,9 @@ fn lowest_terms(weights: &[u32]) -> Vec<u32> {
 /// starts a second 50 MB Caddy to do the same (about 60 ms), so it is only the fallback: for an
 /// edge image without `wget`, and to get Caddy's own words when the POST was refused (busybox
 /// `wget` does not print the error body).
-async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>) -> Result<(), DeployError> {
+async fn reload(edge: &Edge, routes: &BTreeMap<String, Route>, drained: &BTreeSet<String>) -> Result<(), DeployError> {
     let (docker, name) = (&edge.docker, &edge.name);
-    let text = caddyfile(routes);
+    let text = caddyfile(routes, drained);
     let load = [
         "wget",
         "-q",
@@ -437,7 +404,7 @@ async fn kept(docker: &Docker, name: &str, c: &bollard::models::ContainerInspect
     let networks = c.network_settings.as_ref().and_then(|n| n.networks.as_ref()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
     // Read through the archive API, which works on a stopped container too (an exec would not).
     let router = read_file(docker, name, &format!("{CADDYFILE_DIR}/Caddyfile")).await;
-    Kept { router: router.unwrap_or_else(|| caddyfile(&BTreeMap::new())), networks }
+    Kept { router: router.unwrap_or_else(|| caddyfile(&BTreeMap::new(), &BTreeSet::new())), networks }
 }
 
 /// One text file out of a container, running or not.
@@ -510,7 +477,7 @@ async fn create(edge: &Edge, settings: &EdgeSettings, plan: &Plan, keep: Option<
         join(edge, n).await?;
     }
     // The configuration goes in before the first start, so the edge never serves Caddy's default.
-    let router = keep.map_or_else(|| caddyfile(&BTreeMap::new()), |k| k.router.clone());
+    let router = keep.map_or_else(|| caddyfile(&BTreeMap::new(), &BTreeSet::new()), |k| k.router.clone());
     let mut files = vec![("Caddyfile", router.as_str()), ("Front.caddyfile", plan.front.as_str())];
     if let Some(pem) = &plan.root_pem {
         files.push((ACME_ROOT.rsplit('/').next().unwrap_or("acme-ca-root.pem"), pem.as_str()));
@@ -564,36 +531,4 @@ pub async fn apply_local(kit: &super::job::Kit, settings: &EdgeSettings) -> Stri
 /// The edge's data volume (certificates, the ACME account, the access log).
 pub fn data_volume(instance: &str) -> String {
     format!("slipway-edge-{instance}-data")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caddyfile_routes_by_host_with_weights() {
-        let mut routes = BTreeMap::new();
-        routes.insert(
-            "web:dev".to_string(),
-            Route { host: "stage-dev-web.localhost".into(), upstreams: vec![("a:80".into(), 90), ("b:80".into(), 10)], resolve: None },
-        );
-        routes.insert(
-            "web:prod".to_string(),
-            Route { host: "launcher.localhost".into(), upstreams: vec![("c:80".into(), 1)], resolve: None },
-        );
-        let text = caddyfile(&routes);
-        assert!(text.contains("@r0 host stage-dev-web.localhost"), "{text}");
-        assert!(text.contains("reverse_proxy a:80 b:80 {\n\t\t\tlb_policy weighted_round_robin 9 1"), "{text}");
-        assert!(text.contains("@r1 host launcher.localhost"), "{text}");
-        assert!(text.contains("reverse_proxy c:80 {\n\t\t\tlb_policy round_robin"), "{text}");
-        assert_eq!(lowest_terms(&[80, 80, 40]), [2, 2, 1]);
-        assert_eq!(lowest_terms(&[70, 30]), [7, 3]);
-        assert_eq!(lowest_terms(&[0, 0]), [0, 0]);
-        assert!(text.contains("respond \"Slipway: nothing is deployed at {host}\" 404\n\t}\n}\n"));
-        assert!(
-            text.contains("@a0 query domain=stage-dev-web.localhost\n\trespond @a0 200\n\t@a1 query domain=launcher.localhost"),
-            "{text}"
-        );
-        assert!(text.ends_with("\trespond 404\n}\n"), "{text}");
-    }
 }
