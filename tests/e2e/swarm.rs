@@ -56,13 +56,18 @@ pub struct OneSwarm {
 
 impl OneSwarm {
     pub async fn start(project: &str) -> OneSwarm {
+        let df = dockerfile();
+        OneSwarm::start_with(project, &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]).await
+    }
+
+    /// [`OneSwarm::start`] with the repository's files given.
+    pub async fn start_with(project: &str, files: &[(&str, &str)]) -> OneSwarm {
         let d2 = PrivateDockerd::start_linked();
         let out = d2.docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
         assert!(out.status.success(), "swarm init: {}", String::from_utf8_lossy(&out.stderr));
         let ip = d2.address.clone().unwrap();
         let root = tempfile::tempdir().unwrap();
-        let df = dockerfile();
-        let served = serve_repo_with(root.path(), &[("Dockerfile", &df), ("index.html", "v1\n"), ("health", "ok\n")]);
+        let served = serve_repo_with(root.path(), files);
         let dir = tempfile::tempdir().unwrap();
         let edge_port = stable_port();
         let (engine, base) = start_headless_env(dir.path(), &env(edge_port));
@@ -131,4 +136,58 @@ async fn swarm_rolls_a_service_forward_and_back_under_load_without_a_failed_requ
     let r = finish(api, run_confirmed(api, "sw", "dev", "main").await).await;
     assert_eq!(r["run"]["status"], "rolled_back", "main is still the unhealthy v3: {r}");
     assert_eq!(answer(ip, edge_port, &name).await, "v1");
+}
+
+/// The two services of the compose test: `web` (built, behind the edge) needs `api` healthy.
+fn stack_file() -> String {
+    format!(
+        r#"services:
+  web:
+    build: web
+    ports: ["80"]
+    depends_on:
+      api: {{condition: service_healthy}}
+  api:
+    image: {}
+    environment: [V=one]
+    command: ["sh", "-c", "mkdir -p /w && echo api-$$V > /w/i && exec httpd -f -p 8081 -h /w"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8081/i"]
+      interval: 300ms
+      retries: 5
+"#,
+        busybox_image()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compose_stack_of_two_services_runs_on_the_swarm_and_updates_without_a_failed_request() {
+    let (c, df) =
+        (stack_file(), format!("FROM {}\nCOPY . /www\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n", busybox_image()));
+    let s =
+        OneSwarm::start_with("st", &[("compose.yaml", &c), ("web/Dockerfile", &df), ("web/index.html", "v1\n"), ("web/health", "ok\n")])
+            .await;
+    let name = host("dev", "st");
+    let r = finish(&s.api, run(&s.api, "st", "dev", "main").await).await;
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    assert!(r["run"]["reason"].as_str().unwrap().contains("Swarm stack of 2 services"), "{r}");
+    let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let pos = |n: &str| steps.iter().position(|s| *s == n).unwrap_or_else(|| panic!("no step {n} in {steps:?}"));
+    assert!(pos("swarm: rolling update api") < pos("swarm: create service web"), "api is healthy before web moves: {steps:?}");
+    wait_answer(&s.ip, s.edge_port, &name, "v1").await;
+    // web reaches api by its compose name, on the stack's own network.
+    let out = s.d2.docker(&["ps", "-q", "--filter", "label=dev.slipway.service=web"]);
+    let web = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
+    let out = s.d2.docker(&["exec", &web, "wget", "-q", "-O", "-", "http://api:8081/i"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "api-one", "{}", String::from_utf8_lossy(&out.stderr));
+
+    push(&s.served.work, &[("web/index.html", "v2\n")], &[], "v2");
+    let load = Load::start_at(&s.ip, s.edge_port, &name, 6, true, None);
+    let r = finish(&s.api, run(&s.api, "st", "dev", "main").await).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_clean(&load.finish().await, "Swarm stack update (keep-alive on)");
+    assert_eq!(r["run"]["status"], "succeeded", "{r}");
+    wait_answer(&s.ip, s.edge_port, &name, "v2").await;
+    let rel = releases(&s.api, "st", "dev").await;
+    assert_eq!(rel[0]["containers"].as_object().unwrap().len(), 2, "{rel:?}");
 }

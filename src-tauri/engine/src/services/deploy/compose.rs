@@ -52,13 +52,13 @@ pub(crate) fn network(instance: &str, project: &str, stage: &str) -> String {
     format!("slipway-{instance}-{project}-{stage}")
 }
 
-fn route_key(sid: &str, service: &str) -> String {
+pub(super) fn route_key(sid: &str, service: &str) -> String {
     format!("{sid}/{service}")
 }
 
 /// The host name of a service: the stack's first HTTP service gets the stage's host, the others
 /// `<service>.<stage host>`.
-fn service_host(stack: &StackSpec, service: &str, stage_host: &str) -> String {
+pub(super) fn service_host(stack: &StackSpec, service: &str, stage_host: &str) -> String {
     let primary = stack.services.iter().find(|s| s.port.is_some()).map(|s| s.name.as_str());
     if primary == Some(service) {
         stage_host.to_string()
@@ -125,13 +125,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     // job (a Swarm stack), not one Slipway grows.
     let on = match DeployTarget::of(t.project, t.stage) {
         DeployTarget::Host(h) => h,
-        DeployTarget::Swarm { .. } => {
-            let why = format!(
-                "{} has target: swarm, and a compose stack does not deploy to Swarm yet: give the stage target: containers",
-                t.stage.name
-            );
-            return Ok(ending(steps.fail(prep, RunStatus::Failed, &why).await));
-        }
+        DeployTarget::Swarm { manager } => return super::swarm_stack::run(ctx, &t, &stack, &steps, prep, &manager).await,
         DeployTarget::Hosts { ids, .. } => {
             let why = format!(
                 "a compose stack deploys to one Docker host, and {} names {} ({}): give the stage one host",
@@ -500,29 +494,8 @@ impl Run<'_> {
         .await
     }
 
-    /// The values of the secrets `s` uses, from the keychain; a missing one fails the service
-    /// before its container exists.
     async fn secrets_of(&self, s: &ServiceSpec) -> std::result::Result<BTreeMap<String, String>, DeployError> {
-        let mut out = BTreeMap::new();
-        for name in stack::secret_names(s) {
-            // A repository's secret file is in the keychain under its own key; a project secret
-            // under the project's.
-            let key =
-                if name.starts_with("compose-secret:") { name.clone() } else { crate::services::secret_key(&self.t.project.id, &name) };
-            match crate::adapters::keychain::get(&key).await {
-                Ok(Some(v)) => {
-                    out.insert(name, v);
-                }
-                Ok(None) => {
-                    return Err(DeployError::from(format!(
-                        "service {}: secret {name} is not set for project {}",
-                        s.name, self.t.project.id
-                    )))
-                }
-                Err(e) => return Err(DeployError::from(format!("service {}: reading secret {name}: {e}", s.name))),
-            }
-        }
-        Ok(out)
+        stack::secret_values(self.t.project, s).await
     }
 
     /// Stops `names`, giving them the service's `stop_grace_period` (10 s by default).

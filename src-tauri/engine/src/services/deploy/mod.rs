@@ -21,6 +21,8 @@ pub mod shell;
 mod stack;
 mod strategy;
 mod swarm;
+mod swarm_spec;
+mod swarm_stack;
 mod target;
 pub(crate) mod teardown;
 pub mod watch;

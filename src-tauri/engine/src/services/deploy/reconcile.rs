@@ -121,11 +121,16 @@ async fn reconcile_host(
     for r in live {
         let Some(project) = projects.get(&r.project_id) else { continue };
         let Some(stage) = project.stages.iter().find(|s| s.name == r.stage) else { continue };
+        let swarm = stage.target == crate::domain::project::StageTarget::Swarm;
         if let Some(stack) = &r.config.compose {
-            compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
+            if swarm {
+                super::swarm_stack::restore_routes(instance, r, stack, &host_name(&r.project_id, stage, &settings.domain), &mut routes);
+            } else {
+                compose::restore_routes(r, stack, stage, &settings.domain, &mut routes);
+            }
             continue;
         }
-        if stage.target == crate::domain::project::StageTarget::Swarm {
+        if swarm {
             let sid = stage_id(&r.project_id, &r.stage);
             if let Some(route) = super::swarm::route(r, instance, host_name(&r.project_id, stage, &settings.domain)) {
                 routes.insert(sid, route);

@@ -385,3 +385,22 @@ async fn edge_ready(
     edge::ensure_network(docker, instance, net).await?;
     edge::join(edge, net).await
 }
+
+/// The values of the secrets `s` uses, from the keychain; a missing one fails the service
+/// before its container (or Swarm service) exists.
+pub(super) async fn secret_values(project: &crate::domain::project::Project, s: &ServiceSpec) -> std::result::Result<BTreeMap<String, String>, DeployError> {
+    let mut out = BTreeMap::new();
+    for name in secret_names(s) {
+        // A repository's secret file is in the keychain under its own key; a project secret
+        // under the project's.
+        let key = if name.starts_with("compose-secret:") { name.clone() } else { crate::services::secret_key(&project.id, &name) };
+        match crate::adapters::keychain::get(&key).await {
+            Ok(Some(v)) => {
+                out.insert(name, v);
+            }
+            Ok(None) => return Err(DeployError::from(format!("service {}: secret {name} is not set for project {}", s.name, project.id))),
+            Err(e) => return Err(DeployError::from(format!("service {}: reading secret {name}: {e}", s.name))),
+        }
+    }
+    Ok(out)
+}

@@ -12,27 +12,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use bollard::models::{
-    EndpointSpec, EndpointSpecModeEnum, HealthConfig, NetworkAttachmentConfig, NetworkConnectRequest, NetworkCreateRequest, ServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec, TaskState,
-};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, ServiceSpec, ServiceUpdateStatusStateEnum, Task, TaskState};
 use bollard::Docker;
 
 use super::exec::DeployError;
 use super::job::{Ending, Job};
 use super::{container_env, edge, host_name, short, Steps, Stop, Target, DEPLOY_LABEL, STAGE_LABEL};
-use crate::domain::deploy::{Health, HealthKind};
-use crate::domain::project::{stage_id, Strategy};
+pub(super) use super::swarm_spec::{spec, SpecInput};
+use crate::domain::deploy::Health;
+use crate::domain::project::stage_id;
 use crate::domain::release::{Release, ReleaseStatus};
 use crate::domain::run::RunStatus;
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
 
-/// What a Swarm task's container is labelled as: not `app`, so that reconcile, which removes
-/// app containers no release owns, leaves Swarm's tasks to Swarm.
-const TASK_ROLE: &str = "swarm-task";
 
 /// The service that runs a stage's releases: one per stage, updated in place.
 pub fn service_name(instance: &str, project: &str, stage: &str) -> String {
@@ -50,106 +43,6 @@ fn image_ref(project: &str, stage: &str, run_id: i64) -> String {
     format!("slipway.invalid/{project}-{stage}:run-{run_id}")
 }
 
-/// What one release's service spec is made of.
-pub(super) struct SpecInput<'a> {
-    pub name: &'a str,
-    pub network: &'a str,
-    pub image: &'a str,
-    pub labels: HashMap<String, String>,
-    pub env: Vec<String>,
-    pub command: Option<Vec<String>>,
-    pub replicas: u32,
-    pub port: Option<u16>,
-    pub health: &'a Health,
-    pub strategy: Strategy,
-    pub batch_size: u32,
-    pub monitor_secs: u32,
-    pub drain_secs: u32,
-    /// Changes on every deploy, so that a deploy of an unchanged spec (a rollback to the same
-    /// image) still rolls the tasks.
-    pub force: u64,
-}
-
-const NS: i64 = 1_000_000;
-
-/// The service spec for a release. Blue-green starts every new task before the old ones stop;
-/// rolling replaces `batch_size` at a time; recreate stops first. Swarm watches each new task
-/// for `monitor_secs` and rolls the whole update back on a failure.
-pub(super) fn spec(i: &SpecInput<'_>) -> ServiceSpec {
-    let replicas = i.replicas.max(1) as i64;
-    let (parallelism, order, back_order) = match i.strategy {
-        Strategy::Recreate => (replicas, ServiceSpecUpdateConfigOrderEnum::STOP_FIRST, ServiceSpecRollbackConfigOrderEnum::STOP_FIRST),
-        Strategy::Rolling => {
-            (i.batch_size.max(1) as i64, ServiceSpecUpdateConfigOrderEnum::START_FIRST, ServiceSpecRollbackConfigOrderEnum::START_FIRST)
-        }
-        Strategy::BlueGreen | Strategy::Canary => {
-            (replicas, ServiceSpecUpdateConfigOrderEnum::START_FIRST, ServiceSpecRollbackConfigOrderEnum::START_FIRST)
-        }
-    };
-    let monitor = (i.monitor_secs.max(1) as i64) * 1000 * NS;
-    let mut task_labels = i.labels.clone();
-    task_labels.insert(super::edge::ROLE_LABEL.to_string(), TASK_ROLE.to_string());
-    ServiceSpec {
-        name: Some(i.name.to_string()),
-        labels: Some(i.labels.clone()),
-        task_template: Some(TaskSpec {
-            container_spec: Some(TaskSpecContainerSpec {
-                image: Some(i.image.to_string()),
-                labels: Some(task_labels),
-                args: i.command.clone(),
-                env: Some(i.env.clone()),
-                health_check: health_check(i.health, i.port),
-                stop_grace_period: Some((i.drain_secs.max(1) as i64) * 1000 * NS),
-                ..Default::default()
-            }),
-            networks: Some(vec![NetworkAttachmentConfig { target: Some(i.network.to_string()), ..Default::default() }]),
-            force_update: Some(i.force),
-            ..Default::default()
-        }),
-        mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }), ..Default::default() }),
-        update_config: Some(ServiceSpecUpdateConfig {
-            parallelism: Some(parallelism),
-            delay: Some(0),
-            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK),
-            monitor: Some(monitor),
-            max_failure_ratio: Some(0.0),
-            order: Some(order),
-        }),
-        rollback_config: Some(ServiceSpecRollbackConfig {
-            parallelism: Some(0),
-            delay: Some(0),
-            failure_action: Some(ServiceSpecRollbackConfigFailureActionEnum::PAUSE),
-            monitor: Some(monitor),
-            max_failure_ratio: Some(0.0),
-            order: Some(back_order),
-        }),
-        endpoint_spec: Some(EndpointSpec { mode: Some(EndpointSpecModeEnum::DNSRR), ports: None }),
-        ..Default::default()
-    }
-}
-
-/// The stage's health check as a Docker healthcheck, which Swarm gates each task on. HTTP and
-/// TCP checks run inside the task (`wget`, `nc`: the image must have them, as busybox and
-/// most distributions do); `docker` keeps the image's own HEALTHCHECK.
-fn health_check(h: &Health, port: Option<u16>) -> Option<HealthConfig> {
-    let test = match (h.kind, port) {
-        (HealthKind::Docker, _) => return None,
-        (HealthKind::Http, Some(port)) => {
-            vec!["CMD-SHELL".to_string(), format!("wget -q -O /dev/null 'http://127.0.0.1:{port}{}' || exit 1", h.path.replace('\'', ""))]
-        }
-        (HealthKind::Tcp, Some(port)) => vec!["CMD-SHELL".to_string(), format!("nc -z 127.0.0.1 {port} || exit 1")],
-        (HealthKind::None, _) | (_, None) => vec!["NONE".to_string()],
-    };
-    Some(HealthConfig {
-        test: Some(test),
-        interval: Some(h.interval_ms.max(100) as i64 * NS),
-        timeout: Some(h.timeout_ms.max(100) as i64 * NS),
-        retries: Some(h.retries.max(1) as i64),
-        start_period: Some(h.start_period_ms as i64 * NS),
-        start_interval: None,
-    })
-}
-
 /// Deploys `target` as the service's next release on the Swarm that `manager` manages.
 pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64, manager: String) -> Result<Ending> {
     let steps = Steps::new(ctx, position);
@@ -162,36 +55,10 @@ pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64, manag
     };
     steps.done(prep).await;
     let Prepared { docker, edge, spec } = prepared;
-    let started = Instant::now();
-    let existing = docker.inspect_service(&name, None::<bollard::query_parameters::InspectServiceOptions>).await.ok();
-    let step = steps.step(if existing.is_some() { "swarm: update service" } else { "swarm: create service" }).await?;
-    let before = existing.as_ref().and_then(|s| s.update_status.as_ref()).map(|u| format!("{u:?}"));
-    let submitted = match &existing {
-        Some(s) => {
-            let version = s.version.as_ref().and_then(|v| v.index).unwrap_or(0) as i32;
-            let options = bollard::query_parameters::UpdateServiceOptions { version, ..Default::default() };
-            docker.update_service(&name, spec, options, None).await.map(|_| ())
-        }
-        None => docker.create_service(spec, None).await.map(|_| ()),
-    };
-    if let Err(e) = submitted {
-        return Ok(ended(
-            steps.fail(step, RunStatus::Failed, &DeployError::docker(format!("submitting service {name}"), e).to_string()).await,
-        ));
-    }
-    steps.log(step, format!("Swarm rolls {name} to image {} with the stage's update settings", short(&target.image))).await;
-    steps.done(step).await;
-    let follow = steps.step("swarm: rolling update").await?;
-    let outcome = follow_update(ctx, &steps, follow, &docker, &name, before, existing.is_none(), target).await;
-    if let Err(stop) = outcome {
-        if existing.is_none() {
-            // A first deploy that never got healthy leaves nothing behind.
-            let _ = docker.delete_service(&name).await;
-        }
+    let how = Rolling { replicas: target.config.deploy.replicas.max(1) as usize, limit: update_limit(target), label: String::new() };
+    if let Err(stop) = roll(ctx, &steps, &docker, &name, spec, &how).await? {
         return Ok(ended(stop));
     }
-    steps.log(follow, format!("the update finished in {:.1} s", started.elapsed().as_secs_f64())).await;
-    steps.done(follow).await;
     if let Some(port) = target.config.deploy.port {
         let settings = edge::settings(ctx.kit.store()).await;
         let route = edge::Route {
@@ -227,32 +94,16 @@ async fn prepare(
     name: &str,
 ) -> std::result::Result<Prepared, DeployError> {
     let kit = ctx.kit;
-    let docker = kit.docker_on(manager).await?;
-    if let Err(e) = docker.inspect_swarm().await {
-        let why = crate::adapters::docker::exec::describe(&e);
-        return Err(DeployError::from(format!(
-            "host {manager} is not a Swarm manager ({why}): run `docker swarm init` there, or name a manager in the stage's hosts"
-        )));
-    }
+    let docker = self::manager(ctx, manager).await?;
     let env = container_env(target).await.map_err(|e| DeployError::from(e.to_string()))??;
     let id = super::target::image_on(ctx, steps, step, &docker, manager, target).await?;
-    let reference = image_ref(&target.project.id, &target.stage.name, ctx.run_id);
-    let (repo, tag) = reference.rsplit_once(':').unwrap_or((&reference, "latest"));
-    let options = bollard::query_parameters::TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) };
-    docker.tag_image(&id, Some(options)).await.map_err(|e| DeployError::docker(format!("tagging image {}", short(&id)), e))?;
+    let reference = tag(&docker, &id, &target.project.id, &target.stage.name, ctx.run_id).await?;
     let instance = kit.instance_id();
     let network = network_name(instance);
     ensure_network(&docker, instance, &network).await?;
     let settings = edge::settings(kit.store()).await;
     let edge = kit.routes().edge(&docker, instance, manager);
-    edge::ensure(&edge, &settings).await?;
-    let join = NetworkConnectRequest { container: edge.name.clone(), ..Default::default() };
-    if let Err(e) = docker.connect_network(&network, join).await {
-        let text = crate::adapters::docker::exec::describe(&e);
-        if !text.contains("already") {
-            return Err(DeployError::from(format!("connecting the edge to {network}: {text}")));
-        }
-    }
+    join_edge(&docker, &edge, &settings, &network).await?;
     let labels = HashMap::from([
         (INSTANCE_LABEL.to_string(), instance.to_string()),
         ("dev.slipway.project".to_string(), target.project.id.clone()),
@@ -280,7 +131,46 @@ async fn prepare(
     Ok(Prepared { docker, edge, spec })
 }
 
-async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> std::result::Result<(), DeployError> {
+/// Docker host `manager`, which must manage a Swarm.
+pub(super) async fn manager(ctx: &Job<'_>, manager: &str) -> std::result::Result<Docker, DeployError> {
+    let docker = ctx.kit.docker_on(manager).await?;
+    if let Err(e) = docker.inspect_swarm().await {
+        let why = crate::adapters::docker::exec::describe(&e);
+        return Err(DeployError::from(format!(
+            "host {manager} is not a Swarm manager ({why}): run `docker swarm init` there, or name a manager in the stage's hosts"
+        )));
+    }
+    Ok(docker)
+}
+
+/// Tags image `id` on the manager with the release's name; returns that name.
+pub(super) async fn tag(docker: &Docker, id: &str, project: &str, stage: &str, run_id: i64) -> std::result::Result<String, DeployError> {
+    let reference = image_ref(project, stage, run_id);
+    let (repo, tag) = reference.rsplit_once(':').unwrap_or((&reference, "latest"));
+    let options = bollard::query_parameters::TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) };
+    docker.tag_image(id, Some(options)).await.map_err(|e| DeployError::docker(format!("tagging image {}", short(id)), e))?;
+    Ok(reference)
+}
+
+/// The edge runs with the settings and is on `network` (where it resolves the tasks).
+pub(super) async fn join_edge(
+    docker: &Docker,
+    edge: &edge::Edge,
+    settings: &edge::EdgeSettings,
+    network: &str,
+) -> std::result::Result<(), DeployError> {
+    edge::ensure(edge, settings).await?;
+    let join = NetworkConnectRequest { container: edge.name.clone(), ..Default::default() };
+    if let Err(e) = docker.connect_network(network, join).await {
+        let text = crate::adapters::docker::exec::describe(&e);
+        if !text.contains("already") {
+            return Err(DeployError::from(format!("connecting the edge to {network}: {text}")));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn ensure_network(docker: &Docker, instance: &str, network: &str) -> std::result::Result<(), DeployError> {
     if docker.inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok() {
         return Ok(());
     }
@@ -304,11 +194,66 @@ fn ended(stop: Stop) -> Ending {
 
 /// How long an update may take before Slipway asks Swarm to roll it back.
 fn update_limit(target: &Target<'_>) -> Duration {
-    let d = &target.config.deploy;
-    let per_task = Duration::from_millis(d.health.start_period_ms as u64)
-        + Duration::from_millis(d.health.interval_ms as u64 * (d.health.retries as u64 + 1))
-        + Duration::from_secs(target.config.rollout.verify_secs as u64);
-    Duration::from_secs(120) + per_task * d.replicas.max(1)
+    limit_for(&target.config.deploy.health, target.config.rollout.verify_secs, target.config.deploy.replicas)
+}
+
+pub(super) fn limit_for(health: &Health, verify_secs: u32, replicas: u32) -> Duration {
+    let per_task = Duration::from_millis(health.start_period_ms as u64)
+        + Duration::from_millis(health.interval_ms as u64 * (health.retries as u64 + 1))
+        + Duration::from_secs(verify_secs as u64);
+    Duration::from_secs(120) + per_task * replicas.max(1)
+}
+
+/// How one service is rolled: its replicas, how long the update may take, and the service's
+/// name in front of the steps when a stack has several.
+pub(super) struct Rolling {
+    pub replicas: usize,
+    pub limit: Duration,
+    pub label: String,
+}
+
+/// Submits `spec` (creating the service, or updating it) and follows Swarm until the update
+/// ended. A service this call created and that never ran is removed again. Ok(Ok(created)).
+pub(super) async fn roll(
+    ctx: &Job<'_>,
+    steps: &Steps<'_>,
+    docker: &Docker,
+    name: &str,
+    spec: ServiceSpec,
+    how: &Rolling,
+) -> Result<std::result::Result<bool, Stop>> {
+    let started = Instant::now();
+    let existing = docker.inspect_service(name, None::<bollard::query_parameters::InspectServiceOptions>).await.ok();
+    let verb = if existing.is_some() { "update" } else { "create" };
+    let step = steps.step(&format!("swarm: {verb} service{}", how.label)).await?;
+    let before = existing.as_ref().and_then(|s| s.update_status.as_ref()).map(|u| format!("{u:?}"));
+    let image = spec.task_template.as_ref().and_then(|t| t.container_spec.as_ref()).and_then(|c| c.image.clone()).unwrap_or_default();
+    let submitted = match &existing {
+        Some(s) => {
+            let version = s.version.as_ref().and_then(|v| v.index).unwrap_or(0) as i32;
+            let options = bollard::query_parameters::UpdateServiceOptions { version, ..Default::default() };
+            docker.update_service(name, spec, options, None).await.map(|_| ())
+        }
+        None => docker.create_service(spec, None).await.map(|_| ()),
+    };
+    if let Err(e) = submitted {
+        return Ok(Err(steps
+            .fail(step, RunStatus::Failed, &DeployError::docker(format!("submitting service {name}"), e).to_string())
+            .await));
+    }
+    steps.log(step, format!("Swarm rolls {name} to {image} with the stage's update settings")).await;
+    steps.done(step).await;
+    let follow = steps.step(&format!("swarm: rolling update{}", how.label)).await?;
+    if let Err(stop) = follow_update(ctx, steps, follow, docker, name, before, existing.is_none(), how).await {
+        if existing.is_none() {
+            // A first deploy that never got healthy leaves nothing behind.
+            let _ = docker.delete_service(name).await;
+        }
+        return Ok(Err(stop));
+    }
+    steps.log(follow, format!("the update finished in {:.1} s", started.elapsed().as_secs_f64())).await;
+    steps.done(follow).await;
+    Ok(Ok(existing.is_none()))
 }
 
 /// Follows the update until Swarm says it ended: the tasks' states go to the log as they
@@ -323,12 +268,12 @@ async fn follow_update(
     name: &str,
     before: Option<String>,
     created: bool,
-    target: &Target<'_>,
+    how: &Rolling,
 ) -> std::result::Result<(), Stop> {
-    let deadline = Instant::now() + update_limit(target);
+    let deadline = Instant::now() + how.limit;
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut asked_back = false;
-    let replicas = target.config.deploy.replicas.max(1) as usize;
+    let replicas = how.replicas;
     let run = ctx.run_id.to_string();
     loop {
         let tasks = tasks_of(docker, name).await;
@@ -391,7 +336,7 @@ async fn follow_update(
     }
 }
 
-async fn rollback(docker: &Docker, name: &str) -> std::result::Result<(), DeployError> {
+pub(super) async fn rollback(docker: &Docker, name: &str) -> std::result::Result<(), DeployError> {
     let service = docker
         .inspect_service(name, None::<bollard::query_parameters::InspectServiceOptions>)
         .await
@@ -496,64 +441,4 @@ pub(super) fn route(live: &Release, instance: &str, host: String) -> Option<edge
     let port = live.config.deploy.port?;
     let name = service_name(instance, &live.project_id, &live.stage);
     Some(edge::Route { host, upstreams: vec![], resolve: Some((format!("tasks.{name}"), port)) })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(strategy: Strategy, health: &Health) -> SpecInput<'_> {
-        SpecInput {
-            name: "slipway-i-web-dev",
-            network: "slipway-i-swarm",
-            image: "slipway.invalid/web-dev:run-7",
-            labels: HashMap::new(),
-            env: vec!["A=1".into()],
-            command: None,
-            replicas: 3,
-            port: Some(8080),
-            health,
-            strategy,
-            batch_size: 1,
-            monitor_secs: 5,
-            drain_secs: 2,
-            force: 7,
-        }
-    }
-
-    #[test]
-    fn swarm_rolls_start_first_and_rolls_back_on_failure() {
-        let h = Health { path: "/health".into(), ..Health::default() };
-        let s = spec(&input(Strategy::BlueGreen, &h));
-        let u = s.update_config.unwrap();
-        assert_eq!(u.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
-        assert_eq!(u.failure_action, Some(ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK));
-        assert_eq!((u.parallelism, u.monitor), (Some(3), Some(5_000_000_000)), "blue-green starts every new task first");
-        assert_eq!(s.endpoint_spec.unwrap().mode, Some(EndpointSpecModeEnum::DNSRR));
-        assert_eq!(s.mode.unwrap().replicated.unwrap().replicas, Some(3));
-        let task = s.task_template.unwrap();
-        assert_eq!(task.force_update, Some(7));
-        let c = task.container_spec.unwrap();
-        assert_eq!(c.labels.unwrap()[super::super::edge::ROLE_LABEL], TASK_ROLE);
-        let test = c.health_check.unwrap().test.unwrap();
-        assert_eq!(test[1], "wget -q -O /dev/null 'http://127.0.0.1:8080/health' || exit 1");
-    }
-
-    #[test]
-    fn rolling_replaces_a_batch_at_a_time_and_recreate_stops_first() {
-        let h = Health::default();
-        assert_eq!(spec(&input(Strategy::Rolling, &h)).update_config.unwrap().parallelism, Some(1));
-        let r = spec(&input(Strategy::Recreate, &h)).update_config.unwrap();
-        assert_eq!(r.order, Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST));
-    }
-
-    #[test]
-    fn the_images_own_healthcheck_is_kept_and_none_turns_it_off() {
-        let docker = Health { kind: HealthKind::Docker, ..Health::default() };
-        assert_eq!(health_check(&docker, Some(80)), None);
-        let none = Health { kind: HealthKind::None, ..Health::default() };
-        assert_eq!(health_check(&none, Some(80)).unwrap().test.unwrap(), vec!["NONE".to_string()]);
-        let tcp = Health { kind: HealthKind::Tcp, ..Health::default() };
-        assert_eq!(health_check(&tcp, Some(5432)).unwrap().test.unwrap()[1], "nc -z 127.0.0.1 5432 || exit 1");
-    }
 }

@@ -154,22 +154,34 @@ pub(super) async fn image_on(
     on: &str,
     target: &Target<'_>,
 ) -> std::result::Result<String, DeployError> {
-    let image = &target.image;
+    send_image(ctx, steps, step, docker, on, target.project, &target.image).await
+}
+
+/// [`image_on`] for any image of `project` (a compose service's).
+pub(super) async fn send_image(
+    ctx: &Job<'_>,
+    steps: &Steps<'_>,
+    step: i64,
+    docker: &bollard::Docker,
+    on: &str,
+    project: &crate::domain::project::Project,
+    image: &str,
+) -> std::result::Result<String, DeployError> {
     match docker.inspect_image(image).await {
-        Ok(_) => return Ok(image.clone()),
+        Ok(_) => return Ok(image.to_string()),
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(404) => {}
         Err(e) => {
             return Err(DeployError::from(format!("looking up image {}: {}", short(image), crate::adapters::docker::exec::describe(&e))))
         }
     }
-    let home = project_host(target.project);
+    let home = project_host(project);
     let missing = || DeployError::from(format!("image {} is not on the host (was it pruned?)", short(image)));
     if home == on {
         return Err(missing());
     }
-    let from = ctx.kit.docker_for(target.project).await?;
+    let from = ctx.kit.docker_for(project).await?;
     let Ok(found) = from.inspect_image(image).await else { return Err(missing()) };
-    let id = found.id.unwrap_or_else(|| image.clone());
+    let id = found.id.unwrap_or_else(|| image.to_string());
     let size = found.size.unwrap_or(0);
     steps.log(step, format!("{on} lacks image {}: sending it from {home} ({} MB)", short(image), size / 1_000_000)).await;
     let started = Instant::now();
