@@ -105,7 +105,7 @@ pub async fn releases(api: &Api, project: &str, stage: &str) -> Vec<Value> {
     api.get(&format!("/projects/{project}/stages/{stage}/releases")).await.as_array().unwrap().clone()
 }
 
-fn assert_clean(report: &LoadReport, what: &str) {
+pub fn assert_clean(report: &LoadReport, what: &str) {
     eprintln!("{what}: {} sent, {} failed, {:?}", report.sent, report.failed, report.bodies);
     assert!(report.sent > 50, "{what}: the load sent only {} requests", report.sent);
     assert_eq!(report.failed, 0, "{what}: {} of {} requests failed: {:?}", report.failed, report.sent, report.errors);

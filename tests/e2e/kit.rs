@@ -537,7 +537,13 @@ pub async fn get_via_edge(port: u16, host: &str) -> (u16, String) {
 }
 
 pub async fn get_path_via_edge(port: u16, host: &str, path: &str) -> (u16, String) {
-    let url = format!("http://127.0.0.1:{port}{path}");
+    get_on("127.0.0.1", port, host, path).await
+}
+
+/// What the edge of the machine at `ip` answers for `host` on `path`: (status, body), or
+/// (0, the error) when nothing answered.
+pub async fn get_on(ip: &str, port: u16, host: &str, path: &str) -> (u16, String) {
+    let url = format!("http://{ip}:{port}{path}");
     match reqwest::Client::new().get(url).header("host", host).timeout(Duration::from_secs(5)).send().await {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default().trim().to_string()),
         Err(e) => (0, e.to_string()),

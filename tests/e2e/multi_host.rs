@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::deploys::{env, finish, host, push, releases, run, run_confirmed, stage};
+use crate::deploys::{assert_clean, env, finish, host, push, releases, run, run_confirmed, stage};
 use crate::kit::*;
-use crate::load::{Load, LoadReport};
+use crate::load::Load;
 use crate::second_dockerd::PrivateDockerd;
 
 /// The test image (also the benchmark's), which fails its health check on the second host when `sick-on-second`
@@ -60,27 +60,19 @@ impl TwoHosts {
 
     /// What each host's edge answers for the stage: (local, web-2).
     async fn answers(&self, project: &str) -> (String, String) {
-        let ask = |ip: String| async move {
-            let url = format!("http://{ip}:{}/", self.edge_port);
-            match reqwest::Client::new().get(url).header("host", host("dev", project)).timeout(Duration::from_secs(5)).send().await {
-                Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default().trim().to_string(),
-                Ok(r) => format!("HTTP {}", r.status()),
-                Err(e) => e.to_string(),
-            }
-        };
-        (ask("127.0.0.1".into()).await, ask(self.d2.address.clone().unwrap()).await)
+        let name = host("dev", project);
+        let second = self.d2.address.clone().unwrap();
+        (crate::swarm::answer("127.0.0.1", self.edge_port, &name).await, crate::swarm::answer(&second, self.edge_port, &name).await)
     }
 
     /// What each host's edge answers on the stage's readiness path: (local, web-2).
     async fn readiness(&self, project: &str) -> ((u16, String), (u16, String)) {
-        let ask = |ip: String| async move {
-            let url = format!("http://{ip}:{}/.slipway/ready", self.edge_port);
-            match reqwest::Client::new().get(url).header("host", host("dev", project)).timeout(Duration::from_secs(5)).send().await {
-                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-                Err(e) => (0, e.to_string()),
-            }
-        };
-        (ask("127.0.0.1".into()).await, ask(self.d2.address.clone().unwrap()).await)
+        let name = host("dev", project);
+        let second = self.d2.address.clone().unwrap();
+        (
+            get_on("127.0.0.1", self.edge_port, &name, "/.slipway/ready").await,
+            get_on(&second, self.edge_port, &name, "/.slipway/ready").await,
+        )
     }
 
     /// The app containers of this engine on each host: (local, web-2).
@@ -99,12 +91,6 @@ async fn clean(load: (Load, Load), what: &str) {
     for (report, on) in [(load.0.finish().await, "local"), (load.1.finish().await, "web-2")] {
         assert_clean(&report, &format!("{what}, through {on}'s edge"));
     }
-}
-
-fn assert_clean(report: &LoadReport, what: &str) {
-    eprintln!("{what}: {} sent, {} failed, {:?}", report.sent, report.failed, report.bodies);
-    assert!(report.sent > 30, "{what}: the load sent only {} requests", report.sent);
-    assert_eq!(report.failed, 0, "{what}: {} of {} requests failed: {:?}", report.failed, report.sent, report.errors);
 }
 
 fn step_names(run: &Value) -> Vec<String> {

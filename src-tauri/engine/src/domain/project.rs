@@ -36,6 +36,13 @@ pub fn validate(p: &mut NewProject) -> Result<()> {
         crate::domain::deploy::validate_rollout(&s.name, &s.rollout)?;
         crate::domain::target::check(s).map_err(invalid)?;
     }
+    let post_deploy = p.deploy.as_ref().is_some_and(|d| !d.post_deploy.is_empty());
+    if let Some(s) = p.stages.iter().find(|s| post_deploy && s.target == StageTarget::Swarm) {
+        return Err(invalid(format!(
+            "deploy: post_deploy commands run in the new container, and stage {} has target: swarm, where Swarm starts the tasks; run them as a one-off service or in the image's start-up",
+            s.name
+        )));
+    }
     crate::domain::env_check::check(p).map_err(|e| invalid(e.to_string()))?;
     for s in &p.stages {
         if let Some(from) = &s.promote_from {

@@ -39,7 +39,9 @@ pub fn caddyfile(routes: &BTreeMap<String, Route>, drained: &BTreeSet<String>) -
             continue;
         }
         out.push_str(&format!("\t# {stage}\n\t@r{i} host {}\n\thandle @r{i} {{\n", r.host));
-        let ready = if drained.contains(stage) { "\"draining\" 503" } else { "\"ready\" 200" };
+        // A compose service's route is keyed `<stage id>/<service>`: the stage's drain covers it.
+        let of_stage = stage.split_once('/').map_or(stage.as_str(), |(sid, _)| sid);
+        let ready = if drained.contains(of_stage) { "\"draining\" 503" } else { "\"ready\" 200" };
         out.push_str(&format!("\t\thandle {READY_PATH} {{\n\t\t\trespond {ready}\n\t\t}}\n"));
         let upstreams = match &r.resolve {
             Some((name, port)) => {
@@ -132,6 +134,10 @@ mod tests {
         assert!(dev.contains("reverse_proxy a:80 b:80"), "a drained host still serves: {dev}");
         let prod = &text[text.find("# web:prod").unwrap()..];
         assert!(prod.contains("respond \"ready\" 200"), "{prod}");
+        let mut compose = BTreeMap::new();
+        compose.insert("web:dev/api".to_string(), Route { host: "api.h".into(), upstreams: vec![("a:80".into(), 1)], resolve: None });
+        let text = caddyfile(&compose, &BTreeSet::from(["web:dev".to_string()]));
+        assert!(text.contains("respond \"draining\" 503"), "a compose service's route follows its stage's drain: {text}");
     }
 
     #[test]

@@ -95,6 +95,12 @@ pub fn check(stage: &Stage) -> Result<(), String> {
                 stage.hosts.len()
             ));
         }
+        if stage.parallel != 1 {
+            return Err(format!(
+                "stages: {} has target: swarm and parallel: {}; Swarm's update settings decide how many tasks move at once (rollout.batch_size)",
+                stage.name, stage.parallel
+            ));
+        }
         if stage.strategy == Strategy::Canary {
             return Err(format!(
                 "stages: {} has target: swarm and strategy: canary; Swarm updates tasks in place (blue-green or rolling: start-first, recreate: stop-first)",

@@ -17,7 +17,9 @@ impl Engine {
             return Err(Error::new(ErrorCode::NotFound, format!("project {project} has no stage {stage:?}")));
         };
         let hosts = DeployTarget::of(&p, s).hosts();
-        if !hosts.iter().any(|h| h == host) {
+        // Putting a host back is allowed whatever the stage names now (it may have been
+        // taken out of the stage while drained).
+        if drained && !hosts.iter().any(|h| h == host) {
             return Err(Error::new(
                 ErrorCode::InvalidInput,
                 format!("host: {stage} runs on {}; {host:?} is not one of its hosts", hosts.join(", ")),
@@ -28,6 +30,8 @@ impl Engine {
         tracing::info!(project, stage, host, drained, "drain");
         self.emit(EngineEvent::ProjectsChanged);
         let kit = &self.inner.runner.kit;
+        // Marked first: whenever this host's edge is reloaded next, it says so.
+        kit.routes().mark_drained(host, &sid, drained);
         let applied = match kit.docker_on(host).await {
             Ok(docker) => kit.routes().drain(&kit.routes().edge(&docker, kit.instance_id(), host), &sid, drained).await,
             Err(e) => Err(e),

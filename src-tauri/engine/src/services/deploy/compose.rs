@@ -133,19 +133,19 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
                 ids.len(),
                 ids.join(", ")
             );
-            return Ok(ending(steps.fail(prep, RunStatus::Failed, &why).await));
+            return Ok(Ending::from(steps.fail(prep, RunStatus::Failed, &why).await));
         }
     };
     let docker = match kit.docker_on(&on).await {
         Ok(d) => d,
-        Err(msg) => return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await)),
+        Err(msg) => return Ok(Ending::from(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await)),
     };
     let instance = kit.instance_id().to_string();
     let settings = edge::settings(store).await;
     let net = network(&instance, &t.project.id, &t.stage.name);
     let edge = kit.routes().edge(&docker, &instance, &on);
     if let Err(msg) = stack::prepare(&steps, prep, &mut stack, &edge, &settings, &docker, &net, &t).await {
-        return Ok(ending(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
+        return Ok(Ending::from(steps.fail(prep, RunStatus::Failed, &msg.to_string()).await));
     }
     let stage_host = super::host_name(&t.project.id, t.stage, &settings.domain);
     let order = stack.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" → ");
@@ -159,7 +159,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
     let mark = if stack.services.iter().any(|s| s.port.is_some()) { Some(super::requests::mark(&r.edge).await) } else { None };
     let (containers, touched) = match r.update_services(previous.as_ref()).await? {
         Ok(done) => done,
-        Err(stop) => return Ok(ending(stop)),
+        Err(stop) => return Ok(Ending::from(stop)),
     };
     let stopped = r.verify_all(&touched, &containers).await?;
     if let Some(mark) = mark {
@@ -168,7 +168,7 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
         }
     }
     if let Some(stop) = stopped {
-        return Ok(ending(stop));
+        return Ok(Ending::from(stop));
     }
 
     let number = crate::store::releases::next_number(store, &r.sid).await?;
@@ -282,10 +282,6 @@ impl Run<'_> {
         r.steps.done(verify).await;
         Ok(None)
     }
-}
-
-fn ending(stop: Stop) -> Ending {
-    Ending { status: stop.status, reason: stop.reason }
 }
 
 fn touched_new(touched: &[Touched], containers: &BTreeMap<String, Vec<String>>, s: &ServiceSpec) -> Option<Vec<String>> {

@@ -200,17 +200,14 @@ impl Routes {
         }
     }
 
-    /// Drains stage `stage_id` on `edge`'s host (or puts it back), and reloads that edge.
+    /// Drains stage `stage_id` on `edge`'s host (or puts it back), and reloads that edge. The
+    /// mark stays when the reload fails: the store has the drain, and the next reload of that
+    /// edge applies it.
     pub async fn drain(&self, edge: &Edge, stage_id: &str, drained: bool) -> Result<(), DeployError> {
         let table = self.table.lock().await;
-        let before = self.drained_on(&edge.host);
         self.mark_drained(&edge.host, stage_id, drained);
         let routes = table.get(&edge.host).cloned().unwrap_or_default();
-        if let Err(e) = reload(edge, &routes, &self.drained_on(&edge.host)).await {
-            self.mark_drained(&edge.host, stage_id, before.contains(stage_id));
-            return Err(e);
-        }
-        Ok(())
+        reload(edge, &routes, &self.drained_on(&edge.host)).await
     }
 
     /// Replaces the whole table (at start, from the live releases) and reloads.

@@ -88,6 +88,8 @@ pub(crate) struct Deploy<'a> {
     target: &'a Target<'a>,
     /// The image as this Docker host knows it: the target's, or its id once it was sent here.
     image: String,
+    /// Post-deploy commands (migrations, typically) run once per release: on the first host.
+    post_deploy_here: bool,
     env: Vec<String>,
     steps: Steps<'a>,
 }
@@ -101,6 +103,12 @@ pub(crate) struct Stop {
 impl Stop {
     fn failed(reason: impl Into<String>) -> Stop {
         Stop { status: RunStatus::Failed, reason: reason.into() }
+    }
+}
+
+impl From<Stop> for Ending {
+    fn from(stop: Stop) -> Ending {
+        Ending { status: stop.status, reason: stop.reason }
     }
 }
 
@@ -359,6 +367,9 @@ impl Deploy<'_> {
     }
 
     async fn post_deploy(&self, container: &str) -> std::result::Result<(), DeployError> {
+        if !self.post_deploy_here {
+            return Ok(());
+        }
         for cmd in &self.target.config.deploy.post_deploy {
             let step = self.step(&format!("post-deploy: {cmd}")).await.map_err(|e| e.to_string())?;
             let out = exec::run(&self.docker, container, &["sh", "-c", cmd], Duration::from_secs(600)).await;

@@ -73,17 +73,23 @@ async fn reconcile_hosts(kit: &Kit, interrupted: &[String], only: Option<&str>) 
     let mut hosts: Vec<String> = vec![crate::domain::host::LOCAL_ID.to_string()];
     let mut by_project = HashMap::new();
     for p in crate::store::projects::list(store).await? {
-        for h in project_hosts(&p) {
+        // A host taken out of a stage still runs what its last release left there.
+        let of_releases = live.iter().filter(|r| r.project_id == p.id).flat_map(|r| release_hosts(r, &p));
+        for h in project_hosts(&p).into_iter().chain(of_releases) {
             if !hosts.contains(&h) {
                 hosts.push(h);
             }
         }
         by_project.insert(p.id.clone(), p);
     }
+    let all: Vec<&crate::domain::release::Release> = live.iter().collect();
     for host in hosts.into_iter().filter(|h| only.is_none_or(|o| o == h)) {
         let Ok(docker) = kit.hosts.docker_for(Some(&host)).await else { continue };
         let mine: Vec<&crate::domain::release::Release> =
             live.iter().filter(|r| by_project.get(&r.project_id).is_some_and(|p| release_hosts(r, p).contains(&host))).collect();
+        // Swarm services are the Swarm's, whichever host entry reaches it: judged against
+        // every live release, not this host's.
+        super::swarm::reconcile(&docker, kit.instance_id(), &all).await;
         reconcile_host(kit, &docker, &host, &mine, &by_project).await;
         watch_stateful(&docker, kit.instance_id(), &mine, interrupted).await;
     }
@@ -98,7 +104,6 @@ async fn reconcile_host(
     projects: &HashMap<String, Project>,
 ) {
     let instance = kit.instance_id();
-    super::swarm::reconcile(docker, instance, live).await;
     let containers = app_containers(docker, instance, "").await;
     if live.is_empty() && containers.is_empty() {
         return;

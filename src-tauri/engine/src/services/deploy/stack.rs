@@ -388,7 +388,10 @@ async fn edge_ready(
 
 /// The values of the secrets `s` uses, from the keychain; a missing one fails the service
 /// before its container (or Swarm service) exists.
-pub(super) async fn secret_values(project: &crate::domain::project::Project, s: &ServiceSpec) -> std::result::Result<BTreeMap<String, String>, DeployError> {
+pub(super) async fn secret_values(
+    project: &crate::domain::project::Project,
+    s: &ServiceSpec,
+) -> std::result::Result<BTreeMap<String, String>, DeployError> {
     let mut out = BTreeMap::new();
     for name in secret_names(s) {
         // A repository's secret file is in the keychain under its own key; a project secret

@@ -17,15 +17,14 @@ use bollard::Docker;
 
 use super::exec::DeployError;
 use super::job::{Ending, Job};
-use super::{container_env, edge, host_name, short, Steps, Stop, Target, DEPLOY_LABEL, STAGE_LABEL};
 pub(super) use super::swarm_spec::{spec, SpecInput};
+use super::{container_env, edge, host_name, short, Steps, Stop, Target, DEPLOY_LABEL, STAGE_LABEL};
 use crate::domain::deploy::Health;
 use crate::domain::project::stage_id;
 use crate::domain::release::{Release, ReleaseStatus};
 use crate::domain::run::RunStatus;
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
-
 
 /// The service that runs a stage's releases: one per stage, updated in place.
 pub fn service_name(instance: &str, project: &str, stage: &str) -> String {
@@ -51,28 +50,22 @@ pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64, manag
     let name = service_name(&instance, &target.project.id, &target.stage.name);
     let prepared = match prepare(ctx, &steps, prep, target, &manager, &name).await {
         Ok(p) => p,
-        Err(e) => return Ok(ended(steps.fail(prep, RunStatus::Failed, &format!("step prepare swarm failed: {e}")).await)),
+        Err(e) => return Ok(steps.fail(prep, RunStatus::Failed, &format!("step prepare swarm failed: {e}")).await.into()),
     };
     steps.done(prep).await;
     let Prepared { docker, edge, spec } = prepared;
-    let how = Rolling { replicas: target.config.deploy.replicas.max(1) as usize, limit: update_limit(target), label: String::new() };
-    if let Err(stop) = roll(ctx, &steps, &docker, &name, spec, &how).await? {
-        return Ok(ended(stop));
-    }
-    if let Some(port) = target.config.deploy.port {
-        let settings = edge::settings(ctx.kit.store()).await;
-        let route = edge::Route {
-            host: host_name(&target.project.id, target.stage, &settings.domain),
-            upstreams: vec![],
-            resolve: Some((format!("tasks.{name}"), port)),
-        };
+    // The route names the service, not a release: set before the roll (a first deploy's
+    // route serves nothing until its tasks are healthy), so nothing moves if it cannot be set.
+    let settings = edge::settings(ctx.kit.store()).await;
+    if let Some(route) = route_to(&name, target.config.deploy.port, host_name(&target.project.id, target.stage, &settings.domain)) {
         let sid = stage_id(&target.project.id, &target.stage.name);
         if let Err(e) = ctx.kit.routes().set(&edge, &sid, Some(route)).await {
-            return Ok(Ending {
-                status: RunStatus::Failed,
-                reason: format!("the service runs the new release, but routing it failed: {e}"),
-            });
+            return Ok(Ending { status: RunStatus::Failed, reason: format!("routing {name} through the edge failed: {e}") });
         }
+    }
+    let how = Rolling { replicas: target.config.deploy.replicas.max(1) as usize, limit: update_limit(target), label: String::new() };
+    if let Err(stop) = roll(ctx, &steps, &docker, &name, spec, &how).await? {
+        return Ok(stop.into());
     }
     confirm(ctx, target, &name).await
 }
@@ -94,9 +87,9 @@ async fn prepare(
     name: &str,
 ) -> std::result::Result<Prepared, DeployError> {
     let kit = ctx.kit;
-    let docker = self::manager(ctx, manager).await?;
+    let (docker, node) = self::manager(ctx, manager).await?;
     let env = container_env(target).await.map_err(|e| DeployError::from(e.to_string()))??;
-    let id = super::target::image_on(ctx, steps, step, &docker, manager, target).await?;
+    let id = super::target::send_image(ctx, steps, step, &docker, manager, target.project, &target.image).await?;
     let reference = tag(&docker, &id, &target.project.id, &target.stage.name, ctx.run_id).await?;
     let instance = kit.instance_id();
     let network = network_name(instance);
@@ -126,13 +119,14 @@ async fn prepare(
         monitor_secs: r.verify_secs,
         drain_secs: r.drain_secs,
         force: ctx.run_id.max(0) as u64,
+        node,
     });
     steps.log(step, format!("{manager} manages a Swarm; service {name} on overlay network {network}")).await;
     Ok(Prepared { docker, edge, spec })
 }
 
-/// Docker host `manager`, which must manage a Swarm.
-pub(super) async fn manager(ctx: &Job<'_>, manager: &str) -> std::result::Result<Docker, DeployError> {
+/// Docker host `manager`, which must manage a Swarm, and its node id.
+pub(super) async fn manager(ctx: &Job<'_>, manager: &str) -> std::result::Result<(Docker, Option<String>), DeployError> {
     let docker = ctx.kit.docker_on(manager).await?;
     if let Err(e) = docker.inspect_swarm().await {
         let why = crate::adapters::docker::exec::describe(&e);
@@ -140,7 +134,8 @@ pub(super) async fn manager(ctx: &Job<'_>, manager: &str) -> std::result::Result
             "host {manager} is not a Swarm manager ({why}): run `docker swarm init` there, or name a manager in the stage's hosts"
         )));
     }
-    Ok(docker)
+    let node = docker.info().await.ok().and_then(|i| i.swarm).and_then(|s| s.node_id).filter(|n| !n.is_empty());
+    Ok((docker, node))
 }
 
 /// Tags image `id` on the manager with the release's name; returns that name.
@@ -186,10 +181,6 @@ pub(super) async fn ensure_network(docker: &Docker, instance: &str, network: &st
         Err(e) if crate::adapters::docker::exec::status(&e) == Some(409) => Ok(()),
         Err(e) => Err(DeployError::docker(format!("creating overlay network {network}"), e)),
     }
-}
-
-fn ended(stop: Stop) -> Ending {
-    Ending { status: stop.status, reason: stop.reason }
 }
 
 /// How long an update may take before Slipway asks Swarm to roll it back.
@@ -298,8 +289,15 @@ async fn follow_update(
                 let status = if *ctx.cancel.borrow() { RunStatus::Cancelled } else { RunStatus::RolledBack };
                 return Err(steps.fail(step, status, &format!("Swarm rolled the update back: {message}")).await);
             }
-            Some(ServiceUpdateStatusStateEnum::PAUSED) | Some(ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED) => {
-                return Err(steps.fail(step, RunStatus::Failed, &format!("Swarm paused the update: {message}")).await);
+            Some(ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED) => {
+                let why = format!("Swarm paused its rollback: {message}; the service may run old and new tasks until someone acts");
+                return Err(steps.fail(step, RunStatus::Failed, &why).await);
+            }
+            // Paused by someone (or by a failure_action changed by hand): back to the old spec.
+            Some(ServiceUpdateStatusStateEnum::PAUSED) if !asked_back => {
+                steps.log(step, format!("Swarm paused the update ({message}): asking it to roll back")).await;
+                rollback(docker, name).await.map_err(|e| Stop::failed(e.to_string()))?;
+                asked_back = true;
             }
             _ => {}
         }
@@ -317,6 +315,10 @@ async fn follow_update(
             }
         }
         let cancelled = *ctx.cancel.borrow();
+        if asked_back && Instant::now() > deadline + how.limit {
+            let why = "Swarm's rollback did not finish in time: the service may run old and new tasks until someone acts";
+            return Err(steps.fail(step, RunStatus::Failed, why).await);
+        }
         if (cancelled || Instant::now() > deadline) && !asked_back {
             if created {
                 let why = if cancelled { "cancelled" } else { "the service's tasks did not all run in time" };
@@ -438,7 +440,10 @@ pub(super) async fn reconcile(docker: &Docker, instance: &str, live: &[&Release]
 
 /// The edge's route to a live Swarm release: its service's tasks, by DNS.
 pub(super) fn route(live: &Release, instance: &str, host: String) -> Option<edge::Route> {
-    let port = live.config.deploy.port?;
-    let name = service_name(instance, &live.project_id, &live.stage);
-    Some(edge::Route { host, upstreams: vec![], resolve: Some((format!("tasks.{name}"), port)) })
+    route_to(&service_name(instance, &live.project_id, &live.stage), live.config.deploy.port, host)
+}
+
+/// The edge's route to service `name`'s tasks on `port`, by DNS (none without a port).
+pub(super) fn route_to(name: &str, port: Option<u16>, host: String) -> Option<edge::Route> {
+    Some(edge::Route { host, upstreams: vec![], resolve: Some((format!("tasks.{name}"), port?)) })
 }

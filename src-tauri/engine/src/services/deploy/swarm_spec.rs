@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bollard::models::{
     EndpointSpec, EndpointSpecModeEnum, HealthConfig, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
     ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
 };
 
 use crate::domain::deploy::{Health, HealthKind};
@@ -34,6 +34,9 @@ pub(super) struct SpecInput<'a> {
     /// Changes on every deploy, so that a deploy of an unchanged spec (a rollback to the same
     /// image) still rolls the tasks.
     pub force: u64,
+    /// The Swarm node the image was sent to: tasks are placed there (other nodes would not have
+    /// the image until Slipway pushes to a registry).
+    pub node: Option<String>,
 }
 
 const NS: i64 = 1_000_000;
@@ -70,6 +73,10 @@ pub(super) fn spec(i: &SpecInput<'_>) -> ServiceSpec {
             }),
             networks: Some(vec![NetworkAttachmentConfig { target: Some(i.network.to_string()), ..Default::default() }]),
             force_update: Some(i.force),
+            placement: i
+                .node
+                .as_ref()
+                .map(|n| TaskSpecPlacement { constraints: Some(vec![format!("node.id=={n}")]), ..Default::default() }),
             ..Default::default()
         }),
         mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(replicas) }), ..Default::default() }),
@@ -136,6 +143,7 @@ mod tests {
             monitor_secs: 5,
             drain_secs: 2,
             force: 7,
+            node: Some("n1".into()),
         }
     }
 
@@ -151,6 +159,7 @@ mod tests {
         assert_eq!(s.mode.unwrap().replicated.unwrap().replicas, Some(3));
         let task = s.task_template.unwrap();
         assert_eq!(task.force_update, Some(7));
+        assert_eq!(task.placement.unwrap().constraints, Some(vec!["node.id==n1".to_string()]), "tasks go where the image is");
         let c = task.container_spec.unwrap();
         assert_eq!(c.labels.unwrap()[super::super::edge::ROLE_LABEL], TASK_ROLE);
         let test = c.health_check.unwrap().test.unwrap();

@@ -86,12 +86,12 @@ pub(super) async fn run(
     prep: i64,
     manager: &str,
 ) -> Result<Ending> {
-    let fail = |why: String| async move { Ok(ended(steps.fail(prep, RunStatus::Failed, &why).await)) };
+    let fail = |why: String| async move { Ok(Ending::from(steps.fail(prep, RunStatus::Failed, &why).await)) };
     if let Some(why) = refusal(stack) {
         return fail(why).await;
     }
     let instance = ctx.kit.instance_id().to_string();
-    let docker = match super::swarm::manager(ctx, manager).await {
+    let (docker, node) = match super::swarm::manager(ctx, manager).await {
         Ok(d) => d,
         Err(e) => return fail(e.to_string()).await,
     };
@@ -109,7 +109,7 @@ pub(super) async fn run(
     }
     let mut specs = Vec::new();
     for s in &stack.services {
-        match service_spec(ctx, t, steps, prep, &docker, manager, s, [&own_net, &shared]).await {
+        match service_spec(ctx, t, steps, prep, (&docker, manager, &node), s, [&own_net, &shared]).await {
             Ok(spec) => specs.push((s, spec)),
             Err(e) => return fail(format!("service {}: {e}", s.name)).await,
         }
@@ -170,8 +170,7 @@ async fn service_spec(
     t: &StackTarget<'_>,
     steps: &Steps<'_>,
     prep: i64,
-    docker: &Docker,
-    manager: &str,
+    (docker, manager, node): (&Docker, &str, &Option<String>),
     s: &ComposeService,
     networks: [&String; 2],
 ) -> std::result::Result<ServiceSpec, DeployError> {
@@ -205,6 +204,7 @@ async fn service_spec(
         monitor_secs: r.verify_secs,
         drain_secs: r.drain_secs,
         force: ctx.run_id.max(0) as u64,
+        node: node.clone(),
     });
     if let Some(task) = spec.task_template.as_mut() {
         if let Some(c) = task.container_spec.as_mut() {
@@ -265,10 +265,6 @@ async fn undo(docker: &Docker, m: &Moved, limit: Duration) -> std::result::Resul
         }
     }
     Err("its rollback did not finish in time".into())
-}
-
-fn ended(stop: Stop) -> Ending {
-    Ending { status: stop.status, reason: stop.reason }
 }
 
 async fn confirm(ctx: &Job<'_>, t: &StackTarget<'_>, instance: &str) -> Result<Ending> {

@@ -43,7 +43,8 @@ pub(super) async fn run(ctx: &Job<'_>, target: &Target<'_>, position: i64) -> Re
     for batch in place.batches() {
         let results = futures::future::join_all(batch.into_iter().map(|on| {
             let prefix = if place.several() { format!("{on}: ") } else { String::new() };
-            switch(ctx, target, &settings, on, steps.prefixed(prefix))
+            let first = place.hosts().first() == Some(&on);
+            switch(ctx, target, &settings, (on, first), steps.prefixed(prefix))
         }))
         .await;
         let mut stop = None;
@@ -77,7 +78,7 @@ async fn switch<'a>(
     ctx: &'a Job<'a>,
     target: &'a Target<'a>,
     settings: &edge::EdgeSettings,
-    on: String,
+    (on, first_host): (String, bool),
     steps: Steps<'a>,
 ) -> Result<Switch<'a>> {
     let kit = ctx.kit;
@@ -90,7 +91,7 @@ async fn switch<'a>(
         Ok(env) => env,
         Err(e) => return Ok((Err(refused(&steps, first, &e.to_string()).await), None)),
     };
-    let image = match image_on(ctx, &steps, first, &docker, &on, target).await {
+    let image = match send_image(ctx, &steps, first, &docker, &on, target.project, &target.image).await {
         Ok(image) => image,
         Err(e) => return Ok((Err(refused(&steps, first, &e.to_string()).await), None)),
     };
@@ -101,7 +102,7 @@ async fn switch<'a>(
     let host = host_name(&target.project.id, target.stage, &settings.domain);
     let strategy = target.config.strategy;
     let sid = stage_id(&target.project.id, &target.stage.name);
-    let d = Deploy { ctx, docker, edge, sid, host: host.clone(), on, target, image, env, steps };
+    let d = Deploy { ctx, docker, edge, sid, host: host.clone(), on, target, image, post_deploy_here: first_host, env, steps };
     d.log(
         first,
         format!("{} → {} with {} (image {})", target.project.id, target.stage.name, strategy_words(strategy), short(&target.image)),
@@ -146,18 +147,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// (or pulled) on, streamed through the Docker API (`docker save | docker load` over the same
 /// connections); it is then named by its id, which a load keeps, as a pulled `repo@digest`
 /// is not kept.
-pub(super) async fn image_on(
-    ctx: &Job<'_>,
-    steps: &Steps<'_>,
-    step: i64,
-    docker: &bollard::Docker,
-    on: &str,
-    target: &Target<'_>,
-) -> std::result::Result<String, DeployError> {
-    send_image(ctx, steps, step, docker, on, target.project, &target.image).await
-}
-
-/// [`image_on`] for any image of `project` (a compose service's).
 pub(super) async fn send_image(
     ctx: &Job<'_>,
     steps: &Steps<'_>,
@@ -214,7 +203,7 @@ pub(super) async fn send_image(
 /// release (the host that failed went back on its own, as a single host does).
 async fn back(switched: &[Switched<'_>], stop: Stop) -> Ending {
     if switched.is_empty() {
-        return Ending { status: stop.status, reason: stop.reason };
+        return stop.into();
     }
     let mut undone = Vec::new();
     let mut failures = Vec::new();
