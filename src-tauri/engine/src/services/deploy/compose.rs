@@ -16,7 +16,6 @@ use super::{edge, exec, health, stack, Steps, Stop};
 use crate::domain::compose::{ServiceSpec, StackSpec};
 use crate::domain::deploy::{Health, HealthKind};
 use crate::domain::project::{stage_id, Project, Stage};
-use crate::domain::release::ReleaseStatus;
 use crate::domain::release::{Release, ReleaseConfig};
 use crate::domain::run::RunStatus;
 use crate::domain::target::DeployTarget;
@@ -35,6 +34,19 @@ pub(crate) struct StackTarget<'a> {
     pub config: ReleaseConfig,
     pub promoted_from: Option<i64>,
     pub rollback: bool,
+}
+
+impl StackTarget<'_> {
+    pub(super) fn origin(&self) -> super::Origin<'_> {
+        super::Origin {
+            project: self.project,
+            stage: self.stage,
+            commit: self.commit.as_deref(),
+            config: &self.config,
+            promoted_from: self.promoted_from,
+            rollback: self.rollback,
+        }
+    }
 }
 
 /// What a deploy did to one service, so it can be undone.
@@ -171,25 +183,9 @@ pub(crate) async fn run(ctx: &Job<'_>, t: StackTarget<'_>, position: i64) -> Res
         return Ok(Ending::from(stop));
     }
 
-    let number = crate::store::releases::next_number(store, &r.sid).await?;
     let primary = stack.services.iter().find(|s| s.port.is_some()).or(stack.services.first()).map(|s| s.name.clone()).unwrap_or_default();
-    crate::store::releases::confirm(
-        store,
-        crate::store::releases::NewRelease {
-            stage_id: &r.sid,
-            number,
-            run_id: ctx.run_id,
-            commit_sha: t.commit.as_deref(),
-            image: t.images.get(&primary).map(String::as_str).unwrap_or(""),
-            digests: &t.images,
-            containers: &containers,
-            hosts: &t.stage.hosts,
-            config: &t.config,
-            promoted_from: t.promoted_from,
-            replaces_as: if t.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-        },
-    )
-    .await?;
+    let image = t.images.get(&primary).map(String::as_str).unwrap_or("");
+    let number = super::record_release(ctx, t.origin(), image, &t.images, &containers).await?;
     let names: Vec<&str> = touched
         .iter()
         .map(|x| match x {

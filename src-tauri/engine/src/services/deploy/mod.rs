@@ -67,6 +67,62 @@ pub struct Target<'a> {
     pub hold_promotions: bool,
 }
 
+/// Where a release comes from, as its row records it: what both kinds of target (one image,
+/// a compose stack) know about the deploy.
+pub(crate) struct Origin<'a> {
+    pub project: &'a Project,
+    pub stage: &'a Stage,
+    pub commit: Option<&'a str>,
+    pub config: &'a ReleaseConfig,
+    pub promoted_from: Option<i64>,
+    pub rollback: bool,
+}
+
+impl Target<'_> {
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            project: self.project,
+            stage: self.stage,
+            commit: self.commit.as_deref(),
+            config: &self.config,
+            promoted_from: self.promoted_from,
+            rollback: self.rollback,
+        }
+    }
+}
+
+/// The store names the release a deploy put live (`image`, per-service `digests` and
+/// `containers`) and retires or rolls back the one it replaces; returns its number. The one
+/// place a deploy writes a release: only after every host (or Swarm) runs it.
+pub(crate) async fn record_release(
+    ctx: &Job<'_>,
+    o: Origin<'_>,
+    image: &str,
+    digests: &BTreeMap<String, String>,
+    containers: &BTreeMap<String, Vec<String>>,
+) -> Result<i64> {
+    let store = ctx.kit.store();
+    let sid = stage_id(&o.project.id, &o.stage.name);
+    let number = crate::store::releases::next_number(store, &sid).await?;
+    let replaces_as =
+        if o.rollback { crate::domain::release::ReleaseStatus::RolledBack } else { crate::domain::release::ReleaseStatus::Retired };
+    let new = crate::store::releases::NewRelease {
+        stage_id: &sid,
+        number,
+        run_id: ctx.run_id,
+        commit_sha: o.commit,
+        image,
+        digests,
+        containers,
+        hosts: &o.stage.hosts,
+        config: o.config,
+        promoted_from: o.promoted_from,
+        replaces_as,
+    };
+    crate::store::releases::confirm(store, new).await?;
+    Ok(number)
+}
+
 /// The host name of a stage: `stage-{stage}-{project}.{domain}` unless the stage overrides it.
 pub fn host_name(project: &str, stage: &Stage, domain: &str) -> String {
     match &stage.rollout.subdomain {

@@ -21,7 +21,7 @@ pub(super) use super::swarm_spec::{spec, SpecInput};
 use super::{container_env, edge, host_name, short, Steps, Stop, Target, DEPLOY_LABEL, STAGE_LABEL};
 use crate::domain::deploy::Health;
 use crate::domain::project::stage_id;
-use crate::domain::release::{Release, ReleaseStatus};
+use crate::domain::release::Release;
 use crate::domain::run::RunStatus;
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
@@ -372,6 +372,12 @@ fn task_line(t: &Task, run: &str) -> (String, String) {
     let id = t.id.clone().unwrap_or_default();
     let which = if is_ours(t, run) { "new release" } else { "old release" };
     let state = state_of(t).map(|s| format!("{s:?}").to_lowercase()).unwrap_or_else(|| "unknown".into());
+    // A task Swarm is stopping still runs for its grace period: say it is on its way out.
+    let leaving = match (state_of(t), t.desired_state) {
+        (Some(TaskState::RUNNING), Some(TaskState::SHUTDOWN)) => ", shutting down",
+        _ => "",
+    };
+    let state = format!("{state}{leaving}");
     let err = t.status.as_ref().and_then(|s| s.err.clone()).map(|e| format!(": {e}")).unwrap_or_default();
     let slot = t.slot.map(|s| format!("slot {s}, ")).unwrap_or_default();
     (id.clone(), format!("task {}{} ({which}): {state}{err}", slot, &id[..id.len().min(10)]))
@@ -379,28 +385,9 @@ fn task_line(t: &Task, run: &str) -> (String, String) {
 
 /// Swarm moved the service: the store names the release.
 async fn confirm(ctx: &Job<'_>, target: &Target<'_>, name: &str) -> Result<Ending> {
-    let store = ctx.kit.store();
-    let sid = stage_id(&target.project.id, &target.stage.name);
-    let number = crate::store::releases::next_number(store, &sid).await?;
     let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
     let containers = BTreeMap::from([("app".to_string(), vec![name.to_string()])]);
-    crate::store::releases::confirm(
-        store,
-        crate::store::releases::NewRelease {
-            stage_id: &sid,
-            number,
-            run_id: ctx.run_id,
-            commit_sha: target.commit.as_deref(),
-            image: &target.image,
-            digests: &digests,
-            containers: &containers,
-            hosts: &target.stage.hosts,
-            config: &target.config,
-            promoted_from: target.promoted_from,
-            replaces_as: if target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-        },
-    )
-    .await?;
+    let number = super::record_release(ctx, target.origin(), &target.image, &digests, &containers).await?;
     if target.hold_promotions {
         ctx.kit.release_changed(&target.project.id, &target.stage.name);
     } else {

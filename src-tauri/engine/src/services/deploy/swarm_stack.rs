@@ -25,7 +25,6 @@ use super::swarm::{limit_for, roll, Rolling, SpecInput};
 use super::{edge, host_name, stack, Steps, Stop, DEPLOY_LABEL, STAGE_LABEL};
 use crate::domain::compose::{ServiceSpec as ComposeService, StackSpec};
 use crate::domain::project::stage_id;
-use crate::domain::release::ReleaseStatus;
 use crate::domain::run::RunStatus;
 use crate::services::INSTANCE_LABEL;
 use crate::Result;
@@ -268,9 +267,6 @@ async fn undo(docker: &Docker, m: &Moved, limit: Duration) -> std::result::Resul
 }
 
 async fn confirm(ctx: &Job<'_>, t: &StackTarget<'_>, instance: &str) -> Result<Ending> {
-    let store = ctx.kit.store();
-    let sid = stage_id(&t.project.id, &t.stage.name);
-    let number = crate::store::releases::next_number(store, &sid).await?;
     let stack = t.config.compose.as_ref();
     let containers: BTreeMap<String, Vec<String>> = stack
         .map(|st| {
@@ -278,23 +274,8 @@ async fn confirm(ctx: &Job<'_>, t: &StackTarget<'_>, instance: &str) -> Result<E
         })
         .unwrap_or_default();
     let primary = stack.and_then(|st| st.services.iter().find(|s| s.port.is_some()).or(st.services.first())).map(|s| s.name.clone());
-    crate::store::releases::confirm(
-        store,
-        crate::store::releases::NewRelease {
-            stage_id: &sid,
-            number,
-            run_id: ctx.run_id,
-            commit_sha: t.commit.as_deref(),
-            image: primary.as_ref().and_then(|p| t.images.get(p)).map(String::as_str).unwrap_or(""),
-            digests: &t.images,
-            containers: &containers,
-            hosts: &t.stage.hosts,
-            config: &t.config,
-            promoted_from: t.promoted_from,
-            replaces_as: if t.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-        },
-    )
-    .await?;
+    let image = primary.as_ref().and_then(|p| t.images.get(p)).map(String::as_str).unwrap_or("");
+    let number = super::record_release(ctx, t.origin(), image, &t.images, &containers).await?;
     ctx.kit.release_went_live(&t.project.id, &t.stage.name).await;
     Ok(Ending {
         status: RunStatus::Succeeded,

@@ -15,7 +15,6 @@ use super::exec::DeployError;
 use super::job::{Ending, Job};
 use super::{container_env, edge, host_name, requests, short, strategy, strategy_words, Deploy, Steps, Stop, Target};
 use crate::domain::project::{stage_id, Strategy};
-use crate::domain::release::ReleaseStatus;
 use crate::domain::run::{RunStatus, SwitchCount};
 use crate::domain::target::{project_host, DeployTarget};
 use crate::Result;
@@ -290,32 +289,14 @@ impl Deploy<'_> {
 /// Every host switched: the store names the release (once, for all of them), then each host's
 /// old containers and the images past the stage's retention go.
 async fn confirm(ctx: &Job<'_>, target: &Target<'_>, place: &DeployTarget, switched: &[Switched<'_>]) -> Result<Ending> {
-    let store = ctx.kit.store();
     let sid = stage_id(&target.project.id, &target.stage.name);
-    let number = crate::store::releases::next_number(store, &sid).await?;
     let digests = BTreeMap::from([("app".to_string(), target.image.clone())]);
     // Container names do not depend on the host: each host runs the same ones.
     let mut green: Vec<String> = switched.iter().flat_map(|s| s.green.iter().cloned()).collect();
     green.sort();
     green.dedup();
     let containers = BTreeMap::from([("app".to_string(), green)]);
-    crate::store::releases::confirm(
-        store,
-        crate::store::releases::NewRelease {
-            stage_id: &sid,
-            number,
-            run_id: ctx.run_id,
-            commit_sha: target.commit.as_deref(),
-            image: &target.image,
-            digests: &digests,
-            containers: &containers,
-            hosts: &target.stage.hosts,
-            config: &target.config,
-            promoted_from: target.promoted_from,
-            replaces_as: if target.rollback { ReleaseStatus::RolledBack } else { ReleaseStatus::Retired },
-        },
-    )
-    .await?;
+    let number = super::record_release(ctx, target.origin(), &target.image, &digests, &containers).await?;
     // The old containers go only after the store names the new release, in a step of their
     // own: a crash in between leaves both, and reconcile removes the old at the next start.
     for s in switched {
@@ -324,7 +305,7 @@ async fn confirm(ctx: &Job<'_>, target: &Target<'_>, place: &DeployTarget, switc
         s.d.done(retire).await;
     }
     let keep = target.config.rollout.keep_releases.max(1);
-    match crate::store::releases::prune(store, &sid, keep).await {
+    match crate::store::releases::prune(ctx.kit.store(), &sid, keep).await {
         Ok(images) => {
             for s in switched {
                 s.d.remove_images(&images).await;
