@@ -282,6 +282,31 @@ async fn promote_to_prod_needs_the_confirmation_and_deploys_the_same_image() {
     assert!(s.api.get("/promotions").await.as_array().unwrap().is_empty());
 }
 
+/// Waits (up to 90 s) until run `id` is in step `step`.
+pub async fn wait_step_running(api: &Api, id: i64, step: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let r = api.get(&format!("/runs/{id}")).await;
+        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == step && st["status"] == "running") {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "never reached {step}: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kills the engine with SIGKILL, as a crash does, and starts it again on the same data
+/// directory and edge port; the API of the new one.
+pub fn kill_and_restart(engine: &mut Option<Guard>, dir: &Path, edge_port: u16) -> Api {
+    let mut guard = engine.take().unwrap();
+    guard.0.kill().unwrap();
+    let _ = guard.0.wait();
+    drop(guard);
+    let (started, base) = start_headless_env(dir, &env(edge_port));
+    *engine = Some(started);
+    Api::new(&base, dir)
+}
+
 /// Kills the engine at a step of a blue-green deploy and starts it again: the run is
 /// interrupted, the new release's containers are gone, and the previous release serves.
 async fn crash_at(step: &str, project: &str) {
@@ -293,25 +318,11 @@ async fn crash_at(step: &str, project: &str) {
     let remove: &[&str] = if step == "health gate: new release" { &["health"] } else { &[] };
     push(&s.served.work, &[("index.html", "v2\n")], remove, "v2");
     let id = run(&s.api, project, "dev", "main").await;
-    let start = std::time::Instant::now();
-    loop {
-        let r = s.api.get(&format!("/runs/{id}")).await;
-        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == step && st["status"] == "running") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "never reached {step}: {r}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_step_running(&s.api, id, step).await;
     if step == "verify (60 s)" {
         assert_eq!(get_via_edge(s.edge_port, &host("dev", project)).await.1, "v2", "the switch happened before the crash");
     }
-    let mut guard = s.engine.take().unwrap();
-    guard.0.kill().unwrap();
-    let _ = guard.0.wait();
-    drop(guard);
-    let (engine, base) = start_headless_env(s.dir.path(), &env(s.edge_port));
-    s.engine = Some(engine);
-    s.api = Api::new(&base, s.dir.path());
+    s.api = kill_and_restart(&mut s.engine, s.dir.path(), s.edge_port);
     let r = s.api.get(&format!("/runs/{id}")).await;
     assert_eq!(r["run"]["status"], "interrupted", "{r}");
     wait_for("the new release's containers to go", Duration::from_secs(30), || {

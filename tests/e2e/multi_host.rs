@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::deploys::{assert_clean, env, finish, host, push, releases, run, run_confirmed, stage};
+use crate::deploys::{assert_clean, env, finish, host, kill_and_restart, push, releases, run, run_confirmed, stage, wait_step_running};
 use crate::kit::*;
 use crate::load::Load;
 use crate::second_dockerd::PrivateDockerd;
@@ -173,23 +173,9 @@ async fn an_engine_killed_between_the_two_hosts_comes_back_with_both_on_the_same
     // v2 is sick on web-2, so its gate there waits out the start period: local has switched.
     push(&s.served.work, &[("index.html", "v2\n"), ("sick-on-second", "1\n")], &[], "v2");
     let id = run(&s.api, "halfway", "dev", "main").await;
-    let start = Instant::now();
-    loop {
-        let r = s.api.get(&format!("/runs/{id}")).await;
-        if r["steps"].as_array().unwrap().iter().any(|st| st["name"] == "web-2: health gate: new release" && st["status"] == "running") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "never reached web-2's gate: {r}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_step_running(&s.api, id, "web-2: health gate: new release").await;
     assert_eq!(s.answers("halfway").await.0, "v2", "local had switched before the crash");
-    let mut guard = s.engine.take().unwrap();
-    guard.0.kill().unwrap();
-    let _ = guard.0.wait();
-    drop(guard);
-    let (engine, base) = start_headless_env(s.dir.path(), &env(s.edge_port));
-    s.engine = Some(engine);
-    s.api = Api::new(&base, s.dir.path());
+    s.api = kill_and_restart(&mut s.engine, s.dir.path(), s.edge_port);
     assert_eq!(s.api.get(&format!("/runs/{id}")).await["run"]["status"], "interrupted");
     let start = Instant::now();
     loop {
